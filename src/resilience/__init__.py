@@ -1,0 +1,47 @@
+"""resilience: rate limiting, tier-aware shedding, adaptive breaking, dynamic timeouts,
+cross-center failover, fault injection and observability for Python gRPC services.
+
+Importing the package is cheap: public names are loaded from their modules on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from resilience._version import __version__
+
+if TYPE_CHECKING:
+    from resilience._clock import ManualClock
+    from resilience.errors import ConfigError, MissingExtraError, RejectReason, ResilienceError
+
+_EXPORTS: dict[str, str] = {
+    "ConfigError": "resilience.errors",
+    "ManualClock": "resilience._clock",
+    "MissingExtraError": "resilience.errors",
+    "RejectReason": "resilience.errors",
+    "ResilienceError": "resilience.errors",
+}
+"""Public name -> module that defines it. Keep in step with ``__all__`` and TYPE_CHECKING."""
+
+__all__ = [
+    "ConfigError",
+    "ManualClock",
+    "MissingExtraError",
+    "RejectReason",
+    "ResilienceError",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'resilience' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,24 @@
+"""Names of the metadata keys and baggage entries the library reads and writes on the wire.
+
+All gRPC metadata keys are lowercase ASCII. Trace context rides the standard W3C ``traceparent``
+and ``tracestate`` headers, and the traffic color a W3C ``baggage`` entry, through the
+OpenTelemetry global propagator, so services in other languages carry them on unchanged.
+"""
+
+from __future__ import annotations
+
+TIER = "x-resilience-tier"
+"""Request metadata: the caller's tier, 1 (most critical) to 4, honored only from trusted peers."""
+
+REJECT = "x-resilience-reject"
+"""Trailing metadata: the reason (a RejectReason value) when the library refused the call."""
+
+FAILOVER = "x-resilience-failover"
+"""Request metadata: present (value "1") on a call that is itself a cross-center failover; a
+service handling it never fails its own outgoing calls over again (no ping-pong)."""
+
+PUSHBACK = "grpc-retry-pushback-ms"
+"""Trailing metadata: milliseconds the caller should wait before retrying (gRPC's retry pushback)."""
+
+COLOR_BAGGAGE = "resilience.color"
+"""W3C baggage entry carrying the traffic color (for example "loadtest")."""

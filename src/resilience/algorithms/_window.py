@@ -1,0 +1,111 @@
+"""One rolling bucketed counter shared by the algorithms.
+
+Time is cut into slots of ``window / buckets`` seconds, aligned to ``floor(now / slot)``. The
+counter keeps the current slot and the ``buckets`` slots before it (a ring of ``buckets + 1``)
+with a running total per channel, so both sums the algorithms need are O(1):
+
+- :meth:`RollingCounter.window_sum`: the last ``buckets`` slots, the current one included
+  (the sliding window);
+- :meth:`RollingCounter.previous_window_sum`: the ``buckets`` slots before the current one (the
+  last complete window).
+
+The counter holds no lock: the algorithm that owns it serializes access.
+"""
+
+from __future__ import annotations
+
+_EPSILON = 1e-9
+"""Slack, in slots, added before flooring so that float error (0.3 / 0.1 = 2.999...) does not
+put an instant that lies exactly on a slot boundary into the previous slot."""
+
+
+class RollingCounter:
+    """Per-channel counts over a ring of ``buckets + 1`` time slots.
+
+    ``window``: seconds covered by ``buckets`` slots (> 0). ``buckets``: slots per window (>= 1).
+    ``channels``: how many independent counts each slot holds (for example one per tier).
+    Counts are ints or floats; every method expects :meth:`advance` to have been called with the
+    current time first.
+    """
+
+    __slots__ = ("_current", "_per_slot", "_ring", "_size", "_slot", "_totals")
+
+    def __init__(self, *, window: float, buckets: int, channels: int = 1) -> None:
+        if not window > 0:
+            raise ValueError(f"window must be > 0 seconds, got {window!r}")
+        if buckets < 1:
+            raise ValueError(f"buckets must be >= 1, got {buckets!r}")
+        if channels < 1:
+            raise ValueError(f"channels must be >= 1, got {channels!r}")
+        self._slot = window / buckets
+        self._per_slot = buckets / window
+        self._size = buckets + 1
+        self._ring: list[list[float]] = [[0] * channels for _ in range(self._size)]
+        self._totals: list[float] = [0] * channels
+        self._current = 0
+
+    @property
+    def slot(self) -> float:
+        """Length of one slot in seconds."""
+        return self._slot
+
+    @property
+    def current(self) -> int:
+        """Index of the current slot (``floor(now / slot)`` at the last :meth:`advance`)."""
+        return self._current
+
+    def slot_index(self, now: float) -> int:
+        """The index of the slot containing ``now`` (seconds)."""
+        return int(now * self._per_slot + _EPSILON)
+
+    def advance(self, now: float) -> int:
+        """Move to the slot containing ``now``, clearing the slots that fell out; return its index.
+
+        A ``now`` earlier than the current slot (a clock that went back) is counted in the
+        current slot. Cost: O(1) amortized, at most ``buckets + 1`` slots cleared per call.
+        """
+        index = int(now * self._per_slot + _EPSILON)
+        current = self._current
+        if index > current:
+            ring, totals, size = self._ring, self._totals, self._size
+            for step in range(current + 1, min(index, current + size) + 1):
+                counts = ring[step % size]
+                for channel, value in enumerate(counts):
+                    if value:
+                        totals[channel] -= value
+                        counts[channel] = 0
+            self._current = index
+        return self._current
+
+    def add(self, channel: int, amount: float = 1) -> None:
+        """Add ``amount`` to ``channel`` in the current slot."""
+        self._ring[self._current % self._size][channel] += amount
+        self._totals[channel] += amount
+
+    def window_sum(self, channel: int) -> float:
+        """Sum of ``channel`` over the last ``buckets`` slots, the current one included."""
+        return self._totals[channel] - self._ring[(self._current + 1) % self._size][channel]
+
+    def previous_window_sum(self, channel: int) -> float:
+        """Sum of ``channel`` over the ``buckets`` complete slots before the current one."""
+        return self._totals[channel] - self._ring[self._current % self._size][channel]
+
+    def current_value(self, channel: int) -> float:
+        """``channel``'s count in the current slot."""
+        return self._ring[self._current % self._size][channel]
+
+    def window_slots(self, channel: int) -> list[float]:
+        """``channel``'s counts in the sliding window's ``buckets`` slots, oldest first."""
+        size, ring, current = self._size, self._ring, self._current
+        return [ring[step % size][channel] for step in range(current - size + 2, current + 1)]
+
+    def previous_slots(self, channel: int) -> list[float]:
+        """``channel``'s counts in the ``buckets`` complete slots before the current, oldest first."""
+        size, ring, current = self._size, self._ring, self._current
+        return [ring[step % size][channel] for step in range(current - size + 1, current)]
+
+    def reset(self) -> None:
+        """Zero every slot and total."""
+        for counts in self._ring:
+            counts[:] = [0] * len(counts)
+        self._totals[:] = [0] * len(self._totals)
