@@ -18,7 +18,7 @@ FAILOVER = "x-resilience-failover"
 service handling it never fails its own outgoing calls over again (no ping-pong)."""
 
 PUSHBACK = "grpc-retry-pushback-ms"
-"""Trailing metadata: milliseconds the caller should wait before retrying (gRPC's retry pushback)."""
+"""Trailing metadata: milliseconds to wait before retrying (gRPC's retry pushback)."""
 
 COLOR_BAGGAGE = "resilience.color"
 """W3C baggage entry carrying the traffic color (for example "loadtest")."""

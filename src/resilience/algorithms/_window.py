@@ -100,7 +100,7 @@ class RollingCounter:
         return [ring[step % size][channel] for step in range(current - size + 2, current + 1)]
 
     def previous_slots(self, channel: int) -> list[float]:
-        """``channel``'s counts in the ``buckets`` complete slots before the current, oldest first."""
+        """``channel``'s counts in the ``buckets`` slots before the current one, oldest first."""
         size, ring, current = self._size, self._ring, self._current
         return [ring[step % size][channel] for step in range(current - size + 1, current)]
 
