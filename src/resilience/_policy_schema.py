@@ -1,0 +1,299 @@
+"""The settings values of a policy: one frozen, slotted dataclass per section, validated.
+
+Each section's keys are described once, by a converter table; the dataclass runs it in
+``__post_init__`` (so a hand-built ``BreakerSettings(k=0.5)`` fails like a bad file does), and
+the policy loader runs it on every key it reads. Defaults are those of ALGORITHMS.md.
+
+Adding a section (for example ``faults``): write its dataclass and converter table here, add a
+field to :class:`MethodSettings`, and register a :class:`SectionSpec` in :data:`SECTIONS`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import grpc
+
+from resilience._policy_values import (
+    Converter,
+    FrozenMap,
+    Invalid,
+    SettingError,
+    boolean,
+    convert,
+    duration,
+    integer,
+    number,
+    one_of,
+)
+
+DEFAULT_FAILURE_CODES: frozenset[grpc.StatusCode] = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.DATA_LOSS,
+    }
+)
+"""Status codes that count as failures for the breaker and the dynamic timeout by default."""
+
+DEFAULT_CPU_THRESHOLDS: Mapping[int, float] = FrozenMap({1: 0.95, 2: 0.90, 3: 0.85, 4: 0.80})
+"""Smoothed CPU usage (0..1) above which OverloadGuard starts shedding each tier."""
+
+
+def _normalize(obj: object, section: str, fields: Mapping[str, Converter[Any]]) -> None:
+    for key, converter in fields.items():
+        path = f"{section}.{key}" if section else key
+        value = convert(path, converter, getattr(obj, key))
+        object.__setattr__(obj, key, value)
+
+
+def _store(raw: object) -> str:
+    if raw == "memory":
+        return "memory"
+    if isinstance(raw, str):
+        parts = urlsplit(raw)
+        if (parts.scheme in ("redis", "rediss") and parts.hostname) or (
+            parts.scheme == "unix" and parts.path
+        ):
+            return raw
+    raise Invalid(f'must be "memory" or a redis://, rediss:// or unix:// URL, got {raw!r}')
+
+
+def _limit_key(raw: object) -> str | None:
+    if raw is None or (isinstance(raw, str) and 0 < len(raw) <= 200 and raw.strip() == raw):
+        return raw
+    raise Invalid(f"must be a name of 1 to 200 characters without surrounding spaces, got {raw!r}")
+
+
+def _tier_number(raw: object) -> int:
+    if isinstance(raw, str) and raw.isdigit():
+        raw = int(raw)
+    if isinstance(raw, int) and not isinstance(raw, bool) and 1 <= raw <= 4:
+        return raw
+    raise Invalid(f"tiers are 1, 2, 3 or 4, got {raw!r}")
+
+
+def _cpu_thresholds(raw: object) -> Mapping[int, float]:
+    if not isinstance(raw, Mapping):
+        raise Invalid(f"must be a table of tier -> CPU usage (0..1], got {raw!r}")
+    given = {_tier_number(tier): _fraction(value) for tier, value in raw.items()}
+    merged = {**DEFAULT_CPU_THRESHOLDS, **given}
+    ordered = [merged[tier] for tier in (1, 2, 3, 4)]
+    if any(later > earlier for earlier, later in itertools.pairwise(ordered)):
+        raise Invalid(
+            f"must not increase from tier 1 to tier 4 (tier 4 is shed first), got {merged!r}"
+        )
+    return FrozenMap(merged)
+
+
+_fraction = number(gt=0, le=1)
+
+
+def _status_codes(raw: object) -> frozenset[grpc.StatusCode]:
+    if isinstance(raw, (str, bytes)) or not isinstance(raw, Iterable):
+        raise Invalid(f"must be a list of grpc.StatusCode names, got {raw!r}")
+    codes = set()
+    for item in raw:
+        code = item if isinstance(item, grpc.StatusCode) else _status_code(item)
+        if code is grpc.StatusCode.OK:
+            raise Invalid("OK cannot be a failure code")
+        codes.add(code)
+    return frozenset(codes)
+
+
+def _status_code(raw: object) -> grpc.StatusCode:
+    name = raw.upper() if isinstance(raw, str) else None
+    if name is None or name not in grpc.StatusCode.__members__:
+        names = ", ".join(name for name in grpc.StatusCode.__members__ if name != "OK")
+        raise Invalid(f"{raw!r} is not a grpc.StatusCode name; known names: {names}")
+    return grpc.StatusCode[name]
+
+
+_BREAKER_FIELDS: dict[str, Converter[Any]] = {
+    "k": number(ge=1),
+    "window": duration(gt=0),
+    "buckets": integer(ge=1),
+    "min_requests": integer(ge=0),
+    "max_drop": number(gt=0, le=1),
+    "probe_interval": duration(gt=0),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerSettings:
+    """Client-side SreBreaker: ``p = max(0, (requests - k * accepts) / (requests + 1))``.
+
+    ``k`` (>= 1; smaller drops more), ``window`` seconds split into ``buckets`` slots, no drops
+    below ``min_requests`` requests per window, drop probability capped at ``max_drop`` (0, 1],
+    and a probe admitted after ``probe_interval`` seconds with nothing admitted.
+    """
+
+    k: float = 2.0
+    window: float = 10.0
+    buckets: int = 40
+    min_requests: int = 20
+    max_drop: float = 0.9
+    probe_interval: float = 1.0
+
+    def __post_init__(self) -> None:
+        _normalize(self, "breaker", _BREAKER_FIELDS)
+
+
+_TIMEOUT_FIELDS: dict[str, Converter[Any]] = {
+    "t_avg": duration(ge=0),
+    "t_hwm": duration(gt=0),
+    "t_max": duration(gt=0),
+    "n": integer(ge=1),
+    "streams": boolean,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TimeoutSettings:
+    """Client-side EmaTimeout, seconds: the timeout moves in ``[t_hwm, t_max]`` as the EMA of
+    latency (over about ``n`` calls) moves between ``t_avg`` and ``t_hwm``; requires
+    ``0 <= t_avg < t_hwm <= t_max``. ``streams``: also apply it to streaming calls (off, since a
+    long-lived stream outlives any latency-based timeout)."""
+
+    t_avg: float = 0.060
+    t_hwm: float = 0.250
+    t_max: float = 0.500
+    n: int = 80
+    streams: bool = False
+
+    def __post_init__(self) -> None:
+        _normalize(self, "timeout", _TIMEOUT_FIELDS)
+        if not self.t_avg < self.t_hwm <= self.t_max:
+            raise SettingError(
+                "timeout",
+                "must satisfy 0 <= t_avg < t_hwm <= t_max, got "
+                f"t_avg={self.t_avg!r}, t_hwm={self.t_hwm!r}, t_max={self.t_max!r}",
+            )
+
+
+_RATE_LIMIT_FIELDS: dict[str, Converter[Any]] = {
+    "limit": integer(ge=1),
+    "window": duration(gt=0),
+    "buckets": integer(ge=1),
+    "tiered": boolean,
+    "store": _store,
+    "mode": one_of("periodic", "exact"),
+    "sync_interval": duration(gt=0),
+    "expected_instances": integer(ge=1),
+    "fail_open": boolean,
+    "key": _limit_key,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitSettings:
+    """Server-side limit of ``limit`` requests per ``window`` seconds (``buckets`` slots).
+
+    ``tiered``: a TieredLimiter (critical tiers first) instead of a SlidingWindowLimiter.
+    ``store``: ``"memory"`` or a ``redis://`` / ``rediss://`` / ``unix://`` URL for a limit
+    shared by every instance; ``mode`` ``"periodic"`` (sync counts every ``sync_interval``
+    seconds, sized for ``expected_instances``) or ``"exact"`` (one Redis round trip per call);
+    ``fail_open``: admit under the local share of the limit while the store is unreachable.
+    ``key``: name of the shared limit; a Policy fills it with the pattern that declared the
+    limit, so all methods that pattern matches share one limit.
+    """
+
+    limit: int
+    window: float = 1.0
+    buckets: int = 10
+    tiered: bool = False
+    store: str = "memory"
+    mode: Literal["periodic", "exact"] = "periodic"
+    sync_interval: float = 0.1
+    expected_instances: int = 1
+    fail_open: bool = True
+    key: str | None = None
+
+    def __post_init__(self) -> None:
+        _normalize(self, "rate_limit", _RATE_LIMIT_FIELDS)
+
+
+_OVERLOAD_FIELDS: dict[str, Converter[Any]] = {
+    "cpu_thresholds": _cpu_thresholds,
+    "window": duration(gt=0),
+    "buckets": integer(ge=1),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OverloadSettings:
+    """Server-side OverloadGuard: per-tier smoothed CPU thresholds (0, 1] (tiers not given keep
+    their defaults; thresholds must not increase from tier 1 to tier 4) and the ``window``
+    seconds / ``buckets`` over which pass counts and latency are measured."""
+
+    cpu_thresholds: Mapping[int, float] = DEFAULT_CPU_THRESHOLDS
+    window: float = 10.0
+    buckets: int = 100
+
+    def __post_init__(self) -> None:
+        _normalize(self, "overload", _OVERLOAD_FIELDS)
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    """How the loader reads one section: its dataclass, key converters and required keys."""
+
+    cls: type[Any]
+    fields: Mapping[str, Converter[Any]]
+    on_by_default: bool
+    required: tuple[str, ...] = ()
+
+
+SECTIONS: dict[str, SectionSpec] = {
+    "breaker": SectionSpec(BreakerSettings, _BREAKER_FIELDS, on_by_default=True),
+    "timeout": SectionSpec(TimeoutSettings, _TIMEOUT_FIELDS, on_by_default=False),
+    "rate_limit": SectionSpec(
+        RateLimitSettings, _RATE_LIMIT_FIELDS, on_by_default=False, required=("limit",)
+    ),
+    "overload": SectionSpec(OverloadSettings, _OVERLOAD_FIELDS, on_by_default=False),
+}
+"""Sections of a method's settings: a table, ``true`` (on) or ``false`` (off) in a policy."""
+
+SCALARS: dict[str, Converter[Any]] = {
+    "failure_codes": _status_codes,
+    "tier": integer(ge=1, le=4),
+    "read": boolean,
+    "failover": boolean,
+    "propagate": boolean,
+}
+"""Plain keys of a method's settings: the most specific pattern that gives one wins."""
+
+
+@dataclass(frozen=True, slots=True)
+class MethodSettings:
+    """Everything the interceptors apply to one method. A section set to None is off.
+
+    Equality means "settings unchanged": a hot reload keeps a method's algorithm state when its
+    old and new settings compare equal. ``tier`` (1..4) applies to calls whose caller is not a
+    trusted peer claiming one; ``read`` marks an idempotent read that may fail over to the
+    remote center when ``failover`` is on; ``propagate`` injects and extracts trace, color and
+    tier.
+    """
+
+    breaker: BreakerSettings | None = BreakerSettings()
+    failure_codes: frozenset[grpc.StatusCode] = field(default=DEFAULT_FAILURE_CODES)
+    timeout: TimeoutSettings | None = None
+    rate_limit: RateLimitSettings | None = None
+    overload: OverloadSettings | None = None
+    tier: int = 2
+    read: bool = False
+    failover: bool = True
+    propagate: bool = True
+
+    def __post_init__(self) -> None:
+        for name, spec in SECTIONS.items():
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, spec.cls):
+                raise SettingError(name, f"must be a {spec.cls.__name__} or None, got {value!r}")
+        _normalize(self, "", SCALARS)
