@@ -1,0 +1,205 @@
+"""The context of the call being handled, carried to the calls made while handling it.
+
+The server interceptor stores what arrived with a call (traffic color, tier, deadline, whether
+it is a failover) in one :class:`contextvars.ContextVar` for the handler's duration; the client
+interceptor reads it to carry color and tier onward and to cap the deadline of outgoing calls.
+Contextvars follow threads' and asyncio tasks' own contexts, so concurrent calls never see each
+other's values. Trace context is not kept here: it rides OpenTelemetry's context.
+
+Application code uses :func:`traffic_color` and :func:`tier` to choose the color or tier of the
+calls it makes, and :func:`current_color`, :func:`current_tier`, :func:`is_shadow` and
+:func:`current_deadline` to read them.
+
+Traffic colors mark synthetic traffic (full-link load tests, shadow traffic) so that services
+can route it to shadow storage and keep it apart in metrics. By default every color counts as
+shadow traffic (:func:`is_shadow` is true whenever a color is set), because a color exists to
+mark such traffic; a deployment that also colors real traffic (for example by canary or
+tenant) names its shadow colors with :func:`set_shadow_colors`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from collections.abc import Iterable
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+__all__ = [
+    "EMPTY_CALL_CONTEXT",
+    "CallContext",
+    "current_call_context",
+    "current_color",
+    "current_deadline",
+    "current_tier",
+    "is_failover",
+    "is_shadow",
+    "reset_call_context",
+    "set_call_context",
+    "set_shadow_colors",
+    "shadow_colors",
+    "tier",
+    "time_remaining",
+    "traffic_color",
+    "use_call_context",
+    "valid_color",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """What the current call carries: ``color`` (traffic color or None), ``tier`` (1..4 or
+    None), ``deadline`` (absolute :func:`time.monotonic` seconds or None) and ``failover``
+    (the call is itself a cross-center failover, so it must not fail over again)."""
+
+    color: str | None = None
+    tier: int | None = None
+    deadline: float | None = None
+    failover: bool = False
+
+
+EMPTY_CALL_CONTEXT = CallContext()
+"""The context outside any call: no color, tier or deadline."""
+
+_CALL: ContextVar[CallContext] = ContextVar("resilience.call", default=EMPTY_CALL_CONTEXT)
+
+_COLOR = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_shadow_colors: frozenset[str] | None = None
+
+
+def valid_color(value: object) -> bool:
+    """Whether ``value`` is a valid traffic color: 1 to 64 characters of ``[A-Za-z0-9_.-]``."""
+    return isinstance(value, str) and _COLOR.fullmatch(value) is not None
+
+
+def current_call_context() -> CallContext:
+    """The context of the call being handled (:data:`EMPTY_CALL_CONTEXT` outside any)."""
+    return _CALL.get()
+
+
+def set_call_context(context: CallContext) -> Token[CallContext]:
+    """Make ``context`` current; pass the returned token to :func:`reset_call_context`. For
+    interceptors that cannot use a ``with`` block (streams); others use
+    :func:`use_call_context`."""
+    return _CALL.set(context)
+
+
+def reset_call_context(token: Token[CallContext]) -> None:
+    """Restore the context that was current before :func:`set_call_context` returned ``token``."""
+    _CALL.reset(token)
+
+
+class _Scope:
+    """A single-use ``with`` block that makes a context current and restores the previous one.
+    It either installs a whole context or replaces some fields of the one current at entry."""
+
+    __slots__ = ("_changes", "_context", "_token")
+
+    def __init__(self, context: CallContext | None, changes: dict[str, Any] | None = None) -> None:
+        self._context = context
+        self._changes = changes
+
+    def __enter__(self) -> CallContext:
+        context = self._context
+        if context is None:
+            context = dataclasses.replace(_CALL.get(), **(self._changes or {}))
+        self._token = _CALL.set(context)
+        return context
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        _CALL.reset(self._token)
+
+
+def use_call_context(context: CallContext) -> _Scope:
+    """``with use_call_context(ctx):`` makes ``ctx`` current for the block (one ContextVar set
+    and one reset); the server interceptor wraps each handler in it."""
+    return _Scope(context)
+
+
+def traffic_color(name: str | None) -> _Scope:
+    """``with traffic_color("loadtest"):`` calls made in the block carry that color.
+
+    ``name``: 1 to 64 characters of ``[A-Za-z0-9_.-]`` (ValueError otherwise), or None for
+    calls without a color. Tier, deadline and failover of the current call are kept.
+    """
+    if name is not None and not valid_color(name):
+        raise ValueError(
+            "traffic color must be 1 to 64 characters of A-Z, a-z, 0-9, '_', '.', '-'; "
+            f"got {name!r}"
+        )
+    return _Scope(None, {"color": name})
+
+
+def tier(value: int) -> _Scope:
+    """``with tier(1):`` calls made in the block claim that tier (1, the most critical, to 4).
+
+    A server honors the claim only from a trusted peer. ValueError for anything but 1..4.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 4:
+        raise ValueError(f"tier must be an int from 1 (most critical) to 4, got {value!r}")
+    return _Scope(None, {"tier": value})
+
+
+def current_color() -> str | None:
+    """The traffic color of the current call, or None."""
+    return _CALL.get().color
+
+
+def current_tier() -> int | None:
+    """The tier of the current call (1..4), or None outside a call and without :func:`tier`."""
+    return _CALL.get().tier
+
+
+def current_deadline() -> float | None:
+    """The absolute :func:`time.monotonic` deadline of the call being handled, or None."""
+    return _CALL.get().deadline
+
+
+def time_remaining() -> float | None:
+    """Seconds left before the current call's deadline (negative once passed), or None."""
+    deadline = _CALL.get().deadline
+    return None if deadline is None else deadline - time.monotonic()
+
+
+def is_failover() -> bool:
+    """Whether the call being handled is itself a cross-center failover attempt."""
+    return _CALL.get().failover
+
+
+def is_shadow() -> bool:
+    """Whether the current call is shadow (load-test) traffic: it has a color and that color is
+    a shadow color (by default, every color is; see :func:`set_shadow_colors`)."""
+    color = _CALL.get().color
+    return color is not None and (_shadow_colors is None or color in _shadow_colors)
+
+
+def set_shadow_colors(colors: Iterable[str] | None) -> None:
+    """Declare which colors are shadow traffic for :func:`is_shadow`, process-wide.
+
+    ``None`` (the default) means every color; an iterable names them (each a valid color,
+    ValueError otherwise; an empty one means no color is shadow traffic).
+    """
+    global _shadow_colors
+    if colors is None:
+        _shadow_colors = None
+        return
+    if isinstance(colors, str):
+        raise ValueError(f"colors must be an iterable of colors, not one string: {colors!r}")
+    chosen = frozenset(colors)
+    invalid = [color for color in chosen if not valid_color(color)]
+    if invalid:
+        raise ValueError(f"invalid traffic colors: {invalid!r}")
+    _shadow_colors = chosen
+
+
+def shadow_colors() -> frozenset[str] | None:
+    """The colors :func:`is_shadow` treats as shadow traffic; None means every color."""
+    return _shadow_colors
