@@ -1,0 +1,183 @@
+"""Slowly changing state exported by polling: breaker, dynamic timeout, retry window, limiter.
+
+The owners of that state (per-method interceptor state, the failover channel, the distributed
+limiter) are :class:`~resilience._events.GaugeSource` objects registered in a
+:class:`GaugeRegistry`. Nothing runs per call: a metrics exporter polls the registry when it
+collects (for Prometheus, on each scrape).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import weakref
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from opentelemetry.metrics import CallbackOptions, Meter, Observation
+
+from resilience._events import GaugeReading, GaugeSource
+
+_log = logging.getLogger("resilience.observability")
+
+
+@dataclass(frozen=True, slots=True)
+class GaugeSpec:
+    """How readings named ``reading`` are exported: as ``metric`` with ``unit``; ``counter``
+    means the value is a cumulative total (exported as an observable counter)."""
+
+    reading: str
+    metric: str
+    unit: str
+    description: str
+    counter: bool = False
+
+
+GAUGES: tuple[GaugeSpec, ...] = (
+    GaugeSpec(
+        "breaker.drop_probability",
+        "resilience.breaker.drop_probability",
+        "1",
+        "Probability (0..1) with which the client's adaptive breaker drops a new call.",
+    ),
+    GaugeSpec(
+        "breaker.state",
+        "resilience.breaker.state",
+        "1",
+        "Adaptive breaker state: 0 closed (drops nothing), 1 half-open (dropping some calls).",
+    ),
+    GaugeSpec(
+        "timeout.current",
+        "resilience.timeout.current",
+        "s",
+        "The dynamic (EMA) timeout the client currently gives a call of the method.",
+    ),
+    GaugeSpec(
+        "retry_window.size",
+        "resilience.retry_window.size",
+        "{call}",
+        "Failover attempts the adaptive retry window admits per period for a remote target.",
+    ),
+    GaugeSpec(
+        "failover.count",
+        "resilience.failovers",
+        "{call}",
+        "Cross-center failovers since start, by target and outcome.",
+        counter=True,
+    ),
+    GaugeSpec(
+        "limiter.fallback",
+        "resilience.limiter.fallback",
+        "1",
+        "1 while a distributed limiter runs on its local fallback (store unreachable), else 0.",
+    ),
+)
+"""The readings the library's own sources publish; a reading with another name is exported by
+the catch-all gauge ``resilience.state`` with its name in the ``resilience.gauge`` attribute."""
+
+OTHER_GAUGE_METRIC = "resilience.state"
+
+
+class GaugeRegistry:
+    """The set of gauge sources an exporter polls. Thread-safe.
+
+    Sources are held weakly when they can be (an interceptor that is garbage collected leaves
+    the registry by itself) and strongly otherwise (then call :meth:`unregister`). A source
+    whose ``gauge_readings`` raises is skipped for that poll and logged at debug level.
+    """
+
+    __slots__ = ("_lock", "_strong", "_weak")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._weak: weakref.WeakSet[GaugeSource] = weakref.WeakSet()
+        self._strong: list[GaugeSource] = []
+
+    def register(self, source: GaugeSource) -> None:
+        """Poll ``source`` from now on (registering it twice has no further effect)."""
+        with self._lock:
+            try:
+                self._weak.add(source)
+            except TypeError:  # not weak-referenceable, e.g. a slotted object without __weakref__
+                if not any(existing is source for existing in self._strong):
+                    self._strong.append(source)
+
+    def unregister(self, source: GaugeSource) -> None:
+        """Stop polling ``source``; unknown sources are ignored."""
+        with self._lock:
+            with contextlib.suppress(TypeError):  # not weak-referenceable: never in the set
+                self._weak.discard(source)
+            self._strong = [existing for existing in self._strong if existing is not source]
+
+    def sources(self) -> list[GaugeSource]:
+        """A snapshot of the registered sources."""
+        with self._lock:
+            return [*self._weak, *self._strong]
+
+    def readings(self) -> list[GaugeReading]:
+        """Poll every source once; a failing source contributes nothing."""
+        collected: list[GaugeReading] = []
+        for source in self.sources():
+            try:
+                collected.extend(source.gauge_readings())
+            except Exception:
+                _log.debug("gauge source %r failed; skipped for this poll", source, exc_info=True)
+        return collected
+
+
+_default_registry = GaugeRegistry()
+
+
+def default_gauge_registry() -> GaugeRegistry:
+    """The process-wide registry that the default metrics observer polls."""
+    return _default_registry
+
+
+def register_gauge_source(source: GaugeSource) -> None:
+    """Register ``source`` in the process-wide registry (see :class:`GaugeRegistry`)."""
+    _default_registry.register(source)
+
+
+def unregister_gauge_source(source: GaugeSource) -> None:
+    """Remove ``source`` from the process-wide registry."""
+    _default_registry.unregister(source)
+
+
+_KNOWN = frozenset(spec.reading for spec in GAUGES)
+
+
+def _observe(
+    registry: GaugeRegistry, wanted: str | None
+) -> Callable[[CallbackOptions], Iterable[Observation]]:
+    def callback(options: CallbackOptions) -> Iterable[Observation]:
+        observations = []
+        for reading in registry.readings():
+            if wanted is None:
+                if reading.name not in _KNOWN:
+                    attributes = {"resilience.gauge": reading.name, **reading.attributes}
+                    observations.append(Observation(float(reading.value), attributes))
+            elif reading.name == wanted:
+                observations.append(Observation(float(reading.value), dict(reading.attributes)))
+        return observations
+
+    return callback
+
+
+def create_gauge_instruments(meter: Meter, registry: GaugeRegistry) -> None:
+    """Create one observable instrument per :data:`GAUGES` entry plus the catch-all, each
+    polling ``registry`` when the meter's readers collect."""
+    for spec in GAUGES:
+        create = meter.create_observable_counter if spec.counter else meter.create_observable_gauge
+        create(
+            spec.metric,
+            callbacks=[_observe(registry, spec.reading)],
+            unit=spec.unit,
+            description=spec.description,
+        )
+    meter.create_observable_gauge(
+        OTHER_GAUGE_METRIC,
+        callbacks=[_observe(registry, None)],
+        unit="1",
+        description="Readings of gauge sources without a dedicated metric, by resilience.gauge.",
+    )

@@ -1,0 +1,232 @@
+"""The four golden signals and the library's decisions as OpenTelemetry metrics.
+
+:class:`MetricsObserver` records through the OpenTelemetry metrics *API*: without an SDK
+``MeterProvider`` every instrument is a no-op, so the default observer costs almost nothing;
+with one (for example :func:`resilience.observability.serve_metrics`) the series appear.
+
+Names, units and attributes follow the OpenTelemetry RPC semantic conventions
+(https://opentelemetry.io/docs/specs/semconv/rpc/rpc-metrics/ and .../rpc/grpc/):
+
+- ``rpc.server.call.duration`` / ``rpc.client.call.duration``: histograms in seconds with the
+  recommended bucket boundaries; attributes ``rpc.system.name="grpc"``, ``rpc.method``
+  (``pkg.Service/Method``), ``rpc.response.status_code`` (``"OK"``, ``"UNAVAILABLE"``...),
+  ``error.type`` (the status code, only when the call failed), and ``resilience.color``.
+  Their count is the call count by status code (traffic and errors), their buckets the latency.
+
+The library adds, under its own ``resilience.`` namespace:
+
+- ``resilience.server.active_calls`` / ``resilience.client.active_calls``: calls in flight
+  (saturation), up-down counters by method and color;
+- ``resilience.rejections``: calls the library refused locally, by side, method, color,
+  ``resilience.reject_reason`` and ``resilience.tier``;
+- ``resilience.decisions``: named decision events (``failover.attempted``...), by
+  ``resilience.decision`` and the event's own low-cardinality attributes;
+- the polled gauges of :mod:`resilience.observability._gauges` (breaker, timeout, retry window,
+  failovers, limiter fallback).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+
+import grpc
+from opentelemetry import metrics
+from opentelemetry.metrics import MeterProvider
+
+from resilience._events import CallInfo, CallOutcome
+from resilience._version import __version__
+from resilience.errors import RejectReason
+from resilience.observability._bounds import (
+    DEFAULT_COLORS,
+    DEFAULT_MAX_METHODS,
+    AttributeBounds,
+)
+from resilience.observability._gauges import (
+    GaugeRegistry,
+    create_gauge_instruments,
+    default_gauge_registry,
+)
+
+METER_NAME = "resilience"
+
+DURATION_BUCKETS: tuple[float, ...] = (
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+)  # fmt: skip
+"""Histogram boundaries in seconds recommended by the RPC conventions for call durations."""
+
+SERVER_ERROR_CODES: frozenset[grpc.StatusCode] = frozenset(
+    {
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.UNIMPLEMENTED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DATA_LOSS,
+    }
+)
+"""Codes that are the server's errors per the gRPC conventions; on the client every non-OK code
+is an error (a RESOURCE_EXHAUSTED rejection is the caller's problem, not the server's fault)."""
+
+
+def is_error(side: str, code: grpc.StatusCode) -> bool:
+    """Whether ``code`` ends a call in error on ``side`` (the ``error.type`` rule)."""
+    return code in SERVER_ERROR_CODES if side == "server" else code != grpc.StatusCode.OK
+
+
+_REASONS = frozenset(reason.value for reason in RejectReason)
+_MAX_EVENT_SETS = 1000
+
+Attributes = dict[str, str]
+
+
+class MetricsObserver:
+    """An :class:`~resilience._events.Observer` recording golden signals and decisions.
+
+    Keyword-only options: ``meter_provider`` (default: the global one, so a provider set later
+    is picked up); ``colors``, the traffic colors exported as themselves (others become
+    ``"other"``, no color is ``"none"``); ``max_methods``, the bound on distinct ``rpc.method``
+    values (later ones become ``"_OTHER"``); ``gauges``, the registry whose sources the
+    observable gauges poll (default: the process-wide one). Instruments are created here, once;
+    attribute dictionaries are cached per bounded (side, method, color, code), so a call costs
+    a few dictionary lookups plus the SDK's own recording.
+    """
+
+    def __init__(
+        self,
+        *,
+        meter_provider: MeterProvider | None = None,
+        colors: Iterable[str] = DEFAULT_COLORS,
+        max_methods: int = DEFAULT_MAX_METHODS,
+        gauges: GaugeRegistry | None = None,
+    ) -> None:
+        self._bounds = AttributeBounds(colors=colors, max_methods=max_methods)
+        meter = metrics.get_meter(METER_NAME, __version__, meter_provider=meter_provider)
+        self._duration = {
+            side: meter.create_histogram(
+                f"rpc.{side}.call.duration",
+                unit="s",
+                description=f"Duration of {kind} remote procedure calls.",
+                explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
+            )
+            for side, kind in (("client", "outgoing"), ("server", "incoming"))
+        }
+        self._active = {
+            side: meter.create_up_down_counter(
+                f"resilience.{side}.active_calls",
+                unit="{call}",
+                description=f"{kind} calls in flight (saturation).",
+            )
+            for side, kind in (("client", "Outgoing"), ("server", "Incoming"))
+        }
+        self._rejections = meter.create_counter(
+            "resilience.rejections",
+            unit="{call}",
+            description="Calls refused locally by the library, by reason and tier.",
+        )
+        self._decisions = meter.create_counter(
+            "resilience.decisions",
+            unit="{event}",
+            description="Decisions taken by the library (failovers, limiter fallbacks...).",
+        )
+        self._gauges = gauges if gauges is not None else default_gauge_registry()
+        create_gauge_instruments(meter, self._gauges)
+        self._lock = threading.Lock()
+        self._base: dict[tuple[str, str, str], Attributes] = {}
+        self._ended: dict[tuple[str, str, str, grpc.StatusCode], Attributes] = {}
+        self._rejected: dict[tuple[str, str, str, str, str], Attributes] = {}
+        self._events: dict[tuple[str, frozenset[tuple[str, str]]], Attributes] = {}
+
+    @property
+    def bounds(self) -> AttributeBounds:
+        """The color allow-list and method bound in force."""
+        return self._bounds
+
+    @property
+    def gauges(self) -> GaugeRegistry:
+        """The registry the observable gauges poll."""
+        return self._gauges
+
+    def call_started(self, call: CallInfo) -> None:
+        """Count the call as in flight."""
+        self._active[call.side].add(1, self._base_attributes(call))
+
+    def call_ended(self, call: CallInfo, outcome: CallOutcome) -> None:
+        """Record duration and status, release the in-flight slot, count a rejection."""
+        base = self._base_attributes(call)
+        self._active[call.side].add(-1, base)
+        key = (call.side, base["rpc.method"], base["resilience.color"], outcome.code)
+        attributes = self._ended.get(key)
+        if attributes is None:
+            attributes = self._ended_attributes(call.side, base, outcome.code)
+            self._ended[key] = attributes
+        self._duration[call.side].record(outcome.duration, attributes)
+        if outcome.reject_reason is not None:
+            self._rejections.add(1, self._rejection_attributes(call, base, outcome.reject_reason))
+
+    def event(self, name: str, attributes: Mapping[str, str]) -> None:
+        """Count a decision event; attribute sets beyond a bound keep only the event name."""
+        key = (name, frozenset(attributes.items()))
+        cached = self._events.get(key)
+        if cached is None:
+            cached = {**attributes, "resilience.decision": name}
+            if len(self._events) < _MAX_EVENT_SETS:
+                self._events[key] = cached
+            else:
+                cached = {"resilience.decision": name}
+        self._decisions.add(1, cached)
+
+    def _base_attributes(self, call: CallInfo) -> Attributes:
+        method = self._bounds.method(call.method)
+        color = self._bounds.color(call.color)
+        key = (call.side, method, color)
+        attributes = self._base.get(key)
+        if attributes is None:
+            attributes = {
+                "rpc.system.name": "grpc",
+                "rpc.method": method,
+                "resilience.color": color,
+            }
+            with self._lock:
+                attributes = self._base.setdefault(key, attributes)
+        return attributes
+
+    @staticmethod
+    def _ended_attributes(side: str, base: Attributes, code: grpc.StatusCode) -> Attributes:
+        attributes = {**base, "rpc.response.status_code": code.name}
+        if is_error(side, code):
+            attributes["error.type"] = code.name
+        return attributes
+
+    def _rejection_attributes(self, call: CallInfo, base: Attributes, reason: str) -> Attributes:
+        reason = str(reason) if reason in _REASONS else "other"
+        tier = self._bounds.tier(call.tier)
+        key = (call.side, base["rpc.method"], base["resilience.color"], reason, tier)
+        attributes = self._rejected.get(key)
+        if attributes is None:
+            attributes = {
+                **base,
+                "resilience.side": call.side,
+                "resilience.reject_reason": reason,
+                "resilience.tier": tier,
+            }
+            self._rejected[key] = attributes
+        return attributes
+
+    def __repr__(self) -> str:
+        return f"MetricsObserver({self._bounds!r})"
+
+
+_default_observer: MetricsObserver | None = None
+_default_lock = threading.Lock()
+
+
+def default_metrics_observer() -> MetricsObserver:
+    """The process-wide observer the interceptors use by default: the global meter provider
+    (a no-op until an SDK provider is set, then live), default bounds, the default registry."""
+    global _default_observer
+    if _default_observer is None:
+        with _default_lock:
+            if _default_observer is None:
+                _default_observer = MetricsObserver()
+    return _default_observer
