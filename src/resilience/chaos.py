@@ -1,0 +1,258 @@
+"""Fault injection inside the library's own interceptors: delays and aborts by rule.
+
+A :class:`FaultInjector` holds an immutable tuple of :class:`FaultRule` values and an on/off
+switch. The interceptors ask it one pure question per call, :meth:`FaultInjector.pick`, and
+apply the answer with :func:`apply_sync` or :func:`apply_aio` (server side) or
+:func:`delay_sync` / :func:`delay_aio` plus their own local reject (client side)::
+
+    fault = injector.pick("server", method, current_color())
+    if fault is not None:
+        apply_sync(fault, context)          # sleeps, then aborts when fault.code is set
+
+Safety: an injector is off until the server enables it (``enabled=True``, :meth:`enable`, a
+policy, or the admin service of :mod:`resilience._chaos_admin`); nothing a caller sends turns
+it on. A rule scoped to a traffic color is only accepted when the server lists that color in
+``allowed_colors``, so a caller carrying a color can only receive the faults the server
+operator decided that color gets. Rules without a color apply to all traffic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from resilience._chaos_rules import Fault, FaultRule, Side, parse_status_code, rules_from_dicts
+from resilience._clock import Clock, default_clock
+from resilience._keys import REJECT
+from resilience.errors import ConfigError, RejectReason
+
+__all__ = [
+    "Fault",
+    "FaultInjector",
+    "FaultRule",
+    "InjectorRegistry",
+    "Side",
+    "apply_aio",
+    "apply_sync",
+    "delay_aio",
+    "delay_sync",
+    "injectors",
+    "parse_status_code",
+    "rules_from_dicts",
+]
+
+FAULT_TRAILER: tuple[tuple[str, str], ...] = ((REJECT, RejectReason.FAULT.value),)
+"""Trailing metadata of a call aborted by an injected fault."""
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    rules: tuple[FaultRule, ...]
+    enabled: bool
+    until: float | None  # clock time at which an enable(for_seconds=...) lapses
+
+
+class FaultInjector:
+    """Decides, per call, whether to inject a fault. Thread-safe; one instance serves threads
+    and asyncio alike.
+
+    Every rule that matches a call (side, method, color) rolls its own percentage with ``rng``;
+    the rules that fire combine: their delays add up, and the first one with an ``abort``
+    supplies the status. Use a seeded ``rng`` (``random.Random(7)``) for reproducible runs.
+
+    ``allowed_colors`` lists the traffic colors that color-scoped rules may name; a rule naming
+    another color is refused with :class:`~resilience.errors.ConfigError`. ``clock`` times
+    :meth:`enable` with ``for_seconds``.
+    """
+
+    __slots__ = ("_allowed_colors", "_clock", "_lock", "_rng", "_state")
+
+    def __init__(
+        self,
+        rules: Iterable[FaultRule] = (),
+        *,
+        rng: random.Random | None = None,
+        enabled: bool = False,
+        allowed_colors: Iterable[str] = (),
+        clock: Clock = default_clock,
+    ) -> None:
+        if isinstance(allowed_colors, str):
+            raise ConfigError(
+                f"allowed_colors: must be a collection of colors, not the string {allowed_colors!r}"
+            )
+        self._allowed_colors = frozenset(allowed_colors)
+        self._rng = rng if rng is not None else random.Random()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._state = _State(self._checked(rules), bool(enabled), None)
+
+    @property
+    def allowed_colors(self) -> frozenset[str]:
+        """Colors that color-scoped rules may name (fixed at construction)."""
+        return self._allowed_colors
+
+    @property
+    def rules(self) -> tuple[FaultRule, ...]:
+        """The current rules, in order."""
+        return self._state.rules
+
+    @property
+    def enabled(self) -> bool:
+        """Whether faults are being injected now (an ``enable(for_seconds=...)`` lapses)."""
+        state = self._state
+        return state.enabled and (state.until is None or self._clock() < state.until)
+
+    def enable(self, *, for_seconds: float | None = None) -> None:
+        """Start injecting; with ``for_seconds`` (> 0), stop by itself after that long."""
+        until = None
+        if for_seconds is not None:
+            if not for_seconds > 0:
+                raise ConfigError(f"for_seconds: must be > 0 seconds, got {for_seconds!r}")
+            until = self._clock() + for_seconds
+        with self._lock:
+            self._state = _State(self._state.rules, True, until)
+
+    def disable(self) -> None:
+        """Stop injecting; the rules are kept."""
+        with self._lock:
+            self._state = _State(self._state.rules, False, None)
+
+    def replace_rules(self, rules: Iterable[FaultRule]) -> tuple[FaultRule, ...]:
+        """Swap in a new rule set atomically (a call sees the old set or the new one, never a
+        mix) and return the previous rules. Validates colors against ``allowed_colors`` first."""
+        new_rules = self._checked(rules)
+        with self._lock:
+            previous = self._state
+            self._state = _State(new_rules, previous.enabled, previous.until)
+        return previous.rules
+
+    def pick(self, side: Side, method: str, color: str | None) -> Fault | None:
+        """The fault for one call on ``side`` ("server" or "client") to ``method`` carrying
+        ``color`` (None when uncolored), or None. Pure apart from the rng draws."""
+        state = self._state
+        if not state.enabled:
+            return None
+        if state.until is not None and self._clock() >= state.until:
+            return None
+        delay = 0.0
+        fired: FaultRule | None = None
+        aborting: FaultRule | None = None
+        rng = self._rng
+        for rule in state.rules:
+            if not rule.matches(side, method, color):
+                continue
+            if rule.percentage < 100.0 and rng.random() * 100.0 >= rule.percentage:
+                continue
+            fired = fired or rule
+            if isinstance(rule.delay, tuple):
+                delay += rng.uniform(*rule.delay)
+            else:
+                delay += rule.delay
+            if aborting is None and rule.abort is not None:
+                aborting = rule
+        if fired is None:
+            return None
+        if aborting is None:
+            return Fault(delay=delay, rule=fired.label)
+        return Fault(delay, aborting.abort, aborting.message, aborting.label)
+
+    def _checked(self, rules: Iterable[FaultRule]) -> tuple[FaultRule, ...]:
+        checked = tuple(rules)
+        for index, rule in enumerate(checked):
+            if not isinstance(rule, FaultRule):
+                raise ConfigError(f"rules[{index}]: must be a FaultRule, got {rule!r}")
+            if rule.color is not None and rule.color not in self._allowed_colors:
+                raise ConfigError(
+                    f"rules[{index}].color: {rule.color!r} is not in allowed_colors "
+                    f"{sorted(self._allowed_colors)}; list it there to let traffic of that "
+                    "color receive faults"
+                )
+        return checked
+
+    def __repr__(self) -> str:
+        return f"FaultInjector(rules={len(self.rules)}, enabled={self.enabled})"
+
+
+def delay_sync(fault: Fault, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Block for the fault's delay, if any."""
+    if fault.delay > 0:
+        sleep(fault.delay)
+
+
+async def delay_aio(
+    fault: Fault, *, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+) -> None:
+    """Wait (without blocking the loop) for the fault's delay, if any."""
+    if fault.delay > 0:
+        await sleep(fault.delay)
+
+
+def apply_sync(
+    fault: Fault, context: grpc.ServicerContext, *, sleep: Callable[[float], None] = time.sleep
+) -> None:
+    """Apply a server-side fault in a sync handler: sleep, then, when ``fault.code`` is set,
+    abort with that status and ``x-resilience-reject: fault`` (raises, as ``abort`` does)."""
+    delay_sync(fault, sleep=sleep)
+    if fault.code is not None:
+        context.set_trailing_metadata(FAULT_TRAILER)
+        context.abort(fault.code, fault.message)
+
+
+async def apply_aio(
+    fault: Fault,
+    context: grpc.aio.ServicerContext[Any, Any],
+    *,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+) -> None:
+    """The :func:`apply_sync` of grpc.aio handlers."""
+    await delay_aio(fault, sleep=sleep)
+    if fault.code is not None:
+        await context.abort(fault.code, fault.message, trailing_metadata=FAULT_TRAILER)
+
+
+class InjectorRegistry:
+    """Named injectors of a process, so an experiment or the admin service can reach them."""
+
+    __slots__ = ("_by_name", "_lock")
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, FaultInjector] = {}
+        self._lock = threading.Lock()
+
+    def register(self, name: str, injector: FaultInjector) -> FaultInjector:
+        """Make ``injector`` reachable as ``name`` (replacing any previous one); returns it."""
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"name: must be a non-empty string, got {name!r}")
+        with self._lock:
+            self._by_name[name] = injector
+        return injector
+
+    def unregister(self, name: str) -> None:
+        """Forget ``name`` (no error when absent)."""
+        with self._lock:
+            self._by_name.pop(name, None)
+
+    def get(self, name: str) -> FaultInjector:
+        """The injector registered as ``name``; LookupError listing the known names if none."""
+        with self._lock:
+            injector = self._by_name.get(name)
+            known = sorted(self._by_name)
+        if injector is None:
+            raise LookupError(f"no fault injector registered as {name!r}; known: {known}")
+        return injector
+
+    def names(self) -> list[str]:
+        """The registered names, sorted."""
+        with self._lock:
+            return sorted(self._by_name)
+
+
+injectors = InjectorRegistry()
+"""The process-wide registry used by default by the admin service and ``resilience chaos``."""

@@ -1,0 +1,184 @@
+"""FaultInjector decisions: off by default, percentages, delays, aborts, colors, atomic swaps."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import threading
+from typing import Any
+
+import grpc
+import pytest
+
+from resilience._keys import REJECT
+from resilience.chaos import (
+    Fault,
+    FaultInjector,
+    FaultRule,
+    InjectorRegistry,
+    apply_aio,
+    apply_sync,
+)
+from resilience.errors import ConfigError
+from resilience.testing import ManualClock
+
+ABORT = FaultRule(abort=grpc.StatusCode.UNAVAILABLE, message="chaos")
+
+
+def test_off_until_the_server_enables_it() -> None:
+    injector = FaultInjector([ABORT])
+    assert injector.pick("server", "/a.B/C", "loadtest") is None
+    injector.enable()
+    assert injector.pick("server", "/a.B/C", None) == Fault(
+        0.0, grpc.StatusCode.UNAVAILABLE, "chaos", "*"
+    )
+    injector.disable()
+    assert injector.pick("server", "/a.B/C", None) is None
+
+
+@pytest.mark.parametrize("percentage", [1.0, 30.0, 75.0])
+def test_percentage_within_four_sigma_of_the_binomial(percentage: float) -> None:
+    rule = FaultRule(percentage=percentage, abort=grpc.StatusCode.INTERNAL)
+    injector = FaultInjector([rule], rng=random.Random(7), enabled=True)
+    n, p = 20_000, percentage / 100
+    hits = sum(injector.pick("server", "/a.B/C", None) is not None for _ in range(n))
+    sigma = math.sqrt(n * p * (1 - p))
+    assert abs(hits - n * p) <= 4 * sigma
+
+
+def test_the_same_seed_gives_the_same_faults() -> None:
+    rule = FaultRule(percentage=50, delay=(0.0, 1.0))
+
+    def run() -> list[Fault | None]:
+        injector = FaultInjector([rule], rng=random.Random(42), enabled=True)
+        return [injector.pick("server", "/a.B/C", None) for _ in range(200)]
+
+    assert run() == run()
+
+
+def test_random_delays_stay_in_range_and_fixed_delays_add_up() -> None:
+    ranged = FaultInjector([FaultRule(delay=(0.1, 0.3))], rng=random.Random(1), enabled=True)
+    delays = [ranged.pick("server", "/a.B/C", None).delay for _ in range(500)]  # type: ignore[union-attr]
+    assert all(0.1 <= d <= 0.3 for d in delays)
+    assert max(delays) - min(delays) > 0.1
+    stacked = FaultInjector(
+        [FaultRule(delay=0.2, name="slow"), FaultRule(delay=0.05, abort=grpc.StatusCode.INTERNAL)],
+        enabled=True,
+    )
+    fault = stacked.pick("server", "/a.B/C", None)
+    assert fault is not None
+    assert fault.delay == pytest.approx(0.25)
+    assert fault.code is grpc.StatusCode.INTERNAL
+    assert fault.rule == "*"
+
+
+def test_color_scoped_rules_only_touch_that_color() -> None:
+    rule = FaultRule(color="loadtest", abort=grpc.StatusCode.UNAVAILABLE)
+    injector = FaultInjector([rule], enabled=True, allowed_colors=["loadtest"])
+    assert injector.pick("server", "/a.B/C", "loadtest") is not None
+    assert injector.pick("server", "/a.B/C", None) is None
+    assert injector.pick("server", "/a.B/C", "prod") is None
+
+
+def test_a_color_the_server_did_not_allow_cannot_receive_faults() -> None:
+    rule = FaultRule(color="chaos", abort=grpc.StatusCode.UNAVAILABLE)
+    with pytest.raises(ConfigError, match=r"rules\[0\].color: 'chaos' is not in allowed_colors"):
+        FaultInjector([rule], enabled=True)
+    injector = FaultInjector(enabled=True, allowed_colors=["loadtest"])
+    with pytest.raises(ConfigError, match="allowed_colors"):
+        injector.replace_rules([rule])
+    assert injector.rules == ()
+
+
+def test_enable_for_a_bounded_time_lapses_by_itself() -> None:
+    clock = ManualClock()
+    injector = FaultInjector([ABORT], clock=clock)
+    injector.enable(for_seconds=5.0)
+    assert injector.pick("server", "/a.B/C", None) is not None
+    clock.advance(5.0)
+    assert not injector.enabled
+    assert injector.pick("server", "/a.B/C", None) is None
+
+
+def test_replace_rules_returns_the_previous_rules_and_keeps_the_switch() -> None:
+    injector = FaultInjector([ABORT], enabled=True)
+    slow = FaultRule(delay=0.1)
+    assert injector.replace_rules([slow]) == (ABORT,)
+    assert injector.enabled
+    assert injector.pick("server", "/a.B/C", None) == Fault(delay=0.1, rule="*")
+
+
+def test_a_swap_is_seen_whole_by_concurrent_callers() -> None:
+    set_a = [FaultRule(delay=1.0), FaultRule(abort=grpc.StatusCode.INTERNAL, message="a")]
+    set_b = [FaultRule(delay=2.0), FaultRule(abort=grpc.StatusCode.UNKNOWN, message="b")]
+    injector = FaultInjector(set_a, enabled=True)
+    consistent = {(1.0, "a"), (2.0, "b")}
+    seen: set[tuple[float, str]] = set()
+    done = threading.Event()
+
+    def swap() -> None:
+        for i in range(2000):
+            injector.replace_rules(set_b if i % 2 else set_a)
+        done.set()
+
+    swapper = threading.Thread(target=swap)
+    swapper.start()
+    while not done.is_set():
+        fault = injector.pick("server", "/a.B/C", None)
+        assert fault is not None
+        seen.add((fault.delay, fault.message))
+    swapper.join()
+    assert seen <= consistent
+
+
+class FakeContext:
+    def __init__(self) -> None:
+        self.trailers: Any = None
+        self.aborted: tuple[grpc.StatusCode, str] | None = None
+
+    def set_trailing_metadata(self, trailers: Any) -> None:
+        self.trailers = trailers
+
+    def abort(self, code: grpc.StatusCode, details: str, trailing_metadata: Any = None) -> None:
+        self.aborted = (code, details)
+        if trailing_metadata is not None:
+            self.trailers = trailing_metadata
+        raise RuntimeError("aborted")
+
+
+def test_apply_sync_sleeps_then_aborts_with_the_fault_trailer() -> None:
+    slept: list[float] = []
+    context = FakeContext()
+    fault = Fault(0.25, grpc.StatusCode.UNAVAILABLE, "chaos")
+    with pytest.raises(RuntimeError, match="aborted"):
+        apply_sync(fault, context, sleep=slept.append)  # type: ignore[arg-type]
+    assert slept == [0.25]
+    assert context.aborted == (grpc.StatusCode.UNAVAILABLE, "chaos")
+    assert tuple(context.trailers) == ((REJECT, "fault"),)
+
+
+def test_apply_aio_awaits_the_delay_and_a_delay_only_fault_does_not_abort() -> None:
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    async def scenario() -> FakeContext:
+        context = FakeContext()
+        await apply_aio(Fault(delay=0.5), context, sleep=fake_sleep)  # type: ignore[arg-type]
+        return context
+
+    context = asyncio.run(scenario())
+    assert slept == [0.5]
+    assert context.aborted is None
+
+
+def test_registry_finds_injectors_by_name() -> None:
+    registry = InjectorRegistry()
+    injector = registry.register("orders", FaultInjector())
+    assert registry.get("orders") is injector
+    with pytest.raises(LookupError, match=r"known: \['orders'\]"):
+        registry.get("nope")
+    registry.unregister("orders")
+    assert registry.names() == []
