@@ -85,7 +85,7 @@ def _as_float(raw: object, what: str) -> float:
         raise Invalid(f"must be {what}, got {raw!r}")
     value = float(raw)
     if not math.isfinite(value):
-        raise Invalid(f"must be a finite {what}, got {raw!r}")
+        raise Invalid(f"must be a finite number, got {raw!r}")
     return value
 
 
