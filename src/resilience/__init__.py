@@ -14,11 +14,15 @@ from resilience._version import __version__
 if TYPE_CHECKING:
     from resilience._clock import ManualClock
     from resilience.errors import ConfigError, MissingExtraError, RejectReason, ResilienceError
+    from resilience.policy import MethodSettings, Policy, PolicyWatcher
 
 _EXPORTS: dict[str, str] = {
     "ConfigError": "resilience.errors",
     "ManualClock": "resilience._clock",
+    "MethodSettings": "resilience.policy",
     "MissingExtraError": "resilience.errors",
+    "Policy": "resilience.policy",
+    "PolicyWatcher": "resilience.policy",
     "RejectReason": "resilience.errors",
     "ResilienceError": "resilience.errors",
 }
@@ -27,7 +31,10 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "ConfigError",
     "ManualClock",
+    "MethodSettings",
     "MissingExtraError",
+    "Policy",
+    "PolicyWatcher",
     "RejectReason",
     "ResilienceError",
     "__version__",
