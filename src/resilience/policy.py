@@ -34,3 +34,15 @@ __all__ = [
     "TimeoutSettings",
     "parse_duration",
 ]
+
+for _public in (
+    BreakerSettings,
+    MethodSettings,
+    OverloadSettings,
+    Policy,
+    PolicyWatcher,
+    RateLimitSettings,
+    TimeoutSettings,
+):
+    _public.__module__ = __name__  # documented and pickled under their public home
+del _public
