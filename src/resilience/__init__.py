@@ -13,30 +13,62 @@ from resilience._version import __version__
 
 if TYPE_CHECKING:
     from resilience._clock import ManualClock
+    from resilience.algorithms import (
+        AdaptiveRetryWindow,
+        BreakerState,
+        Decision,
+        EmaTimeout,
+        OverloadGuard,
+        SlidingWindowLimiter,
+        SreBreaker,
+        Tier,
+        TieredLimiter,
+        TierStats,
+    )
     from resilience.errors import ConfigError, MissingExtraError, RejectReason, ResilienceError
     from resilience.policy import MethodSettings, Policy, PolicyWatcher
 
 _EXPORTS: dict[str, str] = {
+    "AdaptiveRetryWindow": "resilience.algorithms",
+    "BreakerState": "resilience.algorithms",
     "ConfigError": "resilience.errors",
+    "Decision": "resilience.algorithms",
+    "EmaTimeout": "resilience.algorithms",
     "ManualClock": "resilience._clock",
     "MethodSettings": "resilience.policy",
     "MissingExtraError": "resilience.errors",
+    "OverloadGuard": "resilience.algorithms",
     "Policy": "resilience.policy",
     "PolicyWatcher": "resilience.policy",
     "RejectReason": "resilience.errors",
     "ResilienceError": "resilience.errors",
+    "SlidingWindowLimiter": "resilience.algorithms",
+    "SreBreaker": "resilience.algorithms",
+    "Tier": "resilience.algorithms",
+    "TierStats": "resilience.algorithms",
+    "TieredLimiter": "resilience.algorithms",
 }
 """Public name -> module that defines it. Keep in step with ``__all__`` and TYPE_CHECKING."""
 
 __all__ = [
+    "AdaptiveRetryWindow",
+    "BreakerState",
     "ConfigError",
+    "Decision",
+    "EmaTimeout",
     "ManualClock",
     "MethodSettings",
     "MissingExtraError",
+    "OverloadGuard",
     "Policy",
     "PolicyWatcher",
     "RejectReason",
     "ResilienceError",
+    "SlidingWindowLimiter",
+    "SreBreaker",
+    "Tier",
+    "TierStats",
+    "TieredLimiter",
     "__version__",
 ]
 

@@ -9,10 +9,17 @@ with a running total per channel, so both sums the algorithms need are O(1):
 - :meth:`RollingCounter.previous_window_sum`: the ``buckets`` slots before the current one (the
   last complete window).
 
+Hot paths call :meth:`RollingCounter.advance_rows` once and then read and write the returned
+rows directly (a few list subscripts instead of several method calls); the named methods say the
+same thing more slowly and serve everything off the hot path.
+
 The counter holds no lock: the algorithm that owns it serializes access.
 """
 
 from __future__ import annotations
+
+Rows = tuple[list[float], list[float], list[float]]
+"""``(totals, current, oldest)``: see :meth:`RollingCounter.advance_rows`."""
 
 _EPSILON = 1e-9
 """Slack, in slots, added before flooring so that float error (0.3 / 0.1 = 2.999...) does not
@@ -28,7 +35,7 @@ class RollingCounter:
     current time first.
     """
 
-    __slots__ = ("_current", "_per_slot", "_ring", "_size", "_slot", "_totals")
+    __slots__ = ("_current", "_per_slot", "_ring", "_rows", "_size", "_slot", "_totals")
 
     def __init__(self, *, window: float, buckets: int, channels: int = 1) -> None:
         if not window > 0:
@@ -43,6 +50,7 @@ class RollingCounter:
         self._ring: list[list[float]] = [[0] * channels for _ in range(self._size)]
         self._totals: list[float] = [0] * channels
         self._current = 0
+        self._rows: Rows = (self._totals, self._ring[0], self._ring[1 % self._size])
 
     @property
     def slot(self) -> float:
@@ -65,17 +73,33 @@ class RollingCounter:
         current slot. Cost: O(1) amortized, at most ``buckets + 1`` slots cleared per call.
         """
         index = int(now * self._per_slot + _EPSILON)
-        current = self._current
-        if index > current:
-            ring, totals, size = self._ring, self._totals, self._size
-            for step in range(current + 1, min(index, current + size) + 1):
-                counts = ring[step % size]
-                for channel, value in enumerate(counts):
-                    if value:
-                        totals[channel] -= value
-                        counts[channel] = 0
-            self._current = index
+        if index > self._current:
+            self._move_to(index)
         return self._current
+
+    def advance_rows(self, now: float) -> Rows:
+        """:meth:`advance` to ``now`` and return the live rows ``(totals, current, oldest)``.
+
+        For hot paths. For every channel ``c``: ``totals[c] - oldest[c]`` is
+        :meth:`window_sum`, ``totals[c] - current[c]`` is :meth:`previous_window_sum`, and
+        :meth:`add` is ``current[c] += x; totals[c] += x``. The rows stay valid until the next
+        advance; the tuple itself is cached per slot, so this allocates nothing.
+        """
+        index = int(now * self._per_slot + _EPSILON)
+        if index > self._current:
+            self._move_to(index)
+        return self._rows
+
+    def _move_to(self, index: int) -> None:
+        current, ring, totals, size = self._current, self._ring, self._totals, self._size
+        for step in range(current + 1, min(index, current + size) + 1):
+            counts = ring[step % size]
+            for channel, value in enumerate(counts):
+                if value:
+                    totals[channel] -= value
+                    counts[channel] = 0
+        self._current = index
+        self._rows = (totals, ring[index % size], ring[(index + 1) % size])
 
     def add(self, channel: int, amount: float = 1) -> None:
         """Add ``amount`` to ``channel`` in the current slot."""
@@ -93,6 +117,18 @@ class RollingCounter:
     def current_value(self, channel: int) -> float:
         """``channel``'s count in the current slot."""
         return self._ring[self._current % self._size][channel]
+
+    def slots_until_freed(self, channel: int, amount: float) -> int | None:
+        """How many slot boundaries must pass before ``channel``'s sliding-window sum has
+        dropped by at least ``amount`` (1 = at the end of the current slot), or None when the
+        window does not hold that much. Cost: O(buckets); for reject paths."""
+        size, ring, current = self._size, self._ring, self._current
+        freed = 0.0
+        for boundaries, step in enumerate(range(current - size + 2, current + 1), start=1):
+            freed += ring[step % size][channel]
+            if freed >= amount:
+                return boundaries
+        return None
 
     def window_slots(self, channel: int) -> list[float]:
         """``channel``'s counts in the sliding window's ``buckets`` slots, oldest first."""

@@ -1,0 +1,198 @@
+"""TieredLimiter: one limit shared by four tiers, the most critical served first."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from enum import IntEnum
+
+from resilience._clock import Clock, default_clock
+from resilience.algorithms._decision import ALLOWED, Decision
+from resilience.algorithms._params import Duration, integer, seconds
+from resilience.algorithms._window import RollingCounter
+from resilience.errors import RejectReason
+
+_RATE_LIMIT = RejectReason.RATE_LIMIT.value
+_SHED = Decision(False, None, RejectReason.SHED.value)
+_NEVER = Decision(False, None, _RATE_LIMIT)
+_TIERS = 4
+_DEMAND = _TIERS
+_TOTAL = 2 * _TIERS
+"""Counter channels: 0..3 admitted of tier 1..4, 4..7 demand of tier 1..4, 8 admitted in all."""
+_ADMITTED_AT_OR_BELOW = tuple(tuple(range(k, _TIERS)) for k in range(_TIERS))
+_DEMAND_ABOVE = tuple(tuple(range(_DEMAND, _DEMAND + k)) for k in range(_TIERS))
+"""Per tier index k: the channels summed by the rule (tiers >= k admitted, tiers < k demand)."""
+
+
+class Tier(IntEnum):
+    """How critical a request is: 1 the most critical, 4 the first to be shed.
+
+    Examples from the source (the seed's "service tiering"): 1 login, playback, entitlement;
+    2 charts, comments; 3 avatars, pop-ups; 4 red-dot badges. Any int 1..4 is accepted wherever
+    a Tier is.
+    """
+
+    CRITICAL = 1
+    IMPORTANT = 2
+    SECONDARY = 3
+    BEST_EFFORT = 4
+
+
+@dataclass(frozen=True, slots=True)
+class TierStats:
+    """One tier's inputs to the admission rule, for metrics.
+
+    ``admitted``: requests admitted over the sliding window (current slot included).
+    ``demand``: every request, admitted or not, over the last complete window.
+    """
+
+    tier: Tier
+    admitted: int
+    demand: int
+
+
+class TieredLimiter:
+    """Strict-priority limiting with capacity reserved from recent demand (ALGORITHMS.md §2).
+
+    Let ``D_j`` be tier j's demand (every request, admitted or not) over the last complete
+    window (the ``buckets`` slots before the current one: a steady estimate, free of the dip
+    when the oldest slot drops out) and ``A_j`` its admissions over the sliding window (current
+    slot included). A request of tier k and weight n is admitted iff::
+
+        sum(A_j for j >= k) + n <= limit - sum(D_j for j < k)
+        and sum(A_j for every j) + n <= limit
+
+    The first condition is the contract's rule: capacity the more critical tiers asked for in
+    the last window is kept for them, so a tier is rejected only when every less critical tier
+    already is, and under overload only tier 1 passes. Worked steady state: limit 100/s and
+    demand 50, 40, 40, 100 per second for tiers 1..4 admit 50, 40, 10, 0; demand 150 from
+    tier 1 alone admits 100 of it and nothing else. The second condition never binds in a
+    steady state (there ``A_j <= D_j``); it keeps the total within ``limit`` for the one window
+    after a critical tier's demand surges above what it asked for in the last window, when the
+    reservation lags and the first condition alone would let the total overshoot.
+
+    A rejection's reason is ``"rate_limit"`` when ``sum(A_j for j >= k) + n > limit`` (the tier
+    and those below it used the whole limit) and ``"shed"`` otherwise (capacity went or is kept
+    for more critical tiers). ``retry_after`` is None for a shed request, which will stay shed
+    while more critical tiers need the capacity (a short pushback would only invite retries),
+    and for a rate-limited one the time until enough of the oldest slots expire for the total
+    to admit ``n`` (a lower bound), or None when ``n > limit``.
+
+    Source: the seed article's "service tiering" and "gateway tiered limiting" ("under high
+    load only Level 1 passes"). Parameters as :class:`SlidingWindowLimiter`. Thread-safe.
+    """
+
+    __slots__ = (
+        "_buckets",
+        "_clock",
+        "_counter",
+        "_freed_at",
+        "_freed_excess",
+        "_freed_slot",
+        "_limit",
+        "_lock",
+        "_window",
+    )
+
+    def __init__(
+        self,
+        limit: int,
+        window: Duration = 1.0,
+        buckets: int = 10,
+        *,
+        clock: Clock = default_clock,
+    ) -> None:
+        self._limit = integer("limit", limit, minimum=0)
+        self._window = seconds("window", window)
+        self._buckets = integer("buckets", buckets, minimum=1)
+        self._counter = RollingCounter(
+            window=self._window, buckets=self._buckets, channels=2 * _TIERS + 1
+        )
+        self._clock = clock
+        self._freed_slot, self._freed_excess, self._freed_at = -1, 0.0, 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def limit(self) -> int:
+        """Admissions allowed per window, all tiers together."""
+        return self._limit
+
+    @property
+    def window(self) -> float:
+        """The window length in seconds."""
+        return self._window
+
+    @property
+    def buckets(self) -> int:
+        """Slots per window."""
+        return self._buckets
+
+    @property
+    def count(self) -> int:
+        """Requests of every tier admitted in the sliding window now."""
+        now = self._clock()
+        with self._lock:
+            totals, _, oldest = self._counter.advance_rows(now)
+            return int(totals[_TOTAL] - oldest[_TOTAL])
+
+    def snapshot(self) -> tuple[TierStats, ...]:
+        """Each tier's admitted and demand counts now, tier 1 first."""
+        now = self._clock()
+        with self._lock:
+            totals, current, oldest = self._counter.advance_rows(now)
+            return tuple(
+                TierStats(
+                    tier=Tier(j + 1),
+                    admitted=int(totals[j] - oldest[j]),
+                    demand=int(totals[_DEMAND + j] - current[_DEMAND + j]),
+                )
+                for j in range(_TIERS)
+            )
+
+    def try_acquire(self, tier: int, n: int = 1) -> Decision:
+        """Admit a request of ``tier`` (1..4) and weight ``n`` (>= 1) by the rule above."""
+        if not 1 <= tier <= _TIERS or n < 1:
+            raise ValueError(f"tier must be in 1..4 and n >= 1, got tier={tier!r}, n={n!r}")
+        k = tier - 1
+        now = self._clock()
+        with self._lock:
+            totals, current, oldest = self._counter.advance_rows(now)
+            demand = _DEMAND + k
+            current[demand] += n
+            totals[demand] += n
+            total = totals[_TOTAL] - oldest[_TOTAL] + n
+            if total <= self._limit:
+                # Tier 1's rule is the total itself; the others subtract the reservation.
+                admitted: float = n
+                free: float = self._limit
+                if k:
+                    for j in _ADMITTED_AT_OR_BELOW[k]:
+                        admitted += totals[j] - oldest[j]
+                    for j in _DEMAND_ABOVE[k]:
+                        free -= totals[j] - current[j]
+                if admitted <= free:
+                    current[k] += n
+                    totals[k] += n
+                    current[_TOTAL] += n
+                    totals[_TOTAL] += n
+                    return ALLOWED
+                return _SHED
+            if n > self._limit:
+                return _NEVER
+            if k:
+                admitted = n
+                for j in _ADMITTED_AT_OR_BELOW[k]:
+                    admitted += totals[j] - oldest[j]
+                if admitted <= self._limit:
+                    return _SHED
+            counter = self._counter
+            slot, excess = counter.current, total - self._limit
+            if slot != self._freed_slot or excess != self._freed_excess:
+                boundaries = counter.slots_until_freed(_TOTAL, excess)
+                self._freed_at = (slot + (boundaries or self._buckets)) * counter.slot
+                self._freed_slot, self._freed_excess = slot, excess
+            retry_after = self._freed_at - now
+        return Decision(False, retry_after if retry_after > 0.0 else 0.0, _RATE_LIMIT)
+
+    def __repr__(self) -> str:
+        return f"TieredLimiter(limit={self._limit}, window={self._window}, buckets={self._buckets})"
