@@ -1,0 +1,63 @@
+"""Both engines against real servers: the report agrees with what the server counted."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from loadtest.echo_server import Echo, echo_server
+from resilience.loadtest._core import LoadSettings
+from resilience.loadtest.engine_aio import run_aio
+from resilience.loadtest.engine_sync import run_sync
+from resilience.loadtest.flow import CallSource, Flow, WeightedPicker
+from resilience.loadtest.report import Results
+
+FLOW = Flow.from_dict(
+    {
+        "call": [
+            {"method": "/echo.Echo/Say", "request": "hi", "weight": 2},
+            {"method": "/echo.Echo/Collect", "requests": ["a", "b"]},
+            {"method": "/echo.Echo/Repeat", "request": "r", "response_stream": True},
+            {"method": "/echo.Echo/Fail", "request": "UNAVAILABLE"},
+        ]
+    }
+)
+
+
+def run(engine: str, target: str, source: CallSource, settings: LoadSettings) -> Results:
+    if engine == "aio":
+        return asyncio.run(run_aio(target, source, settings))
+    return run_sync(target, source, settings)
+
+
+@pytest.mark.parametrize("server_aio", [False, True], ids=["sync-server", "aio-server"])
+@pytest.mark.parametrize("engine", ["sync", "aio"])
+def test_report_numbers_agree_with_the_servers_count(engine: str, server_aio: bool) -> None:
+    import random
+
+    settings = LoadSettings(rate=400, duration=0.5, ramp=0.2, concurrency=8)
+    echo = Echo()
+    with echo_server(server_aio, echo) as server:
+        results = run(engine, server.target, WeightedPicker(FLOW, rng=random.Random(1)), settings)
+    report = results.report()
+    assert report.calls == settings.total_calls == sum(echo.counts.values())
+    failed = echo.counts["/echo.Echo/Fail"]
+    assert report.codes == {"OK": report.calls - failed, "UNAVAILABLE": failed}
+    assert report.reject_reasons == {"shed": failed}
+    assert report.errors == failed
+    assert 0 < report.p50 <= report.p90 <= report.p99 <= report.max
+    assert {seen.color for seen in echo.calls} == {"loadtest"}
+
+
+@pytest.mark.parametrize("engine", ["sync", "aio"])
+def test_an_unreachable_target_is_reported_not_raised(engine: str) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago and has no listener
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = LoadSettings(rate=50, duration=0.1, timeout=1.0, concurrency=2)
+    flow = Flow.from_dict({"call": [{"method": "/echo.Echo/Say", "request": "x"}]})
+    report = run(engine, f"127.0.0.1:{port}", WeightedPicker(flow), settings).report()
+    assert report.codes == {"UNAVAILABLE": settings.total_calls}
