@@ -1,7 +1,282 @@
-"""Helpers for testing code that uses resilience: a manual clock (and, later, echo servers)."""
+"""Helpers for testing code that uses resilience: a manual clock and in-process echo servers.
+
+The echo servers serve one service, :data:`ECHO_SERVICE`, with a method of each RPC shape
+(:data:`ECHO_METHODS`) on ``127.0.0.1`` and a free port, with bytes in and bytes out, so no
+generated code is needed. :class:`EchoBehavior` holds the knobs a test or a demo turns while the
+server runs: a fraction of calls that fail with a status code, added latency, a handler that
+raises, and a hook that runs inside the handler (to look at the call's context or to call a
+further service)::
+
+    behavior = EchoBehavior(fail_rate=0.5)
+    with EchoServer(behavior=behavior, interceptors=[ServerInterceptor()]) as server:
+        channel = grpc.intercept_channel(grpc.insecure_channel(server.address), ClientInterceptor())
+        echo_call(channel, "unary_unary", b"hi")
+"""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import random
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import grpc.aio
+
 from resilience._clock import ManualClock
 
-__all__ = ["ManualClock"]
+__all__ = [
+    "ECHO_METHODS",
+    "ECHO_SERVICE",
+    "AioEchoServer",
+    "EchoBehavior",
+    "EchoServer",
+    "ManualClock",
+    "aio_echo_call",
+    "echo_call",
+]
+
+ECHO_SERVICE = "resilience.testing.Echo"
+ECHO_METHODS: dict[str, str] = {
+    "unary_unary": f"/{ECHO_SERVICE}/Unary",
+    "unary_stream": f"/{ECHO_SERVICE}/ServerStream",
+    "stream_unary": f"/{ECHO_SERVICE}/ClientStream",
+    "stream_stream": f"/{ECHO_SERVICE}/BidiStream",
+}
+"""Shape name -> full method name of the echo service."""
+
+OnCall = Callable[[bytes, Any], Any]
+
+
+@dataclass
+class EchoBehavior:
+    """What the echo handlers do; change the fields at any time, they are read per call.
+
+    ``fail_rate``: fraction (0..1) of calls that end with ``fail_code`` before echoing.
+    ``latency``: seconds each call waits before answering (ends early if the call is cancelled).
+    ``raise_error``: the handler raises ``RuntimeError`` (the call ends UNKNOWN).
+    ``stream_items``: how many copies of the request a server stream sends.
+    ``on_call``: called as ``on_call(request, context)`` inside the handler before it answers
+    (awaited on an aio server when it returns an awaitable); its return value, when bytes,
+    replaces the response. ``calls``: handler invocations so far.
+    """
+
+    fail_rate: float = 0.0
+    fail_code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE
+    latency: float = 0.0
+    raise_error: bool = False
+    stream_items: int = 3
+    on_call: OnCall | None = None
+    seed: int = 0
+    calls: int = 0
+    _rng: random.Random = field(init=False, repr=False)
+    _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    def _begin(self) -> tuple[grpc.StatusCode | None, float]:
+        """Count the call; return (the code to fail with or None, latency to add)."""
+        with self._lock:
+            self.calls += 1
+            failing = self.fail_rate > 0 and self._rng.random() < self.fail_rate
+        if self.raise_error:
+            raise RuntimeError("echo: handler raised on purpose")
+        return (self.fail_code if failing else None), self.latency
+
+
+def _wait_sync(context: grpc.ServicerContext, seconds: float) -> None:
+    if seconds > 0:
+        ended = threading.Event()
+        context.add_callback(ended.set)
+        ended.wait(seconds)
+
+
+def _respond_sync(behavior: EchoBehavior, request: bytes, context: grpc.ServicerContext) -> bytes:
+    code, latency = behavior._begin()
+    if code is not None:
+        context.abort(code, "echo: failing on purpose")
+    _wait_sync(context, latency)
+    if behavior.on_call is not None:
+        replaced = behavior.on_call(request, context)
+        if isinstance(replaced, bytes):
+            return replaced
+    return request
+
+
+def _sync_handlers(behavior: EchoBehavior) -> grpc.GenericRpcHandler:
+    def unary(request: bytes, context: grpc.ServicerContext) -> bytes:
+        return _respond_sync(behavior, request, context)
+
+    def server_stream(request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
+        response = _respond_sync(behavior, request, context)
+        for _ in range(behavior.stream_items):
+            yield response
+
+    def client_stream(requests: Iterator[bytes], context: grpc.ServicerContext) -> bytes:
+        return _respond_sync(behavior, b"".join(requests), context)
+
+    def bidi_stream(requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[bytes]:
+        for request in requests:
+            yield _respond_sync(behavior, request, context)
+
+    return grpc.method_handlers_generic_handler(
+        ECHO_SERVICE,
+        {
+            "Unary": grpc.unary_unary_rpc_method_handler(unary),
+            "ServerStream": grpc.unary_stream_rpc_method_handler(server_stream),
+            "ClientStream": grpc.stream_unary_rpc_method_handler(client_stream),
+            "BidiStream": grpc.stream_stream_rpc_method_handler(bidi_stream),
+        },
+    )
+
+
+async def _respond_aio(
+    behavior: EchoBehavior, request: bytes, context: grpc.aio.ServicerContext[Any, Any]
+) -> bytes:
+    code, latency = behavior._begin()
+    if code is not None:
+        await context.abort(code, "echo: failing on purpose")
+    if latency > 0:
+        await asyncio.sleep(latency)
+    if behavior.on_call is not None:
+        replaced = behavior.on_call(request, context)
+        if inspect.isawaitable(replaced):
+            replaced = await replaced
+        if isinstance(replaced, bytes):
+            return replaced
+    return request
+
+
+def _aio_handlers(behavior: EchoBehavior) -> grpc.GenericRpcHandler:
+    Context = grpc.aio.ServicerContext[Any, Any]
+
+    async def unary(request: bytes, context: Context) -> bytes:
+        return await _respond_aio(behavior, request, context)
+
+    async def server_stream(request: bytes, context: Context) -> AsyncIterator[bytes]:
+        response = await _respond_aio(behavior, request, context)
+        for _ in range(behavior.stream_items):
+            yield response
+
+    async def client_stream(requests: AsyncIterator[bytes], context: Context) -> bytes:
+        return await _respond_aio(behavior, b"".join([r async for r in requests]), context)
+
+    async def bidi_stream(requests: AsyncIterator[bytes], context: Context) -> AsyncIterator[bytes]:
+        async for request in requests:
+            yield await _respond_aio(behavior, request, context)
+
+    return grpc.method_handlers_generic_handler(
+        ECHO_SERVICE,
+        {
+            "Unary": grpc.unary_unary_rpc_method_handler(unary),
+            "ServerStream": grpc.unary_stream_rpc_method_handler(server_stream),
+            "ClientStream": grpc.stream_unary_rpc_method_handler(client_stream),
+            "BidiStream": grpc.stream_stream_rpc_method_handler(bidi_stream),
+        },
+    )
+
+
+class EchoServer:
+    """A sync gRPC echo server on 127.0.0.1 and a free port; a context manager.
+
+    ``interceptors``: server interceptors (list or tuple). ``max_workers``: handler threads.
+    ``address`` is ``"127.0.0.1:<port>"`` once started.
+    """
+
+    def __init__(
+        self,
+        *,
+        behavior: EchoBehavior | None = None,
+        interceptors: Sequence[grpc.ServerInterceptor] = (),
+        max_workers: int = 8,
+    ) -> None:
+        self.behavior = behavior if behavior is not None else EchoBehavior()
+        self._server = grpc.server(
+            ThreadPoolExecutor(max_workers=max_workers), interceptors=list(interceptors)
+        )
+        self._server.add_generic_rpc_handlers((_sync_handlers(self.behavior),))
+        self.port = self._server.add_insecure_port("127.0.0.1:0")
+        self.address = f"127.0.0.1:{self.port}"
+
+    def start(self) -> EchoServer:
+        self._server.start()
+        return self
+
+    def stop(self, grace: float | None = None) -> None:
+        self._server.stop(grace).wait()
+
+    def __enter__(self) -> EchoServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class AioEchoServer:
+    """A ``grpc.aio`` echo server on 127.0.0.1 and a free port; an async context manager."""
+
+    def __init__(
+        self,
+        *,
+        behavior: EchoBehavior | None = None,
+        interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    ) -> None:
+        self.behavior = behavior if behavior is not None else EchoBehavior()
+        self._server = grpc.aio.server(interceptors=interceptors)
+        self._server.add_generic_rpc_handlers((_aio_handlers(self.behavior),))
+        self.port = self._server.add_insecure_port("127.0.0.1:0")
+        self.address = f"127.0.0.1:{self.port}"
+
+    async def start(self) -> AioEchoServer:
+        await self._server.start()
+        return self
+
+    async def stop(self, grace: float | None = None) -> None:
+        await self._server.stop(grace)
+
+    async def __aenter__(self) -> AioEchoServer:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+
+def echo_call(
+    channel: grpc.Channel,
+    shape: str,
+    payload: bytes = b"ping",
+    *,
+    timeout: float | None = None,
+    metadata: Sequence[tuple[str, str]] | None = None,
+) -> list[bytes]:
+    """Call the echo method of ``shape`` on a sync channel and return every response."""
+    method = ECHO_METHODS[shape]
+    md = tuple(metadata) if metadata else None
+    request: Any = payload if shape.startswith("unary_") else iter((payload, payload))
+    multicallable: Any = getattr(channel, shape)(method)
+    result = multicallable(request, timeout=timeout, metadata=md)
+    return list(result) if shape.endswith("_stream") else [result]
+
+
+async def aio_echo_call(
+    channel: grpc.aio.Channel,
+    shape: str,
+    payload: bytes = b"ping",
+    *,
+    timeout: float | None = None,
+    metadata: Sequence[tuple[str, str]] | None = None,
+) -> list[bytes]:
+    """Call the echo method of ``shape`` on an aio channel and return every response."""
+    method = ECHO_METHODS[shape]
+    md = grpc.aio.Metadata(*metadata) if metadata else None
+    request: Any = payload if shape.startswith("unary_") else iter((payload, payload))
+    multicallable: Any = getattr(channel, shape)(method)
+    call = multicallable(request, timeout=timeout, metadata=md)
+    if shape.endswith("_stream"):
+        return [response async for response in call]
+    return [await call]

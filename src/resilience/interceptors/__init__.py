@@ -1,0 +1,26 @@
+"""gRPC interceptors: one client and one server interceptor per side, sync and ``grpc.aio``.
+
+Each runs the whole resilience stack for its side as plain calls over one I/O-free core
+(:mod:`resilience.interceptors._pipeline`), so a service pays the interception cost once::
+
+    channel = grpc.intercept_channel(grpc.insecure_channel(target), ClientInterceptor(policy))
+    server = grpc.server(executor, interceptors=[ServerInterceptor(policy)])
+
+    channel = grpc.aio.insecure_channel(target, interceptors=[AioClientInterceptor(policy)])
+    server = grpc.aio.server(interceptors=[AioServerInterceptor(policy)])
+"""
+
+from __future__ import annotations
+
+from resilience.interceptors.aio_client import AioClientInterceptor
+from resilience.interceptors.aio_server import AioServerInterceptor
+from resilience.interceptors.client import ClientInterceptor, LocalRejection
+from resilience.interceptors.server import ServerInterceptor
+
+__all__ = [
+    "AioClientInterceptor",
+    "AioServerInterceptor",
+    "ClientInterceptor",
+    "LocalRejection",
+    "ServerInterceptor",
+]

@@ -1,0 +1,225 @@
+"""Per-method algorithm state: built from a policy on first use, kept in a bounded map, and
+carried across a policy reload for every method whose settings did not change.
+
+A :class:`Registry` belongs to one policy and is never changed after a reload: the interceptor
+swaps in a new Registry (one reference assignment), so a call sees one policy from start to end
+and no call is dropped. Lookups are one dict read; only a method's first call takes a lock.
+
+Limiters and overload guards are shared by every method whose settings are equal: a limit
+declared on ``/shop.Catalog/*`` is one budget for all Catalog methods (its settings carry the
+pattern as ``key``). Breakers and dynamic timeouts are per method.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Hashable, Iterator
+from typing import Any, Protocol
+
+from resilience._clock import Clock
+from resilience._events import GaugeReading
+from resilience.algorithms import (
+    EmaTimeout,
+    OverloadGuard,
+    SlidingWindowLimiter,
+    SreBreaker,
+    TieredLimiter,
+)
+from resilience.algorithms._decision import Decision
+from resilience.policy import (
+    MethodSettings,
+    OverloadSettings,
+    Policy,
+    RateLimitSettings,
+)
+
+DEFAULT_MAX_METHODS = 2048
+"""Methods whose state a registry keeps; the oldest entry is evicted when it is full."""
+
+
+class Limiter(Protocol):
+    """A server-side limit: ``tiered`` limiters take the call's tier, others ignore it."""
+
+    def try_acquire(self, tier: int) -> Decision: ...
+
+
+class _Plain:
+    """A SlidingWindowLimiter behind the one-argument Limiter interface."""
+
+    __slots__ = ("_acquire", "limiter")
+
+    def __init__(self, limiter: SlidingWindowLimiter) -> None:
+        self.limiter = limiter
+        self._acquire = limiter.try_acquire
+
+    def try_acquire(self, tier: int) -> Decision:
+        return self._acquire()
+
+
+def build_limiter(settings: RateLimitSettings, clock: Clock) -> Limiter:
+    """The limiter for one ``rate_limit`` section (in-process; a shared store plugs in here)."""
+    if settings.tiered:
+        return TieredLimiter(settings.limit, settings.window, settings.buckets, clock=clock)
+    return _Plain(
+        SlidingWindowLimiter(settings.limit, settings.window, settings.buckets, clock=clock)
+    )
+
+
+def build_overload(settings: OverloadSettings, clock: Clock) -> OverloadGuard:
+    """The overload guard for one ``overload`` section."""
+    return OverloadGuard(
+        cpu_thresholds=dict(settings.cpu_thresholds),
+        window=settings.window,
+        buckets=settings.buckets,
+        clock=clock,
+    )
+
+
+class MethodState:
+    """The settings and algorithm instances of one method (each None when its section is off)."""
+
+    __slots__ = (
+        "breaker",
+        "failure_codes",
+        "limit_text",
+        "limiter",
+        "method",
+        "overload",
+        "settings",
+        "timeout",
+        "timeout_streams",
+    )
+
+    def __init__(self, method: str, settings: MethodSettings, shared: _Shared) -> None:
+        self.method = method
+        self.settings = settings
+        self.failure_codes = settings.failure_codes
+        breaker = settings.breaker
+        self.breaker = (
+            None
+            if breaker is None
+            else SreBreaker(
+                breaker.k,
+                breaker.window,
+                breaker.buckets,
+                breaker.min_requests,
+                breaker.max_drop,
+                breaker.probe_interval,
+                clock=shared.clock,
+                rng=shared.rng,
+            )
+        )
+        timeout = settings.timeout
+        self.timeout = (
+            None
+            if timeout is None
+            else EmaTimeout(timeout.t_avg, timeout.t_hwm, timeout.t_max, timeout.n)
+        )
+        self.timeout_streams = timeout is not None and timeout.streams
+        limit = settings.rate_limit
+        self.limiter = None if limit is None else shared.get(limit, build_limiter)
+        self.limit_text = (
+            "" if limit is None else f"limit {limit.limit} per {limit.window:g}s on {method}"
+        )
+        overload = settings.overload
+        self.overload = None if overload is None else shared.get(overload, build_overload)
+
+    def gauge_readings(self, side: str) -> Iterator[GaugeReading]:
+        attributes = {"method": self.method, "side": side}
+        if self.breaker is not None:
+            p = self.breaker.drop_probability
+            yield GaugeReading("breaker.drop_probability", p, attributes)
+            yield GaugeReading("breaker.state", 1.0 if p > 0 else 0.0, attributes)
+        if self.timeout is not None:
+            yield GaugeReading("timeout.seconds", self.timeout.timeout(), attributes)
+
+
+class _Shared:
+    """Algorithm instances shared by every method with equal settings (limits, overload)."""
+
+    __slots__ = ("clock", "instances", "lock", "rng")
+
+    def __init__(self, clock: Clock, rng: random.Random, instances: dict[Hashable, Any]) -> None:
+        self.clock = clock
+        self.rng = rng
+        self.instances = instances
+        self.lock = threading.Lock()
+
+    def get(self, settings: Hashable, build: Any) -> Any:
+        with self.lock:
+            instance = self.instances.get(settings)
+            if instance is None:
+                instance = self.instances[settings] = build(settings, self.clock)
+            return instance
+
+
+class Registry:
+    """Method name -> :class:`MethodState` under one policy; bounded to ``max_methods``."""
+
+    __slots__ = ("_lock", "_max", "_shared", "_states", "policy", "side")
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        side: str,
+        clock: Clock,
+        rng: random.Random | None = None,
+        max_methods: int = DEFAULT_MAX_METHODS,
+    ) -> None:
+        self.policy = policy
+        self.side = side
+        self._max = max_methods
+        self._states: dict[str | bytes, MethodState] = {}
+        self._shared = _Shared(clock, rng if rng is not None else random.Random(), {})
+        self._lock = threading.Lock()
+
+    def state(self, method: str | bytes) -> MethodState:
+        """The state of ``method`` (a str, or bytes as grpc.aio passes it), built on first use."""
+        found = self._states.get(method)
+        if found is None:
+            found = self._build(method)
+        return found
+
+    def _build(self, method: str | bytes) -> MethodState:
+        name = method.decode("utf-8", "replace") if isinstance(method, bytes) else method
+        state = MethodState(name, self.policy.settings_for(name), self._shared)
+        with self._lock:
+            states = self._states
+            existing = states.get(method)
+            if existing is not None:
+                return existing
+            if len(states) >= self._max:
+                del states[next(iter(states))]
+            states[method] = state
+        return state
+
+    def reloaded(self, policy: Policy) -> Registry:
+        """A registry for ``policy`` that keeps the state of every method whose settings are
+        unchanged, and every shared limiter or guard whose settings are still in use."""
+        new = Registry(
+            policy,
+            side=self.side,
+            clock=self._shared.clock,
+            rng=self._shared.rng,
+            max_methods=self._max,
+        )
+        with self._lock:
+            old_states = list(self._states.items())
+        kept_shared: set[Hashable] = set()
+        for method, state in old_states:
+            settings = policy.settings_for(state.method)
+            if settings == state.settings:
+                new._states[method] = state
+            kept_shared.update(s for s in (settings.rate_limit, settings.overload) if s is not None)
+        with self._shared.lock:
+            new._shared.instances = {
+                key: value for key, value in self._shared.instances.items() if key in kept_shared
+            }
+        return new
+
+    def gauge_readings(self) -> Iterator[GaugeReading]:
+        """Breaker drop probability and state, and the dynamic timeout, per known method."""
+        for state in list(self._states.values()):
+            yield from state.gauge_readings(self.side)

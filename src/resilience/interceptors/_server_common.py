@@ -1,0 +1,91 @@
+"""What the sync and aio server shells share: handler wrapping with a bounded cache, running a
+handler under the call's contexts, and reading the status a handler ended with."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+import grpc.aio
+from opentelemetry import context as otel_context
+
+from resilience.context import set_call_context
+from resilience.interceptors._pipeline import ServerCall
+from resilience.interceptors._shapes import Handler, Shape, shape_of
+
+_OK = grpc.StatusCode.OK
+_UNKNOWN = grpc.StatusCode.UNKNOWN
+_CANCELLED = grpc.StatusCode.CANCELLED
+_DEADLINE_EXCEEDED = grpc.StatusCode.DEADLINE_EXCEEDED
+
+_CACHE_SIZE = 1024
+"""Wrapped handlers remembered per interceptor (a server has one handler per method)."""
+
+Wrapper = Callable[[str, Shape, Callable[..., Any]], Callable[..., Any]]
+
+
+class HandlerCache:
+    """Wraps each method handler once and reuses the wrapped one: rebuilding a handler costs
+    more than the whole policy stack. Keyed by the handler object (handlers from generic
+    handlers and generated code are created once); unhashable handlers are wrapped per call."""
+
+    __slots__ = ("_wrap", "_wrapped")
+
+    def __init__(self, wrap: Wrapper) -> None:
+        self._wrap = wrap
+        self._wrapped: dict[tuple[str, Handler], Handler] = {}
+
+    def get(self, method: str, handler: Handler) -> Handler:
+        try:
+            key = (method, handler)
+            found = self._wrapped.get(key)
+        except TypeError:  # an unhashable handler type
+            return self._build(method, handler)
+        if found is None:
+            found = self._build(method, handler)
+            if len(self._wrapped) >= _CACHE_SIZE:
+                self._wrapped = {}
+            self._wrapped[key] = found
+        return found
+
+    def _build(self, method: str, handler: Handler) -> Handler:
+        shape = shape_of(handler)
+        return shape.rebuild(handler, self._wrap(method, shape, shape.behavior(handler)))
+
+
+def enter(call: ServerCall) -> None:
+    """Make the call's CallContext and trace context current (in a context of its own)."""
+    set_call_context(call.call_context)
+    if call.otel_context is not None:
+        otel_context.attach(call.otel_context)
+
+
+def run_in_call(call: ServerCall, behavior: Callable[..., Any], *args: Any) -> Any:
+    """``behavior(*args)`` with the call's contexts current; run it inside a copied Context."""
+    enter(call)
+    return behavior(*args)
+
+
+def code_after_return(context: Any) -> grpc.StatusCode:
+    """The status of a call whose handler returned: the code it set, else OK."""
+    code = context.code()
+    return _OK if code is None else code
+
+
+def ended_by_exception(
+    context: Any, exc: BaseException
+) -> tuple[grpc.StatusCode, BaseException | None]:
+    """The status of a call whose handler raised, and the exception to report (None when the
+    handler aborted the call on purpose with ``context.abort``)."""
+    code = context.code()
+    if code is None:
+        return _UNKNOWN, exc
+    aborted = type(exc) is Exception and not exc.args  # what grpc's sync abort raises
+    return code, None if aborted or isinstance(exc, grpc.aio.AbortError) else exc
+
+
+def code_after_cancel(context: Any) -> grpc.StatusCode:
+    """The status of a call that stopped early: its deadline passed, or the client cancelled."""
+    remaining = context.time_remaining()
+    return _DEADLINE_EXCEEDED if remaining is not None and remaining <= 0 else _CANCELLED

@@ -1,0 +1,212 @@
+"""The ``grpc.aio`` client interceptor: one interceptor for all four shapes of an aio channel."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, overload
+
+import grpc
+import grpc.aio
+
+from resilience._clock import Clock, default_clock
+from resilience._events import GaugeReading, Observer
+from resilience.interceptors._guard import report
+from resilience.interceptors._pipeline import ClientCall, ClientPipeline
+from resilience.policy import Policy
+
+_CANCELLED = grpc.StatusCode.CANCELLED
+
+
+def _status_now(call: Any) -> grpc.StatusCode | None:
+    """The status of a finished aio call, read without suspending (None if it would wait).
+
+    ``call.code()`` is a coroutine, but once the call is done its status is already there and
+    the coroutine completes on its first step; driving that step here keeps the done callback
+    synchronous and free of task creation.
+    """
+    if call.cancelled():
+        return _CANCELLED
+    coroutine = call.code()
+    try:
+        coroutine.send(None)
+    except StopIteration as stop:
+        code: grpc.StatusCode = stop.value
+        return code
+    coroutine.close()
+    return None
+
+
+_pending: set[asyncio.Future[None]] = set()
+"""Status reads that had to wait (kept referenced until done, as asyncio requires)."""
+
+
+async def _status_later(call: Any, client_call: ClientCall) -> None:
+    try:
+        code = await call.code()
+    except asyncio.CancelledError:
+        code = _CANCELLED
+    client_call.end(code)
+
+
+def _record(client_call: ClientCall, call: Any) -> None:
+    try:
+        code = _status_now(call)
+    except Exception as exc:
+        report("aio client status reading", exc)
+        return
+    if code is None:
+        task = asyncio.ensure_future(_status_later(call, client_call))
+        _pending.add(task)
+        task.add_done_callback(_pending.discard)
+    else:
+        client_call.end(code)
+
+
+def _on_done(client_call: ClientCall) -> Callable[[Any], None]:
+    def record(call: Any) -> None:
+        _record(client_call, call)
+
+    return record
+
+
+class _UnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner: AioClientInterceptor) -> None:
+        self._owner = owner
+
+    def intercept_unary_unary(  # type: ignore[override]
+        self, continuation: Callable[..., Any], client_call_details: Any, request: Any
+    ) -> Awaitable[Any]:
+        return self._owner._intercept(continuation, client_call_details, request, False)
+
+
+class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner: AioClientInterceptor) -> None:
+        self._owner = owner
+
+    def intercept_unary_stream(  # type: ignore[override]
+        self, continuation: Callable[..., Any], client_call_details: Any, request: Any
+    ) -> Awaitable[Any]:
+        return self._owner._intercept(continuation, client_call_details, request, True)
+
+
+class _StreamUnary(grpc.aio.StreamUnaryClientInterceptor):
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner: AioClientInterceptor) -> None:
+        self._owner = owner
+
+    def intercept_stream_unary(  # type: ignore[override]
+        self, continuation: Callable[..., Any], client_call_details: Any, request_iterator: Any
+    ) -> Awaitable[Any]:
+        return self._owner._intercept(continuation, client_call_details, request_iterator, True)
+
+
+class _StreamStream(grpc.aio.StreamStreamClientInterceptor):
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner: AioClientInterceptor) -> None:
+        self._owner = owner
+
+    def intercept_stream_stream(  # type: ignore[override]
+        self, continuation: Callable[..., Any], client_call_details: Any, request_iterator: Any
+    ) -> Awaitable[Any]:
+        return self._owner._intercept(continuation, client_call_details, request_iterator, True)
+
+
+class AioClientInterceptor(Sequence[grpc.aio.ClientInterceptor]):
+    """The :class:`~resilience.interceptors.ClientInterceptor` for ``grpc.aio`` channels: the
+    same breaker, deadline, metadata and outcome rules, for all four shapes. A call the breaker
+    drops raises :class:`grpc.aio.AioRpcError` (UNAVAILABLE, "resilience: rejected by breaker",
+    trailing ``x-resilience-reject: breaker``) without touching the network.
+
+    It is a sequence of four interceptors, one per RPC shape, sharing one pipeline: a
+    ``grpc.aio`` channel files an interceptor under the first shape it implements only
+    (grpc/grpc#31442), so an object implementing all four would silently skip streams. Pass it
+    as the whole list, or unpack it into yours; each call still goes through one interceptor::
+
+        channel = grpc.aio.insecure_channel(target, interceptors=AioClientInterceptor(policy))
+        channel = grpc.aio.insecure_channel(target, interceptors=[*resilient, other])
+    """
+
+    def __init__(
+        self,
+        policy: Policy | None = None,
+        *,
+        observers: Sequence[Observer] = (),
+        clock: Clock = default_clock,
+    ) -> None:
+        self._pipeline = ClientPipeline(policy, observers, clock)
+        self._shapes: tuple[grpc.aio.ClientInterceptor, ...] = (
+            _UnaryUnary(self),
+            _UnaryStream(self),
+            _StreamUnary(self),
+            _StreamStream(self),
+        )
+
+    @overload
+    def __getitem__(self, index: int) -> grpc.aio.ClientInterceptor: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[grpc.aio.ClientInterceptor]: ...
+
+    def __getitem__(
+        self, index: int | slice
+    ) -> grpc.aio.ClientInterceptor | Sequence[grpc.aio.ClientInterceptor]:
+        return self._shapes[index]
+
+    def __len__(self) -> int:
+        return len(self._shapes)
+
+    def __repr__(self) -> str:
+        return f"AioClientInterceptor({self.policy!r})"
+
+    @property
+    def policy(self) -> Policy:
+        """The policy in force."""
+        return self._pipeline.policy
+
+    def update_policy(self, policy: Policy) -> None:
+        """Swap in ``policy`` atomically; calls in flight finish under the old one, and each
+        method whose settings are unchanged keeps its breaker and timeout state."""
+        self._pipeline.update_policy(policy)
+
+    def gauge_readings(self) -> list[GaugeReading]:
+        """Current per-method gauges, as :meth:`ClientInterceptor.gauge_readings`."""
+        return self._pipeline.gauge_readings()
+
+    async def _intercept(
+        self, continuation: Callable[..., Any], details: Any, request: Any, streaming: bool
+    ) -> Any:
+        call = self._pipeline.start(details.method, details.timeout, details.metadata, streaming)
+        rejection = call.rejection
+        if rejection is not None:
+            raise grpc.aio.AioRpcError(
+                rejection.code,
+                grpc.aio.Metadata(),
+                grpc.aio.Metadata(*rejection.trailing_metadata),
+                rejection.details,
+            )
+        metadata = call.metadata
+        if metadata is not None and not isinstance(metadata, grpc.aio.Metadata):
+            metadata = grpc.aio.Metadata(*metadata)
+        outgoing = grpc.aio.ClientCallDetails(
+            details.method, call.timeout, metadata, details.credentials, details.wait_for_ready
+        )
+        try:
+            grpc_call = await continuation(outgoing, request)
+        except grpc.aio.AioRpcError as error:
+            call.end(error.code())
+            raise
+        except asyncio.CancelledError:
+            call.end(_CANCELLED)
+            raise
+        if grpc_call.done():
+            _record(call, grpc_call)
+        else:
+            grpc_call.add_done_callback(_on_done(call))
+        return grpc_call

@@ -1,0 +1,121 @@
+"""The ``grpc.aio`` server interceptor: one ``grpc.aio.ServerInterceptor`` for the whole stack."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from resilience._clock import Clock, default_clock
+from resilience._events import GaugeReading, Observer
+from resilience.interceptors._pipeline import ServerCall, ServerPipeline
+from resilience.interceptors._server_common import (
+    HandlerCache,
+    code_after_cancel,
+    code_after_return,
+    ended_by_exception,
+    enter,
+)
+from resilience.interceptors._shapes import Handler, Shape
+from resilience.policy import Policy
+
+Context = Any  # grpc.aio.ServicerContext
+
+
+class AioServerInterceptor(grpc.aio.ServerInterceptor):
+    """The :class:`~resilience.interceptors.ServerInterceptor` for ``grpc.aio`` servers: the
+    same context extraction, admission, rejection and outcome rules, for all four shapes.
+
+    The call's contexts are set in the RPC's own asyncio task, so they last exactly as long as
+    the handler. Handlers must be ``async def`` functions or async generators (the usual aio
+    handlers); a plain function given to an aio server with a migration thread pool is passed
+    through unprotected. Usage::
+
+        server = grpc.aio.server(interceptors=[AioServerInterceptor(policy)])
+    """
+
+    def __init__(
+        self,
+        policy: Policy | None = None,
+        *,
+        observers: Sequence[Observer] = (),
+        clock: Clock = default_clock,
+    ) -> None:
+        self._pipeline = ServerPipeline(policy, observers, clock)
+        self._handlers = HandlerCache(self._wrap)
+
+    @property
+    def policy(self) -> Policy:
+        """The policy in force."""
+        return self._pipeline.policy
+
+    def update_policy(self, policy: Policy) -> None:
+        """Swap in ``policy`` atomically, as :meth:`ServerInterceptor.update_policy`."""
+        self._pipeline.update_policy(policy)
+
+    def gauge_readings(self) -> list[GaugeReading]:
+        """Current per-method gauges (a :class:`resilience._events.GaugeSource`)."""
+        return self._pipeline.gauge_readings()
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        return self._handlers.get(handler_call_details.method, handler)
+
+    def _wrap(self, method: str, shape: Shape, behavior: Callable[..., Any]) -> Callable[..., Any]:
+        pipeline = self._pipeline
+        if inspect.isasyncgenfunction(behavior):
+
+            async def stream_behavior(request: Any, context: Context) -> AsyncIterator[Any]:
+                call = pipeline.start(method, context)
+                if call.rejection is not None:
+                    await _reject(call, context)
+                enter(call)
+                try:
+                    async for response in behavior(request, context):
+                        yield response
+                except (asyncio.CancelledError, GeneratorExit):
+                    call.end(code_after_cancel(context))
+                    raise
+                except Exception as exc:
+                    call.end(*ended_by_exception(context, exc))
+                    raise
+                call.end(code_after_return(context))
+
+            return stream_behavior
+        if not inspect.iscoroutinefunction(behavior):
+            return behavior
+
+        async def unary_behavior(request: Any, context: Context) -> Any:
+            call = pipeline.start(method, context)
+            if call.rejection is not None:
+                await _reject(call, context)
+            enter(call)
+            try:
+                response = await behavior(request, context)
+            except asyncio.CancelledError:
+                call.end(code_after_cancel(context))
+                raise
+            except Exception as exc:
+                call.end(*ended_by_exception(context, exc))
+                raise
+            call.end(code_after_return(context))
+            return response
+
+        return unary_behavior
+
+
+async def _reject(call: ServerCall, context: Context) -> None:
+    rejection = call.rejection
+    assert rejection is not None
+    call.end(rejection.code)
+    await context.abort(rejection.code, rejection.details, rejection.trailing_metadata)

@@ -1,0 +1,200 @@
+"""The sync client interceptor: one interceptor for all four shapes of a ``grpc`` channel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import grpc
+
+from resilience._clock import Clock, default_clock
+from resilience._events import GaugeReading, Observer
+from resilience.interceptors._pipeline import ClientCall, ClientPipeline, Rejection
+from resilience.policy import Policy
+
+
+class _Details(NamedTuple):
+    method: str
+    timeout: float | None
+    metadata: Any
+    credentials: grpc.CallCredentials | None
+    wait_for_ready: bool | None
+    compression: grpc.Compression | None
+
+
+class _CallDetails(_Details, grpc.ClientCallDetails):
+    """The details of the outgoing call, with the timeout and metadata the pipeline chose."""
+
+    __slots__ = ()
+
+
+if TYPE_CHECKING:
+    _Future = grpc.Future[Any]
+else:
+    _Future = grpc.Future  # not subscriptable at runtime
+
+
+class LocalRejection(grpc.RpcError, grpc.Call, _Future):
+    """The error of a call the library refused locally (it never reached the network).
+
+    Like the errors grpc raises, it is at once the :class:`grpc.RpcError`, the
+    :class:`grpc.Call` (``code()``, ``details()``, ``trailing_metadata()`` with
+    ``x-resilience-reject``) and the :class:`grpc.Future` of the call; iterating it (a
+    response stream) raises it.
+    """
+
+    def __init__(self, rejection: Rejection) -> None:
+        super().__init__(rejection.details)
+        self._rejection = rejection
+
+    def code(self) -> grpc.StatusCode:
+        return self._rejection.code
+
+    def details(self) -> str:
+        return self._rejection.details
+
+    def trailing_metadata(self) -> Any:
+        return self._rejection.trailing_metadata
+
+    def initial_metadata(self) -> tuple[tuple[str, str], ...]:
+        return ()
+
+    def debug_error_string(self) -> str:
+        return self._rejection.details
+
+    def is_active(self) -> bool:
+        return False
+
+    def time_remaining(self) -> Any:
+        return None
+
+    def add_callback(self, callback: Callable[[], None]) -> bool:
+        return False
+
+    def cancel(self) -> bool:
+        return False
+
+    def cancelled(self) -> bool:
+        return False
+
+    def running(self) -> bool:
+        return False
+
+    def done(self) -> bool:
+        return True
+
+    def result(self, timeout: float | None = None) -> Any:
+        raise self
+
+    def exception(self, timeout: float | None = None) -> Exception:
+        return self
+
+    def traceback(self, timeout: float | None = None) -> None:
+        return None
+
+    def add_done_callback(self, fn: Callable[[Any], None]) -> None:
+        fn(self)
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        raise self
+
+    def __repr__(self) -> str:
+        return f"<LocalRejection {self._rejection.code.name}: {self._rejection.details!r}>"
+
+
+def _on_done(call: ClientCall) -> Callable[[Any], None]:
+    def record(future: Any) -> None:
+        call.end(future.code())
+
+    return record
+
+
+class ClientInterceptor(
+    grpc.UnaryUnaryClientInterceptor,
+    grpc.UnaryStreamClientInterceptor,
+    grpc.StreamUnaryClientInterceptor,
+    grpc.StreamStreamClientInterceptor,
+):
+    """Protects the calls of a sync channel and carries the current call's context onward.
+
+    Per call, for all four RPC shapes: the method's :class:`~resilience.algorithms.SreBreaker`
+    admits it or fails it locally with UNAVAILABLE (``details`` "resilience: rejected by
+    breaker", trailing ``x-resilience-reject: breaker``; the network is not touched); the
+    timeout becomes the least of the method's dynamic timeout (unary calls, or streams when the
+    policy says so), the caller's timeout and the time left on the call being handled; trace
+    context, traffic color (baggage), tier and failover mark are added to the metadata. When
+    the call ends (including a cancelled stream) its status feeds the breaker and the dynamic
+    timeout, per the method's ``failure_codes``. Observers hear of every call.
+
+    ``policy``: per-method settings (default :meth:`Policy.default`: propagation and breaker
+    on). ``observers``: receive ``call_started``/``call_ended``. ``clock``: seconds, for the
+    algorithms and call durations. Usage::
+
+        channel = grpc.intercept_channel(grpc.insecure_channel(target), ClientInterceptor())
+    """
+
+    def __init__(
+        self,
+        policy: Policy | None = None,
+        *,
+        observers: Sequence[Observer] = (),
+        clock: Clock = default_clock,
+    ) -> None:
+        self._pipeline = ClientPipeline(policy, observers, clock)
+
+    @property
+    def policy(self) -> Policy:
+        """The policy in force."""
+        return self._pipeline.policy
+
+    def update_policy(self, policy: Policy) -> None:
+        """Swap in ``policy`` atomically; calls in flight finish under the old one, and each
+        method whose settings are unchanged keeps its breaker and timeout state."""
+        self._pipeline.update_policy(policy)
+
+    def gauge_readings(self) -> list[GaugeReading]:
+        """Current per-method gauges (a :class:`resilience._events.GaugeSource`):
+        ``breaker.drop_probability``, ``breaker.state`` (0 closed, 1 half-open),
+        ``timeout.seconds``."""
+        return self._pipeline.gauge_readings()
+
+    def _intercept(
+        self, continuation: Callable[..., Any], details: Any, request: Any, streaming: bool
+    ) -> Any:
+        call = self._pipeline.start(details.method, details.timeout, details.metadata, streaming)
+        if call.rejection is not None:
+            return LocalRejection(call.rejection)
+        outgoing = _CallDetails(
+            details.method,
+            call.timeout,
+            call.metadata,
+            details.credentials,
+            details.wait_for_ready,
+            getattr(details, "compression", None),
+        )
+        future = continuation(outgoing, request)
+        future.add_done_callback(_on_done(call))
+        return future
+
+    def intercept_unary_unary(
+        self, continuation: Callable[..., Any], client_call_details: Any, request: Any
+    ) -> Any:
+        return self._intercept(continuation, client_call_details, request, False)
+
+    def intercept_unary_stream(
+        self, continuation: Callable[..., Any], client_call_details: Any, request: Any
+    ) -> Any:
+        return self._intercept(continuation, client_call_details, request, True)
+
+    def intercept_stream_unary(
+        self, continuation: Callable[..., Any], client_call_details: Any, request_iterator: Any
+    ) -> Any:
+        return self._intercept(continuation, client_call_details, request_iterator, True)
+
+    def intercept_stream_stream(
+        self, continuation: Callable[..., Any], client_call_details: Any, request_iterator: Any
+    ) -> Any:
+        return self._intercept(continuation, client_call_details, request_iterator, True)

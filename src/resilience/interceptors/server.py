@@ -1,0 +1,140 @@
+"""The sync server interceptor: one ``grpc.ServerInterceptor`` running the whole server stack."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import grpc
+
+from resilience._clock import Clock, default_clock
+from resilience._events import GaugeReading, Observer
+from resilience.interceptors._pipeline import ServerCall, ServerPipeline
+from resilience.interceptors._server_common import (
+    HandlerCache,
+    code_after_cancel,
+    code_after_return,
+    ended_by_exception,
+    enter,
+    run_in_call,
+)
+from resilience.interceptors._shapes import Handler, Shape
+from resilience.policy import Policy
+
+_CANCELLED = grpc.StatusCode.CANCELLED
+
+
+class ServerInterceptor(grpc.ServerInterceptor):
+    """Protects a sync ``grpc.server`` and carries each call's context into its handler.
+
+    Per call, for all four RPC shapes: the caller's trace context, traffic color, tier (honored
+    only from ``policy.trusted_peers``, else the method's policy tier), failover mark and
+    deadline become current for the handler's duration (:mod:`resilience.context` and
+    OpenTelemetry's context), so calls the handler makes through a :class:`ClientInterceptor`
+    carry them on. Then the method's overload guard and rate limit admit the call or end it with
+    RESOURCE_EXHAUSTED, details naming the limit, trailing ``x-resilience-reject`` and, when
+    known, ``grpc-retry-pushback-ms``. Observers hear of every call's start and end.
+
+    ``policy``: per-method settings (default :meth:`Policy.default`: propagation on, no limits).
+    ``observers``: receive ``call_started``/``call_ended``. ``clock``: seconds, for the
+    algorithms and call durations. Usage::
+
+        server = grpc.server(executor, interceptors=[ServerInterceptor(policy)])
+    """
+
+    def __init__(
+        self,
+        policy: Policy | None = None,
+        *,
+        observers: Sequence[Observer] = (),
+        clock: Clock = default_clock,
+    ) -> None:
+        self._pipeline = ServerPipeline(policy, observers, clock)
+        self._handlers = HandlerCache(self._wrap)
+
+    @property
+    def policy(self) -> Policy:
+        """The policy in force."""
+        return self._pipeline.policy
+
+    def update_policy(self, policy: Policy) -> None:
+        """Swap in ``policy`` atomically; calls in flight finish under the old one, and each
+        method whose settings are unchanged keeps its limiter and overload state."""
+        self._pipeline.update_policy(policy)
+
+    def gauge_readings(self) -> list[GaugeReading]:
+        """Current per-method gauges (a :class:`resilience._events.GaugeSource`)."""
+        return self._pipeline.gauge_readings()
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Handler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        return self._handlers.get(handler_call_details.method, handler)
+
+    def _wrap(self, method: str, shape: Shape, behavior: Callable[..., Any]) -> Callable[..., Any]:
+        pipeline = self._pipeline
+        if shape.response_streaming:
+
+            def stream_behavior(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+                call = pipeline.start(method, context)
+                if call.rejection is not None:
+                    _reject(call, context)
+                yield from _stream(call, behavior, request, context)
+
+            return stream_behavior
+
+        def unary_behavior(request: Any, context: grpc.ServicerContext) -> Any:
+            call = pipeline.start(method, context)
+            if call.rejection is not None:
+                _reject(call, context)
+            try:
+                response = contextvars.copy_context().run(
+                    run_in_call, call, behavior, request, context
+                )
+            except Exception as exc:
+                call.end(*ended_by_exception(context, exc))
+                raise
+            call.end(
+                code_after_return(context) if context.is_active() else code_after_cancel(context)
+            )
+            return response
+
+        return unary_behavior
+
+
+def _reject(call: ServerCall, context: grpc.ServicerContext) -> None:
+    rejection = call.rejection
+    assert rejection is not None
+    call.end(rejection.code)
+    context.set_trailing_metadata(rejection.trailing_metadata)
+    context.abort(rejection.code, rejection.details)
+
+
+def _stream(
+    call: ServerCall, behavior: Callable[..., Any], request: Any, context: grpc.ServicerContext
+) -> Iterator[Any]:
+    """Run a response-streaming handler, each step under the call's contexts (set in a Context
+    of the call's own, so nothing leaks into the worker thread between steps)."""
+    scope = contextvars.copy_context()
+    scope.run(enter, call)
+    try:
+        responses = scope.run(behavior, request, context)
+        while True:
+            try:
+                response = scope.run(next, responses)
+            except StopIteration:
+                break
+            yield response
+    except GeneratorExit:  # the server stopped iterating: the client went away
+        call.end(code_after_cancel(context))
+        raise
+    except Exception as exc:
+        call.end(*ended_by_exception(context, exc))
+        raise
+    call.end(code_after_return(context))
