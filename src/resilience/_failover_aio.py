@@ -1,0 +1,154 @@
+"""grpc.aio multi-callables of :class:`resilience.failover.AioDualCenterChannel`.
+
+The same straight line as the sync twins (:mod:`resilience._failover_sync`) over the same
+:class:`FailoverCore`; only the waiting differs, and it lives in the call objects of
+:mod:`resilience._failover_aio_calls`. A call that may not fail over returns gRPC's own call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+
+import grpc
+import grpc.aio
+
+from resilience._failover_aio_calls import (
+    StreamStreamCall,
+    StreamUnaryCall,
+    UnaryStreamCall,
+    UnaryUnaryCall,
+)
+from resilience._failover_core import FailoverCore
+from resilience._failover_requests import AioRequestLog, Attempts, WriteQueue
+
+if TYPE_CHECKING:
+    _UnaryUnaryBase = grpc.aio.UnaryUnaryMultiCallable[Any, Any]
+    _UnaryStreamBase = grpc.aio.UnaryStreamMultiCallable[Any, Any]
+    _StreamUnaryBase = grpc.aio.StreamUnaryMultiCallable[Any, Any]
+    _StreamStreamBase = grpc.aio.StreamStreamMultiCallable[Any, Any]
+else:
+    _UnaryUnaryBase = grpc.aio.UnaryUnaryMultiCallable
+    _UnaryStreamBase = grpc.aio.UnaryStreamMultiCallable
+    _StreamUnaryBase = grpc.aio.StreamUnaryMultiCallable
+    _StreamStreamBase = grpc.aio.StreamStreamMultiCallable
+
+_RequestStream = AsyncIterator[Any] | Iterator[Any] | None
+
+
+class _AioShape:
+    """The method, both multi-callables and the core; starts calls of any shape."""
+
+    def __init__(
+        self, core: FailoverCore, method: str, local: Any, remote: Any, serializer: Any
+    ) -> None:
+        self._core = core
+        self._method = method
+        self._local = local
+        self._remote = remote
+        self._serializer = serializer
+
+    def _start(
+        self,
+        call_class: type[Any],
+        request: Any,
+        timeout: float | None,
+        metadata: Any,
+        options: dict[str, Any],
+        *,
+        streaming_requests: bool,
+    ) -> Any:
+        plan = self._core.start(self._method, timeout, metadata)
+        if plan is None:
+            return self._local(request, timeout=timeout, metadata=metadata, **options)
+        log = None
+        writes: WriteQueue[Any] | None = None
+        if streaming_requests:
+            if request is None:
+                writes = WriteQueue()
+                request = writes
+            log = AioRequestLog(request, serializer=self._serializer, **self._core.replay_limits)
+        attempts = Attempts(self._core, plan, request, log, **options)
+        local = self._local(attempts.message(), timeout=timeout, metadata=metadata, **options)
+        return call_class(local, attempts, self._start_remote, writes)
+
+    def _start_remote(self, attempts: Attempts) -> Any:
+        return self._remote(attempts.message(), **attempts.remote_options())
+
+
+def _options(
+    credentials: grpc.CallCredentials | None,
+    wait_for_ready: bool | None,
+    compression: grpc.Compression | None,
+) -> dict[str, Any]:
+    return {
+        "credentials": credentials,
+        "wait_for_ready": wait_for_ready,
+        "compression": compression,
+    }
+
+
+class AioUnaryUnary(_AioShape, _UnaryUnaryBase):
+    def __call__(
+        self,
+        request: Any,
+        *,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: grpc.CallCredentials | None = None,
+        wait_for_ready: bool | None = None,
+        compression: grpc.Compression | None = None,
+    ) -> Any:
+        options = _options(credentials, wait_for_ready, compression)
+        return self._start(
+            UnaryUnaryCall, request, timeout, metadata, options, streaming_requests=False
+        )
+
+
+class AioUnaryStream(_AioShape, _UnaryStreamBase):
+    def __call__(
+        self,
+        request: Any,
+        *,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: grpc.CallCredentials | None = None,
+        wait_for_ready: bool | None = None,
+        compression: grpc.Compression | None = None,
+    ) -> Any:
+        options = _options(credentials, wait_for_ready, compression)
+        return self._start(
+            UnaryStreamCall, request, timeout, metadata, options, streaming_requests=False
+        )
+
+
+class AioStreamUnary(_AioShape, _StreamUnaryBase):
+    def __call__(
+        self,
+        request_iterator: _RequestStream = None,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: grpc.CallCredentials | None = None,
+        wait_for_ready: bool | None = None,
+        compression: grpc.Compression | None = None,
+    ) -> Any:
+        options = _options(credentials, wait_for_ready, compression)
+        return self._start(
+            StreamUnaryCall, request_iterator, timeout, metadata, options, streaming_requests=True
+        )
+
+
+class AioStreamStream(_AioShape, _StreamStreamBase):
+    def __call__(
+        self,
+        request_iterator: _RequestStream = None,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: grpc.CallCredentials | None = None,
+        wait_for_ready: bool | None = None,
+        compression: grpc.Compression | None = None,
+    ) -> Any:
+        options = _options(credentials, wait_for_ready, compression)
+        return self._start(
+            StreamStreamCall, request_iterator, timeout, metadata, options, streaming_requests=True
+        )

@@ -1,0 +1,251 @@
+"""Sync multi-callables of :class:`resilience.failover.DualCenterChannel`, one per RPC shape.
+
+Each holds the local and the remote channel's multi-callable for one method. A call that may not
+fail over (:meth:`FailoverCore.start` returned None) goes straight to the local multi-callable
+and returns gRPC's own object; an eligible one runs the local attempt and at most one remote
+attempt through the shared core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from resilience._failover_core import FailoverCore
+from resilience._failover_requests import Attempts, RequestLog
+from resilience._failover_sync_calls import FailoverFuture, ResponseStream
+
+if TYPE_CHECKING:
+    _UnaryUnaryBase = grpc.UnaryUnaryMultiCallable[Any, Any]
+    _UnaryStreamBase = grpc.UnaryStreamMultiCallable[Any, Any]
+    _StreamUnaryBase = grpc.StreamUnaryMultiCallable[Any, Any]
+    _StreamStreamBase = grpc.StreamStreamMultiCallable[Any, Any]
+else:
+    _UnaryUnaryBase = grpc.UnaryUnaryMultiCallable
+    _UnaryStreamBase = grpc.UnaryStreamMultiCallable
+    _StreamUnaryBase = grpc.StreamUnaryMultiCallable
+    _StreamStreamBase = grpc.StreamStreamMultiCallable
+
+
+class _Shape:
+    """What the four shapes share: the method, both multi-callables and the core."""
+
+    _streaming_requests = False
+
+    def __init__(
+        self, core: FailoverCore, method: str, local: Any, remote: Any, serializer: Any
+    ) -> None:
+        self._core = core
+        self._method = method
+        self._local = local
+        self._remote = remote
+        self._serializer = serializer
+
+    def _attempts(
+        self, request: Any, timeout: float | None, metadata: Any, **options: Any
+    ) -> Attempts | None:
+        plan = self._core.start(self._method, timeout, metadata)
+        if plan is None:
+            return None
+        log = None
+        if self._streaming_requests:
+            limits = self._core.replay_limits
+            log = RequestLog(request, serializer=self._serializer, **limits)
+        return Attempts(self._core, plan, request, log, **options)
+
+    def _with_call(
+        self, request: Any, timeout: float | None, metadata: Any, **options: Any
+    ) -> tuple[Any, grpc.Call]:
+        attempts = self._attempts(request, timeout, metadata, **options)
+        if attempts is None:
+            return self._local.with_call(request, timeout=timeout, metadata=metadata, **options)  # type: ignore[no-any-return]
+        try:
+            return self._local.with_call(  # type: ignore[no-any-return]
+                attempts.message(), timeout=timeout, metadata=metadata, **options
+            )
+        except grpc.RpcError as error:
+            if not attempts.admit(error):
+                raise
+            try:
+                result = self._remote.with_call(attempts.message(), **attempts.remote_options())
+            except grpc.RpcError as remote_error:
+                attempts.finish(remote_error)
+                raise
+            attempts.finish(None)
+            return result  # type: ignore[no-any-return]
+        finally:
+            attempts.release()
+
+    def _future(self, request: Any, timeout: float | None, metadata: Any, **options: Any) -> Any:
+        attempts = self._attempts(request, timeout, metadata, **options)
+        if attempts is None:
+            return self._local.future(request, timeout=timeout, metadata=metadata, **options)
+        local = self._local.future(
+            attempts.message(), timeout=timeout, metadata=metadata, **options
+        )
+        return FailoverFuture(
+            local, self._fail_over(attempts, "future"), attempts.finish, attempts.release
+        )
+
+    def _stream(self, request: Any, timeout: float | None, metadata: Any, **options: Any) -> Any:
+        attempts = self._attempts(request, timeout, metadata, **options)
+        if attempts is None:
+            return self._local(request, timeout=timeout, metadata=metadata, **options)
+        local = self._local(attempts.message(), timeout=timeout, metadata=metadata, **options)
+        return ResponseStream(
+            local, self._fail_over(attempts, "__call__"), attempts.finish, attempts.release
+        )
+
+    def _fail_over(self, attempts: Attempts, how: str) -> Callable[[BaseException], Any]:
+        def fail_over(error: BaseException) -> Any:
+            if not attempts.admit(error):
+                return None
+            try:
+                return getattr(self._remote, how)(attempts.message(), **attempts.remote_options())
+            except Exception as remote_error:  # could not even start: the local error stands
+                attempts.finish(remote_error)
+                return None
+
+        return fail_over
+
+
+class UnaryUnary(_Shape, _UnaryUnaryBase):
+    def __call__(
+        self,
+        request: Any,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: grpc.CallCredentials | None = None,
+        wait_for_ready: bool | None = None,
+        compression: grpc.Compression | None = None,
+    ) -> Any:
+        options = {
+            "credentials": credentials,
+            "wait_for_ready": wait_for_ready,
+            "compression": compression,
+        }
+        return self._with_call(request, timeout, metadata, **options)[0]
+
+    def with_call(
+        self,
+        request: Any,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: grpc.CallCredentials | None = None,
+        wait_for_ready: bool | None = None,
+        compression: grpc.Compression | None = None,
+    ) -> tuple[Any, grpc.Call]:
+        options = {
+            "credentials": credentials,
+            "wait_for_ready": wait_for_ready,
+            "compression": compression,
+        }
+        return self._with_call(request, timeout, metadata, **options)
+
+    def future(
+        self,
+        request: Any,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: grpc.CallCredentials | None = None,
+        wait_for_ready: bool | None = None,
+        compression: grpc.Compression | None = None,
+    ) -> Any:
+        options = {
+            "credentials": credentials,
+            "wait_for_ready": wait_for_ready,
+            "compression": compression,
+        }
+        return self._future(request, timeout, metadata, **options)
+
+
+class UnaryStream(_Shape, _UnaryStreamBase):
+    def __call__(
+        self,
+        request: Any,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: grpc.CallCredentials | None = None,
+        wait_for_ready: bool | None = None,
+        compression: grpc.Compression | None = None,
+    ) -> Any:
+        options = {
+            "credentials": credentials,
+            "wait_for_ready": wait_for_ready,
+            "compression": compression,
+        }
+        return self._stream(request, timeout, metadata, **options)
+
+
+class StreamUnary(_Shape, _StreamUnaryBase):
+    _streaming_requests = True
+
+    def __call__(
+        self,
+        request_iterator: Iterator[Any],
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: grpc.CallCredentials | None = None,
+        wait_for_ready: bool | None = None,
+        compression: grpc.Compression | None = None,
+    ) -> Any:
+        options = {
+            "credentials": credentials,
+            "wait_for_ready": wait_for_ready,
+            "compression": compression,
+        }
+        return self._with_call(request_iterator, timeout, metadata, **options)[0]
+
+    def with_call(
+        self,
+        request_iterator: Iterator[Any],
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: grpc.CallCredentials | None = None,
+        wait_for_ready: bool | None = None,
+        compression: grpc.Compression | None = None,
+    ) -> tuple[Any, grpc.Call]:
+        options = {
+            "credentials": credentials,
+            "wait_for_ready": wait_for_ready,
+            "compression": compression,
+        }
+        return self._with_call(request_iterator, timeout, metadata, **options)
+
+    def future(
+        self,
+        request_iterator: Iterator[Any],
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: grpc.CallCredentials | None = None,
+        wait_for_ready: bool | None = None,
+        compression: grpc.Compression | None = None,
+    ) -> Any:
+        options = {
+            "credentials": credentials,
+            "wait_for_ready": wait_for_ready,
+            "compression": compression,
+        }
+        return self._future(request_iterator, timeout, metadata, **options)
+
+
+class StreamStream(_Shape, _StreamStreamBase):
+    _streaming_requests = True
+
+    def __call__(
+        self,
+        request_iterator: Iterator[Any],
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: grpc.CallCredentials | None = None,
+        wait_for_ready: bool | None = None,
+        compression: grpc.Compression | None = None,
+    ) -> Any:
+        options = {
+            "credentials": credentials,
+            "wait_for_ready": wait_for_ready,
+            "compression": compression,
+        }
+        return self._stream(request_iterator, timeout, metadata, **options)

@@ -1,0 +1,231 @@
+"""Sync call objects that can switch from the local attempt to the remote one.
+
+:class:`ResponseStream` (unary-stream, stream-stream) fails over only while no response
+message has arrived; :class:`FailoverFuture` (``future()`` of unary-response methods) switches
+in the local attempt's done callback, so nothing blocks until the caller asks for the result.
+Both hand the remote attempt's outcome to ``finish`` exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+_log = logging.getLogger("resilience.failover")
+
+if TYPE_CHECKING:
+    _CallFuture = grpc._CallFuture[Any]
+else:
+
+    class _CallFuture(grpc.Call, grpc.Future):
+        """What ``future()`` returns: a Call and a Future (typed ``grpc._CallFuture``)."""
+
+
+FailOver = Callable[[BaseException], Any]
+"""Given the local error, start the remote attempt and return it, or None for no failover."""
+Finish = Callable[[BaseException | None], None]
+"""Record the remote attempt's outcome (None = success)."""
+
+
+class ResponseStream(grpc.Call):
+    """Iterates the local responses; an error before the first message fails over once."""
+
+    def __init__(self, call: Any, fail_over: FailOver, finish: Finish, done: Callable[[], None]):
+        self._call = call
+        self._fail_over: FailOver | None = fail_over
+        self._finish: Finish | None = None
+        self._finish_remote = finish
+        self._done = done
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            message = next(self._call)
+        except StopIteration:
+            self._settle(None)
+            raise
+        except grpc.RpcError as error:
+            fail_over, self._fail_over = self._fail_over, None
+            remote = fail_over(error) if fail_over is not None else None
+            if remote is None:
+                self._settle(error)
+                raise
+            self._call, self._finish = remote, self._finish_remote
+            return self.__next__()
+        if self._fail_over is not None or self._finish is not None:
+            self._settle(None)  # the first message commits the call to this attempt
+        return message
+
+    def _settle(self, error: BaseException | None) -> None:
+        finish, self._finish, self._fail_over = self._finish, None, None
+        if finish is not None:
+            finish(error)
+        self._done()
+
+    def cancel(self) -> bool:
+        self._fail_over = None
+        return bool(self._call.cancel())
+
+    def is_active(self) -> bool:
+        return bool(self._call.is_active())
+
+    def time_remaining(self) -> float:
+        return float(self._call.time_remaining())
+
+    def add_callback(self, callback: Callable[[], None]) -> bool:
+        return bool(self._call.add_callback(callback))
+
+    def initial_metadata(self) -> Any:
+        return self._call.initial_metadata()
+
+    def trailing_metadata(self) -> Any:
+        return self._call.trailing_metadata()
+
+    def code(self) -> grpc.StatusCode:
+        code: grpc.StatusCode = self._call.code()
+        return code
+
+    def details(self) -> str:
+        return str(self._call.details())
+
+
+def _error_of(future: Any) -> BaseException | None:
+    if future.cancelled():
+        return None
+    error: BaseException | None = future.exception()
+    return error
+
+
+class FailoverFuture(_CallFuture):
+    """A Call and Future whose result is the remote attempt's when the local one failed over."""
+
+    def __init__(self, local: Any, fail_over: FailOver, finish: Finish, done: Callable[[], None]):
+        self._condition = threading.Condition()
+        self._call = local
+        self._fail_over = fail_over
+        self._finish = finish
+        self._done_hook = done
+        self._settled = False
+        self._cancel_requested = False
+        self._done_callbacks: list[Callable[[Any], None]] = []
+        self._rpc_callbacks: list[Callable[[], None]] = []
+        local.add_done_callback(self._local_done)
+
+    def _local_done(self, local: Any) -> None:
+        error = None if self._cancel_requested else _error_of(local)
+        remote = None
+        if error is not None:
+            try:
+                remote = self._fail_over(error)
+            except Exception:
+                _log.exception("starting the remote attempt failed; returning the local error")
+        if remote is None:
+            self._settle()
+            return
+        with self._condition:
+            self._call = remote
+        remote.add_done_callback(self._remote_done)
+
+    def _remote_done(self, remote: Any) -> None:
+        error = None if remote.cancelled() else _error_of(remote)
+        self._finish(error)
+        self._settle()
+
+    def _settle(self) -> None:
+        with self._condition:
+            self._settled = True
+            self._condition.notify_all()
+            callbacks, self._done_callbacks = self._done_callbacks, []
+            rpc_callbacks, self._rpc_callbacks = self._rpc_callbacks, []
+        self._done_hook()
+        for callback in rpc_callbacks:
+            self._run(callback)
+        for done_callback in callbacks:
+            self._run(done_callback, self)
+
+    @staticmethod
+    def _run(callback: Callable[..., Any], *args: Any) -> None:
+        try:
+            callback(*args)
+        except Exception:
+            _log.exception("a call callback raised")
+
+    def _wait(self, timeout: float | None) -> Any:
+        with self._condition:
+            if not self._condition.wait_for(lambda: self._settled, timeout):
+                raise grpc.FutureTimeoutError()
+            return self._call
+
+    # -- grpc.Future -----------------------------------------------------------------------
+
+    def cancel(self) -> bool:
+        with self._condition:
+            if self._settled:
+                return False
+            self._cancel_requested = True
+            call = self._call
+        return bool(call.cancel())
+
+    def cancelled(self) -> bool:
+        with self._condition:
+            return self._settled and bool(self._call.cancelled())
+
+    def running(self) -> bool:
+        return not self.done()
+
+    def done(self) -> bool:
+        with self._condition:
+            return self._settled
+
+    def result(self, timeout: float | None = None) -> Any:
+        return self._wait(timeout).result()
+
+    def exception(self, timeout: float | None = None) -> Exception | None:
+        error: Exception | None = self._wait(timeout).exception()
+        return error
+
+    def traceback(self, timeout: float | None = None) -> Any:
+        return self._wait(timeout).traceback()
+
+    def add_done_callback(self, fn: Callable[[Any], None]) -> None:
+        with self._condition:
+            if not self._settled:
+                self._done_callbacks.append(fn)
+                return
+        self._run(fn, self)
+
+    # -- grpc.Call -------------------------------------------------------------------------
+
+    def is_active(self) -> bool:
+        return not self.done()
+
+    def time_remaining(self) -> float:
+        with self._condition:
+            call = self._call
+        return float(call.time_remaining())
+
+    def add_callback(self, callback: Callable[[], None]) -> bool:
+        with self._condition:
+            if self._settled:
+                return False
+            self._rpc_callbacks.append(callback)
+            return True
+
+    def initial_metadata(self) -> Any:
+        return self._wait(None).initial_metadata()
+
+    def trailing_metadata(self) -> Any:
+        return self._wait(None).trailing_metadata()
+
+    def code(self) -> grpc.StatusCode:
+        code: grpc.StatusCode = self._wait(None).code()
+        return code
+
+    def details(self) -> str:
+        return str(self._wait(None).details())

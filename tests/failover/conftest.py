@@ -1,0 +1,184 @@
+"""Fixtures for the failover tests: a local and a remote center, and sync/aio clients that
+drive a dual-center channel through one small interface, so every scenario runs both ways."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any, NamedTuple, Protocol
+
+import grpc
+import grpc.aio
+import pytest
+
+from resilience.failover import AioDualCenterChannel, DualCenterChannel
+from resilience.policy import Policy
+
+from .centers import CHAT, READ, READ_STREAM, UPLOAD, WRITE, Behavior, Center
+
+READS = Policy.from_dict(
+    {"methods": {"/test.Center/*": {"read": True}, "/test.Center/Write": {"read": False}}}
+)
+"""Every method of the test service is a read except Write."""
+
+OK = grpc.StatusCode.OK
+
+
+class Outcome(NamedTuple):
+    code: grpc.StatusCode
+    value: Any  # the response, or the stream messages received before the end
+
+
+class Client(Protocol):
+    channel: Any
+
+    def read(
+        self, payload: bytes, *, timeout: float | None = None, metadata: Any = None
+    ) -> Outcome: ...
+    def write(self, payload: bytes) -> Outcome: ...
+    def read_stream(self, payload: bytes, *, timeout: float | None = None) -> Outcome: ...
+    def upload(self, payloads: list[bytes]) -> Outcome: ...
+    def chat(self, payloads: list[bytes]) -> Outcome: ...
+    def close(self) -> None: ...
+
+
+class SyncClient:
+    def __init__(self, local: str, remote: str, **options: Any) -> None:
+        self.channel = DualCenterChannel(
+            grpc.insecure_channel(local), grpc.insecure_channel(remote), **options
+        )
+
+    def _unary(self, method: str, payload: Any, **kwargs: Any) -> Outcome:
+        try:
+            return Outcome(OK, self.channel.unary_unary(method)(payload, **kwargs))
+        except grpc.RpcError as error:
+            return Outcome(error.code(), None)
+
+    def read(
+        self, payload: bytes, *, timeout: float | None = None, metadata: Any = None
+    ) -> Outcome:
+        return self._unary(READ, payload, timeout=timeout, metadata=metadata)
+
+    def write(self, payload: bytes) -> Outcome:
+        return self._unary(WRITE, payload)
+
+    def _stream(self, call: Iterator[bytes]) -> Outcome:
+        messages: list[bytes] = []
+        try:
+            for message in call:
+                messages.append(message)
+        except grpc.RpcError as error:
+            return Outcome(error.code(), messages)
+        return Outcome(OK, messages)
+
+    def read_stream(self, payload: bytes, *, timeout: float | None = None) -> Outcome:
+        return self._stream(self.channel.unary_stream(READ_STREAM)(payload, timeout=timeout))
+
+    def upload(self, payloads: list[bytes]) -> Outcome:
+        try:
+            return Outcome(OK, self.channel.stream_unary(UPLOAD)(iter(payloads)))
+        except grpc.RpcError as error:
+            return Outcome(error.code(), None)
+
+    def chat(self, payloads: list[bytes]) -> Outcome:
+        return self._stream(self.channel.stream_stream(CHAT)(iter(payloads)))
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+class AioClient:
+    """The same interface over AioDualCenterChannel, on an event loop of its own."""
+
+    def __init__(self, local: str, remote: str, **options: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+
+        async def open_channel() -> AioDualCenterChannel:
+            return AioDualCenterChannel(
+                grpc.aio.insecure_channel(local), grpc.aio.insecure_channel(remote), **options
+            )
+
+        self.channel = self._loop.run_until_complete(open_channel())
+
+    async def _unary(self, method: str, payload: Any, **kwargs: Any) -> Outcome:
+        try:
+            return Outcome(OK, await self.channel.unary_unary(method)(payload, **kwargs))
+        except grpc.RpcError as error:
+            return Outcome(error.code(), None)
+
+    def read(
+        self, payload: bytes, *, timeout: float | None = None, metadata: Any = None
+    ) -> Outcome:
+        return self._loop.run_until_complete(
+            self._unary(READ, payload, timeout=timeout, metadata=metadata)
+        )
+
+    def write(self, payload: bytes) -> Outcome:
+        return self._loop.run_until_complete(self._unary(WRITE, payload))
+
+    async def _stream(self, call: Any) -> Outcome:
+        messages: list[bytes] = []
+        try:
+            async for message in call:
+                messages.append(message)
+        except grpc.RpcError as error:
+            return Outcome(error.code(), messages)
+        return Outcome(OK, messages)
+
+    def read_stream(self, payload: bytes, *, timeout: float | None = None) -> Outcome:
+        call = self.channel.unary_stream(READ_STREAM)
+        return self._loop.run_until_complete(self._stream(call(payload, timeout=timeout)))
+
+    def upload(self, payloads: list[bytes]) -> Outcome:
+        async def run() -> Outcome:
+            try:
+                return Outcome(OK, await self.channel.stream_unary(UPLOAD)(iter(payloads)))
+            except grpc.RpcError as error:
+                return Outcome(error.code(), None)
+
+        return self._loop.run_until_complete(run())
+
+    def chat(self, payloads: list[bytes]) -> Outcome:
+        call = self.channel.stream_stream(CHAT)
+        return self._loop.run_until_complete(self._stream(call(iter(payloads))))
+
+    def close(self) -> None:
+        self._loop.run_until_complete(self.channel.close())
+        self._loop.close()
+
+
+class Centers(NamedTuple):
+    local: Behavior
+    remote: Behavior
+    local_address: str
+    remote_address: str
+
+
+@pytest.fixture
+def centers() -> Iterator[Centers]:
+    local, remote = Center(Behavior("local")), Center(Behavior("remote"))
+    try:
+        yield Centers(local.behavior, remote.behavior, local.address, remote.address)
+    finally:
+        local.stop()
+        remote.stop()
+
+
+class ClientFactory(Protocol):
+    def __call__(self, local: str, remote: str, **options: Any) -> Client: ...
+
+
+@pytest.fixture(params=["sync", "aio"])
+def make_client(request: pytest.FixtureRequest) -> Iterator[ClientFactory]:
+    """Builds clients of the parametrized flavour; closes them after the test."""
+    made: list[Client] = []
+    flavour = SyncClient if request.param == "sync" else AioClient
+
+    def make(local: str, remote: str, **options: Any) -> Client:
+        client: Client = flavour(local, remote, **options)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
