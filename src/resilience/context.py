@@ -19,14 +19,12 @@ tenant) names its shadow colors with :func:`set_shadow_colors`.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import time
 from collections.abc import Iterable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
 
 __all__ = [
     "EMPTY_CALL_CONTEXT",
@@ -93,19 +91,15 @@ def reset_call_context(token: Token[CallContext]) -> None:
 
 
 class _Scope:
-    """A single-use ``with`` block that makes a context current and restores the previous one.
-    It either installs a whole context or replaces some fields of the one current at entry."""
+    """A single-use ``with`` block that makes a context current and restores the previous one."""
 
-    __slots__ = ("_changes", "_context", "_token")
+    __slots__ = ("_token",)
 
-    def __init__(self, context: CallContext | None, changes: dict[str, Any] | None = None) -> None:
-        self._context = context
-        self._changes = changes
+    def _target(self) -> CallContext:
+        raise NotImplementedError
 
     def __enter__(self) -> CallContext:
-        context = self._context
-        if context is None:
-            context = dataclasses.replace(_CALL.get(), **(self._changes or {}))
+        context = self._target()
         self._token = _CALL.set(context)
         return context
 
@@ -118,10 +112,46 @@ class _Scope:
         _CALL.reset(self._token)
 
 
+class _Install(_Scope):
+    __slots__ = ("_context",)
+
+    def __init__(self, context: CallContext) -> None:
+        self._context = context
+
+    def _target(self) -> CallContext:
+        return self._context
+
+
+class _Color(_Scope):
+    """Replaces the color of the context current at entry."""
+
+    __slots__ = ("_color",)
+
+    def __init__(self, color: str | None) -> None:
+        self._color = color
+
+    def _target(self) -> CallContext:
+        now = _CALL.get()
+        return CallContext(self._color, now.tier, now.deadline, now.failover)
+
+
+class _Tier(_Scope):
+    """Replaces the tier of the context current at entry."""
+
+    __slots__ = ("_tier",)
+
+    def __init__(self, tier: int) -> None:
+        self._tier = tier
+
+    def _target(self) -> CallContext:
+        now = _CALL.get()
+        return CallContext(now.color, self._tier, now.deadline, now.failover)
+
+
 def use_call_context(context: CallContext) -> _Scope:
     """``with use_call_context(ctx):`` makes ``ctx`` current for the block (one ContextVar set
     and one reset); the server interceptor wraps each handler in it."""
-    return _Scope(context)
+    return _Install(context)
 
 
 def traffic_color(name: str | None) -> _Scope:
@@ -135,7 +165,7 @@ def traffic_color(name: str | None) -> _Scope:
             "traffic color must be 1 to 64 characters of A-Z, a-z, 0-9, '_', '.', '-'; "
             f"got {name!r}"
         )
-    return _Scope(None, {"color": name})
+    return _Color(name)
 
 
 def tier(value: int) -> _Scope:
@@ -145,7 +175,7 @@ def tier(value: int) -> _Scope:
     """
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 4:
         raise ValueError(f"tier must be an int from 1 (most critical) to 4, got {value!r}")
-    return _Scope(None, {"tier": value})
+    return _Tier(value)
 
 
 def current_color() -> str | None:
