@@ -1,0 +1,51 @@
+"""serve_metrics exposes the observer's metrics for Prometheus and stops cleanly."""
+
+from __future__ import annotations
+
+import sys
+import urllib.error
+import urllib.request
+
+import grpc
+import pytest
+
+from resilience._events import CallInfo, CallOutcome
+from resilience.errors import ConfigError, MissingExtraError
+from resilience.observability import GaugeRegistry, MetricsObserver, serve_metrics
+
+
+def scrape(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5.0) as response:
+        return str(response.read().decode())
+
+
+def test_port_zero_serves_the_metrics_on_a_free_port() -> None:
+    with serve_metrics(0, set_global=False) as server:
+        assert server.port > 0
+        assert server.url == f"http://127.0.0.1:{server.port}/metrics"
+        observer = MetricsObserver(meter_provider=server.meter_provider, gauges=GaugeRegistry())
+        call = CallInfo("server", "/echo.Echo/Say", color="loadtest")
+        observer.call_started(call)
+        observer.call_ended(call, CallOutcome(grpc.StatusCode.OK, 0.02))
+        body = scrape(server.url)
+    assert "rpc_server_call_duration_seconds_count{" in body
+    assert 'rpc_method="echo.Echo/Say"' in body
+    assert 'resilience_color="loadtest"' in body
+    with pytest.raises(urllib.error.URLError):
+        scrape(server.url)
+    server.stop()  # a second stop is harmless
+
+
+@pytest.mark.parametrize(
+    ("port", "host", "message"),
+    [(-1, "127.0.0.1", "port must be"), (70000, "127.0.0.1", "port must be"), (0, "", "host")],
+)
+def test_bad_arguments_are_refused(port: int, host: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        serve_metrics(port, host, set_global=False)
+
+
+def test_a_missing_exporter_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "opentelemetry.exporter.prometheus", None)
+    with pytest.raises(MissingExtraError, match=r"grpc-resilience\[otel\]"):
+        serve_metrics(0, set_global=False)
