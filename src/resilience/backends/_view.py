@@ -1,0 +1,223 @@
+"""Periodic mode's local view of a shared limit: decisions with no I/O between two syncs.
+
+The view holds three sets of per-slot counts on the store's time line (the local clock plus the
+offset measured at the last sync):
+
+- ``global``: every instance's counts as last fetched from the store;
+- ``unsynced``: this instance's counts not yet in ``global`` (pending or in flight);
+- ``own``: everything this instance counted within the window, synced or not.
+
+Other instances also admit between two syncs, unseen. The view assumes each admits in
+proportion to its share of the window: with ``scale = (global + unsynced) / own`` (between 1
+and the number of live instances; that number when this instance has admitted nothing yet), the
+estimated count is ``global + scale * unsynced``, and ``n`` new requests weigh ``scale * n``.
+With one instance ``scale`` is 1 and the rules are exactly ALGORITHMS.md's; with N equal
+instances each takes 1/N of the room left at the last sync.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from resilience._clock import Clock
+from resilience.algorithms._decision import ALLOWED, Decision
+from resilience.backends._rules import sliding_rejection, tiered_rejection
+from resilience.backends._spec import TIERS, Deltas, LimitSpec, Snapshot, to_us
+
+
+class _SlotRing:
+    """``channels`` rows of ``size`` positions; position ``s % size`` holds slot ``s`` for the
+    ``size`` slots up to ``current``. Advancing clears the positions of slots that left."""
+
+    __slots__ = ("current", "rows", "size")
+
+    def __init__(self, size: int, channels: int) -> None:
+        self.size = size
+        self.rows = [[0.0] * size for _ in range(channels)]
+        self.current = 0
+
+    def advance(self, current: int) -> None:
+        if current <= self.current:
+            return
+        size = self.size
+        for step in range(max(self.current + 1, current - size + 1), current + 1):
+            position = step % size
+            for row in self.rows:
+                row[position] = 0.0
+        self.current = current
+
+    def add(self, slot_index: int, channel: int, amount: float) -> None:
+        if self.current - self.size < slot_index <= self.current:
+            self.rows[channel][slot_index % self.size] += amount
+
+    def window(self, channel: int) -> float:
+        """Sum over the sliding window: the ``size - 1`` slots up to ``current``."""
+        row = self.rows[channel]
+        return sum(row) - row[(self.current + 1) % self.size]
+
+    def previous(self, channel: int) -> float:
+        """Sum over the ``size - 1`` slots before ``current``."""
+        row = self.rows[channel]
+        return sum(row) - row[self.current % self.size]
+
+    def window_slots(self, channel: int) -> list[float]:
+        row, size = self.rows[channel], self.size
+        return [row[s % size] for s in range(self.current - size + 2, self.current + 1)]
+
+
+class PeriodicView:
+    """Local admission for one shared limit; thread-safe, no I/O, no sleeping.
+
+    ``instances``: live instances assumed until the first sync says how many there are.
+    ``clock``: local seconds; mapped onto the store's time line by the last sync.
+    """
+
+    def __init__(self, spec: LimitSpec, *, instances: int, clock: Clock) -> None:
+        self._spec = spec
+        self._clock = clock
+        channels = spec.channels
+        self._unsynced_base, self._own_base = channels, 2 * channels
+        self._ring = _SlotRing(spec.size, 3 * channels)
+        self._pending: Deltas = {}
+        self._inflight: Deltas = {}
+        self._offset_us = 0
+        self._instances = max(1, instances)
+        self._lock = threading.Lock()
+
+    @property
+    def instances(self) -> int:
+        """Live instances as of the last sync."""
+        return self._instances
+
+    def _scale(self, channel: int, window: bool) -> float:
+        ring = self._ring
+        measure = ring.window if window else ring.previous
+        own = measure(self._own_base + channel)
+        if own <= 0:
+            return float(self._instances)
+        total = measure(channel) + measure(self._unsynced_base + channel)
+        return min(max(total / own, 1.0), float(self._instances))
+
+    def _estimate(self, channel: int, window: bool) -> tuple[float, float]:
+        """(estimated count, scale) of ``channel`` over the window or the previous window."""
+        ring = self._ring
+        measure = ring.window if window else ring.previous
+        scale = self._scale(channel, window)
+        return measure(channel) + scale * measure(self._unsynced_base + channel), scale
+
+    def try_acquire(self, tier: int, n: int) -> Decision:
+        """Decide ``n`` requests of ``tier`` (ignored for a sliding window) and count them."""
+        spec = self._spec
+        now_us = to_us(self._clock()) + self._offset_us
+        current = now_us // spec.slot_us
+        with self._lock:
+            self._ring.advance(current)
+            if spec.tiered:
+                decision = self._tiered(tier, n, now_us)
+            else:
+                count, scale = self._estimate(0, window=True)
+                if count + scale * n <= spec.limit:
+                    decision = ALLOWED
+                else:
+                    decision = sliding_rejection(
+                        self._estimated_slots(range(1), [scale]),
+                        count=count,
+                        n=n,
+                        weight=scale * n,
+                        limit=spec.limit,
+                        into_slot=(now_us % spec.slot_us) / 1e6,
+                        slot=spec.slot,
+                    )
+            self._count(current, tier, n, decision.allowed)
+        return decision
+
+    def _tiered(self, tier: int, n: int, now_us: int) -> Decision:
+        spec = self._spec
+        admitted = [self._estimate(j, window=True) for j in range(TIERS)]
+        total = sum(count for count, _ in admitted)
+        used = sum(count for count, _ in admitted[tier - 1 :])
+        reserved = 0.0
+        for j in range(tier - 1):
+            reserved += self._estimate(TIERS + j, window=False)[0]
+        weight = admitted[tier - 1][1] * n
+        if total + weight <= spec.limit and used + weight <= spec.limit - reserved:
+            return ALLOWED
+        scales = [scale for _, scale in admitted]
+        return tiered_rejection(
+            self._estimated_slots(range(TIERS), scales),
+            total=total,
+            used=used,
+            tier=tier,
+            n=n,
+            weight=weight,
+            limit=spec.limit,
+            into_slot=(now_us % spec.slot_us) / 1e6,
+            slot=spec.slot,
+        )
+
+    def _estimated_slots(self, channels: range, scales: list[float]) -> list[float]:
+        """Estimated admissions of ``channels`` per slot of the sliding window, oldest first."""
+        ring, base = self._ring, self._unsynced_base
+        per_slot = [0.0] * (ring.size - 1)
+        for channel, scale in zip(channels, scales, strict=True):
+            pairs = zip(ring.window_slots(channel), ring.window_slots(base + channel), strict=True)
+            for i, (seen, unsynced) in enumerate(pairs):
+                per_slot[i] += seen + scale * unsynced
+        return per_slot
+
+    def record(self, tier: int, n: int, allowed: bool) -> None:
+        """Count a decision taken elsewhere (the fallback limiter), so the next sync pushes it."""
+        now_us = to_us(self._clock()) + self._offset_us
+        current = now_us // self._spec.slot_us
+        with self._lock:
+            self._ring.advance(current)
+            self._count(current, tier, n, allowed)
+
+    def _count(self, current: int, tier: int, n: int, allowed: bool) -> None:
+        channels: tuple[int, ...]
+        if self._spec.tiered:
+            channels = (TIERS + tier - 1, tier - 1) if allowed else (TIERS + tier - 1,)
+        elif allowed:
+            channels = (0,)
+        else:
+            return
+        pending = self._pending.get(current)
+        if pending is None:
+            pending = self._pending[current] = [0] * self._spec.channels
+        ring, unsynced, own = self._ring, self._unsynced_base, self._own_base
+        for channel in channels:
+            pending[channel] += n
+            ring.add(current, unsynced + channel, n)
+            ring.add(current, own + channel, n)
+
+    def take_deltas(self) -> Deltas:
+        """The counts to push now; they stay counted as unsynced until :meth:`apply`."""
+        with self._lock:
+            oldest = self._ring.current - self._spec.buckets
+            deltas = {s: counts for s, counts in self._pending.items() if s >= oldest}
+            for slot_index, counts in self._inflight.items():
+                if slot_index >= oldest:
+                    merged = deltas.setdefault(slot_index, [0] * len(counts))
+                    deltas[slot_index] = [a + b for a, b in zip(merged, counts, strict=False)]
+            self._pending = {}
+            self._inflight = deltas
+            return dict(deltas)
+
+    def apply(self, snapshot: Snapshot, local_mid: float) -> None:
+        """Take the global counts of a successful exchange that started with
+        :meth:`take_deltas`; ``local_mid``: local time halfway through the round trip."""
+        spec = self._spec
+        with self._lock:
+            self._offset_us = snapshot.now_us - to_us(local_mid)
+            self._instances = max(1, snapshot.instances)
+            ring = self._ring
+            ring.advance(snapshot.current)
+            for channel in range(spec.channels):
+                ring.rows[channel][:] = [0.0] * ring.size
+                for i, count in enumerate(snapshot.counts[channel]):
+                    ring.add(snapshot.current - spec.buckets + i, channel, count)
+            for slot_index, counts in self._inflight.items():
+                for channel, count in enumerate(counts):
+                    if count:
+                        ring.add(slot_index, self._unsynced_base + channel, -count)
+            self._inflight = {}

@@ -1,0 +1,218 @@
+"""Shared limiters for asyncio code: the twins of :mod:`resilience.backends.limiters`.
+
+Same rules, modes, fallback and parameters; ``try_acquire`` is a coroutine and the store is an
+:class:`~resilience.backends.AioStore` (``redis.asyncio``), so no call blocks the event loop.
+In periodic mode ``try_acquire`` never awaits I/O, and the sync runs in a task started on the
+running loop by the first decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from resilience._clock import Clock, default_clock
+from resilience._events import GaugeReading
+from resilience.algorithms._decision import Decision
+from resilience.algorithms._params import Duration
+from resilience.backends._contract import AioStore
+from resilience.backends._core import Mode, SharedCore
+from resilience.backends._spec import TIERS, LimitSpec
+from resilience.backends.fallback import DEFAULT_MAX_BACKOFF
+from resilience.backends.periodic import SyncTask
+
+
+class _AioSharedLimiter:
+    """The asyncio shell over :class:`SharedCore`: only the awaited store calls live here."""
+
+    __slots__ = ("_core", "_store", "_sync")
+
+    def __init__(
+        self,
+        store: AioStore,
+        *,
+        name: str,
+        limit: int,
+        window: Duration,
+        buckets: int,
+        tiered: bool,
+        mode: Mode,
+        sync_interval: Duration,
+        expected_instances: int,
+        fail_open: bool,
+        fallback_limit: int | None,
+        max_backoff: float,
+        clock: Clock,
+    ) -> None:
+        self._store = store
+        self._core = SharedCore(
+            name=name,
+            limit=limit,
+            window=window,
+            buckets=buckets,
+            tiered=tiered,
+            store=store.description,
+            mode=mode,
+            sync_interval=sync_interval,
+            expected_instances=expected_instances,
+            fail_open=fail_open,
+            fallback_limit=fallback_limit,
+            max_backoff=max_backoff,
+            clock=clock,
+        )
+        self._sync: SyncTask | None = None
+        if not self._core.exact:
+            self._sync = SyncTask(self.sync_now, interval=self._core.sync_interval)
+
+    async def _acquire(self, tier: int, n: int) -> Decision:
+        core = self._core
+        if core.exact and core.breaker.allow():
+            try:
+                decision = await self._store.decide(core.spec, tier, n)
+            except Exception as error:  # any store fault: decide locally, never fail the call
+                return core.store_failed(error, tier, n)
+            core.breaker.succeeded()
+            return decision
+        if self._sync is not None:
+            self._sync.start()
+        return core.decide_locally(tier, n)
+
+    def decide_nowait(self, tier: int = 1, n: int = 1) -> Decision:
+        """Periodic mode only: the decision ``await try_acquire`` would give, synchronously
+        (it does no I/O). Call it on the event loop's thread: it starts the sync task there.
+        ``tier`` is ignored by a sliding-window limit."""
+        if self._sync is None:
+            raise RuntimeError("decide_nowait is for periodic mode; exact mode must await")
+        self._sync.start()
+        return self._core.decide_locally(tier, n)
+
+    async def sync_now(self) -> bool:
+        """Periodic mode: push this instance's counts and pull the global ones now. Returns
+        whether the store answered (False when skipped by the breaker). Never raises."""
+        core = self._core
+        deltas = core.begin_sync()
+        if deltas is None:
+            return False
+        started = core.clock()
+        try:
+            snapshot = await self._store.exchange(core.spec, core.instance, deltas)
+        except Exception as error:  # the next sync retries these deltas
+            core.breaker.failed(error)
+            return False
+        core.end_sync(snapshot, started)
+        return True
+
+    @property
+    def spec(self) -> LimitSpec:
+        """The limit's name, limit, window, buckets and rule."""
+        return self._core.spec
+
+    @property
+    def fallback(self) -> bool:
+        """True while the store is skipped (decisions are local, or rejected if fail-closed)."""
+        return self._core.fallback
+
+    def gauge_readings(self) -> Iterator[GaugeReading]:
+        """Gauge ``limiter.fallback``: 1 while falling back, else 0 (a GaugeSource)."""
+        return self._core.gauge_readings()
+
+    async def close(self) -> None:
+        """Stop the background sync task (the store is the caller's to close)."""
+        if self._sync is not None:
+            await self._sync.stop()
+
+    def __repr__(self) -> str:
+        spec = self._core.spec
+        mode = "exact" if self._core.exact else "periodic"
+        return (
+            f"{type(self).__name__}(name={spec.name!r}, limit={spec.limit}, "
+            f"window={spec.window}, buckets={spec.buckets}, mode={mode!r}, "
+            f"store={self._store.description!r})"
+        )
+
+
+class AioSharedSlidingWindowLimiter(_AioSharedLimiter):
+    """The asyncio :class:`~resilience.backends.SharedSlidingWindowLimiter` (same parameters)."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        store: AioStore,
+        *,
+        name: str,
+        limit: int,
+        window: Duration = 1.0,
+        buckets: int = 10,
+        mode: Mode = "periodic",
+        sync_interval: Duration = 0.1,
+        expected_instances: int = 1,
+        fail_open: bool = True,
+        fallback_limit: int | None = None,
+        max_backoff: float = DEFAULT_MAX_BACKOFF,
+        clock: Clock = default_clock,
+    ) -> None:
+        super().__init__(
+            store,
+            name=name,
+            limit=limit,
+            window=window,
+            buckets=buckets,
+            tiered=False,
+            mode=mode,
+            sync_interval=sync_interval,
+            expected_instances=expected_instances,
+            fail_open=fail_open,
+            fallback_limit=fallback_limit,
+            max_backoff=max_backoff,
+            clock=clock,
+        )
+
+    async def try_acquire(self, n: int = 1) -> Decision:
+        """Admit a request of weight ``n`` (>= 1) iff the shared window has room for it."""
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n!r}")
+        return await self._acquire(1, n)
+
+
+class AioSharedTieredLimiter(_AioSharedLimiter):
+    """The asyncio :class:`~resilience.backends.SharedTieredLimiter` (same parameters)."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        store: AioStore,
+        *,
+        name: str,
+        limit: int,
+        window: Duration = 1.0,
+        buckets: int = 10,
+        mode: Mode = "periodic",
+        sync_interval: Duration = 0.1,
+        expected_instances: int = 1,
+        fail_open: bool = True,
+        fallback_limit: int | None = None,
+        max_backoff: float = DEFAULT_MAX_BACKOFF,
+        clock: Clock = default_clock,
+    ) -> None:
+        super().__init__(
+            store,
+            name=name,
+            limit=limit,
+            window=window,
+            buckets=buckets,
+            tiered=True,
+            mode=mode,
+            sync_interval=sync_interval,
+            expected_instances=expected_instances,
+            fail_open=fail_open,
+            fallback_limit=fallback_limit,
+            max_backoff=max_backoff,
+            clock=clock,
+        )
+
+    async def try_acquire(self, tier: int, n: int = 1) -> Decision:
+        """Admit a request of ``tier`` (1..4) and weight ``n`` (>= 1) by the tiered rule."""
+        if not 1 <= tier <= TIERS or n < 1:
+            raise ValueError(f"tier must be in 1..4 and n >= 1, got tier={tier!r}, n={n!r}")
+        return await self._acquire(int(tier), n)

@@ -1,0 +1,308 @@
+"""The Redis store: one Lua script per operation, server time, hash-tagged keys with a TTL.
+
+:class:`RedisStore` (redis-py's blocking client, for threads) and :class:`AioRedisStore`
+(``redis.asyncio``, never blocks the event loop) share everything but the awaiting: the
+scripts, their arguments and the decoding of their replies live in :class:`_RedisCodec`.
+``redis`` is an optional extra, imported on first use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from resilience._clock import Clock
+from resilience._optional import require
+from resilience.algorithms._decision import ALLOWED, Decision
+from resilience.backends._rules import sliding_rejection, tiered_rejection
+from resilience.backends._spec import (
+    Deltas,
+    LimitSpec,
+    Snapshot,
+    flatten_deltas,
+    parse_counts,
+    to_us,
+)
+from resilience.errors import ConfigError
+
+logger = logging.getLogger("resilience.backends")
+
+DEFAULT_PREFIX = "resilience"
+DEFAULT_SOCKET_TIMEOUT = 0.010
+"""Seconds a Redis operation may take before the limiter falls back to its local limit."""
+
+_SCHEMES = ("redis", "rediss", "unix")
+
+
+class _Script:
+    """A Lua script and its SHA1, for EVALSHA with a SCRIPT LOAD on NOSCRIPT."""
+
+    __slots__ = ("sha", "text")
+
+    def __init__(self, *names: str) -> None:
+        package = resources.files("resilience.backends")
+        self.text = "\n".join(package.joinpath(name).read_text("utf-8") for name in names)
+        self.sha = hashlib.sha1(self.text.encode()).hexdigest()
+
+
+_DECIDE = _Script("ring.lua", "decide.lua")
+_EXCHANGE = _Script("ring.lua", "exchange.lua")
+
+
+def redact(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for logs and error messages)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def parse_store_url(url: str) -> tuple[str, bool]:
+    """Validate a Redis URL; return it without our ``cluster`` query flag, and that flag.
+
+    Accepted: ``redis://[[user]:password@]host[:port][/db]``, ``rediss://`` (TLS) and
+    ``unix:///path``, with redis-py's query options. Raises ConfigError naming the problem.
+    """
+    shown = redact(url) if isinstance(url, str) else repr(url)
+    if not isinstance(url, str):
+        raise ConfigError(f"store must be 'memory' or a redis:// URL, got {shown}")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"store URL {shown}: {exc}") from None
+    if parts.scheme not in _SCHEMES:
+        raise ConfigError(
+            f"store URL {shown}: scheme must be redis://, rediss:// (TLS) or unix://, "
+            f"got {parts.scheme + '://' if parts.scheme else 'none'}"
+        )
+    if parts.scheme == "unix":
+        if not parts.path:
+            raise ConfigError(f"store URL {shown}: unix:// needs a socket path")
+    else:
+        if not parts.hostname:
+            raise ConfigError(f"store URL {shown}: missing host")
+        if port == 0:
+            raise ConfigError(f"store URL {shown}: port must be in 1..65535")
+        database = parts.path.strip("/")
+        if database and not database.isdigit():
+            raise ConfigError(f"store URL {shown}: database must be a number, got {database!r}")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    flags = [value for name, value in query if name == "cluster"]
+    cluster = bool(flags) and flags[-1].lower() in ("1", "true", "yes")
+    kept = urlencode([(name, value) for name, value in query if name != "cluster"])
+    return urlunsplit(parts._replace(query=kept)), cluster
+
+
+def client_options(socket_timeout: float, connect_timeout: float | None) -> dict[str, Any]:
+    """redis-py options: bounded socket and connect timeouts, and no client-side retries (the
+    limiter's breaker decides when to try again; a retry would multiply the timeout)."""
+    if not socket_timeout > 0:
+        raise ConfigError(f"socket_timeout must be > 0 seconds, got {socket_timeout!r}")
+    return {
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": connect_timeout if connect_timeout else socket_timeout,
+        "health_check_interval": 0,
+    }
+
+
+class _RedisCodec:
+    """Arguments and replies of the two scripts, shared by the sync and asyncio stores."""
+
+    def __init__(self, *, prefix: str, clock: Clock | None, description: str) -> None:
+        if not prefix:
+            raise ConfigError("prefix must be a non-empty string")
+        self._prefix = prefix
+        self._clock = clock
+        self._description = description
+        self._repaired: set[str] = set()
+
+    @property
+    def description(self) -> str:
+        return self._description
+
+    def _now_arg(self) -> str | int:
+        # A test clock makes the scripts deterministic; by default they read Redis TIME.
+        return "" if self._clock is None else to_us(self._clock())
+
+    def _decide_call(self, spec: LimitSpec, tier: int, n: int) -> tuple[list[str], list[Any]]:
+        window_key, _ = spec.keys(self._prefix)
+        args = [self._now_arg(), spec.slot_us, spec.buckets, spec.channels, spec.ttl_ms]
+        return [window_key], [*args, spec.limit, n, tier]
+
+    def _decision(self, spec: LimitSpec, tier: int, n: int, reply: list[Any]) -> Decision:
+        self._note_repaired(spec, reply[1])
+        if int(reply[0]) == 1:
+            return ALLOWED
+        now_us, total, used = int(reply[2]), int(reply[3]), int(reply[4])
+        per_slot = [int(value) for value in reply[5:]]
+        into = (now_us % spec.slot_us) / 1e6
+        if spec.tiered:
+            return tiered_rejection(
+                per_slot,
+                total=total,
+                used=used,
+                tier=tier,
+                n=n,
+                weight=n,
+                limit=spec.limit,
+                into_slot=into,
+                slot=spec.slot,
+            )
+        return sliding_rejection(
+            per_slot, count=total, n=n, weight=n, limit=spec.limit, into_slot=into, slot=spec.slot
+        )
+
+    def _exchange_call(
+        self, spec: LimitSpec, instance: str, deltas: Deltas
+    ) -> tuple[list[str], list[Any]]:
+        args = [self._now_arg(), spec.slot_us, spec.buckets, spec.channels, spec.ttl_ms]
+        return list(spec.keys(self._prefix)), [*args, instance, *flatten_deltas(deltas)]
+
+    def _snapshot(self, spec: LimitSpec, reply: list[Any]) -> Snapshot:
+        self._note_repaired(spec, reply[3])
+        counts = parse_counts(reply[4:], spec)
+        return Snapshot(int(reply[0]), int(reply[1]), int(reply[2]), counts)
+
+    def _note_repaired(self, spec: LimitSpec, flag: Any) -> None:
+        if int(flag) and spec.name not in self._repaired:
+            self._repaired.add(spec.name)
+            logger.warning(
+                "malformed values in %s for limit %r were read as 0 and are being overwritten",
+                self._description,
+                spec.name,
+            )
+
+
+class RedisStore(_RedisCodec):
+    """A :class:`~resilience.backends.Store` on Redis through redis-py's blocking client.
+
+    ``client``: a ``redis.Redis`` or ``redis.cluster.RedisCluster`` (build one with
+    :meth:`from_url`). ``prefix``: the first part of every key's hash tag. ``clock``: None (the
+    default) reads Redis server TIME inside the scripts; a clock here is for tests only and must
+    be shared by every instance.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        clock: Clock | None = None,
+        description: str = "redis",
+    ) -> None:
+        super().__init__(prefix=prefix, clock=clock, description=description)
+        self._client = client
+        self._errors = require("redis", "redis").exceptions
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        socket_timeout: float = DEFAULT_SOCKET_TIMEOUT,
+        connect_timeout: float | None = None,
+        clock: Clock | None = None,
+    ) -> RedisStore:
+        """A store for ``url`` (see :func:`parse_store_url`; ``?cluster=true`` selects Redis
+        Cluster). ``socket_timeout``: seconds before an operation counts as failed."""
+        target, cluster = parse_store_url(url)
+        options = client_options(socket_timeout, connect_timeout)
+        redis = require("redis", "redis")
+        if cluster:
+            client = redis.cluster.RedisCluster.from_url(target, **options)
+        else:
+            options["retry"] = redis.retry.Retry(redis.backoff.NoBackoff(), 0)
+            try:
+                client = redis.Redis.from_url(target, **options)
+            except ValueError as exc:
+                raise ConfigError(f"store URL {redact(url)}: {exc}") from None
+        return cls(client, prefix=prefix, clock=clock, description=redact(url))
+
+    def _eval(self, script: _Script, keys: list[str], args: list[Any]) -> Any:
+        try:
+            return self._client.evalsha(script.sha, len(keys), *keys, *args)
+        except self._errors.NoScriptError:
+            self._client.script_load(script.text)
+            return self._client.evalsha(script.sha, len(keys), *keys, *args)
+
+    def decide(self, spec: LimitSpec, tier: int, n: int) -> Decision:
+        keys, args = self._decide_call(spec, tier, n)
+        return self._decision(spec, tier, n, self._eval(_DECIDE, keys, args))
+
+    def exchange(self, spec: LimitSpec, instance: str, deltas: Deltas) -> Snapshot:
+        keys, args = self._exchange_call(spec, instance, deltas)
+        return self._snapshot(spec, self._eval(_EXCHANGE, keys, args))
+
+    def ping(self) -> None:
+        self._client.ping()
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class AioRedisStore(_RedisCodec):
+    """The asyncio twin of :class:`RedisStore` over ``redis.asyncio`` (same keys and scripts)."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        clock: Clock | None = None,
+        description: str = "redis",
+    ) -> None:
+        super().__init__(prefix=prefix, clock=clock, description=description)
+        self._client = client
+        self._errors = require("redis", "redis").exceptions
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        socket_timeout: float = DEFAULT_SOCKET_TIMEOUT,
+        connect_timeout: float | None = None,
+        clock: Clock | None = None,
+    ) -> AioRedisStore:
+        """The asyncio counterpart of :meth:`RedisStore.from_url`; creating it does no I/O."""
+        target, cluster = parse_store_url(url)
+        options = client_options(socket_timeout, connect_timeout)
+        aioredis = require("redis.asyncio", "redis")
+        if cluster:
+            client = aioredis.cluster.RedisCluster.from_url(target, **options)
+        else:
+            retry = require("redis.asyncio.retry", "redis").Retry
+            options["retry"] = retry(require("redis.backoff", "redis").NoBackoff(), 0)
+            try:
+                client = aioredis.Redis.from_url(target, **options)
+            except ValueError as exc:
+                raise ConfigError(f"store URL {redact(url)}: {exc}") from None
+        return cls(client, prefix=prefix, clock=clock, description=redact(url))
+
+    async def _eval(self, script: _Script, keys: list[str], args: list[Any]) -> Any:
+        try:
+            return await self._client.evalsha(script.sha, len(keys), *keys, *args)
+        except self._errors.NoScriptError:
+            await self._client.script_load(script.text)
+            return await self._client.evalsha(script.sha, len(keys), *keys, *args)
+
+    async def decide(self, spec: LimitSpec, tier: int, n: int) -> Decision:
+        keys, args = self._decide_call(spec, tier, n)
+        return self._decision(spec, tier, n, await self._eval(_DECIDE, keys, args))
+
+    async def exchange(self, spec: LimitSpec, instance: str, deltas: Deltas) -> Snapshot:
+        keys, args = self._exchange_call(spec, instance, deltas)
+        return self._snapshot(spec, await self._eval(_EXCHANGE, keys, args))
+
+    async def ping(self) -> None:
+        await self._client.ping()
+
+    async def close(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,98 @@
+"""A real redis-server for the backends tests: one per session on a free loopback port.
+
+Started from Debian's ``redis-server`` with ``--save '' --appendonly no`` (nothing on disk);
+outage tests stop it (SIGKILL) and start it again on the same port through :class:`RedisServer`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class RedisServer:
+    """One redis-server process on ``port`` (loopback only, no persistence)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 5.0) -> None:
+        """Start the server and wait until it answers PING."""
+        command = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no", "--protected-mode", "yes"]
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        client = redis.Redis(port=self.port, socket_timeout=0.5, socket_connect_timeout=0.5)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    client.ping()
+                    return
+                except redis.ConnectionError:
+                    if time.monotonic() > deadline or self._process.poll() is not None:
+                        raise
+                    time.sleep(0.02)
+        finally:
+            client.close()
+
+    def kill(self) -> None:
+        """Stop the server at once (SIGKILL), as a crash would."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait(5)
+            self._process = None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def client(self) -> redis.Redis:
+        """A fresh blocking client with generous timeouts (for test setup and inspection)."""
+        return redis.Redis(port=self.port, socket_timeout=2.0)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """The session's redis-server; restarted by whoever killed it."""
+    if not os.path.exists(REDIS_SERVER):
+        pytest.skip("redis-server is not installed (Debian: apt-get install redis-server)")
+    server = RedisServer(free_port())
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The URL of a running session server (restarted if an earlier test left it down)."""
+    if not redis_server.running:
+        redis_server.start()
+    return redis_server.url
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A key prefix of this test's own, so tests sharing the server never share counts."""
+    return f"t{uuid.uuid4().hex[:10]}"

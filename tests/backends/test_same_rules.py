@@ -1,0 +1,112 @@
+"""The shared limiters apply ALGORITHMS.md's rules exactly: decision for decision the same as
+the memory SlidingWindowLimiter / TieredLimiter, on the memory store and on Redis, in exact mode
+and in periodic mode (one instance, synced after every step or every few steps)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from resilience._clock import ManualClock
+from resilience.algorithms import SlidingWindowLimiter, TieredLimiter
+from resilience.backends import (
+    MemoryStore,
+    RedisStore,
+    SharedSlidingWindowLimiter,
+    SharedTieredLimiter,
+    Store,
+)
+
+from .traces import BUCKETS, LIMIT, MODES, SEEDS, WINDOW, sync_after, trace
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store_and_clock(
+    request: pytest.FixtureRequest, prefix: str
+) -> Iterator[tuple[Store, ManualClock]]:
+    clock = ManualClock(100.0)
+    if request.param == "memory":
+        yield MemoryStore(clock=clock), clock
+        return
+    url = request.getfixturevalue("redis_url")
+    store = RedisStore.from_url(url, prefix=prefix, clock=clock, socket_timeout=2.0)
+    yield store, clock
+    store.close()
+
+
+def shared_limiter(
+    store: Store, clock: ManualClock, *, tiered: bool, mode: str, limit: int = LIMIT
+) -> SharedSlidingWindowLimiter | SharedTieredLimiter:
+    kind = SharedTieredLimiter if tiered else SharedSlidingWindowLimiter
+    return kind(
+        store,
+        name="rules",
+        limit=limit,
+        window=WINDOW,
+        buckets=BUCKETS,
+        mode="exact" if mode == "exact" else "periodic",
+        sync_interval=3600.0,  # the test syncs by hand
+        clock=clock,
+    )
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("tiered", [False, True], ids=["sliding", "tiered"])
+def test_every_decision_matches_the_memory_algorithm(
+    store_and_clock: tuple[Store, ManualClock], tiered: bool, mode: str, seed: int
+) -> None:
+    store, clock = store_and_clock
+    shared = shared_limiter(store, clock, tiered=tiered, mode=mode)
+    reference: SlidingWindowLimiter | TieredLimiter
+    reference = (TieredLimiter if tiered else SlidingWindowLimiter)(
+        LIMIT, WINDOW, BUCKETS, clock=clock
+    )
+    try:
+        for index, step in enumerate(trace(seed)):
+            clock.advance(step.advance_ms / 1000)
+            if isinstance(reference, TieredLimiter):
+                assert isinstance(shared, SharedTieredLimiter)
+                expected, got = (
+                    reference.try_acquire(step.tier, step.n),
+                    shared.try_acquire(step.tier, step.n),
+                )
+            else:
+                assert isinstance(shared, SharedSlidingWindowLimiter)
+                expected, got = reference.try_acquire(step.n), shared.try_acquire(step.n)
+            where = f"step {index} {step} at {clock():.3f}"
+            assert (got.allowed, got.reason) == (expected.allowed, expected.reason), where
+            assert got.retry_after == pytest.approx(expected.retry_after, abs=1e-6), where
+            if sync_after(mode, index):
+                assert shared.sync_now()
+    finally:
+        shared.close()
+    assert not shared.fallback
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_tiers_reach_the_worked_steady_state(
+    store_and_clock: tuple[Store, ManualClock], mode: str
+) -> None:
+    """Limit 100/s, demand 50/40/40/100 per second for tiers 1..4 -> admitted 50/40/10/0."""
+    store, clock = store_and_clock
+    shared = shared_limiter(store, clock, tiered=True, mode=mode, limit=100)
+    assert isinstance(shared, SharedTieredLimiter)
+    demand = {1: 5, 2: 4, 3: 4, 4: 10}  # per 100 ms slot
+    admitted = dict.fromkeys(demand, 0)
+    try:
+        for tick in range(60):  # 6 s in 10 ms ticks of the 100 ms slots
+            for _ in range(10):
+                clock.advance(0.010)
+                for tier, per_slot in demand.items():
+                    if tick >= 30 and _ < per_slot:  # spread over the slot's first ticks
+                        admitted[tier] += shared.try_acquire(tier).allowed
+                    elif _ < per_slot:
+                        shared.try_acquire(tier)
+            if mode != "exact":
+                shared.sync_now()
+    finally:
+        shared.close()
+    per_second = {tier: count / 3 for tier, count in admitted.items()}
+    assert per_second == pytest.approx({1: 50, 2: 40, 3: 10, 4: 0}, abs=2.5)
