@@ -30,23 +30,28 @@ def reading(name: str, value: float, **attributes: str) -> GaugeReading:
 
 def test_each_known_reading_becomes_its_metric(harness: MetricsHarness) -> None:
     source = Source(
-        reading("breaker.drop_probability", 0.4, method="a"),
-        reading("breaker.state", 1, method="a"),
-        reading("timeout.current", 0.25, method="a"),
-        reading("retry_window.size", 7, target="remote"),
-        reading("failover.count", 12, target="remote", outcome="attempted"),
+        reading("breaker.drop_probability", 0.4, method="/a.B/C", side="client"),
+        reading("breaker.state", 1, method="/a.B/C", side="client"),
+        reading("timeout.seconds", 0.25, method="/a.B/C", side="client"),
+        reading("failover.window", 7, target="remote"),
+        reading("failover.attempted", 12, target="remote"),
+        reading("failover.refused", 2, target="remote"),
         reading("limiter.fallback", 1, limit="checkout"),
     )
     harness.gauges.register(source)
-    assert harness.value("resilience.breaker.drop_probability", {"method": "a"}) == 0.4
-    assert harness.value("resilience.breaker.state") == 1
-    assert harness.value("resilience.timeout.current") == 0.25
-    assert harness.value("resilience.retry_window.size", {"target": "remote"}) == 7
-    assert harness.value("resilience.failovers", {"outcome": "attempted"}) == 12
+    method = {"rpc.method": "a.B/C", "side": "client"}
+    assert harness.value("resilience.breaker.drop_probability", method) == 0.4
+    assert harness.value("resilience.breaker.state", method) == 1
+    assert harness.value("resilience.timeout", method) == 0.25
+    assert harness.value("resilience.failover.window", {"target": "remote"}) == 7
+    outcome = "resilience.failover.outcome"
+    assert harness.value("resilience.failovers", {outcome: "attempted"}) == 12
+    assert harness.value("resilience.failovers", {outcome: "refused", "target": "remote"}) == 2
     assert harness.value("resilience.limiter.fallback", {"limit": "checkout"}) == 1
+    assert harness.value("resilience.state") == 0
 
-    source.readings = [reading("breaker.drop_probability", 0.0, method="a")]
-    assert harness.value("resilience.breaker.drop_probability", {"method": "a"}) == 0.0
+    source.readings = [reading("breaker.drop_probability", 0.0, method="/a.B/C")]
+    assert harness.value("resilience.breaker.drop_probability", {"rpc.method": "a.B/C"}) == 0.0
 
 
 def test_unknown_readings_go_to_the_catch_all_gauge(harness: MetricsHarness) -> None:

@@ -25,13 +25,18 @@ _log = logging.getLogger("resilience.observability")
 @dataclass(frozen=True, slots=True)
 class GaugeSpec:
     """How readings named ``reading`` are exported: as ``metric`` with ``unit``; ``counter``
-    means the value is a cumulative total (exported as an observable counter)."""
+    means the value is a cumulative total (exported as an observable counter).
+
+    A ``reading`` ending in ``"."`` is a prefix: every reading that starts with it (and has no
+    spec of its own) goes to ``metric``, with the rest of its name in the ``label`` attribute.
+    """
 
     reading: str
     metric: str
     unit: str
     description: str
     counter: bool = False
+    label: str | None = None
 
 
 GAUGES: tuple[GaugeSpec, ...] = (
@@ -48,23 +53,25 @@ GAUGES: tuple[GaugeSpec, ...] = (
         "Adaptive breaker state: 0 closed (drops nothing), 1 half-open (dropping some calls).",
     ),
     GaugeSpec(
-        "timeout.current",
-        "resilience.timeout.current",
+        "timeout.seconds",
+        "resilience.timeout",
         "s",
         "The dynamic (EMA) timeout the client currently gives a call of the method.",
     ),
     GaugeSpec(
-        "retry_window.size",
-        "resilience.retry_window.size",
+        "failover.window",
+        "resilience.failover.window",
         "{call}",
         "Failover attempts the adaptive retry window admits per period for a remote target.",
     ),
     GaugeSpec(
-        "failover.count",
+        "failover.",
         "resilience.failovers",
         "{call}",
-        "Cross-center failovers since start, by target and outcome.",
+        "Cross-center failover decisions since start, by target and outcome "
+        "(attempted, admitted, refused, expired, unreplayable, succeeded, failed).",
         counter=True,
+        label="resilience.failover.outcome",
     ),
     GaugeSpec(
         "limiter.fallback",
@@ -73,8 +80,10 @@ GAUGES: tuple[GaugeSpec, ...] = (
         "1 while a distributed limiter runs on its local fallback (store unreachable), else 0.",
     ),
 )
-"""The readings the library's own sources publish; a reading with another name is exported by
-the catch-all gauge ``resilience.state`` with its name in the ``resilience.gauge`` attribute."""
+"""The readings the library's own sources publish; a reading matching no spec is exported by
+the catch-all gauge ``resilience.state`` with its name in the ``resilience.gauge`` attribute.
+A ``method`` attribute (``/pkg.Service/Method``) is exported as ``rpc.method``
+(``pkg.Service/Method``), as on the call metrics."""
 
 OTHER_GAUGE_METRIC = "resilience.state"
 
@@ -144,22 +153,39 @@ def unregister_gauge_source(source: GaugeSource) -> None:
     _default_registry.unregister(source)
 
 
-_KNOWN = frozenset(spec.reading for spec in GAUGES)
+_EXACT = {spec.reading: spec for spec in GAUGES if not spec.reading.endswith(".")}
+_PREFIXES = tuple(spec for spec in GAUGES if spec.reading.endswith("."))
+
+
+def spec_for(name: str) -> GaugeSpec | None:
+    """The spec that exports readings named ``name``, or None (the catch-all gauge)."""
+    spec = _EXACT.get(name)
+    if spec is None:
+        spec = next((p for p in _PREFIXES if name.startswith(p.reading)), None)
+    return spec
+
+
+def _attributes(reading: GaugeReading, spec: GaugeSpec | None) -> dict[str, str]:
+    attributes = dict(reading.attributes)
+    method = attributes.pop("method", None)
+    if method is not None:
+        attributes["rpc.method"] = method[1:] if method.startswith("/") else method
+    if spec is None:
+        attributes["resilience.gauge"] = reading.name
+    elif spec.label is not None:
+        attributes[spec.label] = reading.name[len(spec.reading) :]
+    return attributes
 
 
 def _observe(
-    registry: GaugeRegistry, wanted: str | None
+    registry: GaugeRegistry, wanted: GaugeSpec | None
 ) -> Callable[[CallbackOptions], Iterable[Observation]]:
     def callback(options: CallbackOptions) -> Iterable[Observation]:
-        observations = []
-        for reading in registry.readings():
-            if wanted is None:
-                if reading.name not in _KNOWN:
-                    attributes = {"resilience.gauge": reading.name, **reading.attributes}
-                    observations.append(Observation(float(reading.value), attributes))
-            elif reading.name == wanted:
-                observations.append(Observation(float(reading.value), dict(reading.attributes)))
-        return observations
+        return [
+            Observation(float(reading.value), _attributes(reading, wanted))
+            for reading in registry.readings()
+            if spec_for(reading.name) is wanted
+        ]
 
     return callback
 
@@ -171,7 +197,7 @@ def create_gauge_instruments(meter: Meter, registry: GaugeRegistry) -> None:
         create = meter.create_observable_counter if spec.counter else meter.create_observable_gauge
         create(
             spec.metric,
-            callbacks=[_observe(registry, spec.reading)],
+            callbacks=[_observe(registry, spec)],
             unit=spec.unit,
             description=spec.description,
         )
