@@ -34,10 +34,11 @@ class OverloadGuard:
       ``sample_interval`` seconds (no thread) and smoothed as
       ``cpu = decay * cpu + (1 - decay) * sample`` from 0.
     - ``inflight``: calls admitted and not yet released.
-    - ``max_inflight = max_pass * min_rt * buckets / window`` (Little's law): over the complete
-      slots of the window, ``max_pass`` is the most calls completed in one slot and ``min_rt``
-      the lowest mean latency of a slot, in seconds. With no completed call in the window there
-      is no estimate and nothing is shed. It is recomputed once per slot (O(buckets)).
+    - ``max_inflight = max_pass * min_rt * buckets / window`` (Little's law), rounded to the
+      nearest call: over the complete slots of the window, ``max_pass`` is the most calls
+      completed in one slot and ``min_rt`` the lowest mean latency of a slot, in seconds. With
+      no completed call in the window there is no estimate and nothing is shed. It is
+      recomputed once per slot (O(buckets), amortized O(1) per call).
     - The cool-down keeps shedding by the in-flight test for ``cooldown`` seconds after shedding
       starts even if the CPU dips, so the guard does not flap; starting to shed tier k restarts
       the cool-down of every less critical tier too, so a tier is shed only while every less
@@ -177,7 +178,9 @@ class OverloadGuard:
             latencies = zip(passed, counter.previous_slots(_LATENCY), strict=True)
             mean_latencies = [total / count for count, total in latencies if count]
             self._estimate = (
-                max(passed) * min(mean_latencies) * self._per_second if mean_latencies else math.inf
+                math.floor(max(passed) * min(mean_latencies) * self._per_second + 0.5)
+                if mean_latencies
+                else math.inf
             )
             self._estimate_slot = slot
         return self._estimate
