@@ -26,27 +26,39 @@ if TYPE_CHECKING:
         TierStats,
     )
     from resilience.errors import ConfigError, MissingExtraError, RejectReason, ResilienceError
+    from resilience.observability import (
+        ContextFilter,
+        JsonFormatter,
+        MetricsObserver,
+        SentryReporter,
+        serve_metrics,
+    )
     from resilience.policy import MethodSettings, Policy, PolicyWatcher
 
 _EXPORTS: dict[str, str] = {
     "AdaptiveRetryWindow": "resilience.algorithms",
     "BreakerState": "resilience.algorithms",
     "ConfigError": "resilience.errors",
+    "ContextFilter": "resilience.observability",
     "Decision": "resilience.algorithms",
     "EmaTimeout": "resilience.algorithms",
+    "JsonFormatter": "resilience.observability",
     "ManualClock": "resilience._clock",
     "MethodSettings": "resilience.policy",
+    "MetricsObserver": "resilience.observability",
     "MissingExtraError": "resilience.errors",
     "OverloadGuard": "resilience.algorithms",
     "Policy": "resilience.policy",
     "PolicyWatcher": "resilience.policy",
     "RejectReason": "resilience.errors",
     "ResilienceError": "resilience.errors",
+    "SentryReporter": "resilience.observability",
     "SlidingWindowLimiter": "resilience.algorithms",
     "SreBreaker": "resilience.algorithms",
     "Tier": "resilience.algorithms",
     "TierStats": "resilience.algorithms",
     "TieredLimiter": "resilience.algorithms",
+    "serve_metrics": "resilience.observability",
 }
 """Public name -> module that defines it. Keep in step with ``__all__`` and TYPE_CHECKING."""
 
@@ -54,22 +66,27 @@ __all__ = [
     "AdaptiveRetryWindow",
     "BreakerState",
     "ConfigError",
+    "ContextFilter",
     "Decision",
     "EmaTimeout",
+    "JsonFormatter",
     "ManualClock",
     "MethodSettings",
+    "MetricsObserver",
     "MissingExtraError",
     "OverloadGuard",
     "Policy",
     "PolicyWatcher",
     "RejectReason",
     "ResilienceError",
+    "SentryReporter",
     "SlidingWindowLimiter",
     "SreBreaker",
     "Tier",
     "TierStats",
     "TieredLimiter",
     "__version__",
+    "serve_metrics",
 ]
 
 
