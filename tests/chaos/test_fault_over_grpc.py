@@ -3,48 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import grpc
 import pytest
 
-from loadtest.echo_server import Echo, color_of, echo_server
+from loadtest.echo_server import Echo, echo_server
 from resilience._keys import REJECT
-from resilience.chaos import FaultInjector, FaultRule, apply_aio, apply_sync
+from resilience.chaos import FaultInjector, FaultRule
 
-COLORED = (("baggage", "resilience.color=loadtest"),)
-
-
-def hook(aio: bool, injector: FaultInjector) -> Any:
-    """The server interceptor's plug-in point, as the interceptors will call it."""
-    if aio:
-
-        async def pre_aio(method: str, metadata: dict[str, Any], _req: Any, context: Any) -> None:
-            fault = injector.pick("server", method, color_of(metadata))
-            if fault is not None:
-                await apply_aio(fault, context)
-
-        return pre_aio
-
-    def pre(method: str, metadata: dict[str, Any], _req: Any, context: Any) -> None:
-        fault = injector.pick("server", method, color_of(metadata))
-        if fault is not None:
-            apply_sync(fault, context)
-
-    return pre
-
-
-def say(target: str, metadata: Any = ()) -> tuple[grpc.StatusCode, str, Any]:
-    with grpc.insecure_channel(target) as channel:
-        generic: Any = channel
-        try:
-            _, call = generic.unary_unary("/echo.Echo/Say").with_call(
-                b"hi", metadata=metadata, timeout=5
-            )
-            return call.code(), "", call.trailing_metadata()
-        except grpc.RpcError as exc:
-            failed: Any = exc
-            return failed.code(), failed.details(), failed.trailing_metadata()
+from .pipeline import COLORED, hook, say
 
 
 @pytest.mark.parametrize("aio", [False, True], ids=["sync", "aio"])

@@ -19,6 +19,7 @@ import urllib.parse
 from dataclasses import dataclass
 
 from resilience._keys import COLOR_BAGGAGE, REJECT
+from resilience.context import valid_color
 from resilience.errors import ConfigError
 from resilience.loadtest.flow import CallSource
 from resilience.loadtest.format import CallSpec, MetadataValue
@@ -54,6 +55,10 @@ class LoadSettings:
         if not 1 <= self.concurrency <= MAX_CONCURRENCY:
             raise ConfigError(
                 f"concurrency: must be in [1, {MAX_CONCURRENCY}], got {self.concurrency!r}"
+            )
+        if self.color is not None and not valid_color(self.color):
+            raise ConfigError(
+                f"color: 1 to 64 characters of A-Z, a-z, 0-9, '_', '.', '-', got {self.color!r}"
             )
         if not self.timeout > 0:
             raise ConfigError(f"timeout: must be > 0 seconds, got {self.timeout!r}")

@@ -33,7 +33,7 @@ async def run_aio(
     results = results if results is not None else Results()
     dispatcher = Dispatcher(settings, source)
     async with grpc.aio.insecure_channel(target) as channel:
-        start = time.monotonic()
+        start = results.started = time.monotonic()
         workers = [
             asyncio.ensure_future(_worker(channel, dispatcher, settings, results, start))
             for _ in range(settings.concurrency)

@@ -38,7 +38,7 @@ def run_sync(
     dispatcher = Dispatcher(settings, source)
     stop = threading.Event()
     with grpc.insecure_channel(target) as channel:
-        start = time.monotonic()
+        start = results.started = time.monotonic()
         workers = [
             threading.Thread(
                 target=_worker,

@@ -36,6 +36,8 @@ class Results:
         """Longest delay between a call's due time and its start (workers were all busy)."""
         self.elapsed = 0.0
         """Wall time of the run, set by the engine when it ends."""
+        self.started: float | None = None
+        """:func:`time.monotonic` at the start of the run (offsets count from it)."""
 
     def add(self, offset: float, latency: float, code: str, reject: str | None, lag: float) -> None:
         """Record one completed call; ``code`` is a status code name (``"OK"``)."""
