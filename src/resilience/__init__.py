@@ -25,7 +25,9 @@ if TYPE_CHECKING:
         TieredLimiter,
         TierStats,
     )
+    from resilience.chaos import Fault, FaultInjector, FaultRule
     from resilience.errors import ConfigError, MissingExtraError, RejectReason, ResilienceError
+    from resilience.loadtest import TrafficRecorder
     from resilience.observability import (
         ContextFilter,
         JsonFormatter,
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
         serve_metrics,
     )
     from resilience.policy import MethodSettings, Policy, PolicyWatcher
+    from resilience.shadow import ShadowRouter
 
 _EXPORTS: dict[str, str] = {
     "AdaptiveRetryWindow": "resilience.algorithms",
@@ -42,6 +45,9 @@ _EXPORTS: dict[str, str] = {
     "ContextFilter": "resilience.observability",
     "Decision": "resilience.algorithms",
     "EmaTimeout": "resilience.algorithms",
+    "Fault": "resilience.chaos",
+    "FaultInjector": "resilience.chaos",
+    "FaultRule": "resilience.chaos",
     "JsonFormatter": "resilience.observability",
     "ManualClock": "resilience._clock",
     "MethodSettings": "resilience.policy",
@@ -53,11 +59,13 @@ _EXPORTS: dict[str, str] = {
     "RejectReason": "resilience.errors",
     "ResilienceError": "resilience.errors",
     "SentryReporter": "resilience.observability",
+    "ShadowRouter": "resilience.shadow",
     "SlidingWindowLimiter": "resilience.algorithms",
     "SreBreaker": "resilience.algorithms",
     "Tier": "resilience.algorithms",
     "TierStats": "resilience.algorithms",
     "TieredLimiter": "resilience.algorithms",
+    "TrafficRecorder": "resilience.loadtest",
     "serve_metrics": "resilience.observability",
 }
 """Public name -> module that defines it. Keep in step with ``__all__`` and TYPE_CHECKING."""
@@ -69,6 +77,9 @@ __all__ = [
     "ContextFilter",
     "Decision",
     "EmaTimeout",
+    "Fault",
+    "FaultInjector",
+    "FaultRule",
     "JsonFormatter",
     "ManualClock",
     "MethodSettings",
@@ -80,11 +91,13 @@ __all__ = [
     "RejectReason",
     "ResilienceError",
     "SentryReporter",
+    "ShadowRouter",
     "SlidingWindowLimiter",
     "SreBreaker",
     "Tier",
     "TierStats",
     "TieredLimiter",
+    "TrafficRecorder",
     "__version__",
     "serve_metrics",
 ]
