@@ -8,6 +8,7 @@ import pytest
 from resilience._events import CallInfo, CallOutcome, GaugeReading
 from resilience.observability import GaugeRegistry, MetricsObserver, serve_metrics
 
+from .dashboard import queries
 from .servers import PrometheusServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
@@ -56,4 +57,11 @@ def test_prometheus_finds_the_golden_signals_and_decisions(
         assert float(in_flight["value"][1]) == 1.0
         (drop,) = prometheus_server.query("resilience_breaker_drop_probability")
         assert float(drop["value"][1]) == 0.25
+
+        # Every dashboard query is valid PromQL here, and the traffic panel shows the calls.
+        for side in ("server", "client"):
+            for query in queries(side):
+                prometheus_server.query(query)
+        (traffic,) = prometheus_server.wait_for(queries("server")[0])
+        assert traffic["metric"] == {"rpc_method": "echo.Echo/Say"}
         prometheus_server.scrape()
