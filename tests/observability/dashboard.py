@@ -64,7 +64,7 @@ class EverySource:
 def exercise(observer: MetricsObserver) -> None:
     """Record one of everything: calls on both sides, errors, a rejection, an event."""
     for side in ("server", "client"):
-        call = CallInfo(side, "/echo.Echo/Say", color="loadtest", tier=3)  # type: ignore[arg-type]
+        call = CallInfo(side, "/echo.Echo/Say", color="loadtest", tier=3)
         observer.call_started(call)
         observer.call_ended(call, CallOutcome(grpc.StatusCode.OK, 0.02))
         observer.call_ended(call, CallOutcome(grpc.StatusCode.UNAVAILABLE, 0.01))
