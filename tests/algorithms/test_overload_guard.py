@@ -123,3 +123,11 @@ def test_bad_thresholds_are_refused(thresholds: dict[int, float], message: str) 
 def test_an_unknown_tier_is_refused() -> None:
     with pytest.raises(ValueError, match=r"tier must be in 1\.\.4"):
         OverloadGuard(cpu_sampler=FakeCpu(), clock=ManualClock()).try_acquire(0)
+
+
+@pytest.mark.parametrize("latency", [-1.0, float("nan")])
+def test_a_negative_or_nan_latency_is_refused(latency: float) -> None:
+    guard = OverloadGuard(cpu_sampler=FakeCpu(), clock=ManualClock())
+    guard.try_acquire(1)
+    with pytest.raises(ValueError, match="latency must be >= 0"):
+        guard.release(latency)

@@ -142,7 +142,9 @@ class OverloadGuard:
         return ALLOWED
 
     def release(self, latency: float) -> None:
-        """End an admitted call that took ``latency`` seconds (whatever its outcome)."""
+        """End an admitted call that took ``latency`` seconds (>= 0), whatever its outcome."""
+        if not latency >= 0:  # also refuses NaN, which would poison the capacity estimate
+            raise ValueError(f"latency must be >= 0 seconds, got {latency!r}")
         now = self._clock()
         with self._lock:
             totals, current, _ = self._counter.advance_rows(now)
