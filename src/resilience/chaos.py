@@ -1,13 +1,14 @@
 """Fault injection inside the library's own interceptors: delays and aborts by rule.
 
 A :class:`FaultInjector` holds an immutable tuple of :class:`FaultRule` values and an on/off
-switch. The interceptors ask it one pure question per call, :meth:`FaultInjector.pick`, and
-apply the answer with :func:`apply_sync` or :func:`apply_aio` (server side) or
-:func:`delay_sync` / :func:`delay_aio` plus their own local reject (client side)::
+switch. Servers plug it into their interceptor as a hook::
 
-    fault = injector.pick("server", method, current_color())
-    if fault is not None:
-        apply_sync(fault, context)          # sleeps, then aborts when fault.code is set
+    injector = FaultInjector(allowed_colors=["loadtest"])
+    ServerInterceptor(hooks=[fault_hook(injector)])          # aio: aio_fault_hook(injector)
+
+The hook asks one pure question per call, :meth:`FaultInjector.pick`, and applies the answer
+with :func:`apply_sync` / :func:`apply_aio` (sleep, then abort). The client side uses
+:func:`delay_sync` / :func:`delay_aio` plus its own local reject with ``fault.code``.
 
 Safety: an injector is off until the server enables it (``enabled=True``, :meth:`enable`, a
 policy, or the admin service of :mod:`resilience._chaos_admin`); nothing a caller sends turns
@@ -18,38 +19,41 @@ operator decided that color gets. Rules without a color apply to all traffic.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import threading
-import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
-import grpc
-
+from resilience._chaos_apply import (
+    FAULT_TRAILER,
+    aio_fault_hook,
+    apply_aio,
+    apply_sync,
+    delay_aio,
+    delay_sync,
+    fault_hook,
+)
 from resilience._chaos_rules import Fault, FaultRule, Side, parse_status_code, rules_from_dicts
 from resilience._clock import Clock, default_clock
-from resilience._keys import REJECT
-from resilience.errors import ConfigError, RejectReason
+from resilience.errors import ConfigError
 
 __all__ = [
+    "FAULT_TRAILER",
     "Fault",
     "FaultInjector",
     "FaultRule",
     "InjectorRegistry",
     "Side",
+    "aio_fault_hook",
     "apply_aio",
     "apply_sync",
     "delay_aio",
     "delay_sync",
+    "fault_hook",
     "injectors",
     "parse_status_code",
     "rules_from_dicts",
 ]
-
-FAULT_TRAILER: tuple[tuple[str, str], ...] = ((REJECT, RejectReason.FAULT.value),)
-"""Trailing metadata of a call aborted by an injected fault."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,43 +182,6 @@ class FaultInjector:
 
     def __repr__(self) -> str:
         return f"FaultInjector(rules={len(self.rules)}, enabled={self.enabled})"
-
-
-def delay_sync(fault: Fault, *, sleep: Callable[[float], None] = time.sleep) -> None:
-    """Block for the fault's delay, if any."""
-    if fault.delay > 0:
-        sleep(fault.delay)
-
-
-async def delay_aio(
-    fault: Fault, *, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
-) -> None:
-    """Wait (without blocking the loop) for the fault's delay, if any."""
-    if fault.delay > 0:
-        await sleep(fault.delay)
-
-
-def apply_sync(
-    fault: Fault, context: grpc.ServicerContext, *, sleep: Callable[[float], None] = time.sleep
-) -> None:
-    """Apply a server-side fault in a sync handler: sleep, then, when ``fault.code`` is set,
-    abort with that status and ``x-resilience-reject: fault`` (raises, as ``abort`` does)."""
-    delay_sync(fault, sleep=sleep)
-    if fault.code is not None:
-        context.set_trailing_metadata(FAULT_TRAILER)
-        context.abort(fault.code, fault.message)
-
-
-async def apply_aio(
-    fault: Fault,
-    context: grpc.aio.ServicerContext[Any, Any],
-    *,
-    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-) -> None:
-    """The :func:`apply_sync` of grpc.aio handlers."""
-    await delay_aio(fault, sleep=sleep)
-    if fault.code is not None:
-        await context.abort(fault.code, fault.message, trailing_metadata=FAULT_TRAILER)
 
 
 class InjectorRegistry:

@@ -1,4 +1,8 @@
-"""The server pipeline's fault hook, as the interceptors will call it, and a tiny client."""
+"""The server interceptor's hook point, as the interceptors run it, and a tiny client.
+
+The interceptors extract the caller's color into the call context, then run their hooks; the
+stand-in below does the same with the echo server's ``pre`` hook.
+"""
 
 from __future__ import annotations
 
@@ -7,31 +11,33 @@ from typing import Any
 import grpc
 
 from loadtest.echo_server import color_of
-from resilience.chaos import FaultInjector, apply_aio, apply_sync
+from resilience.chaos import FaultInjector, aio_fault_hook, fault_hook
+from resilience.context import CallContext, use_call_context
 
 COLORED = (("baggage", "resilience.color=loadtest"),)
 
 
 def hook(aio: bool, injector: FaultInjector) -> Any:
-    """The server interceptor's plug-in point, as the interceptors will call it."""
+    """The fault hook of ``injector``, run inside a call context holding the caller's color."""
     if aio:
+        inner_aio = aio_fault_hook(injector)
 
-        async def pre_aio(method: str, metadata: dict[str, Any], _req: Any, context: Any) -> None:
-            fault = injector.pick("server", method, color_of(metadata))
-            if fault is not None:
-                await apply_aio(fault, context)
+        async def pre_aio(method: str, metadata: dict[str, Any], req: Any, context: Any) -> None:
+            with use_call_context(CallContext(color=color_of(metadata))):
+                await inner_aio(method, metadata, req, context)
 
         return pre_aio
+    inner = fault_hook(injector)
 
-    def pre(method: str, metadata: dict[str, Any], _req: Any, context: Any) -> None:
-        fault = injector.pick("server", method, color_of(metadata))
-        if fault is not None:
-            apply_sync(fault, context)
+    def pre(method: str, metadata: dict[str, Any], req: Any, context: Any) -> None:
+        with use_call_context(CallContext(color=color_of(metadata))):
+            inner(method, metadata, req, context)
 
     return pre
 
 
 def say(target: str, metadata: Any = ()) -> tuple[grpc.StatusCode, str, Any]:
+    """Call /echo.Echo/Say; returns (code, details, trailing metadata)."""
     with grpc.insecure_channel(target) as channel:
         generic: Any = channel
         try:

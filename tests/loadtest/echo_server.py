@@ -4,7 +4,8 @@ Methods: ``/echo.Echo/Say`` (unary echo), ``/echo.Echo/Collect`` (request stream
 ``|``), ``/echo.Echo/Repeat`` (the request twice, streamed), ``/echo.Echo/Chat`` (each request
 echoed), ``/echo.Echo/Fail`` (aborts with the status named in the request and
 ``x-resilience-reject: shed``). A ``pre`` hook stands in for the server interceptor's single
-plug-in point: it sees (method, metadata, requests, context) before the handler runs.
+plug-in point: it sees (method, metadata, request, context) before the handler runs and may
+return a replacement request stream (the server interceptors' hook contract).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def color_of(metadata: dict[str, Any]) -> str | None:
 
 
 SyncHook = Callable[[str, dict[str, Any], Any, Any], None]
-AioHook = Callable[[str, dict[str, Any], Any, Any], Awaitable[None]]
+AioHook = Callable[[str, dict[str, Any], Any, Any], Awaitable[Any]]
 
 
 class Echo:
@@ -67,9 +68,11 @@ class SyncEcho(grpc.GenericRpcHandler):
         method: str = details.method
         echo, pre = self.echo, self.pre
 
-        def hook(requests: Any, context: Any) -> None:
-            if pre is not None:
-                pre(method, dict(context.invocation_metadata()), requests, context)
+        def hook(requests: Any, context: Any) -> Any:
+            if pre is None:
+                return requests
+            replaced = pre(method, dict(context.invocation_metadata()), requests, context)
+            return requests if replaced is None else replaced
 
         def say(request: bytes, context: Any) -> bytes:
             hook(request, context)
@@ -77,8 +80,7 @@ class SyncEcho(grpc.GenericRpcHandler):
             return request
 
         def collect(requests: Iterator[bytes], context: Any) -> bytes:
-            items = tuple(requests)
-            hook(list(items), context)
+            items = tuple(hook(requests, context))
             echo.seen(method, items, context)
             return b"|".join(items)
 
@@ -123,6 +125,9 @@ class AioEcho(grpc.GenericRpcHandler):
             return request
 
         async def collect(requests: AsyncIterator[bytes], context: Any) -> bytes:
+            if pre is not None:
+                metadata = dict(context.invocation_metadata())
+                requests = await pre(method, metadata, requests, context) or requests
             items = tuple([item async for item in requests])
             echo.seen(method, items, context)
             return b"|".join(items)

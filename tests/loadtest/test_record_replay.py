@@ -14,6 +14,7 @@ from resilience.loadtest._core import LoadSettings
 from resilience.loadtest.engine_aio import run_aio
 from resilience.loadtest.engine_sync import run_sync
 from resilience.loadtest.flow import ReplaySource
+from resilience.loadtest.hook import recording_hook
 from resilience.loadtest.recorder import TrafficRecorder
 
 ORIGINAL = [
@@ -23,14 +24,18 @@ ORIGINAL = [
 ]
 
 
-def record_traffic(path: Path) -> None:
+def record_traffic(path: Path, aio: bool) -> None:
     """Serve the original calls through a server whose pipeline records every call."""
     recorder = TrafficRecorder(path, sample_rate=1.0)
+    record = recording_hook(recorder)
+    pre: Any = record
+    if aio:
 
-    def pre(method: str, metadata: dict[str, Any], requests: Any, _context: Any) -> None:
-        recorder.maybe_record(method, requests, metadata.items())
+        async def pre_aio(method: str, metadata: Any, request: Any, context: Any) -> Any:
+            return record(method, metadata, request, context)
 
-    with echo_server(False, Echo(), pre) as server, grpc.insecure_channel(server.target) as ch:
+        pre = pre_aio
+    with echo_server(aio, Echo(), pre) as server, grpc.insecure_channel(server.target) as ch:
         generic: Any = ch
         for method, request, metadata in ORIGINAL:
             if isinstance(request, list):
@@ -46,7 +51,7 @@ def test_replay_reproduces_the_recorded_calls_colored(
     tmp_path: Path, engine: str, server_aio: bool
 ) -> None:
     path = tmp_path / "traffic.jsonl"
-    record_traffic(path)
+    record_traffic(path, server_aio)
     assert "t0ken" not in path.read_text()
     assert "c00kie" not in path.read_text()
     source = ReplaySource.load([path])

@@ -79,31 +79,20 @@ async def _worker(
 async def invoke(
     channel: grpc.aio.Channel, call: CallSpec, metadata: Any, timeout: float
 ) -> tuple[grpc.StatusCode, Any]:
-    """Send one generic call and wait for its end; returns (status code, trailing metadata)."""
-    rpc: Any
+    """Send one generic call and wait for its end; returns (status code, trailing metadata).
+    As in the thread engine, responses are always read as a stream (any method shape works)."""
     generic: Any = channel  # no serializers: requests and responses stay bytes
     try:
-        if call.shape == "unary_unary":
-            rpc = generic.unary_unary(call.method)(
-                call.requests[0], metadata=metadata, timeout=timeout
-            )
-            await rpc
-        elif call.shape == "stream_unary":
-            rpc = generic.stream_unary(call.method)(
+        if call.request_streaming:
+            rpc = generic.stream_stream(call.method)(
                 iter(call.requests), metadata=metadata, timeout=timeout
             )
-            await rpc
         else:
-            if call.shape == "unary_stream":
-                rpc = generic.unary_stream(call.method)(
-                    call.requests[0], metadata=metadata, timeout=timeout
-                )
-            else:
-                rpc = generic.stream_stream(call.method)(
-                    iter(call.requests), metadata=metadata, timeout=timeout
-                )
-            async for _ in rpc:
-                pass
+            rpc = generic.unary_stream(call.method)(
+                call.requests[0], metadata=metadata, timeout=timeout
+            )
+        async for _ in rpc:
+            pass
         return await rpc.code(), await rpc.trailing_metadata()
     except grpc.aio.AioRpcError as exc:
         return exc.code(), exc.trailing_metadata()

@@ -93,28 +93,22 @@ def invoke(
     channel: grpc.Channel, call: CallSpec, metadata: Any, timeout: float
 ) -> tuple[grpc.StatusCode, Any]:
     """Send one generic call and wait for its end; returns (status code, trailing metadata).
-    Response messages are read and dropped."""
+
+    The response side is always read as a stream: the gRPC wire format does not tell a unary
+    response from a one-message stream, so this works for every server method whatever shape
+    the recording guessed. Response messages are read and dropped."""
     generic: Any = channel  # no serializers: requests and responses stay bytes
     try:
-        if call.shape == "unary_unary":
-            _, rpc = generic.unary_unary(call.method).with_call(
-                call.requests[0], metadata=metadata, timeout=timeout
-            )
-        elif call.shape == "stream_unary":
-            _, rpc = generic.stream_unary(call.method).with_call(
+        if call.request_streaming:
+            rpc = generic.stream_stream(call.method)(
                 iter(call.requests), metadata=metadata, timeout=timeout
             )
         else:
-            if call.shape == "unary_stream":
-                rpc = generic.unary_stream(call.method)(
-                    call.requests[0], metadata=metadata, timeout=timeout
-                )
-            else:
-                rpc = generic.stream_stream(call.method)(
-                    iter(call.requests), metadata=metadata, timeout=timeout
-                )
-            for _ in rpc:
-                pass
+            rpc = generic.unary_stream(call.method)(
+                call.requests[0], metadata=metadata, timeout=timeout
+            )
+        for _ in rpc:
+            pass
         return rpc.code(), rpc.trailing_metadata()
     except grpc.RpcError as exc:
         failed: Any = exc

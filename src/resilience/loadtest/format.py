@@ -11,7 +11,9 @@ and every following line is one call::
 
 - ``t``: when the call arrived, seconds since the Unix epoch (float);
 - ``method``: the full method name;
-- ``shape``: ``unary_unary``, ``unary_stream``, ``stream_unary`` or ``stream_stream``;
+- ``shape``: ``unary_unary``, ``unary_stream``, ``stream_unary`` or ``stream_stream`` (the
+  response side is a best guess where the recorder cannot see it; replay reads every response
+  as a stream, which gRPC's wire format makes valid for any method);
 - ``requests``: the serialized request messages, base64 (one for a unary request, the
   messages of the request stream in order otherwise);
 - ``metadata``: ``[key, value]`` pairs; values of keys ending in ``-bin`` are base64.
