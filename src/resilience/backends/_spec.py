@@ -5,8 +5,10 @@ slot ``s`` covers ``[s * slot_us, (s + 1) * slot_us)``. A limit keeps its counts
 ``buckets + 1`` slots (the sliding window plus the slot before it, which the tiered rule needs
 for the last complete window).
 
-Channels: a sliding-window limit has one (admitted requests). A tiered limit has eight:
-admitted requests of tiers 1..4 (channels 0..3), then demand of tiers 1..4 (channels 4..7).
+Channels: admitted requests per tier, then demand (every request, admitted or not) per tier.
+A sliding-window limit has one tier (channels: admitted, demand); a tiered limit four
+(admitted of tiers 1..4 in channels 0..3, demand of tiers 1..4 in channels 4..7). Demand is
+what periodic mode divides the room between instances by.
 """
 
 from __future__ import annotations
@@ -56,9 +58,14 @@ class LimitSpec:
         object.__setattr__(self, "slot_us", slot_us)
 
     @property
+    def tiers(self) -> int:
+        """Tiers the rule tells apart: 4 for a tiered limit, 1 for a sliding window."""
+        return TIERS if self.tiered else 1
+
+    @property
     def channels(self) -> int:
-        """Counts kept per slot: 1 for a sliding window, 8 for a tiered limit."""
-        return 2 * TIERS if self.tiered else 1
+        """Counts kept per slot: admitted and demand per tier."""
+        return 2 * self.tiers
 
     @property
     def size(self) -> int:
@@ -93,12 +100,15 @@ Deltas = dict[int, list[int]]
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """What one periodic exchange returns: the store's time (``now_us``), its current slot,
-    how many instances synced within the last window, and the global counts of the ring."""
+    how many instances synced within the last window (this one included), the global counts
+    of the ring, and how many seconds ago each other live instance last synced (``ages``:
+    what it admitted since is not in the counts)."""
 
     now_us: int
     current: int
     instances: int
     counts: Counts
+    ages: tuple[float, ...] = ()
 
 
 def empty_counts(spec: LimitSpec) -> Counts:

@@ -7,16 +7,23 @@ offset measured at the last sync):
 - ``unsynced``: this instance's counts not yet in ``global`` (pending or in flight);
 - ``own``: everything this instance counted within the window, synced or not.
 
-Other instances also admit between two syncs, unseen. The view assumes each admits in
-proportion to its share of the window: with ``scale = (global + unsynced) / own`` (between 1
-and the number of live instances; that number when this instance has admitted nothing yet), the
-estimated count is ``global + scale * unsynced``, and ``n`` new requests weigh ``scale * n``.
-With one instance ``scale`` is 1 and the rules are exactly ALGORITHMS.md's; with N equal
-instances each takes 1/N of the room left at the last sync.
+Other instances admit too, unseen since they last synced (on average ``lag`` seconds before
+our last sync, as the store measured). The view assumes they admit in proportion to their share
+of the window: with ``scale = (global + unsynced) / own`` (between 1 and the number of live
+instances; that number while this instance has admitted nothing), they admitted ``scale - 1``
+times what this instance admitted since ``last sync - lag``. So the estimated count is::
+
+    global + unsynced + (scale - 1) * own admissions since (last sync - lag)
+
+and ``n`` new requests weigh ``scale * n`` (the others are taking their share meanwhile). With
+one instance ``scale`` is 1 and the rules are exactly ALGORITHMS.md's; with N instances of equal
+demand each takes 1/N of the room. The last complete window (the tiered rule's demand) is
+estimated as ``global + unsynced``: it is nearly all synced.
 """
 
 from __future__ import annotations
 
+import bisect
 import threading
 
 from resilience._clock import Clock
@@ -76,12 +83,17 @@ class PeriodicView:
         self._spec = spec
         self._clock = clock
         channels = spec.channels
+        self._tiers = spec.tiers
         self._unsynced_base, self._own_base = channels, 2 * channels
         self._ring = _SlotRing(spec.size, 3 * channels)
         self._pending: Deltas = {}
         self._inflight: Deltas = {}
         self._offset_us = 0
         self._instances = max(1, instances)
+        self._own_total = [0.0] * channels
+        self._own_before_lag = [0.0] * channels
+        self._history: list[tuple[float, int, int]] = []
+        """(local time, channel, n) of this instance's counts, for the last window."""
         self._lock = threading.Lock()
 
     @property
@@ -89,33 +101,38 @@ class PeriodicView:
         """Live instances as of the last sync."""
         return self._instances
 
-    def _scale(self, channel: int, window: bool) -> float:
-        ring = self._ring
-        measure = ring.window if window else ring.previous
-        own = measure(self._own_base + channel)
+    def _scale(self, channel: int) -> float:
+        """Global demand over this instance's, as of the last sync (1..live instances)."""
+        ring, demand = self._ring, self._tiers + channel
+        own = ring.window(self._own_base + demand) - ring.window(self._unsynced_base + demand)
         if own <= 0:
             return float(self._instances)
-        total = measure(channel) + measure(self._unsynced_base + channel)
-        return min(max(total / own, 1.0), float(self._instances))
+        return max(ring.window(demand) / own, 1.0)
 
-    def _estimate(self, channel: int, window: bool) -> tuple[float, float]:
-        """(estimated count, scale) of ``channel`` over the window or the previous window."""
+    def _estimate(self, channel: int) -> tuple[float, float]:
+        """(estimated count over the sliding window, scale) of ``channel``."""
         ring = self._ring
-        measure = ring.window if window else ring.previous
-        scale = self._scale(channel, window)
-        return measure(channel) + scale * measure(self._unsynced_base + channel), scale
+        scale = self._scale(channel)
+        unseen = (scale - 1.0) * (self._own_total[channel] - self._own_before_lag[channel])
+        return ring.window(channel) + ring.window(self._unsynced_base + channel) + unseen, scale
+
+    def _previous(self, channel: int) -> float:
+        """Estimated count of ``channel`` over the last complete window."""
+        ring = self._ring
+        return ring.previous(channel) + ring.previous(self._unsynced_base + channel)
 
     def try_acquire(self, tier: int, n: int) -> Decision:
         """Decide ``n`` requests of ``tier`` (ignored for a sliding window) and count them."""
         spec = self._spec
-        now_us = to_us(self._clock()) + self._offset_us
+        local = self._clock()
+        now_us = to_us(local) + self._offset_us
         current = now_us // spec.slot_us
         with self._lock:
             self._ring.advance(current)
             if spec.tiered:
                 decision = self._tiered(tier, n, now_us)
             else:
-                count, scale = self._estimate(0, window=True)
+                count, scale = self._estimate(0)
                 if count + scale * n <= spec.limit:
                     decision = ALLOWED
                 else:
@@ -128,17 +145,17 @@ class PeriodicView:
                         into_slot=(now_us % spec.slot_us) / 1e6,
                         slot=spec.slot,
                     )
-            self._count(current, tier, n, decision.allowed)
+            self._count(current, local, tier, n, decision.allowed)
         return decision
 
     def _tiered(self, tier: int, n: int, now_us: int) -> Decision:
         spec = self._spec
-        admitted = [self._estimate(j, window=True) for j in range(TIERS)]
+        admitted = [self._estimate(j) for j in range(TIERS)]
         total = sum(count for count, _ in admitted)
         used = sum(count for count, _ in admitted[tier - 1 :])
         reserved = 0.0
         for j in range(tier - 1):
-            reserved += self._estimate(TIERS + j, window=False)[0]
+            reserved += self._previous(TIERS + j)
         weight = admitted[tier - 1][1] * n
         if total + weight <= spec.limit and used + weight <= spec.limit - reserved:
             return ALLOWED
@@ -167,20 +184,17 @@ class PeriodicView:
 
     def record(self, tier: int, n: int, allowed: bool) -> None:
         """Count a decision taken elsewhere (the fallback limiter), so the next sync pushes it."""
-        now_us = to_us(self._clock()) + self._offset_us
-        current = now_us // self._spec.slot_us
+        local = self._clock()
+        current = (to_us(local) + self._offset_us) // self._spec.slot_us
         with self._lock:
             self._ring.advance(current)
-            self._count(current, tier, n, allowed)
+            self._count(current, local, tier, n, allowed)
 
-    def _count(self, current: int, tier: int, n: int, allowed: bool) -> None:
-        channels: tuple[int, ...]
-        if self._spec.tiered:
-            channels = (TIERS + tier - 1, tier - 1) if allowed else (TIERS + tier - 1,)
-        elif allowed:
-            channels = (0,)
-        else:
-            return
+    def _count(self, current: int, local: float, tier: int, n: int, allowed: bool) -> None:
+        tiers = self._tiers
+        if tiers == 1:
+            tier = 1
+        channels = (tiers + tier - 1, tier - 1) if allowed else (tiers + tier - 1,)
         pending = self._pending.get(current)
         if pending is None:
             pending = self._pending[current] = [0] * self._spec.channels
@@ -189,6 +203,8 @@ class PeriodicView:
             pending[channel] += n
             ring.add(current, unsynced + channel, n)
             ring.add(current, own + channel, n)
+            self._own_total[channel] += n
+            self._history.append((local, channel, n))
 
     def take_deltas(self) -> Deltas:
         """The counts to push now; they stay counted as unsynced until :meth:`apply`."""
@@ -221,3 +237,23 @@ class PeriodicView:
                     if count:
                         ring.add(slot_index, self._unsynced_base + channel, -count)
             self._inflight = {}
+            sinces = sorted((local_mid - age for age in snapshot.ages), reverse=True)
+            self._own_before_lag = self._own_totals_at(sinces or [local_mid])
+            history = self._history
+            keep_after = local_mid - spec.window  # no later sync looks further back
+            del history[: bisect.bisect_right(history, keep_after, key=lambda entry: entry[0])]
+
+    def _own_totals_at(self, sinces: list[float]) -> list[float]:
+        """Per channel, the mean over ``sinces`` (local times, latest first) of this
+        instance's running total at that time: what the others had seen of it, on average."""
+        running = list(self._own_total)
+        sums = [0.0] * len(running)
+        entries = reversed(self._history)
+        entry = next(entries, None)
+        for since in sinces:
+            while entry is not None and entry[0] > since:
+                running[entry[1]] -= entry[2]
+                entry = next(entries, None)
+            for channel, total in enumerate(running):
+                sums[channel] += total
+        return [total / len(sinces) for total in sums]

@@ -1,9 +1,10 @@
 -- Exact mode: one atomic decision. KEYS[1] the limit's ring.
--- ARGV: now_us ('' = server TIME), slot_us, buckets, channels (1 or 8), ttl_ms, limit, n, tier.
--- Sliding window (1 channel): admit iff count + n <= limit.
--- Tiered (8 channels: admitted of tiers 1..4, then demand of tiers 1..4): admit iff
+-- ARGV: now_us ('' = server TIME), slot_us, buckets, channels (2 or 8), ttl_ms, limit, n, tier.
+-- Channels: admitted per tier, then demand per tier; demand is always recorded.
+-- Sliding window (1 tier): admit iff count + n <= limit.
+-- Tiered (4 tiers): admit iff
 --   sum(A_j, j >= tier) + n <= limit - sum(D_j, j < tier) and sum(A_j) + n <= limit,
---   A over the sliding window, D over the last complete window; demand is always recorded.
+--   A over the sliding window, D over the last complete window.
 -- Reply: {1, repaired} when admitted; when rejected {0, repaired, now_us, total, used,
 -- admissions of every tier per slot of the sliding window, oldest first}, from which the
 -- client derives the reason and retry_after.
@@ -16,7 +17,7 @@ local size = buckets + 1
 local current = math.floor(now / slot_us)
 local counts, _, repaired = read_ring(key, size, channels, current)
 
-local tiers = channels > 1 and 4 or 1
+local tiers = math.floor(channels / 2)
 if tiers == 1 then tier = 1 end
 local per_slot, total, used, reserved = {}, 0, 0, 0
 for i = 2, size do
@@ -33,9 +34,9 @@ for j = 1, tier - 1 do
 end
 local allowed = total + n <= limit and used + n <= limit - reserved
 
-if tiers > 1 then counts[tiers + tier][size] = counts[tiers + tier][size] + n end
+counts[tiers + tier][size] = counts[tiers + tier][size] + n
 if allowed then counts[tier][size] = counts[tier][size] + n end
-if allowed or tiers > 1 then write_slot(key, size, channels, current, counts, size, ttl_ms) end
+write_slot(key, size, channels, current, counts, size, ttl_ms)
 if allowed then return {1, repaired} end
 local reply = {0, repaired, now, total, used}
 for i = 1, #per_slot do reply[#reply + 1] = per_slot[i] end

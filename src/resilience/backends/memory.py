@@ -12,7 +12,7 @@ import threading
 from resilience._clock import Clock, default_clock
 from resilience.algorithms._decision import Decision
 from resilience.backends._rules import decide_on_counts
-from resilience.backends._spec import TIERS, Counts, Deltas, LimitSpec, Snapshot, to_us
+from resilience.backends._spec import Counts, Deltas, LimitSpec, Snapshot, to_us
 
 
 class _Ring:
@@ -80,15 +80,12 @@ class MemoryStore:
         with self._lock:
             ring = self._ring(spec)
             decision = decide_on_counts(spec, ring.read(current), tier, n, into / 1e6)
+            tier = tier if spec.tiered else 1
             amounts = [0] * spec.channels
-            if spec.tiered:
-                amounts[TIERS + tier - 1] = n
-                if decision.allowed:
-                    amounts[tier - 1] = n
-            elif decision.allowed:
-                amounts[0] = n
-            if any(amounts):
-                ring.add(current, amounts)
+            amounts[spec.tiers + tier - 1] = n
+            if decision.allowed:
+                amounts[tier - 1] = n
+            ring.add(current, amounts)
         return decision
 
     def exchange(self, spec: LimitSpec, instance: str, deltas: Deltas) -> Snapshot:
@@ -99,11 +96,16 @@ class MemoryStore:
             for slot_index, amounts in deltas.items():
                 if slot_index > current - spec.size:
                     ring.add(min(slot_index, current), amounts)
-            ring.instances[instance] = now_us
             horizon = now_us - spec.buckets * spec.slot_us
-            alive = [name for name, seen in ring.instances.items() if seen > horizon]
-            ring.instances = {name: ring.instances[name] for name in alive}
-            return Snapshot(now_us, current, len(alive), ring.read(current))
+            others = [
+                now_us - seen
+                for name, seen in ring.instances.items()
+                if seen > horizon and name != instance
+            ]
+            ring.instances = {name: seen for name, seen in ring.instances.items() if seen > horizon}
+            ring.instances[instance] = now_us
+            ages = tuple(age / 1e6 for age in others)
+            return Snapshot(now_us, current, len(others) + 1, ring.read(current), ages)
 
     def ping(self) -> None:
         """Always reachable."""

@@ -165,8 +165,10 @@ class _RedisCodec:
 
     def _snapshot(self, spec: LimitSpec, reply: list[Any]) -> Snapshot:
         self._note_repaired(spec, reply[3])
-        counts = parse_counts(reply[4:], spec)
-        return Snapshot(int(reply[0]), int(reply[1]), int(reply[2]), counts)
+        end = 4 + spec.channels * spec.size
+        counts = parse_counts(reply[4:end], spec)
+        ages = tuple(int(age) / 1000 for age in reply[end:])
+        return Snapshot(int(reply[0]), int(reply[1]), int(reply[2]), counts, ages)
 
     def _note_repaired(self, spec: LimitSpec, flag: Any) -> None:
         if int(flag) and spec.name not in self._repaired:
