@@ -17,9 +17,9 @@ Cost and safety:
 - sentry-sdk queues the event for its background transport (a bounded queue, ``put_nowait``),
   so an unreachable Sentry never blocks or slows the call;
 - no double report when sentry-sdk's own gRPC or logging integrations see the same exception:
-  the capture goes through sentry-sdk's event pipeline, whose DedupeIntegration (on by default)
-  drops a later event for the very same exception object, and the reporter itself reports an
-  exception object at most once.
+  the reporter marks an exception it sent, and a global event processor (installed on the first
+  report) drops any later event for a marked exception; sentry-sdk's DedupeIntegration (on by
+  default) would drop a repeat of the last exception anyway, this also covers it being off.
 """
 
 from __future__ import annotations
@@ -82,9 +82,10 @@ class SentryReporter:
             return
         if getattr(exception, _REPORTED, False):
             return
+        _install_repeat_filter(sdk)
+        self._capture(sdk, call, exception)
         with contextlib.suppress(AttributeError, TypeError):  # exception types without __dict__
             setattr(exception, _REPORTED, True)
-        self._capture(sdk, call, exception)
 
     def _capture(self, sdk: Any, call: CallInfo, exception: BaseException) -> None:
         from sentry_sdk.utils import event_from_exception
@@ -114,6 +115,26 @@ class SentryReporter:
 
     def __repr__(self) -> str:
         return f"SentryReporter({self._bounds!r})"
+
+
+_filter_installed = False
+
+
+def _install_repeat_filter(sdk: Any) -> None:
+    """Once per process: a global event processor dropping any later event for an exception
+    this reporter already sent (sentry-sdk's gRPC and logging integrations would otherwise
+    report it again when DedupeIntegration is off)."""
+    global _filter_installed
+    if not _filter_installed:
+        _filter_installed = True
+        sdk.scope.add_global_event_processor(_drop_repeats)
+
+
+def _drop_repeats(event: dict[str, Any], hint: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    exc_info = hint.get("exc_info") if hint else None
+    if exc_info and getattr(exc_info[1], _REPORTED, False):
+        return None
+    return event
 
 
 def scrub_event(event: dict[str, Any], hint: Mapping[str, Any]) -> dict[str, Any]:
