@@ -12,6 +12,7 @@ import grpc.aio
 import pytest
 
 from resilience.failover import AioDualCenterChannel, DualCenterChannel
+from resilience.interceptors import AioClientInterceptor, ClientInterceptor
 from resilience.policy import Policy
 
 from .centers import CHAT, READ, READ_STREAM, UPLOAD, WRITE, Behavior, Center
@@ -43,10 +44,14 @@ class Client(Protocol):
 
 
 class SyncClient:
-    def __init__(self, local: str, remote: str, **options: Any) -> None:
-        self.channel = DualCenterChannel(
-            grpc.insecure_channel(local), grpc.insecure_channel(remote), **options
-        )
+    def __init__(
+        self, local: str, remote: str, *, local_policy: Policy | None = None, **options: Any
+    ) -> None:
+        """``local_policy``: put a ClientInterceptor with that policy on the local channel."""
+        local_channel = grpc.insecure_channel(local)
+        if local_policy is not None:
+            local_channel = grpc.intercept_channel(local_channel, ClientInterceptor(local_policy))
+        self.channel = DualCenterChannel(local_channel, grpc.insecure_channel(remote), **options)
 
     def _unary(self, method: str, payload: Any, **kwargs: Any) -> Outcome:
         try:
@@ -90,13 +95,15 @@ class SyncClient:
 class AioClient:
     """The same interface over AioDualCenterChannel, on an event loop of its own."""
 
-    def __init__(self, local: str, remote: str, **options: Any) -> None:
+    def __init__(
+        self, local: str, remote: str, *, local_policy: Policy | None = None, **options: Any
+    ) -> None:
         self._loop = asyncio.new_event_loop()
+        interceptors = [] if local_policy is None else [*AioClientInterceptor(local_policy)]
 
         async def open_channel() -> AioDualCenterChannel:
-            return AioDualCenterChannel(
-                grpc.aio.insecure_channel(local), grpc.aio.insecure_channel(remote), **options
-            )
+            local_channel = grpc.aio.insecure_channel(local, interceptors=interceptors)
+            return AioDualCenterChannel(local_channel, grpc.aio.insecure_channel(remote), **options)
 
         self.channel = self._loop.run_until_complete(open_channel())
 
@@ -116,18 +123,20 @@ class AioClient:
     def write(self, payload: bytes) -> Outcome:
         return self._loop.run_until_complete(self._unary(WRITE, payload))
 
-    async def _stream(self, call: Any) -> Outcome:
+    async def _stream(self, shape: str, request: Any, **kwargs: Any) -> Outcome:
+        """Call READ_STREAM (``shape`` "unary_stream") or CHAT ("stream_stream") in the loop."""
         messages: list[bytes] = []
+        method = READ_STREAM if shape == "unary_stream" else CHAT
         try:
-            async for message in call:
+            async for message in getattr(self.channel, shape)(method)(request, **kwargs):
                 messages.append(message)
         except grpc.RpcError as error:
             return Outcome(error.code(), messages)
         return Outcome(OK, messages)
 
     def read_stream(self, payload: bytes, *, timeout: float | None = None) -> Outcome:
-        call = self.channel.unary_stream(READ_STREAM)
-        return self._loop.run_until_complete(self._stream(call(payload, timeout=timeout)))
+        run = self._stream("unary_stream", payload, timeout=timeout)
+        return self._loop.run_until_complete(run)
 
     def upload(self, payloads: list[bytes]) -> Outcome:
         async def run() -> Outcome:
@@ -139,8 +148,7 @@ class AioClient:
         return self._loop.run_until_complete(run())
 
     def chat(self, payloads: list[bytes]) -> Outcome:
-        call = self.channel.stream_stream(CHAT)
-        return self._loop.run_until_complete(self._stream(call(iter(payloads))))
+        return self._loop.run_until_complete(self._stream("stream_stream", iter(payloads)))
 
     def close(self) -> None:
         self._loop.run_until_complete(self.channel.close())

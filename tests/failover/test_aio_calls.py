@@ -1,0 +1,93 @@
+"""The aio call objects behave like grpc.aio's: awaitable, ``code()``, done callbacks,
+``cancel()``, ``read()`` and the ``write()`` / ``done_writing()`` API, failover included."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import grpc
+import grpc.aio
+import pytest
+import pytest_asyncio
+
+from resilience.algorithms import AdaptiveRetryWindow
+from resilience.failover import AioDualCenterChannel
+from resilience.testing import ManualClock
+
+from .centers import CHAT, READ, READ_STREAM, UPLOAD
+from .conftest import READS, Centers
+
+
+@pytest_asyncio.fixture
+async def channel(centers: Centers) -> AsyncIterator[AioDualCenterChannel]:
+    centers.local.fail_every = 1
+    async with AioDualCenterChannel(
+        grpc.aio.insecure_channel(centers.local_address),
+        grpc.aio.insecure_channel(centers.remote_address),
+        policy=READS,
+        window=AdaptiveRetryWindow(initial=100, clock=ManualClock()),
+    ) as channel:
+        yield channel
+
+
+@pytest.mark.asyncio
+async def test_an_awaited_call_reports_the_answering_attempt(
+    channel: AioDualCenterChannel,
+) -> None:
+    done: list[object] = []
+    call = channel.unary_unary(READ)(b"x", timeout=5)
+    call.add_done_callback(done.append)
+    assert await call == b"remote:x"
+    assert await call.code() == grpc.StatusCode.OK
+    assert call.done()
+    assert not call.cancelled()
+    await asyncio.sleep(0)  # done callbacks run on the next loop turn
+    assert done == [call]
+
+
+@pytest.mark.asyncio
+async def test_a_cancelled_call_does_not_fail_over(
+    channel: AioDualCenterChannel, centers: Centers
+) -> None:
+    centers.local.delay = 5.0
+    call = channel.unary_unary(READ)(b"x", timeout=10)
+    await asyncio.sleep(0.05)
+    assert call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert call.cancelled()
+    assert await call.code() == grpc.StatusCode.CANCELLED
+    assert centers.remote.received == []
+
+
+@pytest.mark.asyncio
+async def test_read_returns_messages_then_eof(channel: AioDualCenterChannel) -> None:
+    call = channel.unary_stream(READ_STREAM)(b"s", timeout=5)
+    messages = []
+    while (message := await call.read()) is not grpc.aio.EOF:
+        messages.append(message)
+    assert messages == [b"remote:s:0", b"remote:s:1", b"remote:s:2"]
+    assert await call.code() == grpc.StatusCode.OK
+
+
+@pytest.mark.asyncio
+async def test_written_requests_are_replayed(channel: AioDualCenterChannel) -> None:
+    upload = channel.stream_unary(UPLOAD)(timeout=5)
+    for part in (b"a", b"b"):
+        await upload.write(part)
+    await upload.done_writing()
+    assert await upload == b"remote:a,b"
+
+    chat = channel.stream_stream(CHAT)(timeout=5)
+    await chat.write(b"x")
+    await chat.done_writing()
+    assert [message async for message in chat] == [b"remote:x"]
+
+
+@pytest.mark.asyncio
+async def test_write_needs_a_call_without_an_iterator(channel: AioDualCenterChannel) -> None:
+    call = channel.stream_unary(UPLOAD)(iter([b"a"]), timeout=5)
+    with pytest.raises(grpc.aio.UsageError):
+        await call.write(b"b")
+    assert await call == b"remote:a"
