@@ -27,6 +27,12 @@ if TYPE_CHECKING:
     )
     from resilience.chaos import Fault, FaultInjector, FaultRule
     from resilience.errors import ConfigError, MissingExtraError, RejectReason, ResilienceError
+    from resilience.failover import (
+        AioDualCenterChannel,
+        DualCenterChannel,
+        FailoverStats,
+        FailoverSwitches,
+    )
     from resilience.loadtest import TrafficRecorder
     from resilience.observability import (
         ContextFilter,
@@ -40,11 +46,15 @@ if TYPE_CHECKING:
 
 _EXPORTS: dict[str, str] = {
     "AdaptiveRetryWindow": "resilience.algorithms",
+    "AioDualCenterChannel": "resilience.failover",
     "BreakerState": "resilience.algorithms",
     "ConfigError": "resilience.errors",
     "ContextFilter": "resilience.observability",
     "Decision": "resilience.algorithms",
+    "DualCenterChannel": "resilience.failover",
     "EmaTimeout": "resilience.algorithms",
+    "FailoverStats": "resilience.failover",
+    "FailoverSwitches": "resilience.failover",
     "Fault": "resilience.chaos",
     "FaultInjector": "resilience.chaos",
     "FaultRule": "resilience.chaos",
@@ -72,11 +82,15 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "AdaptiveRetryWindow",
+    "AioDualCenterChannel",
     "BreakerState",
     "ConfigError",
     "ContextFilter",
     "Decision",
+    "DualCenterChannel",
     "EmaTimeout",
+    "FailoverStats",
+    "FailoverSwitches",
     "Fault",
     "FaultInjector",
     "FaultRule",
