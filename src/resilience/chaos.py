@@ -19,10 +19,12 @@ operator decided that color gets. Rules without a color apply to all traffic.
 
 from __future__ import annotations
 
+import importlib
 import random
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from resilience._chaos_apply import (
     FAULT_TRAILER,
@@ -37,23 +39,61 @@ from resilience._chaos_rules import Fault, FaultRule, Side, parse_status_code, r
 from resilience._clock import Clock, default_clock
 from resilience.errors import ConfigError
 
+if TYPE_CHECKING:
+    from resilience._chaos_admin import admin_handler, aio_admin_handler, call_admin
+    from resilience._chaos_experiment import Experiment
+    from resilience._chaos_run import (
+        AdminSwitch,
+        ExperimentReport,
+        InProcessSwitch,
+        run_experiment,
+    )
+
+_LAZY: dict[str, str] = {
+    "AdminSwitch": "resilience._chaos_run",
+    "Experiment": "resilience._chaos_experiment",
+    "ExperimentReport": "resilience._chaos_run",
+    "InProcessSwitch": "resilience._chaos_run",
+    "admin_handler": "resilience._chaos_admin",
+    "aio_admin_handler": "resilience._chaos_admin",
+    "call_admin": "resilience._chaos_admin",
+    "run_experiment": "resilience._chaos_run",
+}
+"""Names loaded on first use: the admin service and the experiment runner import the load
+generator, which a service that only injects faults does not need."""
+
 __all__ = [
     "FAULT_TRAILER",
+    "AdminSwitch",
+    "Experiment",
+    "ExperimentReport",
     "Fault",
     "FaultInjector",
     "FaultRule",
+    "InProcessSwitch",
     "InjectorRegistry",
     "Side",
+    "admin_handler",
+    "aio_admin_handler",
     "aio_fault_hook",
     "apply_aio",
     "apply_sync",
+    "call_admin",
     "delay_aio",
     "delay_sync",
     "fault_hook",
     "injectors",
     "parse_status_code",
     "rules_from_dicts",
+    "run_experiment",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'resilience.chaos' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -158,9 +158,12 @@ class AioEcho(grpc.GenericRpcHandler):
 class RunningServer:
     """A started server; ``target`` is ``127.0.0.1:PORT``. Use as a context manager."""
 
-    def __init__(self, aio: bool, handlers: list[grpc.GenericRpcHandler]) -> None:
+    def __init__(
+        self, aio: bool, handlers: list[grpc.GenericRpcHandler], interceptors: Any = ()
+    ) -> None:
         self.aio = aio
         self._handlers = handlers
+        self._interceptors = list(interceptors)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: Any = None
@@ -169,7 +172,9 @@ class RunningServer:
     def __enter__(self) -> RunningServer:
         if not self.aio:
             server = grpc.server(
-                futures.ThreadPoolExecutor(max_workers=16), handlers=self._handlers
+                futures.ThreadPoolExecutor(max_workers=16),
+                handlers=self._handlers,
+                interceptors=self._interceptors,
             )
             port = server.add_insecure_port("127.0.0.1:0")
             server.start()
@@ -184,7 +189,7 @@ class RunningServer:
         return self
 
     async def _start_aio(self) -> int:
-        server = grpc.aio.server(handlers=self._handlers)
+        server = grpc.aio.server(handlers=self._handlers, interceptors=self._interceptors)
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()
         self._server = server

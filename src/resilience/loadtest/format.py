@@ -121,7 +121,11 @@ def decode_call(line: str) -> CallSpec:
 def read_recording(path: str | os.PathLike[str]) -> Iterator[CallSpec]:
     """Yield the calls of one recording file in order. Errors are ConfigError naming the file,
     the line and the field: ``rec.jsonl:7: requests: must be a list of base64 strings``."""
-    with open(path, encoding="utf-8") as lines:
+    try:
+        lines = open(path, encoding="utf-8")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        raise ConfigError(f"{os.fspath(path)}: cannot read: {exc.strerror}") from None
+    with lines:
         header_seen = False
         for number, line in enumerate(lines, start=1):
             if not line.strip():
