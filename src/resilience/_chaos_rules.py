@@ -61,6 +61,8 @@ class FaultRule:
     name: str = ""
 
     def __post_init__(self) -> None:
+        if isinstance(self.delay, list):  # a [low, high] range written as a list
+            object.__setattr__(self, "delay", tuple(self.delay))
         _validate(self)
 
     @property
@@ -97,8 +99,6 @@ class FaultRule:
         try:
             if "abort" in kwargs:
                 kwargs["abort"] = parse_status_code(kwargs["abort"], field="abort")
-            if isinstance(kwargs.get("delay"), list):
-                kwargs["delay"] = tuple(kwargs["delay"])
             return cls(**kwargs)
         except ConfigError as exc:
             raise ConfigError(f"{where}.{exc}") from None

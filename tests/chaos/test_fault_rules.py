@@ -65,6 +65,11 @@ def test_method_patterns(pattern: str, method: str, expected: bool) -> None:
     assert rule.matches("server", method, None) is expected
 
 
+def test_a_delay_range_may_be_a_list() -> None:
+    rule = FaultRule(delay=[0.1, 0.2])  # type: ignore[arg-type]
+    assert rule.delay == (0.1, 0.2)
+
+
 def test_side_and_color_scope() -> None:
     server_only = FaultRule(abort=grpc.StatusCode.INTERNAL)
     both = FaultRule(abort=grpc.StatusCode.INTERNAL, side="both")
