@@ -16,27 +16,35 @@ def plot_failover(result: SimulationResult, path: str | Path) -> Path:
     """Draw ``result`` to the PNG file ``path`` and return the path."""
     figure_module = require("matplotlib.figure", "demo")
     rows = result.rows
-    t = [row.t for row in rows]
+    scenario = result.scenario
+    # each period's value is held until the next period starts, the last one until the end
+    t = [row.t for row in rows] + [len(rows) * scenario.period]
+
+    def per_period(values: list[float]) -> list[float]:
+        return values + values[-1:]
+
     figure = figure_module.Figure(figsize=(9, 7.5), layout="constrained")
     window_axes, success_axes, conditions_axes = figure.subplots(3, 1, sharex=True)
 
-    window_axes.step(t, [row.window for row in rows], where="post", label="window f", lw=2)
-    window_axes.step(t, [row.wanted for row in rows], where="post", label="failovers wanted")
-    window_axes.step(t, [row.admitted for row in rows], where="post", label="admitted", ls="--")
-    window_axes.step(t, [row.succeeded for row in rows], where="post", label="succeeded", ls=":")
+    for field, label, style in (
+        ("window", "window f", {"lw": 2}),
+        ("wanted", "failovers wanted", {}),
+        ("admitted", "admitted", {"ls": "--"}),
+        ("succeeded", "succeeded", {"ls": ":"}),
+    ):
+        values = per_period([float(getattr(row, field)) for row in rows])
+        window_axes.step(t, values, where="post", label=label, **style)
     window_axes.set_ylabel("per period")
     window_axes.legend(loc="upper left", fontsize="small")
 
-    success_axes.step(t, [100 * row.success for row in rows], where="post", color="tab:green")
+    success = per_period([100 * row.success for row in rows])
+    success_axes.step(t, success, where="post", color="tab:green")
     success_axes.set_ylabel("end-to-end success %")
 
-    scenario = result.scenario
-    conditions_axes.step(
-        t, [100 * scenario.local_failure.at(x) for x in t], where="post", label="local failure %"
-    )
-    conditions_axes.step(
-        t, [100 * row.remote_health for row in rows], where="post", label="remote health %"
-    )
+    local = per_period([100 * scenario.local_failure.at(row.t) for row in rows])
+    remote = per_period([100 * row.remote_health for row in rows])
+    conditions_axes.step(t, local, where="post", label="local failure %")
+    conditions_axes.step(t, remote, where="post", label="remote health %")
     conditions_axes.set_ylabel("%")
     conditions_axes.set_xlabel(f"time (s); period {scenario.period:g} s")
     conditions_axes.legend(loc="center right", fontsize="small")
