@@ -61,8 +61,9 @@ class FaultRule:
     name: str = ""
 
     def __post_init__(self) -> None:
-        if isinstance(self.delay, list):  # a [low, high] range written as a list
-            object.__setattr__(self, "delay", tuple(self.delay))
+        delay: Any = self.delay
+        if isinstance(delay, list):  # a [low, high] range written as a list
+            object.__setattr__(self, "delay", tuple(delay))
         _validate(self)
 
     @property
