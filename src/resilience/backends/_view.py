@@ -85,15 +85,19 @@ class PeriodicView:
         channels = spec.channels
         self._tiers = spec.tiers
         self._unsynced_base, self._own_base = channels, 2 * channels
-        self._ring = _SlotRing(spec.size, 3 * channels)
+        self._recent_base = 3 * channels
+        self._ring = _SlotRing(spec.size, 4 * channels)
         self._pending: Deltas = {}
         self._inflight: Deltas = {}
         self._offset_us = 0
         self._instances = max(1, instances)
-        self._own_total = [0.0] * channels
-        self._own_before_lag = [0.0] * channels
-        self._history: list[tuple[float, int, int]] = []
-        """(local time, channel, n) of this instance's counts, for the last window."""
+        self._mean_age = 0.0
+        """Seconds: how long before the last sync, on average, the others synced."""
+        self._synced_at = clock()
+        self._age_now = 0.0
+        self._into_slot = 0.0
+        self._history: list[tuple[float, int, int, int]] = []
+        """(local time, slot, channel, n) of this instance's counts, for the last window."""
         self._lock = threading.Lock()
 
     @property
@@ -101,25 +105,42 @@ class PeriodicView:
         """Live instances as of the last sync."""
         return self._instances
 
-    def _scale(self, channel: int) -> float:
-        """Global demand over this instance's, as of the last sync (1..live instances)."""
-        ring, demand = self._ring, self._tiers + channel
+    def _scale(self, demand: int) -> float:
+        """Global demand over this instance's (channel ``demand``), as of the last sync, at
+        least 1; the number of live instances while this one has no synced demand."""
+        ring = self._ring
         own = ring.window(self._own_base + demand) - ring.window(self._unsynced_base + demand)
         if own <= 0:
             return float(self._instances)
         return max(ring.window(demand) / own, 1.0)
 
-    def _estimate(self, channel: int) -> tuple[float, float]:
-        """(estimated count over the sliding window, scale) of ``channel``."""
+    def _unseen(self, channel: int, scale: float, window: bool) -> float:
+        """The other instances' counts of ``channel`` not synced yet, over the sliding window
+        (or the last complete one): the larger of two estimates. In proportion: ``scale - 1``
+        times this instance's counts they have not seen (right for bursts, when every
+        instance admits at once). By rate: their synced rate times how long ago they synced,
+        on average (right for sparse admissions, which one instance or another gets)."""
         ring = self._ring
-        scale = self._scale(channel)
-        unseen = (scale - 1.0) * (self._own_total[channel] - self._own_before_lag[channel])
+        measure = ring.window if window else ring.previous
+        proportional = (scale - 1.0) * measure(self._recent_base + channel)
+        synced_own = measure(self._own_base + channel) - measure(self._unsynced_base + channel)
+        others = measure(channel) - synced_own
+        span = self._age_now if window else self._age_now - self._into_slot
+        by_rate = others * span / self._spec.window if others > 0 and span > 0 else 0.0
+        return proportional if proportional > by_rate else by_rate
+
+    def _estimate(self, channel: int) -> tuple[float, float]:
+        """(estimated count over the sliding window, scale) of admitted ``channel``."""
+        ring = self._ring
+        scale = self._scale(self._tiers + channel)
+        unseen = self._unseen(channel, scale, window=True)
         return ring.window(channel) + ring.window(self._unsynced_base + channel) + unseen, scale
 
-    def _previous(self, channel: int) -> float:
-        """Estimated count of ``channel`` over the last complete window."""
+    def _previous(self, demand: int) -> float:
+        """Estimated count of channel ``demand`` over the last complete window."""
         ring = self._ring
-        return ring.previous(channel) + ring.previous(self._unsynced_base + channel)
+        unseen = self._unseen(demand, self._scale(demand), window=False)
+        return ring.previous(demand) + ring.previous(self._unsynced_base + demand) + unseen
 
     def try_acquire(self, tier: int, n: int) -> Decision:
         """Decide ``n`` requests of ``tier`` (ignored for a sliding window) and count them."""
@@ -129,6 +150,8 @@ class PeriodicView:
         current = now_us // spec.slot_us
         with self._lock:
             self._ring.advance(current)
+            self._age_now = self._mean_age + (local - self._synced_at)
+            self._into_slot = (now_us % spec.slot_us) / 1e6
             if spec.tiered:
                 decision = self._tiered(tier, n, now_us)
             else:
@@ -198,13 +221,18 @@ class PeriodicView:
         pending = self._pending.get(current)
         if pending is None:
             pending = self._pending[current] = [0] * self._spec.channels
-        ring, unsynced, own = self._ring, self._unsynced_base, self._own_base
+        ring, unsynced, own, recent = (
+            self._ring,
+            self._unsynced_base,
+            self._own_base,
+            self._recent_base,
+        )
         for channel in channels:
             pending[channel] += n
             ring.add(current, unsynced + channel, n)
             ring.add(current, own + channel, n)
-            self._own_total[channel] += n
-            self._history.append((local, channel, n))
+            ring.add(current, recent + channel, n)
+            self._history.append((local, current, channel, n))
 
     def take_deltas(self) -> Deltas:
         """The counts to push now; they stay counted as unsynced until :meth:`apply`."""
@@ -237,23 +265,25 @@ class PeriodicView:
                     if count:
                         ring.add(slot_index, self._unsynced_base + channel, -count)
             self._inflight = {}
-            sinces = sorted((local_mid - age for age in snapshot.ages), reverse=True)
-            self._own_before_lag = self._own_totals_at(sinces or [local_mid])
+            ages = snapshot.ages
+            self._mean_age = sum(ages) / len(ages) if ages else 0.0
+            self._synced_at = local_mid
+            self._note_unseen(sorted(local_mid - age for age in ages))
             history = self._history
             keep_after = local_mid - spec.window  # no later sync looks further back
             del history[: bisect.bisect_right(history, keep_after, key=lambda entry: entry[0])]
 
-    def _own_totals_at(self, sinces: list[float]) -> list[float]:
-        """Per channel, the mean over ``sinces`` (local times, latest first) of this
-        instance's running total at that time: what the others had seen of it, on average."""
-        running = list(self._own_total)
-        sums = [0.0] * len(running)
-        entries = reversed(self._history)
-        entry = next(entries, None)
-        for since in sinces:
-            while entry is not None and entry[0] > since:
-                running[entry[1]] -= entry[2]
-                entry = next(entries, None)
-            for channel, total in enumerate(running):
-                sums[channel] += total
-        return [total / len(sinces) for total in sums]
+    def _note_unseen(self, synced_at: list[float]) -> None:
+        """Rebuild the ``recent`` counts: each own count weighted by the share of the other
+        instances that last synced before it (``synced_at``: their local sync times, sorted),
+        i.e. that have not seen it."""
+        ring, recent, others = self._ring, self._recent_base, len(synced_at)
+        for channel in range(recent, recent + self._spec.channels):
+            ring.rows[channel][:] = [0.0] * ring.size
+        if not others:
+            return
+        for local, slot_index, channel, n in reversed(self._history):
+            unseen_by = bisect.bisect_left(synced_at, local)
+            if unseen_by == 0:
+                break
+            ring.add(slot_index, recent + channel, n * unseen_by / others)
