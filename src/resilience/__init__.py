@@ -33,6 +33,12 @@ if TYPE_CHECKING:
         FailoverStats,
         FailoverSwitches,
     )
+    from resilience.interceptors import (
+        AioClientInterceptor,
+        AioServerInterceptor,
+        ClientInterceptor,
+        ServerInterceptor,
+    )
     from resilience.loadtest import TrafficRecorder
     from resilience.observability import (
         ContextFilter,
@@ -46,8 +52,11 @@ if TYPE_CHECKING:
 
 _EXPORTS: dict[str, str] = {
     "AdaptiveRetryWindow": "resilience.algorithms",
+    "AioClientInterceptor": "resilience.interceptors",
     "AioDualCenterChannel": "resilience.failover",
+    "AioServerInterceptor": "resilience.interceptors",
     "BreakerState": "resilience.algorithms",
+    "ClientInterceptor": "resilience.interceptors",
     "ConfigError": "resilience.errors",
     "ContextFilter": "resilience.observability",
     "Decision": "resilience.algorithms",
@@ -69,6 +78,7 @@ _EXPORTS: dict[str, str] = {
     "RejectReason": "resilience.errors",
     "ResilienceError": "resilience.errors",
     "SentryReporter": "resilience.observability",
+    "ServerInterceptor": "resilience.interceptors",
     "ShadowRouter": "resilience.shadow",
     "SlidingWindowLimiter": "resilience.algorithms",
     "SreBreaker": "resilience.algorithms",
@@ -82,8 +92,11 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "AdaptiveRetryWindow",
+    "AioClientInterceptor",
     "AioDualCenterChannel",
+    "AioServerInterceptor",
     "BreakerState",
+    "ClientInterceptor",
     "ConfigError",
     "ContextFilter",
     "Decision",
@@ -105,6 +118,7 @@ __all__ = [
     "RejectReason",
     "ResilienceError",
     "SentryReporter",
+    "ServerInterceptor",
     "ShadowRouter",
     "SlidingWindowLimiter",
     "SreBreaker",

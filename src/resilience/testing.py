@@ -60,9 +60,11 @@ class EchoBehavior:
     ``latency``: seconds each call waits before answering (ends early if the call is cancelled).
     ``raise_error``: the handler raises ``RuntimeError`` (the call ends UNKNOWN).
     ``stream_items``: how many copies of the request a server stream sends.
+    ``stream_interval``: seconds a response stream waits before each further response.
     ``on_call``: called as ``on_call(request, context)`` inside the handler before it answers
     (awaited on an aio server when it returns an awaitable); its return value, when bytes,
-    replaces the response. ``calls``: handler invocations so far.
+    replaces the response. ``calls``: requests answered so far (a bidi stream counts each
+    message).
     """
 
     fail_rate: float = 0.0
@@ -70,6 +72,7 @@ class EchoBehavior:
     latency: float = 0.0
     raise_error: bool = False
     stream_items: int = 3
+    stream_interval: float = 0.0
     on_call: OnCall | None = None
     seed: int = 0
     calls: int = 0
@@ -114,14 +117,18 @@ def _sync_handlers(behavior: EchoBehavior) -> grpc.GenericRpcHandler:
 
     def server_stream(request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
         response = _respond_sync(behavior, request, context)
-        for _ in range(behavior.stream_items):
+        for index in range(behavior.stream_items):
+            if index:
+                _wait_sync(context, behavior.stream_interval)
             yield response
 
     def client_stream(requests: Iterator[bytes], context: grpc.ServicerContext) -> bytes:
         return _respond_sync(behavior, b"".join(requests), context)
 
     def bidi_stream(requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[bytes]:
-        for request in requests:
+        for index, request in enumerate(requests):
+            if index:
+                _wait_sync(context, behavior.stream_interval)
             yield _respond_sync(behavior, request, context)
 
     return grpc.method_handlers_generic_handler(
@@ -160,14 +167,20 @@ def _aio_handlers(behavior: EchoBehavior) -> grpc.GenericRpcHandler:
 
     async def server_stream(request: bytes, context: Context) -> AsyncIterator[bytes]:
         response = await _respond_aio(behavior, request, context)
-        for _ in range(behavior.stream_items):
+        for index in range(behavior.stream_items):
+            if index and behavior.stream_interval > 0:
+                await asyncio.sleep(behavior.stream_interval)
             yield response
 
     async def client_stream(requests: AsyncIterator[bytes], context: Context) -> bytes:
         return await _respond_aio(behavior, b"".join([r async for r in requests]), context)
 
     async def bidi_stream(requests: AsyncIterator[bytes], context: Context) -> AsyncIterator[bytes]:
+        index = 0
         async for request in requests:
+            if index and behavior.stream_interval > 0:
+                await asyncio.sleep(behavior.stream_interval)
+            index += 1
             yield await _respond_aio(behavior, request, context)
 
     return grpc.method_handlers_generic_handler(
@@ -185,6 +198,7 @@ class EchoServer:
     """A sync gRPC echo server on 127.0.0.1 and a free port; a context manager.
 
     ``interceptors``: server interceptors (list or tuple). ``max_workers``: handler threads.
+    ``options``: gRPC server options, e.g. ``[("grpc.max_metadata_size", 65536)]``.
     ``address`` is ``"127.0.0.1:<port>"`` once started.
     """
 
@@ -194,10 +208,13 @@ class EchoServer:
         behavior: EchoBehavior | None = None,
         interceptors: Sequence[grpc.ServerInterceptor] = (),
         max_workers: int = 8,
+        options: Sequence[tuple[str, Any]] = (),
     ) -> None:
         self.behavior = behavior if behavior is not None else EchoBehavior()
         self._server = grpc.server(
-            ThreadPoolExecutor(max_workers=max_workers), interceptors=list(interceptors)
+            ThreadPoolExecutor(max_workers=max_workers),
+            interceptors=list(interceptors),
+            options=list(options),
         )
         self._server.add_generic_rpc_handlers((_sync_handlers(self.behavior),))
         self.port = self._server.add_insecure_port("127.0.0.1:0")
@@ -225,9 +242,10 @@ class AioEchoServer:
         *,
         behavior: EchoBehavior | None = None,
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+        options: Sequence[tuple[str, Any]] = (),
     ) -> None:
         self.behavior = behavior if behavior is not None else EchoBehavior()
-        self._server = grpc.aio.server(interceptors=interceptors)
+        self._server = grpc.aio.server(interceptors=interceptors, options=list(options))
         self._server.add_generic_rpc_handlers((_aio_handlers(self.behavior),))
         self.port = self._server.add_insecure_port("127.0.0.1:0")
         self.address = f"127.0.0.1:{self.port}"

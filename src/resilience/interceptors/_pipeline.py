@@ -68,6 +68,25 @@ BREAKER_REJECTION = Rejection(
 )
 
 
+def _state_of(registry: Registry, method: str | bytes) -> MethodState:
+    """The method's state; if building it fails (a policy or algorithm bug), a state with
+    every policy off, so the call proceeds unprotected rather than failing."""
+    try:
+        return registry.state(method)
+    except Exception as exc:
+        report("policy lookup", exc)
+        name = method.decode("utf-8", "replace") if isinstance(method, bytes) else method
+        return MethodState.passthrough(name)
+
+
+def _trusted(registry: Registry, context: Any) -> bool:
+    try:
+        return registry.policy.is_trusted_peer(context.peer())
+    except Exception as exc:
+        report("trusted peer check", exc)
+        return False
+
+
 def _notify_started(observers: Sequence[Observer], info: CallInfo) -> None:
     for observer in observers:
         try:
@@ -166,7 +185,7 @@ class ClientPipeline(_Pipeline):
         self, method: str | bytes, timeout: float | None, metadata: Any, streaming: bool
     ) -> ClientCall:
         """Admit an outgoing call and compute its timeout and metadata (see module doc)."""
-        state = self.registry.state(method)
+        state = _state_of(self.registry, method)
         observers = self.observers
         call = ClientCall(state, self.clock, observers)
         context = current_call_context()
@@ -182,8 +201,14 @@ class ClientPipeline(_Pipeline):
                 _notify_ended(observers, call.info, outcome)
             return call
         if state.timeout is not None and (not streaming or state.timeout_streams):
-            dynamic = state.timeout.timeout()
-            timeout = dynamic if timeout is None or dynamic < timeout else timeout
+            dynamic: float | None
+            try:
+                dynamic = state.timeout.timeout()
+            except Exception as exc:
+                report("client dynamic timeout", exc)
+                dynamic = None
+            if dynamic is not None and (timeout is None or dynamic < timeout):
+                timeout = dynamic
         if context.deadline is not None:
             remaining = max(context.deadline - time.monotonic(), 0.0)
             timeout = remaining if timeout is None or remaining < timeout else timeout
@@ -225,9 +250,11 @@ class ServerCall:
         "overload",
         "rejection",
         "started",
+        "state",
     )
 
-    def __init__(self, clock: Clock, observers: tuple[Observer, ...]) -> None:
+    def __init__(self, state: MethodState, clock: Clock, observers: tuple[Observer, ...]) -> None:
+        self.state = state
         self.clock = clock
         self.observers = observers
         self.started = clock()
@@ -259,12 +286,13 @@ class ServerPipeline(_Pipeline):
         super().__init__(policy, observers, clock, "server")
 
     def start(self, method: str, context: Any) -> ServerCall:
-        """Read the call's context and admit it. ``context``: the grpc (or grpc.aio) servicer
-        context, used for ``invocation_metadata()``, ``peer()`` and ``time_remaining()``."""
+        """Read the call's context: trace, color, tier, failover mark, deadline. ``context``:
+        the grpc (or grpc.aio) servicer context, for ``invocation_metadata()``, ``peer()`` and
+        ``time_remaining()``. Admission is :meth:`admit`, once the call's hooks have run."""
         observers = self.observers
-        call = ServerCall(self.clock, observers)
         registry = self.registry
-        state = registry.state(method)
+        state = _state_of(registry, method)
+        call = ServerCall(state, self.clock, observers)
         settings = state.settings
         found = _metadata.NOTHING
         if settings.propagate:
@@ -274,7 +302,7 @@ class ServerPipeline(_Pipeline):
             except Exception as exc:
                 report("server metadata extraction", exc)
         tier = settings.tier
-        if found.tier is not None and registry.policy.is_trusted_peer(context.peer()):
+        if found.tier is not None and _trusted(registry, context):
             tier = found.tier
         remaining = context.time_remaining()
         deadline = None if remaining is None else time.monotonic() + remaining
@@ -284,13 +312,18 @@ class ServerPipeline(_Pipeline):
         if observers:
             call.info = CallInfo("server", state.method, found.color, tier)
             _notify_started(observers, call.info)
-        # Fault injection (chaos) and traffic recording plug in here: after the call's context
-        # is known, before admission, so an injected fault or a recorded call sees the color.
+        return call
+
+    def admit(self, call: ServerCall) -> Rejection | None:
+        """Overload guard, then rate limit: the call's :class:`Rejection`, or None to proceed.
+        An admitted call holds an overload permit that :meth:`ServerCall.end` releases."""
+        state = call.state
+        tier = call.call_context.tier or state.settings.tier
         if state.overload is not None:
             call.rejection = self._overload(state, call, tier)
         if call.rejection is None and state.limiter is not None:
             call.rejection = self._limit(state, tier)
-        return call
+        return call.rejection
 
     @staticmethod
     def _overload(state: MethodState, call: ServerCall, tier: int) -> Rejection | None:

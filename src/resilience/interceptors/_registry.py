@@ -17,7 +17,7 @@ import threading
 from collections.abc import Hashable, Iterator
 from typing import Any, Protocol
 
-from resilience._clock import Clock
+from resilience._clock import Clock, default_clock
 from resilience._events import GaugeReading
 from resilience.algorithms import (
     EmaTimeout,
@@ -33,6 +33,8 @@ from resilience.policy import (
     Policy,
     RateLimitSettings,
 )
+
+_PASSTHROUGH = MethodSettings(breaker=None, propagate=False)
 
 DEFAULT_MAX_METHODS = 2048
 """Methods whose state a registry keeps; the oldest entry is evicted when it is full."""
@@ -91,15 +93,27 @@ class MethodState:
         "timeout_streams",
     )
 
-    def __init__(self, method: str, settings: MethodSettings, shared: _Shared) -> None:
+    def __init__(
+        self, method: str, settings: MethodSettings, shared: _Shared, side: str = "client"
+    ) -> None:
         self.method = method
         self.settings = settings
         self.failure_codes = settings.failure_codes
+        self.breaker: SreBreaker | None = None
+        self.timeout: EmaTimeout | None = None
+        self.timeout_streams = False
+        self.limiter: Limiter | None = None
+        self.limit_text = ""
+        self.overload: OverloadGuard | None = None
+        if side == "client":
+            self._build_client(settings, shared)
+        else:
+            self._build_server(method, settings, shared)
+
+    def _build_client(self, settings: MethodSettings, shared: _Shared) -> None:
         breaker = settings.breaker
-        self.breaker = (
-            None
-            if breaker is None
-            else SreBreaker(
+        if breaker is not None:
+            self.breaker = SreBreaker(
                 breaker.k,
                 breaker.window,
                 breaker.buckets,
@@ -109,21 +123,23 @@ class MethodState:
                 clock=shared.clock,
                 rng=shared.rng,
             )
-        )
         timeout = settings.timeout
-        self.timeout = (
-            None
-            if timeout is None
-            else EmaTimeout(timeout.t_avg, timeout.t_hwm, timeout.t_max, timeout.n)
-        )
-        self.timeout_streams = timeout is not None and timeout.streams
+        if timeout is not None:
+            self.timeout = EmaTimeout(timeout.t_avg, timeout.t_hwm, timeout.t_max, timeout.n)
+            self.timeout_streams = timeout.streams
+
+    def _build_server(self, method: str, settings: MethodSettings, shared: _Shared) -> None:
         limit = settings.rate_limit
-        self.limiter = None if limit is None else shared.get(limit, build_limiter)
-        self.limit_text = (
-            "" if limit is None else f"limit {limit.limit} per {limit.window:g}s on {method}"
-        )
-        overload = settings.overload
-        self.overload = None if overload is None else shared.get(overload, build_overload)
+        if limit is not None:
+            self.limiter = shared.get(limit, build_limiter)
+            self.limit_text = f"limit {limit.limit} per {limit.window:g}s on {method}"
+        if settings.overload is not None:
+            self.overload = shared.get(settings.overload, build_overload)
+
+    @classmethod
+    def passthrough(cls, method: str) -> MethodState:
+        """A state with every policy off (used when a method's state cannot be built)."""
+        return cls(method, _PASSTHROUGH, _Shared(default_clock, random.Random(), {}))
 
     def gauge_readings(self, side: str) -> Iterator[GaugeReading]:
         attributes = {"method": self.method, "side": side}
@@ -184,7 +200,7 @@ class Registry:
 
     def _build(self, method: str | bytes) -> MethodState:
         name = method.decode("utf-8", "replace") if isinstance(method, bytes) else method
-        state = MethodState(name, self.policy.settings_for(name), self._shared)
+        state = MethodState(name, self.policy.settings_for(name), self._shared, self.side)
         with self._lock:
             states = self._states
             existing = states.get(method)

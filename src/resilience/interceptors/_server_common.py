@@ -11,6 +11,7 @@ import grpc.aio
 from opentelemetry import context as otel_context
 
 from resilience.context import set_call_context
+from resilience.interceptors._guard import report
 from resilience.interceptors._pipeline import ServerCall
 from resilience.interceptors._shapes import Handler, Shape, shape_of
 
@@ -61,12 +62,6 @@ def enter(call: ServerCall) -> None:
         otel_context.attach(call.otel_context)
 
 
-def run_in_call(call: ServerCall, behavior: Callable[..., Any], *args: Any) -> Any:
-    """``behavior(*args)`` with the call's contexts current; run it inside a copied Context."""
-    enter(call)
-    return behavior(*args)
-
-
 def code_after_return(context: Any) -> grpc.StatusCode:
     """The status of a call whose handler returned: the code it set, else OK."""
     code = context.code()
@@ -80,12 +75,56 @@ def ended_by_exception(
     handler aborted the call on purpose with ``context.abort``)."""
     code = context.code()
     if code is None:
+        if isinstance(exc, grpc.RpcError) and not _active(context):
+            return code_after_cancel(context), None  # reading the requests of a call that ended
         return _UNKNOWN, exc
     aborted = type(exc) is Exception and not exc.args  # what grpc's sync abort raises
     return code, None if aborted or isinstance(exc, grpc.aio.AbortError) else exc
+
+
+def _active(context: Any) -> bool:
+    is_active = getattr(context, "is_active", None)  # sync contexts only
+    return True if is_active is None else bool(is_active())
 
 
 def code_after_cancel(context: Any) -> grpc.StatusCode:
     """The status of a call that stopped early: its deadline passed, or the client cancelled."""
     remaining = context.time_remaining()
     return _DEADLINE_EXCEEDED if remaining is not None and remaining <= 0 else _CANCELLED
+
+
+ServerHook = Callable[[str, dict[str, Any], Any, Any], Any]
+"""A server plug-in (fault injection, traffic recording): ``hook(method, metadata, request,
+context)`` runs before admission, inside the call's contexts (``current_color()`` works), with
+the invocation metadata as a dict and the request (an iterator for request streams). It may
+return a replacement request (for example a recording wrapper around a request stream) or None.
+On an aio server it may be a coroutine function. To end the call (an injected fault), it calls
+``context.abort``; any other exception is logged and the call proceeds."""
+
+
+def hook_failed(call: ServerCall, context: Any, exc: BaseException) -> bool:
+    """After a hook raised: True (and the call ended) when it aborted the call on purpose;
+    False (and the bug logged) when the call should proceed without it."""
+    code = context.code()
+    if code is not None:
+        call.end(code)
+        return True
+    report("server hook", exc)
+    return False
+
+
+def run_hooks(
+    hooks: tuple[ServerHook, ...], method: str, request: Any, context: Any, call: ServerCall
+) -> Any:
+    """Run sync hooks in order; return the request, possibly replaced by a hook."""
+    metadata = dict(context.invocation_metadata() or ())
+    for hook in hooks:
+        try:
+            replaced = hook(method, metadata, request, context)
+        except Exception as exc:
+            if hook_failed(call, context, exc):
+                raise
+            continue
+        if replaced is not None:
+            request = replaced
+    return request

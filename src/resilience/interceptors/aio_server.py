@@ -15,10 +15,12 @@ from resilience._events import GaugeReading, Observer
 from resilience.interceptors._pipeline import ServerCall, ServerPipeline
 from resilience.interceptors._server_common import (
     HandlerCache,
+    ServerHook,
     code_after_cancel,
     code_after_return,
     ended_by_exception,
     enter,
+    hook_failed,
 )
 from resilience.interceptors._shapes import Handler, Shape
 from resilience.policy import Policy
@@ -33,7 +35,7 @@ class AioServerInterceptor(grpc.aio.ServerInterceptor):
     The call's contexts are set in the RPC's own asyncio task, so they last exactly as long as
     the handler. Handlers must be ``async def`` functions or async generators (the usual aio
     handlers); a plain function given to an aio server with a migration thread pool is passed
-    through unprotected. Usage::
+    through unprotected. ``hooks`` may be coroutine functions. Usage::
 
         server = grpc.aio.server(interceptors=[AioServerInterceptor(policy)])
     """
@@ -44,8 +46,10 @@ class AioServerInterceptor(grpc.aio.ServerInterceptor):
         *,
         observers: Sequence[Observer] = (),
         clock: Clock = default_clock,
+        hooks: Sequence[ServerHook] = (),
     ) -> None:
         self._pipeline = ServerPipeline(policy, observers, clock)
+        self._hooks: tuple[ServerHook, ...] = tuple(hooks)
         self._handlers = HandlerCache(self._wrap)
 
     @property
@@ -73,13 +77,21 @@ class AioServerInterceptor(grpc.aio.ServerInterceptor):
 
     def _wrap(self, method: str, shape: Shape, behavior: Callable[..., Any]) -> Callable[..., Any]:
         pipeline = self._pipeline
+        hooks = self._hooks
+
+        async def begin(request: Any, context: Context) -> tuple[ServerCall, Any]:
+            call = pipeline.start(method, context)
+            enter(call)  # the RPC's own task: its context ends with the call
+            if hooks:
+                request = await _run_hooks(hooks, method, request, context, call)
+            if pipeline.admit(call) is not None:
+                await _reject(call, context)
+            return call, request
+
         if inspect.isasyncgenfunction(behavior):
 
             async def stream_behavior(request: Any, context: Context) -> AsyncIterator[Any]:
-                call = pipeline.start(method, context)
-                if call.rejection is not None:
-                    await _reject(call, context)
-                enter(call)
+                call, request = await begin(request, context)
                 try:
                     async for response in behavior(request, context):
                         yield response
@@ -96,10 +108,7 @@ class AioServerInterceptor(grpc.aio.ServerInterceptor):
             return behavior
 
         async def unary_behavior(request: Any, context: Context) -> Any:
-            call = pipeline.start(method, context)
-            if call.rejection is not None:
-                await _reject(call, context)
-            enter(call)
+            call, request = await begin(request, context)
             try:
                 response = await behavior(request, context)
             except asyncio.CancelledError:
@@ -119,3 +128,22 @@ async def _reject(call: ServerCall, context: Context) -> None:
     assert rejection is not None
     call.end(rejection.code)
     await context.abort(rejection.code, rejection.details, rejection.trailing_metadata)
+
+
+async def _run_hooks(
+    hooks: tuple[ServerHook, ...], method: str, request: Any, context: Context, call: ServerCall
+) -> Any:
+    """Run the hooks in order, awaiting those that are coroutines; see ``ServerHook``."""
+    metadata = dict(context.invocation_metadata() or ())
+    for hook in hooks:
+        try:
+            replaced = hook(method, metadata, request, context)
+            if inspect.isawaitable(replaced):
+                replaced = await replaced
+        except Exception as exc:
+            if hook_failed(call, context, exc):
+                raise
+            continue
+        if replaced is not None:
+            request = replaced
+    return request

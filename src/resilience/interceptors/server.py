@@ -13,11 +13,12 @@ from resilience._events import GaugeReading, Observer
 from resilience.interceptors._pipeline import ServerCall, ServerPipeline
 from resilience.interceptors._server_common import (
     HandlerCache,
+    ServerHook,
     code_after_cancel,
     code_after_return,
     ended_by_exception,
     enter,
-    run_in_call,
+    run_hooks,
 )
 from resilience.interceptors._shapes import Handler, Shape
 from resilience.policy import Policy
@@ -38,7 +39,9 @@ class ServerInterceptor(grpc.ServerInterceptor):
 
     ``policy``: per-method settings (default :meth:`Policy.default`: propagation on, no limits).
     ``observers``: receive ``call_started``/``call_ended``. ``clock``: seconds, for the
-    algorithms and call durations. Usage::
+    algorithms and call durations. ``hooks``: plug-ins run before admission, in the call's
+    contexts (fault injection, traffic recording; see
+    :data:`resilience.interceptors._server_common.ServerHook`). Usage::
 
         server = grpc.server(executor, interceptors=[ServerInterceptor(policy)])
     """
@@ -49,8 +52,10 @@ class ServerInterceptor(grpc.ServerInterceptor):
         *,
         observers: Sequence[Observer] = (),
         clock: Clock = default_clock,
+        hooks: Sequence[ServerHook] = (),
     ) -> None:
         self._pipeline = ServerPipeline(policy, observers, clock)
+        self._hooks: tuple[ServerHook, ...] = tuple(hooks)
         self._handlers = HandlerCache(self._wrap)
 
     @property
@@ -79,30 +84,38 @@ class ServerInterceptor(grpc.ServerInterceptor):
 
     def _wrap(self, method: str, shape: Shape, behavior: Callable[..., Any]) -> Callable[..., Any]:
         pipeline = self._pipeline
+        hooks = self._hooks
         if shape.response_streaming:
 
             def stream_behavior(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
                 call = pipeline.start(method, context)
-                if call.rejection is not None:
+                scope = contextvars.copy_context()
+                scope.run(enter, call)
+                if hooks:
+                    request = scope.run(run_hooks, hooks, method, request, context, call)
+                if pipeline.admit(call) is not None:
                     _reject(call, context)
-                yield from _stream(call, behavior, request, context)
+                yield from _stream(call, scope, behavior, request, context)
 
             return stream_behavior
 
         def unary_behavior(request: Any, context: grpc.ServicerContext) -> Any:
             call = pipeline.start(method, context)
-            if call.rejection is not None:
+            scope = contextvars.copy_context()
+            scope.run(enter, call)
+            if hooks:
+                request = scope.run(run_hooks, hooks, method, request, context, call)
+            if pipeline.admit(call) is not None:
                 _reject(call, context)
             try:
-                response = contextvars.copy_context().run(
-                    run_in_call, call, behavior, request, context
-                )
+                response = scope.run(behavior, request, context)
             except Exception as exc:
                 call.end(*ended_by_exception(context, exc))
                 raise
-            call.end(
-                code_after_return(context) if context.is_active() else code_after_cancel(context)
-            )
+            if context.is_active():
+                call.end(code_after_return(context))
+            else:
+                call.end(code_after_cancel(context))
             return response
 
         return unary_behavior
@@ -117,12 +130,14 @@ def _reject(call: ServerCall, context: grpc.ServicerContext) -> None:
 
 
 def _stream(
-    call: ServerCall, behavior: Callable[..., Any], request: Any, context: grpc.ServicerContext
+    call: ServerCall,
+    scope: contextvars.Context,
+    behavior: Callable[..., Any],
+    request: Any,
+    context: grpc.ServicerContext,
 ) -> Iterator[Any]:
-    """Run a response-streaming handler, each step under the call's contexts (set in a Context
-    of the call's own, so nothing leaks into the worker thread between steps)."""
-    scope = contextvars.copy_context()
-    scope.run(enter, call)
+    """Run a response-streaming handler, each step in the call's own Context (so nothing is
+    left set in the worker thread between steps)."""
     try:
         responses = scope.run(behavior, request, context)
         while True:

@@ -1,0 +1,105 @@
+"""A bug inside a policy, an observer or the metadata code never fails the RPC: it is logged
+once per kind (a warning with the traceback) and the call proceeds without that part."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from resilience.algorithms import (
+    EmaTimeout,
+    OverloadGuard,
+    SlidingWindowLimiter,
+    SreBreaker,
+    TieredLimiter,
+)
+from resilience.interceptors import _metadata
+from resilience.policy import Policy
+
+from .harness import SHAPES, Harness
+
+EVERYTHING = Policy.from_dict(
+    {
+        "methods": {
+            "*": {
+                "timeout": {"t_avg": 1.0, "t_hwm": 2.0, "t_max": 5.0, "streams": True},
+                "rate_limit": {"limit": 1000, "window": 1.0},
+                "overload": True,
+            },
+            "/resilience.testing.Echo/ClientStream": {
+                "rate_limit": {"limit": 1000, "window": 1.0, "tiered": True}
+            },
+        }
+    }
+)
+
+BROKEN = [
+    (SreBreaker, "try_acquire"),
+    (SreBreaker, "record"),
+    (EmaTimeout, "observe"),
+    (EmaTimeout, "timeout"),
+    (Policy, "settings_for"),
+    (Policy, "is_trusted_peer"),
+    (SlidingWindowLimiter, "try_acquire"),
+    (TieredLimiter, "try_acquire"),
+    (OverloadGuard, "try_acquire"),
+    (OverloadGuard, "release"),
+    (_metadata, "outgoing"),
+    (_metadata, "incoming"),
+]
+
+
+NAMED: list[tuple[Any, str]] = BROKEN
+
+
+def broken(*args: Any, **kwargs: Any) -> Any:
+    raise RuntimeError("a bug in the library")
+
+
+class BrokenObserver:
+    def call_started(self, call: Any) -> None:
+        raise RuntimeError("observer bug")
+
+    def call_ended(self, call: Any, outcome: Any) -> None:
+        raise RuntimeError("observer bug")
+
+    def event(self, name: str, attributes: Any) -> None:
+        raise RuntimeError("observer bug")
+
+
+@pytest.mark.parametrize(
+    ("owner", "name"), BROKEN, ids=[f"{getattr(o, '__name__', o)}.{n}" for o, n in BROKEN]
+)
+def test_a_raising_policy_part_does_not_fail_the_call(
+    harness: Harness,
+    owner: Any,
+    name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(owner, name, broken)
+    server = harness.server(policy=EVERYTHING)
+    client = harness.client(server.address, policy=EVERYTHING)
+
+    with caplog.at_level(logging.WARNING, logger="resilience"):
+        results = [client.call(shape) for shape in SHAPES for _ in range(2)]
+
+    assert all(isinstance(result, list) for result in results)
+    warnings = [r for r in caplog.records if r.name == "resilience"]
+    assert 1 <= len(warnings) <= 2  # once per kind and side, not once per call
+    assert all(r.exc_info is not None for r in warnings)
+
+
+def test_raising_observers_do_not_fail_calls(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = harness.server(observers=[BrokenObserver()])
+    client = harness.client(server.address, observers=[BrokenObserver()])
+
+    with caplog.at_level(logging.WARNING, logger="resilience"):
+        results = [client.call(shape) for shape in SHAPES]
+
+    assert all(isinstance(result, list) for result in results)
+    assert len([r for r in caplog.records if r.name == "resilience"]) == 2  # started, ended

@@ -1,0 +1,79 @@
+"""Server-side limits: a call over the limit ends RESOURCE_EXHAUSTED with the limit named,
+the reason in trailing metadata and a retry pushback; the limit frees up as the window moves."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from resilience._keys import PUSHBACK, REJECT
+from resilience.policy import Policy
+from resilience.testing import ECHO_METHODS, EchoBehavior, ManualClock
+
+from .harness import SHAPES, Failure, Harness, Recorder, masked_by_grpc_aio
+
+
+def limited(limit: int, pattern: str = "*") -> Policy:
+    return Policy.from_dict({"methods": {pattern: {"rate_limit": {"limit": limit, "window": 1.0}}}})
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_call_over_the_limit_is_rejected_with_reason_and_pushback(
+    harness: Harness, shape: str
+) -> None:
+    clock = ManualClock(100.0)
+    behavior = EchoBehavior()
+    server_seen = Recorder()
+    server = harness.server(
+        behavior=behavior, policy=limited(3), clock=clock, observers=[server_seen]
+    )
+    client = harness.client(server.address)
+
+    results = [client.call(shape) for _ in range(4)]
+
+    assert not any(isinstance(result, Failure) for result in results[:3])
+    assert [o.reject_reason for _, o in server_seen.ended] == [None, None, None, "rate_limit"]
+    rejected = results[3]
+    if masked_by_grpc_aio(harness, shape, rejected):
+        return
+    assert isinstance(rejected, Failure)
+    assert rejected.code is grpc.StatusCode.RESOURCE_EXHAUSTED
+    method = ECHO_METHODS[shape]
+    assert rejected.details == f"resilience: rejected by rate_limit (limit 3 per 1s on {method})"
+    assert rejected.trailing[REJECT] == "rate_limit"
+    assert 0 <= int(rejected.trailing[PUSHBACK]) <= 1000
+    assert behavior.calls == 3 * (2 if shape == "stream_stream" else 1)  # bidi: per message
+
+
+def test_limit_frees_up_as_the_window_slides(harness: Harness) -> None:
+    clock = ManualClock(100.0)
+    server = harness.server(policy=limited(2), clock=clock)
+    client = harness.client(server.address)
+    for _ in range(2):
+        client.call()
+    assert isinstance(client.call(), Failure)
+
+    clock.advance(1.0)
+
+    assert client.call() == [b"ping"]
+
+
+def test_a_service_wide_limit_is_one_budget_for_all_its_methods(harness: Harness) -> None:
+    policy = limited(2, "/resilience.testing.Echo/*")
+    server = harness.server(policy=policy, clock=ManualClock(100.0))
+    client = harness.client(server.address)
+
+    results = [client.call("unary_unary"), client.call("unary_stream"), client.call("stream_unary")]
+
+    assert [isinstance(result, Failure) for result in results] == [False, False, True]
+
+
+def test_rejections_reach_the_client_observer_and_breaker_as_failures(harness: Harness) -> None:
+    recorder = Recorder()
+    server = harness.server(policy=limited(1), clock=ManualClock(100.0))
+    client = harness.client(server.address, observers=[recorder])
+
+    client.call()
+    client.call()
+
+    assert recorder.codes() == [grpc.StatusCode.OK, grpc.StatusCode.RESOURCE_EXHAUSTED]
