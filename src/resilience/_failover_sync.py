@@ -55,26 +55,27 @@ class _Shape:
             log = RequestLog(request, serializer=self._serializer, **limits)
         return Attempts(self._core, plan, request, log, **options)
 
-    def _with_call(
-        self, request: Any, timeout: float | None, metadata: Any, **options: Any
-    ) -> tuple[Any, grpc.Call]:
+    def _blocking(
+        self, how: str, request: Any, timeout: float | None, metadata: Any, **options: Any
+    ) -> Any:
+        """``__call__`` or ``with_call`` (``how``) on the local attempt, then maybe the remote."""
         attempts = self._attempts(request, timeout, metadata, **options)
         if attempts is None:
-            return self._local.with_call(request, timeout=timeout, metadata=metadata, **options)  # type: ignore[no-any-return]
+            return getattr(self._local, how)(request, timeout=timeout, metadata=metadata, **options)
         try:
-            return self._local.with_call(  # type: ignore[no-any-return]
+            return getattr(self._local, how)(
                 attempts.message(), timeout=timeout, metadata=metadata, **options
             )
         except grpc.RpcError as error:
             if not attempts.admit(error):
                 raise
             try:
-                result = self._remote.with_call(attempts.message(), **attempts.remote_options())
+                result = getattr(self._remote, how)(attempts.message(), **attempts.remote_options())
             except grpc.RpcError as remote_error:
                 attempts.finish(remote_error)
                 raise
             attempts.finish(None)
-            return result  # type: ignore[no-any-return]
+            return result
         finally:
             attempts.release()
 
@@ -126,7 +127,7 @@ class UnaryUnary(_Shape, _UnaryUnaryBase):
             "wait_for_ready": wait_for_ready,
             "compression": compression,
         }
-        return self._with_call(request, timeout, metadata, **options)[0]
+        return self._blocking("__call__", request, timeout, metadata, **options)
 
     def with_call(
         self,
@@ -142,7 +143,7 @@ class UnaryUnary(_Shape, _UnaryUnaryBase):
             "wait_for_ready": wait_for_ready,
             "compression": compression,
         }
-        return self._with_call(request, timeout, metadata, **options)
+        return self._blocking("with_call", request, timeout, metadata, **options)  # type: ignore[no-any-return]
 
     def future(
         self,
@@ -196,7 +197,7 @@ class StreamUnary(_Shape, _StreamUnaryBase):
             "wait_for_ready": wait_for_ready,
             "compression": compression,
         }
-        return self._with_call(request_iterator, timeout, metadata, **options)[0]
+        return self._blocking("__call__", request_iterator, timeout, metadata, **options)
 
     def with_call(
         self,
@@ -212,7 +213,7 @@ class StreamUnary(_Shape, _StreamUnaryBase):
             "wait_for_ready": wait_for_ready,
             "compression": compression,
         }
-        return self._with_call(request_iterator, timeout, metadata, **options)
+        return self._blocking("with_call", request_iterator, timeout, metadata, **options)  # type: ignore[no-any-return]
 
     def future(
         self,
