@@ -23,6 +23,7 @@ from urllib.parse import quote, unquote
 
 from opentelemetry import baggage, propagate, trace
 from opentelemetry.context import Context, get_current
+from opentelemetry.trace import Span
 
 from resilience._keys import COLOR_BAGGAGE, FAILOVER, TIER
 from resilience.context import valid_color
@@ -54,8 +55,12 @@ def outgoing(
     color: str | None,
     tier: int | None,
     failover: bool,
+    span: Span | None = None,
 ) -> Metadata:
-    """The metadata of an outgoing call: ``existing`` plus trace, baggage color, tier, failover."""
+    """The metadata of an outgoing call: ``existing`` plus trace, baggage color, tier, failover.
+
+    ``span``: the call's own client span, injected as the parent of the remote side (default:
+    the current span)."""
     metadata: Metadata = list(existing) if existing else []
     has_trace = has_baggage = False
     for key, _ in metadata:
@@ -69,7 +74,7 @@ def outgoing(
         if color is not None:
             _merge_color(metadata, color, has_baggage)
     else:
-        _inject(metadata, color)
+        _inject(metadata, color, span)
     if tier is not None:
         metadata.append((TIER, _TIER_TEXT[tier]))
     if failover:
@@ -80,8 +85,10 @@ def outgoing(
 _TIER_TEXT = {1: "1", 2: "2", 3: "3", 4: "4"}
 
 
-def _inject(metadata: Metadata, color: str | None) -> None:
+def _inject(metadata: Metadata, color: str | None, span: Span | None) -> None:
     ctx = get_current()
+    if span is not None:
+        ctx = trace.set_span_in_context(span, ctx)
     if color is not None and baggage.get_baggage(COLOR_BAGGAGE, ctx) != color:
         ctx = baggage.set_baggage(COLOR_BAGGAGE, color, ctx)
     elif not trace.get_current_span(ctx).get_span_context().is_valid and not baggage.get_all(ctx):

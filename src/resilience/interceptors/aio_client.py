@@ -11,8 +11,8 @@ import grpc.aio
 
 from resilience._clock import Clock, default_clock
 from resilience._events import GaugeReading, Observer
+from resilience.interceptors._client_pipeline import ClientCall, ClientPipeline
 from resilience.interceptors._guard import report
-from resilience.interceptors._pipeline import ClientCall, ClientPipeline
 from resilience.policy import Policy
 
 _CANCELLED = grpc.StatusCode.CANCELLED

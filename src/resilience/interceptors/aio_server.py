@@ -12,7 +12,6 @@ import grpc.aio
 
 from resilience._clock import Clock, default_clock
 from resilience._events import GaugeReading, Observer
-from resilience.interceptors._pipeline import ServerCall, ServerPipeline
 from resilience.interceptors._server_common import (
     HandlerCache,
     ServerHook,
@@ -22,6 +21,7 @@ from resilience.interceptors._server_common import (
     enter,
     hook_failed,
 )
+from resilience.interceptors._server_pipeline import ServerCall, ServerPipeline
 from resilience.interceptors._shapes import Handler, Shape
 from resilience.policy import Policy
 

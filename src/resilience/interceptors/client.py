@@ -9,7 +9,8 @@ import grpc
 
 from resilience._clock import Clock, default_clock
 from resilience._events import GaugeReading, Observer
-from resilience.interceptors._pipeline import ClientCall, ClientPipeline, Rejection
+from resilience.interceptors._client_pipeline import ClientCall, ClientPipeline
+from resilience.interceptors._pipeline import Rejection
 from resilience.policy import Policy
 
 

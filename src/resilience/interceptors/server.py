@@ -10,7 +10,6 @@ import grpc
 
 from resilience._clock import Clock, default_clock
 from resilience._events import GaugeReading, Observer
-from resilience.interceptors._pipeline import ServerCall, ServerPipeline
 from resilience.interceptors._server_common import (
     HandlerCache,
     ServerHook,
@@ -20,6 +19,7 @@ from resilience.interceptors._server_common import (
     enter,
     run_hooks,
 )
+from resilience.interceptors._server_pipeline import ServerCall, ServerPipeline
 from resilience.interceptors._shapes import Handler, Shape
 from resilience.policy import Policy
 
