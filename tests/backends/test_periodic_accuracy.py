@@ -77,8 +77,8 @@ def test_three_gateways_reach_the_tiered_steady_state() -> None:
                 while owed[g, tier] >= 1:
                     owed[g, tier] -= 1
                     allowed = gateway.try_acquire(tier).allowed
-                    admitted[tier] += allowed and tick >= 3000
+                    admitted[tier] += int(allowed and tick >= 3000)
             if tick % 100 == 33 * g:
                 gateway.sync_now()
-    per_second = {tier: count / 5 for tier, count in admitted.items()}
-    assert per_second == pytest.approx({1: 500, 2: 400, 3: 100, 4: 0}, abs=50)
+    rates = {tier: count / 5 for tier, count in admitted.items()}
+    assert rates == pytest.approx({1: 500, 2: 400, 3: 100, 4: 0}, abs=50)

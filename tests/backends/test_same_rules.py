@@ -108,5 +108,5 @@ def test_tiers_reach_the_worked_steady_state(
                 shared.sync_now()
     finally:
         shared.close()
-    per_second = {tier: count / 3 for tier, count in admitted.items()}
-    assert per_second == pytest.approx({1: 50, 2: 40, 3: 10, 4: 0}, abs=2.5)
+    rates = {tier: count / 3 for tier, count in admitted.items()}
+    assert rates == pytest.approx({1: 50, 2: 40, 3: 10, 4: 0}, abs=2.5)
