@@ -16,7 +16,7 @@ Names, units and attributes follow the OpenTelemetry RPC semantic conventions
 The library adds, under its own ``resilience.`` namespace:
 
 - ``resilience.server.active_calls`` / ``resilience.client.active_calls``: calls in flight
-  (saturation), up-down counters by method and color;
+  (saturation), by method and color (counted by the observer, read at collection);
 - ``resilience.rejections``: calls the library refused locally, by side, method, color,
   ``resilience.reject_reason`` and ``resilience.tier``;
 - ``resilience.decisions``: named decision events (``failover.attempted``...), by
@@ -28,11 +28,11 @@ The library adds, under its own ``resilience.`` namespace:
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import grpc
 from opentelemetry import metrics
-from opentelemetry.metrics import MeterProvider
+from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
 from resilience._events import CallInfo, CallOutcome
 from resilience._version import __version__
@@ -89,7 +89,8 @@ class MetricsObserver:
     values (later ones become ``"_OTHER"``); ``gauges``, the registry whose sources the
     observable gauges poll (default: the process-wide one). Instruments are created here, once;
     attribute dictionaries are cached per bounded (side, method, color, code), so a call costs
-    a few dictionary lookups plus the SDK's own recording.
+    a few dictionary lookups and one SDK recording (the duration histogram; calls in flight are
+    counted here and read when the exporter collects).
     """
 
     def __init__(
@@ -111,14 +112,16 @@ class MetricsObserver:
             )
             for side, kind in (("client", "outgoing"), ("server", "incoming"))
         }
-        self._active = {
-            side: meter.create_up_down_counter(
+        # Calls in flight are counted here and read when the exporter collects: two SDK
+        # recordings per call saved (each costs microseconds), the same exported series.
+        self._in_flight: dict[tuple[str, str, str], int] = {}
+        for side, kind in (("client", "Outgoing"), ("server", "Incoming")):
+            meter.create_observable_up_down_counter(
                 f"resilience.{side}.active_calls",
+                callbacks=[self._observe_in_flight(side)],
                 unit="{call}",
                 description=f"{kind} calls in flight (saturation).",
             )
-            for side, kind in (("client", "Outgoing"), ("server", "Incoming"))
-        }
         self._rejections = meter.create_counter(
             "resilience.rejections",
             unit="{call}",
@@ -149,17 +152,22 @@ class MetricsObserver:
 
     def call_started(self, call: CallInfo) -> None:
         """Count the call as in flight."""
-        self._active[call.side].add(1, self._base_attributes(call))
+        base = self._base_attributes(call)
+        key = (call.side, base["rpc.method"], base["resilience.color"])
+        with self._lock:
+            self._in_flight[key] = self._in_flight.get(key, 0) + 1
 
     def call_ended(self, call: CallInfo, outcome: CallOutcome) -> None:
         """Record duration and status, release the in-flight slot, count a rejection."""
         base = self._base_attributes(call)
-        self._active[call.side].add(-1, base)
-        key = (call.side, base["rpc.method"], base["resilience.color"], outcome.code)
-        attributes = self._ended.get(key)
+        method, color = base["rpc.method"], base["resilience.color"]
+        with self._lock:
+            key = (call.side, method, color)
+            self._in_flight[key] = self._in_flight.get(key, 0) - 1
+        attributes = self._ended.get((call.side, method, color, outcome.code))
         if attributes is None:
             attributes = self._ended_attributes(call.side, base, outcome.code)
-            self._ended[key] = attributes
+            self._ended[(call.side, method, color, outcome.code)] = attributes
         self._duration[call.side].record(outcome.duration, attributes)
         if outcome.reject_reason is not None:
             self._rejections.add(1, self._rejection_attributes(call, base, outcome.reject_reason))
@@ -175,6 +183,14 @@ class MetricsObserver:
             else:
                 cached = {"resilience.decision": name}
         self._decisions.add(1, cached)
+
+    def _observe_in_flight(self, side: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        def callback(options: CallbackOptions) -> Iterable[Observation]:
+            with self._lock:
+                counts = [(key, n) for key, n in self._in_flight.items() if key[0] == side]
+            return [Observation(n, self._base[key]) for key, n in counts if key in self._base]
+
+        return callback
 
     def _base_attributes(self, call: CallInfo) -> Attributes:
         method = self._bounds.method(call.method)
