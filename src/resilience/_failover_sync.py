@@ -95,8 +95,9 @@ class _Shape:
         if attempts is None:
             return self._local(request, timeout=timeout, metadata=metadata, **options)
         local = self._local(attempts.message(), timeout=timeout, metadata=metadata, **options)
+        fail_over = self._fail_over(attempts, "__call__")
         return ResponseStream(
-            local, self._fail_over(attempts, "__call__"), attempts.finish, attempts.release
+            local, fail_over, attempts.finish, attempts.release, self._core.worthy
         )
 
     def _fail_over(self, attempts: Attempts, how: str) -> Callable[[BaseException], Any]:

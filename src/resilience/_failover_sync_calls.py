@@ -31,15 +31,31 @@ Finish = Callable[[BaseException | None], None]
 """Record the remote attempt's outcome (None = success)."""
 
 
-class ResponseStream(grpc.Call):
-    """Iterates the local responses; an error before the first message fails over once."""
+class ResponseStream(_CallFuture):
+    """Iterates the local responses; an error before the first message fails over once.
 
-    def __init__(self, call: Any, fail_over: FailOver, finish: Finish, done: Callable[[], None]):
+    Like gRPC's own response iterator it is also a Call and a Future: done callbacks run once,
+    when the attempt that gives the caller its outcome has ended (a local attempt that may
+    still fail over defers them to the iteration that decides).
+    """
+
+    def __init__(
+        self,
+        call: Any,
+        fail_over: FailOver,
+        finish: Finish,
+        release: Callable[[], None],
+        worthy: Callable[[Any], bool],
+    ) -> None:
+        self._lock = threading.Lock()
+        self._callbacks: list[Callable[[Any], None]] | None = []  # None once they have run
         self._call = call
         self._fail_over: FailOver | None = fail_over
         self._finish: Finish | None = None
         self._finish_remote = finish
-        self._done = done
+        self._release = release
+        self._worthy = worthy
+        self._watch(call)
 
     def __iter__(self) -> Iterator[Any]:
         return self
@@ -49,14 +65,17 @@ class ResponseStream(grpc.Call):
             message = next(self._call)
         except StopIteration:
             self._settle(None)
+            self._run_callbacks()
             raise
         except grpc.RpcError as error:
             fail_over, self._fail_over = self._fail_over, None
             remote = fail_over(error) if fail_over is not None else None
             if remote is None:
                 self._settle(error)
+                self._run_callbacks()
                 raise
             self._call, self._finish = remote, self._finish_remote
+            self._watch(remote)
             return self.__next__()
         if self._fail_over is not None or self._finish is not None:
             self._settle(None)  # the first message commits the call to this attempt
@@ -66,7 +85,55 @@ class ResponseStream(grpc.Call):
         finish, self._finish, self._fail_over = self._finish, None, None
         if finish is not None:
             finish(error)
-        self._done()
+        self._release()
+
+    def _watch(self, call: Any) -> None:
+        add_done_callback = getattr(call, "add_done_callback", None)
+        if callable(add_done_callback):
+            add_done_callback(self._attempt_done)
+
+    def _attempt_done(self, call: Any) -> None:
+        if call is not self._call:
+            return  # an abandoned local attempt
+        if self._fail_over is not None and self._worthy(call):
+            return  # it may still fail over: the next iteration decides
+        self._run_callbacks()
+
+    def _run_callbacks(self) -> None:
+        with self._lock:
+            callbacks, self._callbacks = self._callbacks, None
+        for callback in callbacks or ():
+            _run(callback, self)
+
+    # -- grpc.Future -----------------------------------------------------------------------
+
+    def add_done_callback(self, fn: Callable[[Any], None]) -> None:
+        with self._lock:
+            if self._callbacks is not None:
+                self._callbacks.append(fn)
+                return
+        _run(fn, self)
+
+    def done(self) -> bool:
+        return self._callbacks is None
+
+    def running(self) -> bool:
+        return not self.done()
+
+    def cancelled(self) -> bool:
+        return bool(self._call.cancelled())
+
+    def result(self, timeout: float | None = None) -> Any:
+        return self._call.result(timeout)
+
+    def exception(self, timeout: float | None = None) -> Exception | None:
+        error: Exception | None = self._call.exception(timeout)
+        return error
+
+    def traceback(self, timeout: float | None = None) -> Any:
+        return self._call.traceback(timeout)
+
+    # -- grpc.Call -------------------------------------------------------------------------
 
     def cancel(self) -> bool:
         self._fail_over = None
@@ -95,6 +162,13 @@ class ResponseStream(grpc.Call):
         return str(self._call.details())
 
 
+def _run(callback: Callable[..., Any], *args: Any) -> None:
+    try:
+        callback(*args)
+    except Exception:
+        _log.exception("a call callback raised")
+
+
 def _error_of(future: Any) -> BaseException | None:
     if future.cancelled():
         return None
@@ -105,12 +179,14 @@ def _error_of(future: Any) -> BaseException | None:
 class FailoverFuture(_CallFuture):
     """A Call and Future whose result is the remote attempt's when the local one failed over."""
 
-    def __init__(self, local: Any, fail_over: FailOver, finish: Finish, done: Callable[[], None]):
+    def __init__(
+        self, local: Any, fail_over: FailOver, finish: Finish, release: Callable[[], None]
+    ) -> None:
         self._condition = threading.Condition()
         self._call = local
         self._fail_over = fail_over
         self._finish = finish
-        self._done_hook = done
+        self._release = release
         self._settled = False
         self._cancel_requested = False
         self._done_callbacks: list[Callable[[Any], None]] = []
@@ -119,12 +195,7 @@ class FailoverFuture(_CallFuture):
 
     def _local_done(self, local: Any) -> None:
         error = None if self._cancel_requested else _error_of(local)
-        remote = None
-        if error is not None:
-            try:
-                remote = self._fail_over(error)
-            except Exception:
-                _log.exception("starting the remote attempt failed; returning the local error")
+        remote = None if error is None else self._fail_over(error)
         if remote is None:
             self._settle()
             return
@@ -143,18 +214,11 @@ class FailoverFuture(_CallFuture):
             self._condition.notify_all()
             callbacks, self._done_callbacks = self._done_callbacks, []
             rpc_callbacks, self._rpc_callbacks = self._rpc_callbacks, []
-        self._done_hook()
+        self._release()
         for callback in rpc_callbacks:
-            self._run(callback)
+            _run(callback)
         for done_callback in callbacks:
-            self._run(done_callback, self)
-
-    @staticmethod
-    def _run(callback: Callable[..., Any], *args: Any) -> None:
-        try:
-            callback(*args)
-        except Exception:
-            _log.exception("a call callback raised")
+            _run(done_callback, self)
 
     def _wait(self, timeout: float | None) -> Any:
         with self._condition:
@@ -198,7 +262,7 @@ class FailoverFuture(_CallFuture):
             if not self._settled:
                 self._done_callbacks.append(fn)
                 return
-        self._run(fn, self)
+        _run(fn, self)
 
     # -- grpc.Call -------------------------------------------------------------------------
 

@@ -14,9 +14,10 @@ import pytest
 from resilience._events import CallInfo, CallOutcome
 from resilience.algorithms import AdaptiveRetryWindow
 from resilience.failover import AioDualCenterChannel, DualCenterChannel
+from resilience.interceptors import ClientInterceptor
 from resilience.testing import ManualClock
 
-from .centers import READ
+from .centers import READ, READ_STREAM, UPLOAD
 from .conftest import READS, Centers, ClientFactory
 
 
@@ -158,3 +159,29 @@ def test_every_flavour_is_a_grpc_channel(centers: Centers, make_client: ClientFa
     client = make_client(centers.local_address, centers.remote_address, policy=READS)
     assert isinstance(client.channel, (grpc.Channel, grpc.aio.Channel))
     assert "remote" in repr(client.channel)
+
+
+def test_the_client_interceptor_wraps_it_for_every_shape(channel: DualCenterChannel) -> None:
+    wrapped = grpc.intercept_channel(channel, ClientInterceptor(READS))
+    stream: Any = wrapped.unary_stream(READ_STREAM)
+    upload: Any = wrapped.stream_unary(UPLOAD)
+    assert list(stream(b"s", timeout=5)) == [b"remote:s:0", b"remote:s:1", b"remote:s:2"]
+    assert upload(iter([b"a", b"b"]), timeout=5) == b"remote:a,b"
+
+
+def test_stream_done_callbacks_run_once_for_the_answering_attempt(
+    channel: DualCenterChannel,
+) -> None:
+    finished = threading.Event()
+    codes: list[grpc.StatusCode] = []
+
+    def on_done(call: Any) -> None:
+        codes.append(call.code())
+        finished.set()
+
+    call = channel.unary_stream(READ_STREAM)(b"s", timeout=5)
+    call.add_done_callback(on_done)
+    assert len(list(call)) == 3
+    assert finished.wait(5)
+    assert codes == [grpc.StatusCode.OK]
+    assert call.done()
