@@ -66,7 +66,9 @@ class ClientPipeline(Pipeline):
 
     __slots__ = ()
 
-    def __init__(self, policy: Policy | None, observers: Sequence[Observer], clock: Clock) -> None:
+    def __init__(
+        self, policy: Policy | None, observers: Sequence[Observer] | None, clock: Clock
+    ) -> None:
         super().__init__(policy, observers, clock, "client")
 
     def start(

@@ -10,6 +10,7 @@ observer or the metadata code is logged (:mod:`._guard`) and the call proceeds w
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,8 +23,13 @@ from resilience._keys import PUSHBACK, REJECT
 from resilience.errors import RejectReason
 from resilience.interceptors._guard import report
 from resilience.interceptors._registry import MethodState, Registry
+from resilience.observability._defaults import default_observers
 from resilience.observability.tracing import CallTracer, default_call_tracer
 from resilience.policy import Policy
+
+
+TRACER_RECHECK = 1.0
+"""Seconds between looks at whether a tracer provider is installed."""
 
 
 class Rejection:
@@ -113,14 +119,24 @@ class Pipeline:
     """What both sides share: the current registry (swapped on reload), observers, the tracer
     and the clock."""
 
-    __slots__ = ("clock", "observers", "registry", "tracer")
+    __slots__ = ("_tracer_checked", "_tracer_on", "clock", "observers", "registry", "tracer")
 
     def __init__(
-        self, policy: Policy | None, observers: Sequence[Observer], clock: Clock, side: str
+        self,
+        policy: Policy | None,
+        observers: Sequence[Observer] | None,
+        clock: Clock,
+        side: str,
     ) -> None:
-        self.observers: tuple[Observer, ...] = tuple(observers)
+        # None: the default observers (metrics, crash reports); each is a no-op until its
+        # backend (an OTel SDK meter provider, an initialised sentry-sdk) is configured.
+        self.observers: tuple[Observer, ...] = (
+            default_observers() if observers is None else tuple(observers)
+        )
         self.clock = clock
         self.tracer = default_call_tracer()
+        self._tracer_on: CallTracer | None = None
+        self._tracer_checked = -math.inf
         self.registry = Registry(
             policy if policy is not None else Policy.default(), side=side, clock=clock
         )
@@ -139,6 +155,12 @@ class Pipeline:
         return list(self.registry.gauge_readings())
 
     def tracer_if_on(self) -> CallTracer | None:
-        """The tracer when a tracer provider is installed, else None (one identity check)."""
-        tracer = self.tracer
-        return tracer if tracer.enabled() else None
+        """The tracer when a tracer provider is installed, else None. Looking the provider up
+        costs more than the rest of a call's reporting, so the answer is kept for a second:
+        installing a provider switches tracing on within a second."""
+        now = time.monotonic()
+        if now >= self._tracer_checked:
+            tracer = self.tracer
+            self._tracer_on = tracer if tracer.enabled() else None
+            self._tracer_checked = now + TRACER_RECHECK
+        return self._tracer_on

@@ -70,7 +70,9 @@ class ServerPipeline(Pipeline):
 
     __slots__ = ()
 
-    def __init__(self, policy: Policy | None, observers: Sequence[Observer], clock: Clock) -> None:
+    def __init__(
+        self, policy: Policy | None, observers: Sequence[Observer] | None, clock: Clock
+    ) -> None:
         super().__init__(policy, observers, clock, "server")
 
     def start(self, method: str, context: Any) -> ServerCall:

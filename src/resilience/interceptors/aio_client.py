@@ -13,6 +13,7 @@ from resilience._clock import Clock, default_clock
 from resilience._events import GaugeReading, Observer
 from resilience.interceptors._client_pipeline import ClientCall, ClientPipeline
 from resilience.interceptors._guard import report
+from resilience.observability import register_gauge_source
 from resilience.policy import Policy
 
 _CANCELLED = grpc.StatusCode.CANCELLED
@@ -137,10 +138,11 @@ class AioClientInterceptor(Sequence[grpc.aio.ClientInterceptor]):
         self,
         policy: Policy | None = None,
         *,
-        observers: Sequence[Observer] = (),
+        observers: Sequence[Observer] | None = None,
         clock: Clock = default_clock,
     ) -> None:
         self._pipeline = ClientPipeline(policy, observers, clock)
+        register_gauge_source(self)  # polled (weakly held) when metrics are collected
         self._shapes: tuple[grpc.aio.ClientInterceptor, ...] = (
             _UnaryUnary(self),
             _UnaryStream(self),

@@ -23,6 +23,7 @@ from resilience.interceptors._server_common import (
 )
 from resilience.interceptors._server_pipeline import ServerCall, ServerPipeline
 from resilience.interceptors._shapes import Handler, Shape
+from resilience.observability import register_gauge_source
 from resilience.policy import Policy
 
 Context = Any  # grpc.aio.ServicerContext
@@ -44,11 +45,12 @@ class AioServerInterceptor(grpc.aio.ServerInterceptor):
         self,
         policy: Policy | None = None,
         *,
-        observers: Sequence[Observer] = (),
+        observers: Sequence[Observer] | None = None,
         clock: Clock = default_clock,
         hooks: Sequence[ServerHook] = (),
     ) -> None:
         self._pipeline = ServerPipeline(policy, observers, clock)
+        register_gauge_source(self)  # polled (weakly held) when metrics are collected
         self._hooks: tuple[ServerHook, ...] = tuple(hooks)
         self._handlers = HandlerCache(self._wrap)
 

@@ -11,6 +11,7 @@ from resilience._clock import Clock, default_clock
 from resilience._events import GaugeReading, Observer
 from resilience.interceptors._client_pipeline import ClientCall, ClientPipeline
 from resilience.interceptors._pipeline import Rejection
+from resilience.observability import register_gauge_source
 from resilience.policy import Policy
 
 
@@ -131,8 +132,9 @@ class ClientInterceptor(
     timeout, per the method's ``failure_codes``. Observers hear of every call.
 
     ``policy``: per-method settings (default :meth:`Policy.default`: propagation and breaker
-    on). ``observers``: receive ``call_started``/``call_ended``. ``clock``: seconds, for the
-    algorithms and call durations. Usage::
+    on). ``observers``: receive ``call_started``/``call_ended`` (default: the metrics observer
+    and the crash reporter of :mod:`resilience.observability`; ``()`` for none). ``clock``:
+    seconds, for the algorithms and call durations. Usage::
 
         channel = grpc.intercept_channel(grpc.insecure_channel(target), ClientInterceptor())
     """
@@ -141,10 +143,11 @@ class ClientInterceptor(
         self,
         policy: Policy | None = None,
         *,
-        observers: Sequence[Observer] = (),
+        observers: Sequence[Observer] | None = None,
         clock: Clock = default_clock,
     ) -> None:
         self._pipeline = ClientPipeline(policy, observers, clock)
+        register_gauge_source(self)  # polled (weakly held) when metrics are collected
 
     @property
     def policy(self) -> Policy:

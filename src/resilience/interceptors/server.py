@@ -21,6 +21,7 @@ from resilience.interceptors._server_common import (
 )
 from resilience.interceptors._server_pipeline import ServerCall, ServerPipeline
 from resilience.interceptors._shapes import Handler, Shape
+from resilience.observability import register_gauge_source
 from resilience.policy import Policy
 
 _CANCELLED = grpc.StatusCode.CANCELLED
@@ -38,9 +39,10 @@ class ServerInterceptor(grpc.ServerInterceptor):
     known, ``grpc-retry-pushback-ms``. Observers hear of every call's start and end.
 
     ``policy``: per-method settings (default :meth:`Policy.default`: propagation on, no limits).
-    ``observers``: receive ``call_started``/``call_ended``. ``clock``: seconds, for the
-    algorithms and call durations. ``hooks``: plug-ins run before admission, in the call's
-    contexts (fault injection, traffic recording; see
+    ``observers``: receive ``call_started``/``call_ended`` (default: the metrics observer and
+    the crash reporter of :mod:`resilience.observability`; ``()`` for none). ``clock``: seconds,
+    for the algorithms and call durations. ``hooks``: plug-ins run before admission, in the
+    call's contexts (fault injection, traffic recording; see
     :data:`resilience.interceptors._server_common.ServerHook`). Usage::
 
         server = grpc.server(executor, interceptors=[ServerInterceptor(policy)])
@@ -50,11 +52,12 @@ class ServerInterceptor(grpc.ServerInterceptor):
         self,
         policy: Policy | None = None,
         *,
-        observers: Sequence[Observer] = (),
+        observers: Sequence[Observer] | None = None,
         clock: Clock = default_clock,
         hooks: Sequence[ServerHook] = (),
     ) -> None:
         self._pipeline = ServerPipeline(policy, observers, clock)
+        register_gauge_source(self)  # polled (weakly held) when metrics are collected
         self._hooks: tuple[ServerHook, ...] = tuple(hooks)
         self._handlers = HandlerCache(self._wrap)
 
