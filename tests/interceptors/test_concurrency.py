@@ -64,7 +64,7 @@ def test_concurrent_callers_keep_their_own_colors(harness: Harness) -> None:
 
 
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,  # a burst may or may not catch the breaker before outcomes arrive
     reason="SreBreaker counts a request at try_acquire and its accept only when it ends, so a "
     "burst of in-flight calls after an idle window reads as failures (Kratos and go-zero count "
     "both when the call ends); to be fixed in resilience.algorithms.breaker",

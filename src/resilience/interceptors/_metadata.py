@@ -87,6 +87,8 @@ _TIER_TEXT = {1: "1", 2: "2", 3: "3", 4: "4"}
 
 def _inject(metadata: Metadata, color: str | None, span: Span | None) -> None:
     ctx = get_current()
+    if span is None and color is None and not ctx:
+        return  # an empty context: no span, no baggage, nothing to carry
     if span is not None:
         ctx = trace.set_span_in_context(span, ctx)
     if color is not None and baggage.get_baggage(COLOR_BAGGAGE, ctx) != color:

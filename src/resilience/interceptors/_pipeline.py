@@ -27,7 +27,6 @@ from resilience.observability._defaults import default_observers
 from resilience.observability.tracing import CallTracer, default_call_tracer
 from resilience.policy import Policy
 
-
 TRACER_RECHECK = 1.0
 """Seconds between looks at whether a tracer provider is installed."""
 

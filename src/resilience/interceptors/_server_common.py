@@ -28,27 +28,25 @@ Wrapper = Callable[[str, Shape, Callable[..., Any]], Callable[..., Any]]
 
 class HandlerCache:
     """Wraps each method handler once and reuses the wrapped one: rebuilding a handler costs
-    more than the whole policy stack. Keyed by the handler object (handlers from generic
-    handlers and generated code are created once); unhashable handlers are wrapped per call."""
+    more than the whole policy stack. Kept per method while the continuation hands back the
+    same handler object (generic handlers and generated code create theirs once); a handler
+    built per call is wrapped per call."""
 
     __slots__ = ("_wrap", "_wrapped")
 
     def __init__(self, wrap: Wrapper) -> None:
         self._wrap = wrap
-        self._wrapped: dict[tuple[str, Handler], Handler] = {}
+        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
 
     def get(self, method: str, handler: Handler) -> Handler:
-        try:
-            key = (method, handler)
-            found = self._wrapped.get(key)
-        except TypeError:  # an unhashable handler type
-            return self._build(method, handler)
-        if found is None:
-            found = self._build(method, handler)
-            if len(self._wrapped) >= _CACHE_SIZE:
-                self._wrapped = {}
-            self._wrapped[key] = found
-        return found
+        found = self._wrapped.get(method)
+        if found is not None and found[0] is handler:
+            return found[1]
+        wrapped = self._build(method, handler)
+        if len(self._wrapped) >= _CACHE_SIZE:
+            self._wrapped = {}
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
 
     def _build(self, method: str, handler: Handler) -> Handler:
         shape = shape_of(handler)

@@ -102,16 +102,15 @@ class ServerInterceptor(grpc.ServerInterceptor):
 
             return stream_behavior
 
-        def unary_behavior(request: Any, context: grpc.ServicerContext) -> Any:
+        def in_scope(request: Any, context: grpc.ServicerContext) -> Any:
             call = pipeline.start(method, context)
-            scope = contextvars.copy_context()
-            scope.run(enter, call)
+            enter(call)
             if hooks:
-                request = scope.run(run_hooks, hooks, method, request, context, call)
+                request = run_hooks(hooks, method, request, context, call)
             if pipeline.admit(call) is not None:
                 _reject(call, context)
             try:
-                response = scope.run(behavior, request, context)
+                response = behavior(request, context)
             except Exception as exc:
                 call.end(*ended_by_exception(context, exc))
                 raise
@@ -120,6 +119,10 @@ class ServerInterceptor(grpc.ServerInterceptor):
             else:
                 call.end(code_after_cancel(context))
             return response
+
+        def unary_behavior(request: Any, context: grpc.ServicerContext) -> Any:
+            # The whole call runs in a Context of its own: nothing it sets outlives it.
+            return contextvars.copy_context().run(in_scope, request, context)
 
         return unary_behavior
 

@@ -1,0 +1,353 @@
+"""What the interceptors cost per gRPC call, as ratios to bare gRPC measured in the same round.
+
+Each measurement runs in fresh processes: a server subprocess and a client subprocess, on
+127.0.0.1 and a free port. Variants run interleaved in rounds; the table reports medians over
+rounds of each round's ratio to the bare run of the same mode in that round.
+
+Variants (each sync and aio, one unary echo method):
+- ``bare``: no interceptor;
+- ``full``: ClientInterceptor + ServerInterceptor with every policy on (breaker, dynamic timeout,
+  tiered rate limit, overload guard, propagation, trusted-peer tiers) and the default observers
+  (golden-signal metrics and crash reports), OpenTelemetry API without SDK;
+- ``full_sdk``: ``full`` with an OpenTelemetry SDK TracerProvider (SimpleSpanProcessor and a
+  no-op exporter) in both processes, so every call records a client and a server span.
+
+Figures: p50 and p99 latency of sequential calls; client + server CPU per call (process time);
+calls per second from 16 client threads (sync only, 8 server workers).
+
+Usage: ``python benchmarks/grpc_overhead.py [--quick] [--rounds N] [--calls N]``.
+Writes benchmarks/results/grpc_overhead.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "grpc_overhead.json"
+VARIANTS = ("bare", "full", "full_sdk")
+MODES = ("sync", "aio")
+METHOD = "/bench.Echo/Say"
+CPU_METHOD = "/bench.Echo/Cpu"
+PAYLOAD = b"x" * 64
+
+
+def full_policy() -> Any:
+    from resilience.policy import Policy
+
+    return Policy.from_dict(
+        {
+            "trusted_peers": ["127.0.0.1/32"],
+            "methods": {
+                "*": {
+                    "breaker": {"min_requests": 1_000_000},
+                    "timeout": {"t_avg": 0.5, "t_hwm": 1.0, "t_max": 2.0},
+                    "rate_limit": {"limit": 10_000_000, "window": 1.0, "tiered": True},
+                    # thresholds of 1.0: the guard does all its work but never sheds here
+                    "overload": {"cpu_thresholds": {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0}},
+                }
+            },
+        }
+    )
+
+
+def configure(variant: str) -> tuple[Any, ...]:
+    """Set up this process for ``variant``; return the observers to give the interceptors."""
+    if variant == "full_sdk":
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import (
+            SimpleSpanProcessor,
+            SpanExporter,
+            SpanExportResult,
+        )
+
+        class NoopExporter(SpanExporter):
+            def export(self, spans: Any) -> SpanExportResult:
+                return SpanExportResult.SUCCESS
+
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(NoopExporter()))
+        trace.set_tracer_provider(provider)
+    if variant == "bare":
+        return ()
+    from resilience.observability import default_observers
+
+    return default_observers()
+
+
+# ---- server process -------------------------------------------------------------------
+
+
+def _handlers() -> Any:
+    import grpc
+
+    def say(request: bytes, context: Any) -> bytes:
+        return request
+
+    def cpu(request: bytes, context: Any) -> bytes:
+        return repr(time.process_time()).encode()
+
+    return grpc.method_handlers_generic_handler(
+        "bench.Echo",
+        {
+            "Say": grpc.unary_unary_rpc_method_handler(say),
+            "Cpu": grpc.unary_unary_rpc_method_handler(cpu),
+        },
+    )
+
+
+def _aio_handlers() -> Any:
+    import grpc
+
+    async def say(request: bytes, context: Any) -> bytes:
+        return request
+
+    async def cpu(request: bytes, context: Any) -> bytes:
+        return repr(time.process_time()).encode()
+
+    return grpc.method_handlers_generic_handler(
+        "bench.Echo",
+        {
+            "Say": grpc.unary_unary_rpc_method_handler(say),
+            "Cpu": grpc.unary_unary_rpc_method_handler(cpu),
+        },
+    )
+
+
+def serve(mode: str, variant: str) -> None:
+    """Run a server until stdin closes; print its port first."""
+    observers = configure(variant)
+    if mode == "sync":
+        from concurrent.futures import ThreadPoolExecutor
+
+        import grpc
+
+        from resilience.interceptors import ServerInterceptor
+
+        chain: list[grpc.ServerInterceptor] = []
+        if variant != "bare":
+            chain.append(ServerInterceptor(full_policy(), observers=observers))
+        server = grpc.server(ThreadPoolExecutor(max_workers=8), interceptors=chain)
+        server.add_generic_rpc_handlers((_handlers(),))
+        port = server.add_insecure_port("127.0.0.1:0")
+        server.start()
+        print(port, flush=True)
+        sys.stdin.read()
+        server.stop(None)
+        return
+    import asyncio
+
+    import grpc.aio
+
+    from resilience.interceptors import AioServerInterceptor
+
+    async def run() -> None:
+        interceptor = AioServerInterceptor(full_policy(), observers=observers)
+        aio_server = grpc.aio.server(interceptors=[] if variant == "bare" else [interceptor])
+        aio_server.add_generic_rpc_handlers((_aio_handlers(),))
+        port = aio_server.add_insecure_port("127.0.0.1:0")
+        await aio_server.start()
+        print(port, flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        await aio_server.stop(None)
+
+    asyncio.run(run())
+
+
+# ---- client process -------------------------------------------------------------------
+
+
+def _percentiles(samples: list[int]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p50 = ordered[len(ordered) // 2] / 1000
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] / 1000
+    return p50, p99
+
+
+def client(mode: str, variant: str, target: str, calls: int, seconds: float) -> None:
+    """Measure and print one JSON line: p50/p99 us, CPU us per call, 16-thread calls/s."""
+    observers = configure(variant)
+    if mode == "sync":
+        print(json.dumps(_sync_client(variant, observers, target, calls, seconds)), flush=True)
+        return
+    import asyncio
+
+    print(json.dumps(asyncio.run(_aio_client(variant, observers, target, calls))), flush=True)
+
+
+def _sync_client(
+    variant: str, observers: Any, target: str, calls: int, seconds: float
+) -> dict[str, float]:
+    import threading
+
+    import grpc
+
+    from resilience.interceptors import ClientInterceptor
+
+    channel = grpc.insecure_channel(target)
+    if variant != "bare":
+        channel = grpc.intercept_channel(
+            channel, ClientInterceptor(full_policy(), observers=observers)
+        )
+    say: Any = channel.unary_unary(METHOD)
+    cpu: Any = channel.unary_unary(CPU_METHOD)
+    for _ in range(max(200, calls // 10)):
+        say(PAYLOAD, timeout=10)
+    samples: list[int] = []
+    server_cpu = float(cpu(b""))
+    client_cpu = time.process_time()
+    for _ in range(calls):
+        started = time.perf_counter_ns()
+        say(PAYLOAD, timeout=10)
+        samples.append(time.perf_counter_ns() - started)
+    cpu_us = (time.process_time() - client_cpu + float(cpu(b"")) - server_cpu) * 1e6 / calls
+    p50, p99 = _percentiles(samples)
+    done = [0] * 16
+    stop = time.perf_counter() + seconds
+
+    def worker(index: int) -> None:
+        while time.perf_counter() < stop:
+            say(PAYLOAD, timeout=10)
+            done[index] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    throughput = sum(done) / (time.perf_counter() - began)
+    channel.close()
+    return {"p50": p50, "p99": p99, "cpu": cpu_us, "throughput": throughput}
+
+
+async def _aio_client(variant: str, observers: Any, target: str, calls: int) -> dict[str, float]:
+    import grpc.aio
+
+    from resilience.interceptors import AioClientInterceptor
+
+    interceptors = (
+        None if variant == "bare" else AioClientInterceptor(full_policy(), observers=observers)
+    )
+    async with grpc.aio.insecure_channel(target, interceptors=interceptors) as channel:
+        say: Any = channel.unary_unary(METHOD)
+        cpu: Any = channel.unary_unary(CPU_METHOD)
+        for _ in range(max(200, calls // 10)):
+            await say(PAYLOAD, timeout=10)
+        samples: list[int] = []
+        server_cpu = float(await cpu(b""))
+        client_cpu = time.process_time()
+        for _ in range(calls):
+            started = time.perf_counter_ns()
+            await say(PAYLOAD, timeout=10)
+            samples.append(time.perf_counter_ns() - started)
+        server_used = float(await cpu(b"")) - server_cpu
+        cpu_us = (time.process_time() - client_cpu + server_used) * 1e6 / calls
+    p50, p99 = _percentiles(samples)
+    return {"p50": p50, "p99": p99, "cpu": cpu_us}
+
+
+# ---- orchestration --------------------------------------------------------------------
+
+
+def measure(mode: str, variant: str, calls: int, seconds: float) -> dict[str, float]:
+    """One measurement in a fresh server process and a fresh client process."""
+    me = [sys.executable, str(Path(__file__).resolve())]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    server = subprocess.Popen(
+        [*me, "serve", mode, variant], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+    )
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
+        args = [*me, "client", mode, variant, f"127.0.0.1:{port}", str(calls), str(seconds)]
+        out = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+        if out.returncode != 0:
+            raise RuntimeError(f"client failed: {out.stderr[-2000:]}")
+        result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+        return result
+    finally:
+        if server.stdin is not None:
+            server.stdin.close()
+        server.wait(30)
+
+
+def run(rounds: int, calls: int, seconds: float) -> dict[str, Any]:
+    ratios: dict[str, dict[str, list[float]]] = {}
+    absolute: dict[str, dict[str, list[float]]] = {}
+    for index in range(rounds):
+        for mode in MODES:
+            order = VARIANTS[index % 3 :] + VARIANTS[: index % 3]  # rotate: interleaved
+            measured = {variant: measure(mode, variant, calls, seconds) for variant in order}
+            bare = measured["bare"]
+            for variant, figures in measured.items():
+                key = f"{mode} {variant}"
+                for name, value in figures.items():
+                    absolute.setdefault(key, {}).setdefault(name, []).append(value)
+                    ratios.setdefault(key, {}).setdefault(name, []).append(value / bare[name])
+            print(
+                f"round {index + 1}/{rounds} {mode}: "
+                + ", ".join(f"{v} p50 {measured[v]['p50']:.0f}us" for v in VARIANTS),
+                file=sys.stderr,
+                flush=True,
+            )
+    return {
+        "rounds": rounds,
+        "calls": calls,
+        "throughput_seconds": seconds,
+        "median": {k: {n: statistics.median(v) for n, v in f.items()} for k, f in absolute.items()},
+        "ratio": {k: {n: statistics.median(v) for n, v in f.items()} for k, f in ratios.items()},
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = [
+        "| mode | variant | p50 us | p50 x bare | p99 x bare | CPU us/call | CPU x bare "
+        "| 16-thread calls/s x bare |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, figures in result["median"].items():
+        mode, variant = key.split()
+        ratio = result["ratio"][key]
+        throughput = f"{ratio['throughput']:.2f}" if "throughput" in ratio else "n/a"
+        lines.append(
+            f"| {mode} | {variant} | {figures['p50']:.0f} | {ratio['p50']:.2f} | "
+            f"{ratio['p99']:.2f} | {figures['cpu']:.0f} | {ratio['cpu']:.2f} | {throughput} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "serve":
+        serve(argv[1], argv[2])
+        return 0
+    if argv and argv[0] == "client":
+        client(argv[1], argv[2], argv[3], int(argv[4]), float(argv[5]))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 rounds, 500 calls, 1 s of load")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of every variant")
+    parser.add_argument("--calls", type=int, default=3000, help="timed sequential calls")
+    parser.add_argument("--seconds", type=float, default=3.0, help="16-thread load duration")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds, args.calls, args.seconds = 2, 500, 1.0
+    result = run(args.rounds, args.calls, args.seconds)
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
