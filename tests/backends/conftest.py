@@ -39,7 +39,7 @@ class RedisServer:
     def start(self, timeout: float = 5.0) -> None:
         """Start the server and wait until it answers PING."""
         command = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1"]
-        command += ["--save", "", "--appendonly", "no", "--protected-mode", "yes"]
+        command += ["--save", "", "--appendonly", "no", "--enable-debug-command", "local"]
         self._process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )

@@ -27,7 +27,7 @@ class SlotMonitor:
     (channel 0), so that every 10-slot window can be summed afterwards."""
 
     def __init__(self, url: str, key: str) -> None:
-        self._client = redis.Redis.from_url(url, socket_timeout=2.0)
+        self._client = redis.Redis.from_url(url, socket_timeout=2.0, decode_responses=True)
         self._key = key
         self.slots: dict[int, int] = {}
         self._stop = threading.Event()
@@ -44,7 +44,7 @@ class SlotMonitor:
 
     def _run(self) -> None:
         while not self._stop.wait(0.2):
-            fields = {k.decode(): v.decode() for k, v in self._client.hgetall(self._key).items()}
+            fields: dict[str, str] = self._client.hgetall(self._key)  # type: ignore[assignment]
             for name, value in fields.items():
                 if name.startswith("t"):
                     count = int(fields.get(f"{name[1:]}:0", 0))

@@ -27,6 +27,10 @@ class Store(Protocol):
     def description(self) -> str:
         """Where the counts live, safe to log (no password)."""
 
+    def now(self) -> float:
+        """The store's time in seconds as well as it is known here, without I/O (periodic
+        mode's first guess, before a sync measures the offset)."""
+
     def decide(self, spec: LimitSpec, tier: int, n: int) -> Decision:
         """Exact mode: one atomic decision (tier is ignored by a sliding-window limit)."""
 
@@ -46,6 +50,9 @@ class AioStore(Protocol):
     @property
     def description(self) -> str:
         """Where the counts live, safe to log (no password)."""
+
+    def now(self) -> float:
+        """The store's time in seconds as well as it is known here, without I/O."""
 
     async def decide(self, spec: LimitSpec, tier: int, n: int) -> Decision:
         """Exact mode: one atomic decision (tier is ignored by a sliding-window limit)."""

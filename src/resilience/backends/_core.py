@@ -39,6 +39,7 @@ class SharedCore:
         buckets: int,
         tiered: bool,
         store: str,
+        store_now: Clock,
         mode: Mode,
         sync_interval: Duration,
         expected_instances: int,
@@ -78,7 +79,9 @@ class SharedCore:
             clock=clock,
         )
         self.view = (
-            None if self.exact else PeriodicView(self.spec, instances=instances, clock=clock)
+            None
+            if self.exact
+            else PeriodicView(self.spec, instances=instances, clock=clock, store_now=store_now)
         )
         self.instance = uuid.uuid4().hex
         """This process's id in the store's registry of live instances."""

@@ -76,10 +76,11 @@ class PeriodicView:
     """Local admission for one shared limit; thread-safe, no I/O, no sleeping.
 
     ``instances``: live instances assumed until the first sync says how many there are.
-    ``clock``: local seconds; mapped onto the store's time line by the last sync.
+    ``clock``: local seconds; mapped onto the store's time line by the last sync, and before
+    it by ``store_now`` (the store's time as known locally).
     """
 
-    def __init__(self, spec: LimitSpec, *, instances: int, clock: Clock) -> None:
+    def __init__(self, spec: LimitSpec, *, instances: int, clock: Clock, store_now: Clock) -> None:
         self._spec = spec
         self._clock = clock
         channels = spec.channels
@@ -89,7 +90,7 @@ class PeriodicView:
         self._ring = _SlotRing(spec.size, 4 * channels)
         self._pending: Deltas = {}
         self._inflight: Deltas = {}
-        self._offset_us = 0
+        self._offset_us = to_us(store_now()) - to_us(clock())
         self._instances = max(1, instances)
         self._mean_age = 0.0
         """Seconds: how long before the last sync, on average, the others synced."""
@@ -156,14 +157,15 @@ class PeriodicView:
                 decision = self._tiered(tier, n, now_us)
             else:
                 count, scale = self._estimate(0)
-                if count + scale * n <= spec.limit:
+                weight = min(scale, self._instances) * n
+                if count + weight <= spec.limit:
                     decision = ALLOWED
                 else:
                     decision = sliding_rejection(
                         self._estimated_slots(range(1), [scale]),
                         count=count,
                         n=n,
-                        weight=scale * n,
+                        weight=weight,
                         limit=spec.limit,
                         into_slot=(now_us % spec.slot_us) / 1e6,
                         slot=spec.slot,
@@ -179,7 +181,7 @@ class PeriodicView:
         reserved = 0.0
         for j in range(tier - 1):
             reserved += self._previous(TIERS + j)
-        weight = admitted[tier - 1][1] * n
+        weight = min(admitted[tier - 1][1], self._instances) * n
         if total + weight <= spec.limit and used + weight <= spec.limit - reserved:
             return ALLOWED
         scales = [scale for _, scale in admitted]

@@ -51,6 +51,7 @@ class _AioSharedLimiter:
             buckets=buckets,
             tiered=tiered,
             store=store.description,
+            store_now=store.now,
             mode=mode,
             sync_interval=sync_interval,
             expected_instances=expected_instances,

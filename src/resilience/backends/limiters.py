@@ -61,6 +61,7 @@ class _SharedLimiter:
             buckets=buckets,
             tiered=tiered,
             store=store.description,
+            store_now=store.now,
             mode=mode,
             sync_interval=sync_interval,
             expected_instances=expected_instances,

@@ -67,6 +67,10 @@ class MemoryStore:
     def description(self) -> str:
         return "memory"
 
+    def now(self) -> float:
+        """The store's clock."""
+        return self._clock()
+
     def _ring(self, spec: LimitSpec) -> _Ring:
         key = (spec.name, spec.window, spec.buckets, spec.tiered)
         ring = self._rings.get(key)
@@ -123,6 +127,10 @@ class AioMemoryStore:
     @property
     def description(self) -> str:
         return self.sync_store.description
+
+    def now(self) -> float:
+        """The store's clock."""
+        return self.sync_store.now()
 
     async def decide(self, spec: LimitSpec, tier: int, n: int) -> Decision:
         return self.sync_store.decide(spec, tier, n)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -93,9 +94,10 @@ def parse_store_url(url: str) -> tuple[str, bool]:
             raise ConfigError(f"store URL {shown}: database must be a number, got {database!r}")
     query = parse_qsl(parts.query, keep_blank_values=True)
     flags = [value for name, value in query if name == "cluster"]
-    cluster = bool(flags) and flags[-1].lower() in ("1", "true", "yes")
+    if not flags:
+        return url, False
     kept = urlencode([(name, value) for name, value in query if name != "cluster"])
-    return urlunsplit(parts._replace(query=kept)), cluster
+    return urlunsplit(parts._replace(query=kept)), flags[-1].lower() in ("1", "true", "yes")
 
 
 def client_options(socket_timeout: float, connect_timeout: float | None) -> dict[str, Any]:
@@ -124,6 +126,11 @@ class _RedisCodec:
     @property
     def description(self) -> str:
         return self._description
+
+    def now(self) -> float:
+        """The test clock if one was given, else this host's wall clock (Redis TIME is the
+        wall clock of its host; a sync measures the real offset)."""
+        return self._clock() if self._clock is not None else time.time()
 
     def _now_arg(self) -> str | int:
         # A test clock makes the scripts deterministic; by default they read Redis TIME.

@@ -1,0 +1,133 @@
+"""Configuration: store URLs, limit specs, modes, and the factory the interceptors use."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from resilience._clock import ManualClock
+from resilience.algorithms import TieredLimiter
+from resilience.backends import (
+    LimitSpec,
+    MemoryStore,
+    SharedSlidingWindowLimiter,
+    SharedTieredLimiter,
+    build_limiter,
+    needs_await,
+    parse_store_url,
+)
+from resilience.errors import ConfigError
+from resilience.policy import RateLimitSettings
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://cache:6379", "scheme must be redis://, rediss:// (TLS) or unix://, got http://"),
+        ("cache:6379", "scheme must be"),
+        ("redis://", "missing host"),
+        ("redis://cache:99999", "Port out of range"),
+        ("redis://cache:port", "Port could not be cast"),
+        ("redis://cache:6379/zero", "database must be a number, got 'zero'"),
+        ("unix://", "unix:// needs a socket path"),
+    ],
+)
+def test_bad_store_urls_name_the_problem(url: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        parse_store_url(url)
+
+
+def test_errors_never_show_the_password() -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_store_url("redis://user:s3cret@cache:6379/db")
+    assert "s3cret" not in str(raised.value)
+    assert "user:***@cache" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("redis://cache:6379/2", ("redis://cache:6379/2", False)),
+        (
+            "rediss://:pw@cache/0?ssl_cert_reqs=none",
+            ("rediss://:pw@cache/0?ssl_cert_reqs=none", False),
+        ),
+        ("redis://cache:7000?cluster=true", ("redis://cache:7000", True)),
+        ("unix:///run/redis.sock?db=1", ("unix:///run/redis.sock?db=1", False)),
+    ],
+)
+def test_good_store_urls_pass_with_the_cluster_flag_split_off(
+    url: str, expected: tuple[str, bool]
+) -> None:
+    assert parse_store_url(url) == expected
+
+
+def test_keys_carry_one_hash_tag_per_limit() -> None:
+    assert LimitSpec("/shop.Cart/*", 10).keys("svc") == (
+        "{svc:/shop.Cart/*}:w",
+        "{svc:/shop.Cart/*}:i",
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"limit": -1}, "limit must be an int >= 0"),
+        ({"limit": 10, "window": 0}, "window must be > 0 seconds"),
+        ({"limit": 10, "buckets": 0}, "buckets must be an int >= 1"),
+        ({"limit": 10, "window": 0.005, "buckets": 10}, "window / buckets must be >= 1 ms"),
+    ],
+)
+def test_limit_specs_are_validated(arguments: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        LimitSpec("x", **arguments)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"mode": "sometimes"}, "mode must be 'periodic' or 'exact'"),
+        ({"sync_interval": 0}, "sync_interval must be > 0 seconds"),
+        ({"expected_instances": 0}, "expected_instances must be >= 1"),
+        ({"fallback_limit": -2}, "fallback_limit must be >= 0"),
+    ],
+)
+def test_shared_limiters_validate_their_options(arguments: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        SharedSlidingWindowLimiter(MemoryStore(), name="x", limit=10, **arguments)  # type: ignore[arg-type]
+
+
+def test_the_memory_store_builds_the_in_process_algorithms() -> None:
+    clock = ManualClock()
+    sliding = build_limiter(RateLimitSettings(limit=2), aio=False, clock=clock)
+    tiered = build_limiter(RateLimitSettings(limit=2, tiered=True), aio=True, clock=clock)
+    assert not needs_await(sliding)
+    assert not needs_await(tiered)
+    assert [sliding.try_acquire(4).allowed for _ in range(3)] == [True, True, False]  # type: ignore[union-attr]
+    assert isinstance(tiered, TieredLimiter)
+
+
+def test_a_redis_store_builds_a_shared_limiter(redis_url: str, prefix: str) -> None:
+    settings = RateLimitSettings(limit=3, store=redis_url, key=f"{prefix}-factory", mode="exact")
+    limiter = build_limiter(settings, aio=False)
+    assert not needs_await(limiter)
+    assert [limiter.try_acquire(1).allowed for _ in range(4)] == [True, True, True, False]  # type: ignore[union-attr]
+    tiered = build_limiter(
+        RateLimitSettings(limit=3, store=redis_url, key=f"{prefix}-t", tiered=True), aio=False
+    )
+    assert isinstance(tiered, SharedTieredLimiter)
+    tiered.close()
+
+
+def test_aio_exact_mode_must_be_awaited(redis_url: str, prefix: str) -> None:
+    settings = RateLimitSettings(limit=3, store=redis_url, key=prefix, mode="exact")
+    assert needs_await(build_limiter(settings, aio=True))
+    assert not needs_await(
+        build_limiter(RateLimitSettings(limit=3, store=redis_url, key=prefix), aio=True)
+    )
+
+
+def test_a_shared_limit_needs_a_name(redis_url: str) -> None:
+    with pytest.raises(ConfigError, match=r"rate_limit\.key"):
+        build_limiter(RateLimitSettings(limit=3, store=redis_url), aio=False, check=False)

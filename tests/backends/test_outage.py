@@ -1,0 +1,138 @@
+"""Redis faults never fail a call: killed, slow, or unreachable at start-up, the limiter decides
+locally within the same call (or rejects, fail-closed) and resumes by itself."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from resilience.backends import RedisStore, SharedSlidingWindowLimiter, check_store
+from resilience.errors import ConfigError
+
+from .conftest import RedisServer, free_port
+
+OUTAGE_TIMEOUT = 0.1
+"""Socket timeout for the kill/restart tests: above the shared machine's scheduling hiccups, so
+only the outage trips the breaker (the slow-Redis test checks the default 10 ms cut)."""
+
+
+def limiter_on(
+    server: RedisServer, prefix: str, mode: str, *, fail_open: bool = True
+) -> tuple[RedisStore, SharedSlidingWindowLimiter]:
+    store = RedisStore.from_url(server.url, prefix=prefix, socket_timeout=OUTAGE_TIMEOUT)
+    limiter = SharedSlidingWindowLimiter(
+        store,
+        name="outage",
+        limit=1000,
+        mode="exact" if mode == "exact" else "periodic",
+        expected_instances=4,
+        fail_open=fail_open,
+    )
+    return store, limiter
+
+
+def wait_until(
+    condition: Callable[[], object], timeout: float, step: Callable[[], object]
+) -> float:
+    """Call ``step()`` every 5 ms until ``condition()``; the seconds it took (or fail)."""
+    began = time.monotonic()
+    while not condition():
+        assert time.monotonic() - began < timeout, "condition not reached in time"
+        step()
+        time.sleep(0.005)
+    return time.monotonic() - began
+
+
+@pytest.mark.parametrize("mode", ["exact", "periodic"])
+def test_a_killed_redis_falls_back_at_once_and_resumes_within_a_second(
+    redis_server: RedisServer, redis_url: str, prefix: str, mode: str
+) -> None:
+    store, limiter = limiter_on(redis_server, prefix, mode)
+    try:
+        assert limiter.try_acquire().allowed
+        if mode == "periodic":
+            assert limiter.sync_now()
+        assert not limiter.fallback
+
+        redis_server.kill()
+        first = limiter.try_acquire()  # must not raise
+        if mode == "exact":
+            assert limiter.fallback, "the call that met the outage already fell back"
+        else:
+            assert first.allowed  # periodic decides locally; the next sync notices
+            assert not limiter.sync_now()
+            assert limiter.gauge_readings().__next__().value == 1.0  # the fallback gauge
+        admitted = sum(limiter.try_acquire().allowed for _ in range(600))
+        assert admitted == 1000 // 4 - (1 if mode == "exact" else 0)  # the local share
+
+        redis_server.start()
+        took = wait_until(lambda: not limiter.fallback, 3.0, limiter.try_acquire)
+        assert took <= 1.0
+    finally:
+        limiter.close()
+        store.close()
+
+
+def test_fail_closed_rejects_while_redis_is_down(
+    redis_server: RedisServer, redis_url: str, prefix: str
+) -> None:
+    store, limiter = limiter_on(redis_server, prefix, "exact", fail_open=False)
+    try:
+        assert limiter.try_acquire().allowed
+        redis_server.kill()
+        decisions = [limiter.try_acquire() for _ in range(20)]
+        assert {(d.allowed, d.reason) for d in decisions} == {(False, "rate_limit")}
+        redis_server.start()
+        wait_until(lambda: not limiter.fallback, 3.0, limiter.try_acquire)
+        assert limiter.try_acquire().allowed
+    finally:
+        limiter.close()
+        store.close()
+
+
+def test_a_slow_redis_is_cut_at_the_socket_timeout(
+    redis_server: RedisServer, redis_url: str, prefix: str
+) -> None:
+    store = RedisStore.from_url(redis_url, prefix=prefix)  # the default 10 ms timeout
+    limiter = SharedSlidingWindowLimiter(store, name="slow", limit=100, mode="exact")
+    sleeper = redis_server.client()
+    try:
+        wait_until(lambda: limiter.try_acquire().allowed and not limiter.fallback, 3.0, int)
+        blocker = threading.Thread(target=sleeper.execute_command, args=("DEBUG", "SLEEP", "0.6"))
+        blocker.start()
+        time.sleep(0.1)  # the server is now asleep
+        began = time.perf_counter()
+        decision = limiter.try_acquire()
+        took = time.perf_counter() - began
+        assert decision.allowed
+        assert limiter.fallback
+        assert took < 0.1  # 10 ms socket timeout plus this shared machine's scheduling slack
+        began = time.perf_counter()
+        for _ in range(20):
+            limiter.try_acquire()
+        assert time.perf_counter() - began < 0.05  # the breaker skips the sleeping server
+        blocker.join(5)
+    finally:
+        sleeper.close()
+        limiter.close()
+        store.close()
+
+
+def test_an_unreachable_store_at_start_up_warns_or_refuses(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    with caplog.at_level(logging.WARNING, logger="resilience.backends"):
+        assert check_store(url, fail_open=True) is False
+    assert "unreachable at start-up" in caplog.text
+    assert url in caplog.text
+    with pytest.raises(ConfigError, match=r"unreachable at start-up.*fail_open = false"):
+        check_store(url, fail_open=False)
+
+
+def test_a_reachable_store_passes_the_start_up_check(redis_url: str) -> None:
+    assert check_store(redis_url, fail_open=False)
