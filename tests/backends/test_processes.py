@@ -83,13 +83,29 @@ def test_four_processes_share_one_limit(
         ]
         reports = [future.result(timeout=30) for future in futures]
     assert not any(report.fell_back for report in reports), "Redis was too slow: no measurement"
-    windows = monitor.window_sums(*measured_slots(start))
+    first, last = measured_slots(start)
+    windows = monitor.window_sums(first, last)
     assert len(windows) >= 15
-    if mode == "exact":
-        assert max(windows) <= LIMIT, windows
-        assert min(windows) >= LIMIT * 0.95, windows
-    else:
-        assert LIMIT * 0.95 <= min(windows) <= max(windows) <= LIMIT * 1.05, windows
+    # The lower bound is what the workers managed to offer (a shared machine may starve them).
+    offered = offered_per_window([t for report in reports for t in report.calls], first, last)
+    floors = [0.95 * min(LIMIT, count) for count in offered]
+    assert all(admitted >= floor for admitted, floor in zip(windows, floors, strict=True)), (
+        windows,
+        offered,
+    )
+    ceiling = LIMIT if mode == "exact" else LIMIT * 1.05
+    assert max(windows) <= ceiling, windows
+
+
+def offered_per_window(calls: list[float], first: int, last: int, buckets: int = 10) -> list[int]:
+    """Requests made in each window of ``buckets`` 100 ms slots within [first, last]."""
+    per_slot: dict[int, int] = {}
+    for at in calls:
+        per_slot[int(at * 10)] = per_slot.get(int(at * 10), 0) + 1
+    return [
+        sum(per_slot.get(s, 0) for s in range(begin, begin + buckets))
+        for begin in range(first, last - buckets + 2)
+    ]
 
 
 def test_three_gateways_reach_the_tiered_steady_state(

@@ -16,11 +16,11 @@ fallback (test_outage.py cuts at the default 10 ms)."""
 
 @dataclass
 class Report:
-    """What one worker saw: admissions per tier (after ``measure_from``) and whether its
-    limiter ever fell back to local limiting."""
+    """What one worker saw: admissions per tier (after ``measure_from``), the wall-clock time
+    of every request it made, and whether its limiter ever fell back to local limiting."""
 
     admitted: dict[int, int]
-    offered: int
+    calls: list[float]
     fell_back: bool
 
 
@@ -70,7 +70,7 @@ def _pace(
     through ``mix``; count admissions from the second second on (the first fills the window)."""
     admitted = dict.fromkeys(set(mix), 0)
     fell_back = False
-    offered = 0
+    calls: list[float] = []
     while time.time() < start:
         time.sleep(0.001)
     measure_from, end = start + 1.0, start + seconds
@@ -83,10 +83,10 @@ def _pace(
         if due > now:
             time.sleep(due - now)
         tier = mix[index % len(mix)]
+        calls.append(time.time())
         allowed = acquire(tier)
         fell_back = fell_back or limiter.fallback
         if due >= measure_from:
-            offered += 1
             admitted[tier] += int(allowed)
         index += 1
-    return Report(admitted, offered, fell_back)
+    return Report(admitted, calls, fell_back)
