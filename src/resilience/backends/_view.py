@@ -34,38 +34,45 @@ from resilience.backends._spec import TIERS, Deltas, LimitSpec, Snapshot, to_us
 
 class _SlotRing:
     """``channels`` rows of ``size`` positions; position ``s % size`` holds slot ``s`` for the
-    ``size`` slots up to ``current``. Advancing clears the positions of slots that left."""
+    ``size`` slots up to ``current``, with a running total per row. Advancing clears the
+    positions of slots that left."""
 
-    __slots__ = ("current", "rows", "size")
+    __slots__ = ("current", "rows", "size", "totals")
 
     def __init__(self, size: int, channels: int) -> None:
         self.size = size
         self.rows = [[0.0] * size for _ in range(channels)]
+        self.totals = [0.0] * channels
         self.current = 0
 
     def advance(self, current: int) -> None:
         if current <= self.current:
             return
-        size = self.size
+        size, rows, totals = self.size, self.rows, self.totals
         for step in range(max(self.current + 1, current - size + 1), current + 1):
             position = step % size
-            for row in self.rows:
-                row[position] = 0.0
+            for channel, row in enumerate(rows):
+                if row[position]:
+                    totals[channel] -= row[position]
+                    row[position] = 0.0
         self.current = current
 
     def add(self, slot_index: int, channel: int, amount: float) -> None:
         if self.current - self.size < slot_index <= self.current:
             self.rows[channel][slot_index % self.size] += amount
+            self.totals[channel] += amount
+
+    def clear(self, channel: int) -> None:
+        self.rows[channel][:] = [0.0] * self.size
+        self.totals[channel] = 0.0
 
     def window(self, channel: int) -> float:
         """Sum over the sliding window: the ``size - 1`` slots up to ``current``."""
-        row = self.rows[channel]
-        return sum(row) - row[(self.current + 1) % self.size]
+        return self.totals[channel] - self.rows[channel][(self.current + 1) % self.size]
 
     def previous(self, channel: int) -> float:
         """Sum over the ``size - 1`` slots before ``current``."""
-        row = self.rows[channel]
-        return sum(row) - row[self.current % self.size]
+        return self.totals[channel] - self.rows[channel][self.current % self.size]
 
     def window_slots(self, channel: int) -> list[float]:
         row, size = self.rows[channel], self.size
@@ -153,25 +160,43 @@ class PeriodicView:
             self._ring.advance(current)
             self._age_now = self._mean_age + (local - self._synced_at)
             self._into_slot = (now_us % spec.slot_us) / 1e6
-            if spec.tiered:
-                decision = self._tiered(tier, n, now_us)
-            else:
-                count, scale = self._estimate(0)
-                weight = min(scale, self._instances) * n
-                if count + weight <= spec.limit:
-                    decision = ALLOWED
-                else:
-                    decision = sliding_rejection(
-                        self._estimated_slots(range(1), [scale]),
-                        count=count,
-                        n=n,
-                        weight=weight,
-                        limit=spec.limit,
-                        into_slot=(now_us % spec.slot_us) / 1e6,
-                        slot=spec.slot,
-                    )
+            decision = self._tiered(tier, n, now_us) if spec.tiered else self._sliding(n, now_us)
             self._count(current, local, tier, n, decision.allowed)
         return decision
+
+    def _sliding(self, n: int, now_us: int) -> Decision:
+        """The sliding-window rule on the estimate: :meth:`_estimate` for channel 0, inlined
+        (this is periodic mode's hot path)."""
+        # Channels of a sliding limit: global, unsynced, own, recent x (admitted, demand).
+        ring = self._ring
+        rows, totals, oldest = ring.rows, ring.totals, (ring.current + 1) % ring.size
+        seen = totals[0] - rows[0][oldest]
+        mine = totals[2] - rows[2][oldest]
+        own_synced_demand = totals[5] - rows[5][oldest] - (totals[3] - rows[3][oldest])
+        instances = self._instances
+        if own_synced_demand > 0:
+            scale = max((totals[1] - rows[1][oldest]) / own_synced_demand, 1.0)
+        else:
+            scale = float(instances)
+        unseen = (scale - 1.0) * (totals[6] - rows[6][oldest])
+        others = seen - (totals[4] - rows[4][oldest] - mine)
+        if others > 0 and self._age_now > 0:
+            by_rate = others * self._age_now / self._spec.window
+            unseen = by_rate if by_rate > unseen else unseen
+        count = seen + mine + unseen
+        weight = (scale if scale < instances else instances) * n
+        if count + weight <= self._spec.limit:
+            return ALLOWED
+        spec = self._spec
+        return sliding_rejection(
+            self._estimated_slots(range(1), [scale]),
+            count=count,
+            n=n,
+            weight=weight,
+            limit=spec.limit,
+            into_slot=(now_us % spec.slot_us) / 1e6,
+            slot=spec.slot,
+        )
 
     def _tiered(self, tier: int, n: int, now_us: int) -> Decision:
         spec = self._spec
@@ -216,6 +241,9 @@ class PeriodicView:
             self._count(current, local, tier, n, allowed)
 
     def _count(self, current: int, local: float, tier: int, n: int, allowed: bool) -> None:
+        """Count ``n`` requests of ``tier`` (demand; admitted too if ``allowed``) as pending,
+        unsynced, own and recent in slot ``current``. A sliding limit keeps no recent demand
+        (only the tiered rule's reservation reads it)."""
         tiers = self._tiers
         if tiers == 1:
             tier = 1
@@ -223,18 +251,22 @@ class PeriodicView:
         pending = self._pending.get(current)
         if pending is None:
             pending = self._pending[current] = [0] * self._spec.channels
-        ring, unsynced, own, recent = (
-            self._ring,
-            self._unsynced_base,
-            self._own_base,
-            self._recent_base,
-        )
+        ring = self._ring
+        if not ring.current - ring.size < current <= ring.current:
+            for channel in channels:
+                pending[channel] += n
+            return
+        rows, totals, position = ring.rows, ring.totals, current % ring.size
+        unsynced, own, recent = self._unsynced_base, self._own_base, self._recent_base
         for channel in channels:
             pending[channel] += n
-            ring.add(current, unsynced + channel, n)
-            ring.add(current, own + channel, n)
-            ring.add(current, recent + channel, n)
-            self._history.append((local, current, channel, n))
+            for row in (unsynced + channel, own + channel):
+                rows[row][position] += n
+                totals[row] += n
+            if tiers > 1 or channel == 0:
+                rows[recent + channel][position] += n
+                totals[recent + channel] += n
+                self._history.append((local, current, channel, n))
 
     def take_deltas(self) -> Deltas:
         """The counts to push now; they stay counted as unsynced until :meth:`apply`."""
@@ -259,7 +291,7 @@ class PeriodicView:
             ring = self._ring
             ring.advance(snapshot.current)
             for channel in range(spec.channels):
-                ring.rows[channel][:] = [0.0] * ring.size
+                ring.clear(channel)
                 for i, count in enumerate(snapshot.counts[channel]):
                     ring.add(snapshot.current - spec.buckets + i, channel, count)
             for slot_index, counts in self._inflight.items():
@@ -281,7 +313,7 @@ class PeriodicView:
         i.e. that have not seen it."""
         ring, recent, others = self._ring, self._recent_base, len(synced_at)
         for channel in range(recent, recent + self._spec.channels):
-            ring.rows[channel][:] = [0.0] * ring.size
+            ring.clear(channel)
         if not others:
             return
         for local, slot_index, channel, n in reversed(self._history):
