@@ -3,14 +3,17 @@ reject reason of a local refusal, and the exception that escaped a handler."""
 
 from __future__ import annotations
 
+import logging
+
 import grpc
+import pytest
 
 from resilience._events import CallInfo
 from resilience.context import traffic_color
 from resilience.policy import Policy
 from resilience.testing import ECHO_METHODS, EchoBehavior, ManualClock
 
-from .harness import Harness, Recorder
+from .harness import SHAPES, Failure, Harness, Recorder, masked_by_grpc_aio
 
 UNARY = ECHO_METHODS["unary_unary"]
 
@@ -28,16 +31,24 @@ def test_both_sides_report_start_and_end_with_color_and_tier(harness: Harness) -
     assert client_seen.codes() == server_seen.codes() == [grpc.StatusCode.OK]
 
 
-def test_server_reports_the_exception_that_escaped_the_handler(harness: Harness) -> None:
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_crash_is_reported_to_observers_and_answered_generically(
+    harness: Harness, shape: str, caplog: pytest.LogCaptureFixture
+) -> None:
     server_seen = Recorder()
     server = harness.server(behavior=EchoBehavior(raise_error=True), observers=[server_seen])
     client = harness.client(server.address)
 
-    client.call()
+    with caplog.at_level(logging.ERROR, logger="resilience"):
+        result = client.call(shape)
 
     [(_, outcome)] = server_seen.ended
-    assert outcome.code is grpc.StatusCode.UNKNOWN
+    assert outcome.code is grpc.StatusCode.INTERNAL
     assert isinstance(outcome.exception, RuntimeError)
+    assert isinstance(result, Failure)
+    if not masked_by_grpc_aio(harness, shape, result):
+        assert (result.code, result.details) == (grpc.StatusCode.INTERNAL, "internal server error")
+    assert [r.exc_info[1] for r in caplog.records if r.exc_info] == [outcome.exception]
 
 
 def test_an_abort_is_a_status_not_a_crash(harness: Harness) -> None:

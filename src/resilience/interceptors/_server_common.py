@@ -11,12 +11,12 @@ import grpc.aio
 from opentelemetry import context as otel_context
 
 from resilience.context import set_call_context
-from resilience.interceptors._guard import report
+from resilience.interceptors._guard import logger, report
 from resilience.interceptors._server_pipeline import ServerCall
 from resilience.interceptors._shapes import Handler, Shape, shape_of
 
 _OK = grpc.StatusCode.OK
-_UNKNOWN = grpc.StatusCode.UNKNOWN
+_INTERNAL = grpc.StatusCode.INTERNAL
 _CANCELLED = grpc.StatusCode.CANCELLED
 _DEADLINE_EXCEEDED = grpc.StatusCode.DEADLINE_EXCEEDED
 
@@ -68,16 +68,28 @@ def code_after_return(context: Any) -> grpc.StatusCode:
 
 def ended_by_exception(
     context: Any, exc: BaseException
-) -> tuple[grpc.StatusCode, BaseException | None]:
-    """The status of a call whose handler raised, and the exception to report (None when the
-    handler aborted the call on purpose with ``context.abort``)."""
+) -> tuple[grpc.StatusCode, BaseException | None, bool]:
+    """How a call whose handler raised ends: its status, the exception to report (None when
+    the handler aborted the call on purpose with ``context.abort``), and whether it crashed
+    (no status set): then the interceptor answers INTERNAL with a generic message itself, so
+    no exception text reaches the client (see :func:`answer_crash`)."""
     code = context.code()
     if code is None:
         if isinstance(exc, grpc.RpcError) and not _active(context):
-            return code_after_cancel(context), None  # reading the requests of a call that ended
-        return _UNKNOWN, exc
+            return code_after_cancel(context), None, False  # the call ended under the handler
+        return _INTERNAL, exc, True
     aborted = type(exc) is Exception and not exc.args  # what grpc's sync abort raises
-    return code, None if aborted or isinstance(exc, grpc.aio.AbortError) else exc
+    return code, None if aborted or isinstance(exc, grpc.aio.AbortError) else exc, False
+
+
+def log_crash(method: str, exc: BaseException) -> None:
+    """Log a handler's crash with its traceback (the client only learns "internal error")."""
+    logger.error(
+        "resilience: the handler of %s raised %s; answering INTERNAL",
+        method,
+        type(exc).__name__,
+        exc_info=exc,
+    )
 
 
 def _active(context: Any) -> bool:

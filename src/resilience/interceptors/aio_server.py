@@ -20,10 +20,12 @@ from resilience.interceptors._server_common import (
     ended_by_exception,
     enter,
     hook_failed,
+    log_crash,
 )
 from resilience.interceptors._server_pipeline import ServerCall, ServerPipeline
 from resilience.interceptors._shapes import Handler, Shape
 from resilience.observability import register_gauge_source
+from resilience.observability.sentry import generic_internal_message
 from resilience.policy import Policy
 
 Context = Any  # grpc.aio.ServicerContext
@@ -101,7 +103,7 @@ class AioServerInterceptor(grpc.aio.ServerInterceptor):
                     call.end(code_after_cancel(context))
                     raise
                 except Exception as exc:
-                    call.end(*ended_by_exception(context, exc))
+                    await _ended_by(call, method, context, exc)
                     raise
                 call.end(code_after_return(context))
 
@@ -117,12 +119,21 @@ class AioServerInterceptor(grpc.aio.ServerInterceptor):
                 call.end(code_after_cancel(context))
                 raise
             except Exception as exc:
-                call.end(*ended_by_exception(context, exc))
+                await _ended_by(call, method, context, exc)
                 raise
             call.end(code_after_return(context))
             return response
 
         return unary_behavior
+
+
+async def _ended_by(call: ServerCall, method: str, context: Context, exc: Exception) -> None:
+    """End a call whose handler raised; a crash is answered INTERNAL with a generic message."""
+    code, exception, crashed = ended_by_exception(context, exc)
+    call.end(code, exception)
+    if crashed:
+        log_crash(method, exc)
+        await context.abort(code, generic_internal_message())
 
 
 async def _reject(call: ServerCall, context: Context) -> None:

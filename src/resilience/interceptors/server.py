@@ -17,11 +17,13 @@ from resilience.interceptors._server_common import (
     code_after_return,
     ended_by_exception,
     enter,
+    log_crash,
     run_hooks,
 )
 from resilience.interceptors._server_pipeline import ServerCall, ServerPipeline
 from resilience.interceptors._shapes import Handler, Shape
 from resilience.observability import register_gauge_source
+from resilience.observability.sentry import generic_internal_message
 from resilience.policy import Policy
 
 _CANCELLED = grpc.StatusCode.CANCELLED
@@ -98,7 +100,7 @@ class ServerInterceptor(grpc.ServerInterceptor):
                     request = scope.run(run_hooks, hooks, method, request, context, call)
                 if pipeline.admit(call) is not None:
                     _reject(call, context)
-                yield from _stream(call, scope, behavior, request, context)
+                yield from _stream(call, method, scope, behavior, request, context)
 
             return stream_behavior
 
@@ -112,7 +114,7 @@ class ServerInterceptor(grpc.ServerInterceptor):
             try:
                 response = behavior(request, context)
             except Exception as exc:
-                call.end(*ended_by_exception(context, exc))
+                _ended_by(call, method, context, exc)
                 raise
             if context.is_active():
                 call.end(code_after_return(context))
@@ -127,6 +129,16 @@ class ServerInterceptor(grpc.ServerInterceptor):
         return unary_behavior
 
 
+def _ended_by(call: ServerCall, method: str, context: grpc.ServicerContext, exc: Exception) -> None:
+    """End a call whose handler raised; a crash is answered INTERNAL with a generic message
+    (``context.abort`` raises, chained to the handler's exception)."""
+    code, exception, crashed = ended_by_exception(context, exc)
+    call.end(code, exception)
+    if crashed:
+        log_crash(method, exc)
+        context.abort(code, generic_internal_message())
+
+
 def _reject(call: ServerCall, context: grpc.ServicerContext) -> None:
     rejection = call.rejection
     assert rejection is not None
@@ -137,6 +149,7 @@ def _reject(call: ServerCall, context: grpc.ServicerContext) -> None:
 
 def _stream(
     call: ServerCall,
+    method: str,
     scope: contextvars.Context,
     behavior: Callable[..., Any],
     request: Any,
@@ -156,6 +169,6 @@ def _stream(
         call.end(code_after_cancel(context))
         raise
     except Exception as exc:
-        call.end(*ended_by_exception(context, exc))
+        _ended_by(call, method, context, exc)
         raise
     call.end(code_after_return(context))
