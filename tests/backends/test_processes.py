@@ -24,7 +24,8 @@ LIMIT, WORKERS, RATE, SECONDS = 2000, 4, 1000.0, 4.0
 
 class SlotMonitor:
     """Polls the ring hash of ``key`` every 0.2 s and keeps each slot's latest admitted count
-    (channel 0), so that every 10-slot window can be summed afterwards."""
+    (channel 0; the layout is described in ring.lua), so that every 10-slot window can be
+    summed afterwards."""
 
     def __init__(self, url: str, key: str) -> None:
         self._client = redis.Redis.from_url(url, socket_timeout=2.0, decode_responses=True)
@@ -45,10 +46,12 @@ class SlotMonitor:
     def _run(self) -> None:
         while not self._stop.wait(0.2):
             fields: dict[str, str] = self._client.hgetall(self._key)  # type: ignore[assignment]
-            for name, value in fields.items():
-                if name.startswith("t"):
-                    count = int(fields.get(f"{name[1:]}:0", 0))
-                    self.slots[int(value)] = count
+            if "c" not in fields:
+                continue
+            newest, size = int(fields["c"]), 11  # the ring: slots newest - 10 .. newest
+            for position in range(size):
+                slot = newest - (newest - position) % size
+                self.slots[slot] = int(fields.get(f"{position}:0", 0))
 
     def window_sums(self, first: int, last: int, buckets: int = 10) -> list[int]:
         """Admitted in each window of ``buckets`` consecutive slots within [first, last]."""

@@ -13,31 +13,75 @@ local now = store_now_us(ARGV[1])
 local slot_us, buckets = tonumber(ARGV[2]), tonumber(ARGV[3])
 local channels, ttl_ms = tonumber(ARGV[4]), tonumber(ARGV[5])
 local limit, n, tier = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local size = buckets + 1
-local current = math.floor(now / slot_us)
-local counts, _, repaired = read_ring(key, size, channels, current)
-
-local tiers = math.floor(channels / 2)
+local size, tiers = buckets + 1, math.floor(channels / 2)
 if tiers == 1 then tier = 1 end
-local per_slot, total, used, reserved = {}, 0, 0, 0
-for i = 2, size do
-  local sum = 0
-  for j = 1, tiers do sum = sum + counts[j][i] end
-  per_slot[#per_slot + 1] = sum
-  total = total + sum
+local current = math.floor(now / slot_us)
+
+-- One read in the common case: the head, and the newest and oldest slots' counts guessed
+-- from the current slot (right unless the clock went back).
+local function positions_of(slot)
+  local fields = {}
+  for ch = 0, channels - 1 do fields[#fields + 1] = (slot % size) .. ':' .. ch end
+  for ch = 0, channels - 1 do fields[#fields + 1] = ((slot + 1) % size) .. ':' .. ch end
+  return fields
 end
-for j = tier, tiers do
-  for i = 2, size do used = used + counts[j][i] end
+local fields = positions_of(current)
+local values, newest, totals, repaired = read_head(key, channels, fields)
+local state
+newest, state = advance(key, size, channels, newest, current, totals)
+if state == 'repaired' then repaired = 1 end
+if newest ~= current then  -- the clock went back: count in the newest slot
+  values = redis.call('HMGET', key, unpack(positions_of(newest)))
 end
-for j = 1, tier - 1 do
-  for i = 1, size - 1 do reserved = reserved + counts[tiers + j][i] end
+local latest, oldest = zeros(channels), zeros(channels)
+if state == 'same' or state == 'moved' then
+  for ch = 1, channels do
+    local a, b = count_of(values[ch]), count_of(values[channels + ch])
+    if a == nil or b == nil then
+      redis.call('DEL', key)
+      repaired, totals = 1, zeros(channels)
+      latest, oldest = zeros(channels), zeros(channels)
+      break
+    end
+    oldest[ch] = b
+    -- A moved ring starts its newest slot empty; what was read there was an expired slot.
+    if state == 'same' then latest[ch] = a end
+  end
 end
+
+local total, used, reserved = 0, 0, 0
+for j = 1, tiers do
+  local window = totals[j] - oldest[j]
+  total = total + window
+  if j >= tier then used = used + window end
+end
+for j = 1, tier - 1 do reserved = reserved + totals[tiers + j] - latest[tiers + j] end
 local allowed = total + n <= limit and used + n <= limit - reserved
 
-counts[tiers + tier][size] = counts[tiers + tier][size] + n
-if allowed then counts[tier][size] = counts[tier][size] + n end
-write_slot(key, size, channels, current, counts, size, ttl_ms)
+local p = newest % size
+local demand = tiers + tier
+local writes = {'c', newest, p .. ':' .. (demand - 1), latest[demand] + n,
+  'T:' .. (demand - 1), totals[demand] + n}
+if allowed then
+  writes[#writes + 1] = p .. ':' .. (tier - 1)
+  writes[#writes + 1] = latest[tier] + n
+  writes[#writes + 1] = 'T:' .. (tier - 1)
+  writes[#writes + 1] = totals[tier] + n
+end
+redis.call('HSET', key, unpack(writes))
+redis.call('PEXPIRE', key, ttl_ms)
 if allowed then return {1, repaired} end
+
+-- Rejected: the sliding window's admissions per slot, for retry_after.
+local slots = {}
+for s = newest - buckets + 1, newest do
+  for ch = 0, tiers - 1 do slots[#slots + 1] = (s % size) .. ':' .. ch end
+end
+local counts = redis.call('HMGET', key, unpack(slots))
 local reply = {0, repaired, now, total, used}
-for i = 1, #per_slot do reply[#reply + 1] = per_slot[i] end
+for i = 1, #counts, tiers do
+  local sum = 0
+  for j = 0, tiers - 1 do sum = sum + (count_of(counts[i + j]) or 0) end
+  reply[#reply + 1] = sum
+end
 return reply

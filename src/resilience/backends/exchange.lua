@@ -10,18 +10,64 @@ local slot_us, buckets = tonumber(ARGV[2]), tonumber(ARGV[3])
 local channels, ttl_ms = tonumber(ARGV[4]), tonumber(ARGV[5])
 local size = buckets + 1
 local current = math.floor(now / slot_us)
-local counts, position_slot, repaired = read_ring(key, size, channels, current)
 
-for g = 7, #ARGV, channels + 1 do
-  local slot = math.min(tonumber(ARGV[g]), current)
-  local i = slot - current + size
-  -- A slot older than the ring, or whose position already holds a newer slot, has expired.
-  if i >= 1 and position_slot[slot % size] <= slot then
-    for ch = 1, channels do counts[ch][i] = counts[ch][i] + tonumber(ARGV[g + ch]) end
-    position_slot[slot % size] = slot
-    write_slot(key, size, channels, slot, counts, i, ttl_ms)
+local fields = {}
+for p = 0, size - 1 do
+  for ch = 0, channels - 1 do fields[#fields + 1] = p .. ':' .. ch end
+end
+local values, newest, totals, repaired = read_head(key, channels, fields)
+local before, state = newest, nil
+newest, state = advance(key, size, channels, newest, current, totals)
+if state == 'repaired' then repaired = 1 end
+
+-- counts[ch][i]: slot newest - size + i, oldest first; slots the advance cleared read 0.
+local counts = {}
+for ch = 1, channels do counts[ch] = zeros(size) end
+if state == 'same' or state == 'moved' then
+  local valid = true
+  for i = 1, size do
+    local slot = newest - size + i
+    if slot <= before then
+      for ch = 1, channels do
+        local n = count_of(values[(slot % size) * channels + ch])
+        if n == nil then valid = false else counts[ch][i] = n end
+      end
+    end
+  end
+  if not valid then
+    redis.call('DEL', key)
+    repaired, totals = 1, zeros(channels)
+    for ch = 1, channels do counts[ch] = zeros(size) end
   end
 end
+
+-- The deltas; a slot older than the ring has expired, a future one counts as the newest.
+local writes, dirty = {'c', newest}, {}
+for g = 7, #ARGV, channels + 1 do
+  local slot = math.min(tonumber(ARGV[g]), newest)
+  local i = slot - newest + size
+  if i >= 1 then
+    for ch = 1, channels do
+      local delta = tonumber(ARGV[g + ch])
+      counts[ch][i] = counts[ch][i] + delta
+      totals[ch] = totals[ch] + delta
+    end
+    dirty[i] = true
+  end
+end
+for i in pairs(dirty) do
+  local p = (newest - size + i) % size
+  for ch = 1, channels do
+    writes[#writes + 1] = p .. ':' .. (ch - 1)
+    writes[#writes + 1] = counts[ch][i]
+  end
+end
+for ch = 1, channels do
+  writes[#writes + 1] = 'T:' .. (ch - 1)
+  writes[#writes + 1] = totals[ch]
+end
+redis.call('HSET', key, unpack(writes))
+redis.call('PEXPIRE', key, ttl_ms)
 
 -- The registry: drop instances silent for a window, measure how long ago the others last
 -- synced (their unsynced admissions are that old on average), then note this instance.
@@ -39,7 +85,7 @@ for e = 1, #entries, 2 do
 end
 redis.call('ZADD', registry, now_ms, ARGV[6])
 redis.call('PEXPIRE', registry, ttl_ms)
-local reply = {now, current, #ages + 1, repaired}
+local reply = {now, newest, #ages + 1, repaired}
 for ch = 1, channels do
   for i = 1, size do reply[#reply + 1] = counts[ch][i] end
 end

@@ -181,7 +181,7 @@ class _RedisCodec:
         if int(flag) and spec.name not in self._repaired:
             self._repaired.add(spec.name)
             logger.warning(
-                "malformed values in %s for limit %r were read as 0 and are being overwritten",
+                "malformed values in %s for limit %r were reset and are being overwritten",
                 self._description,
                 spec.name,
             )

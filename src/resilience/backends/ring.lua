@@ -1,7 +1,10 @@
 -- Shared by decide.lua and exchange.lua (prepended to each): the slot ring of one limit.
--- Hash layout, for ring position p = slot % size: field "t<p>" holds the slot index stored
--- there, fields "<p>:<ch>" its per-channel counts. Malformed values read as 0 and are
--- overwritten when their position is next written; a key of the wrong type is deleted.
+-- Hash layout: field "c" holds the newest slot the ring covers (it covers c-size+1 .. c),
+-- "<p>:<ch>" the count of channel ch in the slot at position p = slot % size, and "T:<ch>"
+-- channel ch's running total over the ring, so that a decision reads a handful of fields:
+-- window sum = total - oldest slot, last complete window = total - newest slot.
+-- Anything malformed (a key of another type, a value that is not a non-negative integer)
+-- resets the limit's counts (repaired = 1); a reset forgets at most one window.
 
 local function store_now_us(arg)
   if arg ~= '' then return tonumber(arg) end
@@ -9,62 +12,82 @@ local function store_now_us(arg)
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 
--- counts[ch][i], i = 1..size, for slots current-size+1 .. current (oldest first);
--- position_slot[p] = slot index stored at position p (or -1); repaired = 1 if junk was seen.
-local function read_ring(key, size, channels, current)
-  local fields = {}
-  for p = 0, size - 1 do
-    fields[#fields + 1] = 't' .. p
-    for ch = 0, channels - 1 do fields[#fields + 1] = p .. ':' .. ch end
-  end
-  local repaired = 0
-  local ok, values = pcall(redis.call, 'HMGET', key, unpack(fields))
-  if not ok then
-    redis.call('DEL', key)
-    values = {}
-    repaired = 1
-  end
-  local counts, position_slot = {}, {}
-  for ch = 1, channels do
-    counts[ch] = {}
-    for i = 1, size do counts[ch][i] = 0 end
-  end
-  local stride = channels + 1
-  for p = 0, size - 1 do
-    position_slot[p] = -1
-    local raw = values[p * stride + 1]
-    if raw then
-      local slot = tonumber(raw)
-      if slot == nil or slot ~= math.floor(slot) then
-        repaired = 1
-      else
-        position_slot[p] = slot
-        local i = slot - current + size
-        if i >= 1 and i <= size then
-          for ch = 1, channels do
-            local value = values[p * stride + 1 + ch]
-            local n = tonumber(value)
-            if n == nil or n ~= n or n < 0 or n == math.huge then
-              if value then repaired = 1 end
-              n = 0
-            end
-            counts[ch][i] = math.floor(n)
-          end
-        end
-      end
-    end
-  end
-  return counts, position_slot, repaired
+local function count_of(value)
+  if not value then return 0 end
+  local n = tonumber(value)
+  if n == nil or n < 0 or n ~= math.floor(n) or n == math.huge then return nil end
+  return n
 end
 
--- Write the counts of slot `slot` (held in counts[ch][i]) to its position, whole.
-local function write_slot(key, size, channels, slot, counts, i, ttl_ms)
-  local p = slot % size
-  local args = {'t' .. p, slot}
-  for ch = 1, channels do
-    args[#args + 1] = p .. ':' .. (ch - 1)
-    args[#args + 1] = counts[ch][i]
+local function zeros(channels)
+  local t = {}
+  for ch = 1, channels do t[ch] = 0 end
+  return t
+end
+
+-- One HMGET of `fields` (prefixed by the head: "c" and the totals); returns the values after
+-- the head, the newest slot (nil for a new or reset ring), the totals, and repaired.
+local function read_head(key, channels, fields)
+  local all = {'c'}
+  for ch = 0, channels - 1 do all[#all + 1] = 'T:' .. ch end
+  for i = 1, #fields do all[#all + 1] = fields[i] end
+  local ok, values = pcall(redis.call, 'HMGET', key, unpack(all))
+  if not ok then
+    redis.call('DEL', key)
+    return {}, nil, zeros(channels), 1
   end
-  redis.call('HSET', key, unpack(args))
-  redis.call('PEXPIRE', key, ttl_ms)
+  local totals, valid = {}, true
+  for ch = 1, channels do
+    totals[ch] = count_of(values[1 + ch])
+    if totals[ch] == nil then valid = false end
+  end
+  local newest = nil
+  if values[1] then
+    newest = tonumber(values[1])
+    if newest == nil or newest ~= math.floor(newest) then valid = false end
+  end
+  if not valid then
+    redis.call('DEL', key)
+    return {}, nil, zeros(channels), 1
+  end
+  local rest = {}
+  for i = 1, #fields do rest[i] = values[1 + channels + i] end
+  return rest, newest, totals, 0
+end
+
+-- Move the ring's newest slot from `newest` to `current`, zeroing the slots that left and
+-- taking them out of the totals. Returns the new newest slot and what happened: 'same' (the
+-- clock has not left the newest slot, or went back), 'moved' (slots cleared), 'reset' (a new
+-- or wholly expired ring), 'repaired' (junk found: reset).
+local function advance(key, size, channels, newest, current, totals)
+  if newest == nil or current - newest >= size then
+    redis.call('DEL', key)
+    for ch = 1, channels do totals[ch] = 0 end
+    return current, 'reset'
+  end
+  if current <= newest then return newest, 'same' end
+  local fields = {}
+  for s = newest + 1, current do
+    for ch = 0, channels - 1 do fields[#fields + 1] = (s % size) .. ':' .. ch end
+  end
+  local values = redis.call('HMGET', key, unpack(fields))
+  local writes = {'c', current}
+  for i = 1, #fields do
+    local n = count_of(values[i])
+    if n == nil then
+      redis.call('DEL', key)
+      for ch = 1, channels do totals[ch] = 0 end
+      return current, 'repaired'
+    end
+    local ch = (i - 1) % channels + 1
+    totals[ch] = totals[ch] - n
+    writes[#writes + 1] = fields[i]
+    writes[#writes + 1] = 0
+  end
+  for ch = 1, channels do
+    writes[#writes + 1] = 'T:' .. (ch - 1)
+    writes[#writes + 1] = totals[ch]
+  end
+  redis.call('HSET', key, unpack(writes))
+  return current, 'moved'
 end
