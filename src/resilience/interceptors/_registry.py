@@ -60,7 +60,16 @@ class _Plain:
 
 
 def build_limiter(settings: RateLimitSettings, clock: Clock) -> Limiter:
-    """The limiter for one ``rate_limit`` section (in-process; a shared store plugs in here)."""
+    """The limiter for one ``rate_limit`` section: in-process, or shared through the section's
+    store (``resilience.backends``; no start-up PING here, as this runs on a method's first
+    call; its decisions never wait on the store in periodic mode)."""
+    if settings.store != "memory":
+        from resilience.backends import TierLimiter
+        from resilience.backends import build_limiter as build_shared
+
+        shared = build_shared(settings, aio=False, clock=clock, check=False)
+        assert isinstance(shared, TierLimiter)
+        return shared
     if settings.tiered:
         return TieredLimiter(settings.limit, settings.window, settings.buckets, clock=clock)
     return _Plain(
