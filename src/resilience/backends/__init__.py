@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from resilience.backends._contract import AioStore, Store
 from resilience.backends._spec import LimitSpec, Snapshot
+from resilience.backends._url import parse_store_url
 from resilience.backends.aio import AioSharedSlidingWindowLimiter, AioSharedTieredLimiter
 from resilience.backends.factory import (
     AioTierLimiter,
@@ -23,7 +24,7 @@ from resilience.backends.factory import (
 from resilience.backends.fallback import StoreBreaker
 from resilience.backends.limiters import SharedSlidingWindowLimiter, SharedTieredLimiter
 from resilience.backends.memory import AioMemoryStore, MemoryStore
-from resilience.backends.redis_store import AioRedisStore, RedisStore, parse_store_url
+from resilience.backends.redis_store import AioRedisStore, RedisStore
 
 __all__ = [
     "AioMemoryStore",

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypedDict, runtime_checkable
 
 from resilience._clock import Clock, default_clock
 from resilience.algorithms import SlidingWindowLimiter, TieredLimiter
 from resilience.algorithms._decision import Decision
 from resilience.backends._contract import Store
+from resilience.backends._core import Mode
+from resilience.backends._url import parse_store_url, redact
 from resilience.backends.aio import AioSharedSlidingWindowLimiter, AioSharedTieredLimiter
 from resilience.backends.limiters import SharedSlidingWindowLimiter, SharedTieredLimiter
-from resilience.backends.redis_store import AioRedisStore, RedisStore, parse_store_url, redact
+from resilience.backends.redis_store import AioRedisStore, RedisStore
 from resilience.errors import ConfigError
 
 logger = logging.getLogger("resilience.backends")
@@ -51,6 +53,18 @@ class RateLimitConfig(Protocol):
     def fail_open(self) -> bool: ...
     @property
     def key(self) -> str | None: ...
+
+
+class _Options(TypedDict):
+    name: str
+    limit: int
+    window: float
+    buckets: int
+    mode: Mode
+    sync_interval: float
+    expected_instances: int
+    fail_open: bool
+    clock: Clock
 
 
 @runtime_checkable
@@ -170,8 +184,8 @@ def build_limiter(
         raise ConfigError("rate_limit.key: a limit on a shared store needs a name")
     if check:
         check_store(settings.store, fail_open=settings.fail_open)
-    mode = "exact" if settings.mode == "exact" else "periodic"
-    options = {
+    mode: Mode = "exact" if settings.mode == "exact" else "periodic"
+    options: _Options = {
         "name": limit_name,
         "limit": settings.limit,
         "window": settings.window,
@@ -185,9 +199,9 @@ def build_limiter(
     if aio:
         store = AioRedisStore.from_url(settings.store)
         aio_type = AioSharedTieredLimiter if settings.tiered else AioSharedSlidingWindowLimiter
-        aio_limiter = aio_type(store, **options)  # type: ignore[arg-type]
+        aio_limiter = aio_type(store, **options)
         return AioTierLimiter(aio_limiter) if mode == "exact" else _LocalFace(aio_limiter)
     if settings.tiered:
-        return SharedTieredLimiter(_sync_store(settings.store), **options)  # type: ignore[arg-type]
-    limiter = SharedSlidingWindowLimiter(_sync_store(settings.store), **options)  # type: ignore[arg-type]
+        return SharedTieredLimiter(_sync_store(settings.store), **options)
+    limiter = SharedSlidingWindowLimiter(_sync_store(settings.store), **options)
     return _Untiered(limiter)

@@ -1,0 +1,70 @@
+"""Store URLs: validation with messages that name the problem, redaction for logs, and the
+redis-py client options every store uses."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from resilience.errors import ConfigError
+
+_SCHEMES = ("redis", "rediss", "unix")
+
+
+def redact(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for logs and error messages)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def parse_store_url(url: str) -> tuple[str, bool]:
+    """Validate a Redis URL; return it without our ``cluster`` query flag, and that flag.
+
+    Accepted: ``redis://[[user]:password@]host[:port][/db]``, ``rediss://`` (TLS) and
+    ``unix:///path``, with redis-py's query options. Raises ConfigError naming the problem.
+    """
+    shown = redact(url) if isinstance(url, str) else repr(url)
+    if not isinstance(url, str):
+        raise ConfigError(f"store must be 'memory' or a redis:// URL, got {shown}")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"store URL {shown}: {exc}") from None
+    if parts.scheme not in _SCHEMES:
+        raise ConfigError(
+            f"store URL {shown}: scheme must be redis://, rediss:// (TLS) or unix://, "
+            f"got {parts.scheme + '://' if parts.scheme else 'none'}"
+        )
+    if parts.scheme == "unix":
+        if not parts.path:
+            raise ConfigError(f"store URL {shown}: unix:// needs a socket path")
+    else:
+        if not parts.hostname:
+            raise ConfigError(f"store URL {shown}: missing host")
+        if port == 0:
+            raise ConfigError(f"store URL {shown}: port must be in 1..65535")
+        database = parts.path.strip("/")
+        if database and not database.isdigit():
+            raise ConfigError(f"store URL {shown}: database must be a number, got {database!r}")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    flags = [value for name, value in query if name == "cluster"]
+    if not flags:
+        return url, False
+    kept = urlencode([(name, value) for name, value in query if name != "cluster"])
+    return urlunsplit(parts._replace(query=kept)), flags[-1].lower() in ("1", "true", "yes")
+
+
+def client_options(socket_timeout: float, connect_timeout: float | None) -> dict[str, Any]:
+    """redis-py options: bounded socket and connect timeouts, and no client-side retries (the
+    limiter's breaker decides when to try again; a retry would multiply the timeout)."""
+    if not socket_timeout > 0:
+        raise ConfigError(f"socket_timeout must be > 0 seconds, got {socket_timeout!r}")
+    return {
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": connect_timeout if connect_timeout else socket_timeout,
+        "health_check_interval": 0,
+    }
