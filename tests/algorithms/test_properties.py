@@ -122,10 +122,11 @@ def test_breaker_drop_probability_is_the_formula_over_the_window_counts(
         clock.set(tick / TICKS_PER_SLOT)
         slot = tick // TICKS_PER_SLOT
         if operation == "a":
-            breaker.try_acquire()
-            requests.append(slot)
+            if not breaker.try_acquire().allowed:
+                requests.append(slot)  # a drop counts at once; an admitted call at its outcome
         else:
             breaker.record(operation == "r")
+            requests.append(slot)
             if operation == "r":
                 accepts.append(slot)
         in_window_requests = sum(slot - s < buckets for s in requests)

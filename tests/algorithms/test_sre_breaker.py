@@ -16,7 +16,9 @@ def make(clock: ManualClock, draw: float, **settings: float) -> SreBreaker:
 
 def test_drops_nothing_before_min_requests() -> None:
     breaker = make(ManualClock(), draw=0.0, min_requests=20)
-    assert all(breaker.try_acquire() is ALLOWED for _ in range(20))
+    for _ in range(20):
+        assert breaker.try_acquire() is ALLOWED
+        breaker.record(False)
     assert breaker.drop_probability > 0
     assert breaker.state is BreakerState.HALF_OPEN
 
@@ -42,6 +44,7 @@ def test_drop_probability_is_capped_by_max_drop() -> None:
     breaker = make(ManualClock(), draw=0.999, max_drop=0.5, min_requests=0)
     for _ in range(100):
         breaker.try_acquire()
+        breaker.record(False)
     assert breaker.drop_probability == 0.5
 
 
@@ -49,8 +52,15 @@ def test_a_drop_says_breaker_and_gives_no_retry_after() -> None:
     clock = ManualClock()
     breaker = make(clock, draw=0.0, min_requests=0, probe_interval=10.0)
     breaker.try_acquire()  # admitted: p was 0
+    breaker.record(False)
     decision = breaker.try_acquire()
     assert (decision.allowed, decision.retry_after, decision.reason) == (False, None, "breaker")
+
+
+def test_calls_in_flight_do_not_count_as_failures() -> None:
+    breaker = make(ManualClock(), draw=0.0, min_requests=20)
+    assert all(breaker.try_acquire() is ALLOWED for _ in range(200))  # a burst, none finished
+    assert breaker.drop_probability == 0.0
 
 
 def test_one_probe_is_admitted_per_probe_interval_even_at_full_drop() -> None:

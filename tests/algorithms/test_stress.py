@@ -81,9 +81,10 @@ def test_breaker_counts_every_call_and_every_success() -> None:
     def work(index: int) -> int:
         successes = 0
         for call in range(CALLS):
-            if breaker.try_acquire().allowed and (index + call) % 3:
-                breaker.record(True)
-                successes += 1
+            if breaker.try_acquire().allowed:
+                success = bool((index + call) % 3)
+                breaker.record(success)
+                successes += success
             if index == 0 and call % 100 == 0:
                 clock.advance(0.01)
         return successes

@@ -63,12 +63,6 @@ def test_concurrent_callers_keep_their_own_colors(harness: Harness) -> None:
     assert all(request.decode() == color for request, color in pairs)
 
 
-@pytest.mark.xfail(
-    strict=False,  # a burst may or may not catch the breaker before outcomes arrive
-    reason="SreBreaker counts a request at try_acquire and its accept only when it ends, so a "
-    "burst of in-flight calls after an idle window reads as failures (Kratos and go-zero count "
-    "both when the call ends); to be fixed in resilience.algorithms.breaker",
-)
 def test_a_burst_after_idle_is_not_dropped(harness: Harness) -> None:
     server = harness.server()
     client = harness.client(server.address)  # the default breaker: min_requests 20

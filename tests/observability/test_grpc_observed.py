@@ -92,11 +92,6 @@ def test_a_handler_crash_is_reported_once_with_its_tags(
     assert payload.decode() not in repr(event["exception"]["values"][0]["stacktrace"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the server interceptor still re-raises a handler's exception (client sees UNKNOWN "
-    "with the exception text); it must answer INTERNAL with generic_internal_message()",
-)
 def test_the_client_sees_a_generic_internal_error(grpc_kind: Harness) -> None:
     server = grpc_kind.server(behavior=EchoBehavior(on_call=crash_on(1)))
     client = grpc_kind.client(server.address)

@@ -31,9 +31,10 @@ class BreakerState(str, Enum):
 class SreBreaker:
     """Adaptive throttling from the Google SRE book (ALGORITHMS.md section 3).
 
-    Over a rolling ``window`` of ``buckets`` slots, ``requests`` counts every :meth:`try_acquire`
-    call (admitted or dropped: local rejections count) and ``accepts`` every successful outcome
-    given to :meth:`record`. A call is dropped with probability::
+    Over a rolling ``window`` of ``buckets`` slots, ``requests`` counts every call that has a
+    result: each admitted call when its outcome reaches :meth:`record`, and each dropped call at
+    :meth:`try_acquire` (local rejections count, as the SRE book requires); ``accepts`` counts
+    the successful outcomes. A call is dropped with probability::
 
         p = max(0, (requests - k * accepts) / (requests + 1))
 
@@ -48,6 +49,12 @@ class SreBreaker:
     (>= 1). ``min_requests``: calls in the window before anything is dropped (>= 0).
     ``max_drop``: the cap on p, in [0, 1]. ``probe_interval``: seconds (> 0). ``rng``: draws the
     drop decision. ``clock``: seconds, read once per call.
+
+    Why admitted calls are counted at :meth:`record`, not at admission: a call still in flight
+    has a request but no accept yet, so counting it early makes a burst of slow successes after
+    an idle moment look like failures (20 calls in flight: p = 20/21, capped at ``max_drop``).
+    Counting at the outcome, as Kratos and go-zero do, keeps ``requests - accepts`` equal to the
+    failures and drops. Every admitted call must reach :meth:`record` exactly once.
 
     Which outcomes count as failures is the caller's classification. Thread-safe.
     """
@@ -124,18 +131,16 @@ class SreBreaker:
             )
 
     def try_acquire(self) -> Decision:
-        """Count the call, then admit it or drop it (reason ``"breaker"``) with probability p.
+        """Admit the call, or drop it (reason ``"breaker"``) with probability p.
 
-        p is computed from the window's counts before this call is added, i.e. it is the
-        :attr:`drop_probability` seen just before the call. A dropped call's ``retry_after``
-        is None: drops are random, the next call may pass.
+        p is the :attr:`drop_probability` seen just before the call. A dropped call is counted
+        as a request at once; an admitted one is counted when :meth:`record` gets its outcome.
+        A dropped call's ``retry_after`` is None: drops are random, the next call may pass.
         """
         now = self._clock()
         with self._lock:
             totals, current, oldest = self._counter.advance_rows(now)
             requests = totals[_REQUESTS] - oldest[_REQUESTS]
-            current[_REQUESTS] += 1
-            totals[_REQUESTS] += 1
             if requests >= self._min_requests:
                 accepts = totals[_ACCEPTS] - oldest[_ACCEPTS]
                 excess = requests - self._accepts_weight * accepts
@@ -144,16 +149,21 @@ class SreBreaker:
                     if p > self._max_drop:
                         p = self._max_drop
                     if self._random() < p and now - self._last_admit < self._probe_interval:
+                        current[_REQUESTS] += 1
+                        totals[_REQUESTS] += 1
                         return _DROPPED
             self._last_admit = now
         return ALLOWED
 
     def record(self, success: bool) -> None:
-        """Record an admitted call's outcome; only successes change the counts (``accepts``)."""
-        if success:
-            now = self._clock()
-            with self._lock:
-                totals, current, _ = self._counter.advance_rows(now)
+        """Record an admitted call's outcome: one more request, and one more accept if it
+        succeeded."""
+        now = self._clock()
+        with self._lock:
+            totals, current, _ = self._counter.advance_rows(now)
+            current[_REQUESTS] += 1
+            totals[_REQUESTS] += 1
+            if success:
                 current[_ACCEPTS] += 1
                 totals[_ACCEPTS] += 1
 
