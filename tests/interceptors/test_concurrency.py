@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from resilience.context import current_color, traffic_color
 from resilience.policy import Policy
 from resilience.testing import EchoBehavior
