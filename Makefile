@@ -11,7 +11,7 @@ SYSTEM_BINARIES := redis-server:redis-server prometheus:prometheus
 demo: $(STAMP)
 	$(PY) -m resilience demo
 
-test: system-deps $(STAMP) lint typecheck unit
+test: system-deps $(STAMP) lint typecheck docs unit
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,9 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(PY) -m pytest
+
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir build/site
 
 bench: $(STAMP)
 	$(PY) benchmarks/algorithms.py
