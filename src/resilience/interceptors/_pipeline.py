@@ -126,6 +126,7 @@ class Pipeline:
         observers: Sequence[Observer] | None,
         clock: Clock,
         side: str,
+        aio: bool = False,
     ) -> None:
         # None: the default observers (metrics, crash reports); each is a no-op until its
         # backend (an OTel SDK meter provider, an initialised sentry-sdk) is configured.
@@ -137,7 +138,7 @@ class Pipeline:
         self._tracer_on: CallTracer | None = None
         self._tracer_checked = -math.inf
         self.registry = Registry(
-            policy if policy is not None else Policy.default(), side=side, clock=clock
+            policy if policy is not None else Policy.default(), side=side, clock=clock, aio=aio
         )
 
     def update_policy(self, policy: Policy) -> None:

@@ -59,6 +59,12 @@ class _Plain:
         return self._acquire()
 
 
+class AwaitedLimiter(Protocol):
+    """A limit an aio server awaits: exact mode on a Redis store (one round trip per call)."""
+
+    async def try_acquire(self, tier: int) -> Decision: ...
+
+
 def build_limiter(settings: RateLimitSettings, clock: Clock) -> Limiter:
     """The limiter for one ``rate_limit`` section: in-process, or shared through the section's
     store (``resilience.backends``; no start-up PING here, as this runs on a method's first
@@ -77,6 +83,17 @@ def build_limiter(settings: RateLimitSettings, clock: Clock) -> Limiter:
     )
 
 
+def build_aio_limiter(settings: RateLimitSettings, clock: Clock) -> Limiter | AwaitedLimiter:
+    """:func:`build_limiter` for an aio server: a shared limit in exact mode is awaited (its
+    round trip never blocks the event loop); periodic mode and memory decide synchronously,
+    the periodic sync running as a task on the server's loop. Call it on the loop's thread."""
+    if settings.store == "memory":
+        return build_limiter(settings, clock)
+    from resilience.backends import build_limiter as build_shared
+
+    return build_shared(settings, aio=True, clock=clock, check=False)
+
+
 def build_overload(settings: OverloadSettings, clock: Clock) -> OverloadGuard:
     """The overload guard for one ``overload`` section."""
     return OverloadGuard(
@@ -91,6 +108,7 @@ class MethodState:
     """The settings and algorithm instances of one method (each None when its section is off)."""
 
     __slots__ = (
+        "awaited_limiter",
         "breaker",
         "failure_codes",
         "limit_text",
@@ -112,6 +130,7 @@ class MethodState:
         self.timeout: EmaTimeout | None = None
         self.timeout_streams = False
         self.limiter: Limiter | None = None
+        self.awaited_limiter: AwaitedLimiter | None = None
         self.limit_text = ""
         self.overload: OverloadGuard | None = None
         if side == "client":
@@ -140,7 +159,16 @@ class MethodState:
     def _build_server(self, method: str, settings: MethodSettings, shared: _Shared) -> None:
         limit = settings.rate_limit
         if limit is not None:
-            self.limiter = shared.get(limit, build_limiter)
+            if shared.aio:
+                limiter = shared.get(limit, build_aio_limiter)
+                from resilience.backends import needs_await
+
+                if needs_await(limiter):
+                    self.awaited_limiter = limiter
+                else:
+                    self.limiter = limiter
+            else:
+                self.limiter = shared.get(limit, build_limiter)
             self.limit_text = f"limit {limit.limit} per {limit.window:g}s on {method}"
         if settings.overload is not None:
             self.overload = shared.get(settings.overload, build_overload)
@@ -163,12 +191,19 @@ class MethodState:
 class _Shared:
     """Algorithm instances shared by every method with equal settings (limits, overload)."""
 
-    __slots__ = ("clock", "instances", "lock", "rng")
+    __slots__ = ("aio", "clock", "instances", "lock", "rng")
 
-    def __init__(self, clock: Clock, rng: random.Random, instances: dict[Hashable, Any]) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        rng: random.Random,
+        instances: dict[Hashable, Any],
+        aio: bool = False,
+    ) -> None:
         self.clock = clock
         self.rng = rng
         self.instances = instances
+        self.aio = aio
         self.lock = threading.Lock()
 
     def get(self, settings: Hashable, build: Any) -> Any:
@@ -180,7 +215,10 @@ class _Shared:
 
 
 class Registry:
-    """Method name -> :class:`MethodState` under one policy; bounded to ``max_methods``."""
+    """Method name -> :class:`MethodState` under one policy; bounded to ``max_methods``.
+
+    ``aio``: the registry of a grpc.aio server: shared limits are built for its event loop,
+    and an exact-mode limit on Redis becomes the state's ``awaited_limiter``."""
 
     __slots__ = ("_lock", "_max", "_shared", "_states", "policy", "side")
 
@@ -192,12 +230,13 @@ class Registry:
         clock: Clock,
         rng: random.Random | None = None,
         max_methods: int = DEFAULT_MAX_METHODS,
+        aio: bool = False,
     ) -> None:
         self.policy = policy
         self.side = side
         self._max = max_methods
         self._states: dict[str | bytes, MethodState] = {}
-        self._shared = _Shared(clock, rng if rng is not None else random.Random(), {})
+        self._shared = _Shared(clock, rng if rng is not None else random.Random(), {}, aio)
         self._lock = threading.Lock()
 
     def state(self, method: str | bytes) -> MethodState:
@@ -229,6 +268,7 @@ class Registry:
             clock=self._shared.clock,
             rng=self._shared.rng,
             max_methods=self._max,
+            aio=self._shared.aio,
         )
         with self._lock:
             old_states = list(self._states.items())

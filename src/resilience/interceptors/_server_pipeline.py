@@ -16,6 +16,7 @@ from opentelemetry.context import Context as OtelContext
 from resilience._clock import Clock
 from resilience._events import CallInfo, CallOutcome, Observer
 from resilience.algorithms import OverloadGuard
+from resilience.algorithms._decision import Decision
 from resilience.context import EMPTY_CALL_CONTEXT, CallContext
 from resilience.errors import RejectReason
 from resilience.interceptors import _metadata
@@ -71,9 +72,14 @@ class ServerPipeline(Pipeline):
     __slots__ = ()
 
     def __init__(
-        self, policy: Policy | None, observers: Sequence[Observer] | None, clock: Clock
+        self,
+        policy: Policy | None,
+        observers: Sequence[Observer] | None,
+        clock: Clock,
+        *,
+        aio: bool = False,
     ) -> None:
-        super().__init__(policy, observers, clock, "server")
+        super().__init__(policy, observers, clock, "server", aio)
 
     def start(self, method: str, context: Any) -> ServerCall:
         """Read the call's context: trace, color, tier, failover mark, deadline. ``context``:
@@ -116,6 +122,22 @@ class ServerPipeline(Pipeline):
             call.rejection = _limit(state, tier)
         return call.rejection
 
+    async def admit_awaited(self, call: ServerCall) -> Rejection | None:
+        """The rate limit of an aio server's call whose limiter is awaited (exact mode on a
+        shared store; ``call.state.awaited_limiter`` is set): run after :meth:`admit` let the
+        call through. The store's round trip yields to the event loop instead of blocking it."""
+        state = call.state
+        limiter = state.awaited_limiter
+        assert limiter is not None
+        tier = call.call_context.tier or state.settings.tier
+        try:
+            decision = await limiter.try_acquire(tier)
+        except Exception as exc:
+            report("server limiter admission", exc)
+            return None
+        call.rejection = _limit_decided(state, tier, decision)
+        return call.rejection
+
 
 def _trusted(registry: Registry, context: Any) -> bool:
     try:
@@ -152,6 +174,10 @@ def _limit(state: MethodState, tier: int) -> Rejection | None:
     except Exception as exc:
         report("server limiter admission", exc)
         return None
+    return _limit_decided(state, tier, decision)
+
+
+def _limit_decided(state: MethodState, tier: int, decision: Decision) -> Rejection | None:
     if decision.allowed:
         return None
     reason = decision.reason or RejectReason.RATE_LIMIT.value

@@ -51,7 +51,7 @@ class AioServerInterceptor(grpc.aio.ServerInterceptor):
         clock: Clock = default_clock,
         hooks: Sequence[ServerHook] = (),
     ) -> None:
-        self._pipeline = ServerPipeline(policy, observers, clock)
+        self._pipeline = ServerPipeline(policy, observers, clock, aio=True)
         register_gauge_source(self)  # polled (weakly held) when metrics are collected
         self._hooks: tuple[ServerHook, ...] = tuple(hooks)
         self._handlers = HandlerCache(self._wrap)
@@ -88,7 +88,10 @@ class AioServerInterceptor(grpc.aio.ServerInterceptor):
             enter(call)  # the RPC's own task: its context ends with the call
             if hooks:
                 request = await _run_hooks(hooks, method, request, context, call)
-            if pipeline.admit(call) is not None:
+            if pipeline.admit(call) is not None or (
+                call.state.awaited_limiter is not None
+                and await pipeline.admit_awaited(call) is not None
+            ):
                 await _reject(call, context)
             return call, request
 

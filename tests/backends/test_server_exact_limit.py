@@ -1,0 +1,93 @@
+"""An exact-mode limit on Redis, installed from a policy on a server interceptor: every call
+waits on one atomic decision in Redis. On a grpc.aio server that wait is awaited, so the event
+loop keeps running other tasks while Redis is slow (the sync server blocks a worker thread)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+
+import grpc
+import pytest
+
+from interceptors.harness import AioHarness, Failure, Harness
+from resilience._keys import REJECT
+from resilience.policy import Policy
+from resilience.testing import aio_echo_call
+
+from .conftest import RedisServer
+
+SLOW_STORE_TIMEOUT = 0.3
+"""Socket timeout of the slow-store test: a blocked loop would miss this long of ticks."""
+
+
+@pytest.fixture(params=["sync", "aio"])
+def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    made = AioHarness() if request.param == "aio" else Harness()
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def exact_policy(store: str, key: str, limit: int) -> Policy:
+    section = {"limit": limit, "window": 60.0, "store": store, "mode": "exact", "key": key}
+    return Policy.from_dict({"methods": {"*": {"rate_limit": section}}})
+
+
+def test_an_exact_redis_limit_is_enforced(harness: Harness, redis_url: str, prefix: str) -> None:
+    server = harness.server(policy=exact_policy(redis_url, prefix, 3))
+    client = harness.client(server.address)
+
+    results = [client.call() for _ in range(5)]
+
+    assert results[:3] == [[b"ping"]] * 3
+    for rejected in results[3:]:
+        assert isinstance(rejected, Failure)
+        assert rejected.code is grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert rejected.trailing[REJECT] == "rate_limit"
+
+
+def test_an_aio_server_awaits_a_slow_redis_without_blocking_its_loop(
+    redis_server: RedisServer, redis_url: str, prefix: str
+) -> None:
+    slow_url = f"{redis_url}?socket_timeout={SLOW_STORE_TIMEOUT}"
+    harness = AioHarness()
+    try:
+        server = harness.server(policy=exact_policy(slow_url, prefix, 100))
+        client = harness.client(server.address)
+        assert client.call() == [b"ping"]  # warm: connection made, script loaded
+
+        blocking = redis_server.client()
+        sleeper = threading.Thread(target=blocking.execute_command, args=("DEBUG", "SLEEP", "0.8"))
+        sleeper.start()
+        time.sleep(0.1)  # let DEBUG SLEEP reach Redis first
+
+        async def call_while_ticking() -> tuple[list[bytes], float, int]:
+            ticks = 0
+
+            async def tick() -> None:
+                nonlocal ticks
+                while True:
+                    await asyncio.sleep(0.01)
+                    ticks += 1
+
+            ticker = asyncio.ensure_future(tick())
+            started = time.monotonic()
+            try:
+                result = await aio_echo_call(client.channel, "unary_unary", b"ping", timeout=5)
+            finally:
+                ticker.cancel()
+            return result, time.monotonic() - started, ticks
+
+        result, took, ticks = harness.run(call_while_ticking())
+        sleeper.join()
+        blocking.close()
+    finally:
+        harness.close()
+
+    assert result == [b"ping"]  # Redis cut at the socket timeout; the fallback admitted it
+    assert took >= SLOW_STORE_TIMEOUT * 0.8  # the call really waited on Redis
+    assert ticks >= 5  # and the loop kept running meanwhile (blocked, it would tick ~0 times)
