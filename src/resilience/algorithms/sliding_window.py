@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-
 from resilience._clock import Clock, default_clock
 from resilience.algorithms._decision import ALLOWED, Decision
-from resilience.algorithms._params import Duration, integer, seconds
-from resilience.algorithms._window import RollingCounter
-from resilience.errors import RejectReason
-
-_RATE_LIMIT = RejectReason.RATE_LIMIT.value
-_NEVER = Decision(False, None, _RATE_LIMIT)
+from resilience.algorithms._limiter import NEVER, WindowLimiter
+from resilience.algorithms._params import Duration
 
 
-class SlidingWindowLimiter:
+class SlidingWindowLimiter(WindowLimiter):
     """A sliding-window counter limiter (ALGORITHMS.md section 1).
 
     The ``window`` (seconds) is split into ``buckets`` slots of ``window / buckets`` seconds,
@@ -38,17 +32,7 @@ class SlidingWindowLimiter:
     per call.
     """
 
-    __slots__ = (
-        "_buckets",
-        "_clock",
-        "_counter",
-        "_freed_at",
-        "_freed_excess",
-        "_freed_slot",
-        "_limit",
-        "_lock",
-        "_window",
-    )
+    __slots__ = ()
 
     def __init__(
         self,
@@ -58,36 +42,7 @@ class SlidingWindowLimiter:
         *,
         clock: Clock = default_clock,
     ) -> None:
-        self._limit = integer("limit", limit, minimum=0)
-        self._window = seconds("window", window)
-        self._buckets = integer("buckets", buckets, minimum=1)
-        self._counter = RollingCounter(window=self._window, buckets=self._buckets)
-        self._clock = clock
-        self._freed_slot, self._freed_excess, self._freed_at = -1, 0.0, 0.0
-        self._lock = threading.Lock()
-
-    @property
-    def limit(self) -> int:
-        """Admissions allowed per window."""
-        return self._limit
-
-    @property
-    def window(self) -> float:
-        """The window length in seconds."""
-        return self._window
-
-    @property
-    def buckets(self) -> int:
-        """Slots per window."""
-        return self._buckets
-
-    @property
-    def count(self) -> int:
-        """Requests admitted in the sliding window (the last ``buckets`` slots) now."""
-        now = self._clock()
-        with self._lock:
-            totals, _, oldest = self._counter.advance_rows(now)
-            return int(totals[0] - oldest[0])
+        super().__init__(limit, window, buckets, clock=clock, channels=1)
 
     def try_acquire(self, n: int = 1) -> Decision:
         """Admit a request of weight ``n`` (>= 1) iff ``count + n <= limit``.
@@ -107,18 +62,8 @@ class SlidingWindowLimiter:
             if n < 1:
                 raise ValueError(f"n must be >= 1, got {n!r}")
             if n > self._limit:
-                return _NEVER
-            # While neither the slot nor the count moves (a reject storm), neither does the
-            # instant enough slots expire: compute it once.
-            counter = self._counter
-            slot, excess = counter.current, count + n - self._limit
-            if slot != self._freed_slot or excess != self._freed_excess:
-                boundaries = counter.slots_until_freed(0, excess)
-                # The window holds count >= excess, so boundaries is never None here.
-                self._freed_at = (slot + (boundaries or self._buckets)) * counter.slot
-                self._freed_slot, self._freed_excess = slot, excess
-            retry_after = self._freed_at - now
-        return Decision(False, retry_after if retry_after > 0.0 else 0.0, _RATE_LIMIT)
+                return NEVER
+            return self._rate_limited(count + n - self._limit, now)
 
     def __repr__(self) -> str:
         return (

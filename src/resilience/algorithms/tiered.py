@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from enum import IntEnum
 
 from resilience._clock import Clock, default_clock
 from resilience.algorithms._decision import ALLOWED, Decision
-from resilience.algorithms._params import Duration, integer, seconds
-from resilience.algorithms._window import RollingCounter
+from resilience.algorithms._limiter import NEVER, WindowLimiter
+from resilience.algorithms._params import Duration
 from resilience.errors import RejectReason
 
-_RATE_LIMIT = RejectReason.RATE_LIMIT.value
 _SHED = Decision(False, None, RejectReason.SHED.value)
-_NEVER = Decision(False, None, _RATE_LIMIT)
 _TIERS = 4
 _DEMAND = _TIERS
 _TOTAL = 2 * _TIERS
@@ -51,7 +48,7 @@ class TierStats:
     demand: int
 
 
-class TieredLimiter:
+class TieredLimiter(WindowLimiter):
     """Strict-priority limiting with capacity reserved from recent demand (ALGORITHMS.md §2).
 
     Let ``D_j`` be tier j's demand (every request, admitted or not) over the last complete
@@ -82,17 +79,9 @@ class TieredLimiter:
     load only Level 1 passes"). Parameters as :class:`SlidingWindowLimiter`. Thread-safe.
     """
 
-    __slots__ = (
-        "_buckets",
-        "_clock",
-        "_counter",
-        "_freed_at",
-        "_freed_excess",
-        "_freed_slot",
-        "_limit",
-        "_lock",
-        "_window",
-    )
+    __slots__ = ()
+
+    _ADMITTED = _TOTAL
 
     def __init__(
         self,
@@ -102,38 +91,7 @@ class TieredLimiter:
         *,
         clock: Clock = default_clock,
     ) -> None:
-        self._limit = integer("limit", limit, minimum=0)
-        self._window = seconds("window", window)
-        self._buckets = integer("buckets", buckets, minimum=1)
-        self._counter = RollingCounter(
-            window=self._window, buckets=self._buckets, channels=2 * _TIERS + 1
-        )
-        self._clock = clock
-        self._freed_slot, self._freed_excess, self._freed_at = -1, 0.0, 0.0
-        self._lock = threading.Lock()
-
-    @property
-    def limit(self) -> int:
-        """Admissions allowed per window, all tiers together."""
-        return self._limit
-
-    @property
-    def window(self) -> float:
-        """The window length in seconds."""
-        return self._window
-
-    @property
-    def buckets(self) -> int:
-        """Slots per window."""
-        return self._buckets
-
-    @property
-    def count(self) -> int:
-        """Requests of every tier admitted in the sliding window now."""
-        now = self._clock()
-        with self._lock:
-            totals, _, oldest = self._counter.advance_rows(now)
-            return int(totals[_TOTAL] - oldest[_TOTAL])
+        super().__init__(limit, window, buckets, clock=clock, channels=2 * _TIERS + 1)
 
     def snapshot(self) -> tuple[TierStats, ...]:
         """Each tier's admitted and demand counts now, tier 1 first."""
@@ -178,21 +136,14 @@ class TieredLimiter:
                     return ALLOWED
                 return _SHED
             if n > self._limit:
-                return _NEVER
+                return NEVER
             if k:
                 admitted = n
                 for j in _ADMITTED_AT_OR_BELOW[k]:
                     admitted += totals[j] - oldest[j]
                 if admitted <= self._limit:
                     return _SHED
-            counter = self._counter
-            slot, excess = counter.current, total - self._limit
-            if slot != self._freed_slot or excess != self._freed_excess:
-                boundaries = counter.slots_until_freed(_TOTAL, excess)
-                self._freed_at = (slot + (boundaries or self._buckets)) * counter.slot
-                self._freed_slot, self._freed_excess = slot, excess
-            retry_after = self._freed_at - now
-        return Decision(False, retry_after if retry_after > 0.0 else 0.0, _RATE_LIMIT)
+            return self._rate_limited(total - self._limit, now)
 
     def __repr__(self) -> str:
         return f"TieredLimiter(limit={self._limit}, window={self._window}, buckets={self._buckets})"
