@@ -27,12 +27,14 @@ The library adds, under its own ``resilience.`` namespace:
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 
 import grpc
 from opentelemetry import metrics
-from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
+from opentelemetry.metrics import CallbackOptions, MeterProvider, NoOpMeterProvider, Observation
 
 from resilience._events import CallInfo, CallOutcome
 from resilience._version import __version__
@@ -76,6 +78,26 @@ def is_error(side: str, code: grpc.StatusCode) -> bool:
 
 _REASONS = frozenset(reason.value for reason in RejectReason)
 _MAX_EVENT_SETS = 1000
+_MAX_CACHED_ENDED = 4096
+
+LIVE_RECHECK = 1.0
+"""Seconds between looks at whether the global meter provider records (an SDK is set)."""
+
+# Providers whose instruments do nothing: the no-op one, and the global proxy before an SDK
+# provider is set (the API exports no public name for it).
+_NOT_RECORDING: tuple[type, ...]
+try:
+    from opentelemetry.metrics._internal import _ProxyMeterProvider
+
+    _NOT_RECORDING = (NoOpMeterProvider, _ProxyMeterProvider)
+except ImportError:  # pragma: no cover - should the proxy move, it is treated as recording
+    _NOT_RECORDING = (NoOpMeterProvider,)
+
+
+def _records(provider: MeterProvider) -> bool:
+    """Whether instruments of ``provider`` record anything (it is not a no-op or proxy)."""
+    return not isinstance(provider, _NOT_RECORDING)
+
 
 Attributes = dict[str, str]
 
@@ -114,7 +136,7 @@ class MetricsObserver:
         }
         # Calls in flight are counted here and read when the exporter collects: two SDK
         # recordings per call saved (each costs microseconds), the same exported series.
-        self._in_flight: dict[tuple[str, str, str], int] = {}
+        self._in_flight: dict[tuple[str, str, str | None], int] = {}
         for side, kind in (("client", "Outgoing"), ("server", "Incoming")):
             meter.create_observable_up_down_counter(
                 f"resilience.{side}.active_calls",
@@ -132,11 +154,14 @@ class MetricsObserver:
             unit="{event}",
             description="Decisions taken by the library (failovers, limiter fallbacks...).",
         )
+        # A fixed provider is judged once; the global one is looked up again now and then.
+        self._live = meter_provider is not None and _records(meter_provider)
+        self._recheck_at = -math.inf if meter_provider is None else math.inf
         self._gauges = gauges if gauges is not None else default_gauge_registry()
         create_gauge_instruments(meter, self._gauges)
         self._lock = threading.Lock()
         self._base: dict[tuple[str, str, str], Attributes] = {}
-        self._ended: dict[tuple[str, str, str, grpc.StatusCode], Attributes] = {}
+        self._ended: dict[tuple[str, str, str | None, grpc.StatusCode], Attributes] = {}
         self._rejected: dict[tuple[str, str, str, str, str], Attributes] = {}
         self._events: dict[tuple[str, frozenset[tuple[str, str]]], Attributes] = {}
 
@@ -151,25 +176,31 @@ class MetricsObserver:
         return self._gauges
 
     def call_started(self, call: CallInfo) -> None:
-        """Count the call as in flight."""
-        base = self._base_attributes(call)
-        key = (call.side, base["rpc.method"], base["resilience.color"])
+        """Count the call as in flight (by its raw method and color; bounded at collection)."""
+        key = (call.side, call.method, call.color)
         with self._lock:
             self._in_flight[key] = self._in_flight.get(key, 0) + 1
 
     def call_ended(self, call: CallInfo, outcome: CallOutcome) -> None:
-        """Record duration and status, release the in-flight slot, count a rejection."""
-        base = self._base_attributes(call)
-        method, color = base["rpc.method"], base["resilience.color"]
+        """Release the in-flight slot; when a meter provider records, record duration and
+        status and count a rejection."""
+        side, method, color = call.side, call.method, call.color
+        key = (side, method, color)
         with self._lock:
-            key = (call.side, method, color)
-            self._in_flight[key] = self._in_flight.get(key, 0) - 1
-        attributes = self._ended.get((call.side, method, color, outcome.code))
+            left = self._in_flight.get(key, 0) - 1
+            if left:
+                self._in_flight[key] = left
+            else:
+                del self._in_flight[key]
+        if not self._recording():
+            return
+        code = outcome.code
+        attributes = self._ended.get((side, method, color, code))
         if attributes is None:
-            attributes = self._ended_attributes(call.side, base, outcome.code)
-            self._ended[(call.side, method, color, outcome.code)] = attributes
-        self._duration[call.side].record(outcome.duration, attributes)
+            attributes = self._ended_attributes(call, code)
+        self._duration[side].record(outcome.duration, attributes)
         if outcome.reject_reason is not None:
+            base = self._base_attributes(side, method, color)
             self._rejections.add(1, self._rejection_attributes(call, base, outcome.reject_reason))
 
     def event(self, name: str, attributes: Mapping[str, str]) -> None:
@@ -184,34 +215,56 @@ class MetricsObserver:
                 cached = {"resilience.decision": name}
         self._decisions.add(1, cached)
 
+    def _recording(self) -> bool:
+        """Whether the meter provider records: a fixed provider is checked once; the global
+        one every LIVE_RECHECK seconds (looking it up costs more than the rest of a call's
+        metrics), so a provider installed later is recorded within a second."""
+        now = time.monotonic()
+        if now >= self._recheck_at:
+            self._live = _records(metrics.get_meter_provider())
+            self._recheck_at = now + LIVE_RECHECK
+        return self._live
+
     def _observe_in_flight(self, side: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
         def callback(options: CallbackOptions) -> Iterable[Observation]:
             with self._lock:
                 counts = [(key, n) for key, n in self._in_flight.items() if key[0] == side]
-            return [Observation(n, self._base[key]) for key, n in counts if key in self._base]
+                totals = {key: 0 for key in self._base if key[0] == side}
+            for (_, method, color), n in counts:
+                base = self._base_attributes(side, method, color)
+                bounded = (side, base["rpc.method"], base["resilience.color"])
+                totals[bounded] = totals.get(bounded, 0) + n
+            return [Observation(n, self._base[key]) for key, n in totals.items()]
 
         return callback
 
-    def _base_attributes(self, call: CallInfo) -> Attributes:
-        method = self._bounds.method(call.method)
-        color = self._bounds.color(call.color)
-        key = (call.side, method, color)
+    def _base_attributes(self, side: str, method: str, color: str | None) -> Attributes:
+        bounded_method = self._bounds.method(method)
+        bounded_color = self._bounds.color(color)
+        key = (side, bounded_method, bounded_color)
         attributes = self._base.get(key)
         if attributes is None:
             attributes = {
                 "rpc.system.name": "grpc",
-                "rpc.method": method,
-                "resilience.color": color,
+                "rpc.method": bounded_method,
+                "resilience.color": bounded_color,
             }
             with self._lock:
                 attributes = self._base.setdefault(key, attributes)
         return attributes
 
-    @staticmethod
-    def _ended_attributes(side: str, base: Attributes, code: grpc.StatusCode) -> Attributes:
-        attributes = {**base, "rpc.response.status_code": code.name}
+    def _ended_attributes(self, call: CallInfo, code: grpc.StatusCode) -> Attributes:
+        """The attributes of an ended call, cached by its raw (side, method, color, code) up
+        to a bound (raw colors come from the network)."""
+        side = call.side
+        attributes = {
+            **self._base_attributes(side, call.method, call.color),
+            "rpc.response.status_code": code.name,
+        }
         if is_error(side, code):
             attributes["error.type"] = code.name
+        if len(self._ended) < _MAX_CACHED_ENDED:
+            self._ended[(side, call.method, call.color, code)] = attributes
         return attributes
 
     def _rejection_attributes(self, call: CallInfo, base: Attributes, reason: str) -> Attributes:
