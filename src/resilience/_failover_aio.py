@@ -19,8 +19,7 @@ from resilience._failover_aio_calls import (
     UnaryStreamCall,
     UnaryUnaryCall,
 )
-from resilience._failover_core import FailoverCore
-from resilience._failover_requests import AioRequestLog, Attempts, WriteQueue
+from resilience._failover_requests import AioRequestLog, Attempts, Shape, WriteQueue, call_options
 
 if TYPE_CHECKING:
     _UnaryUnaryBase = grpc.aio.UnaryUnaryMultiCallable[Any, Any]
@@ -36,17 +35,8 @@ else:
 _RequestStream = AsyncIterator[Any] | Iterator[Any] | None
 
 
-class _AioShape:
-    """The method, both multi-callables and the core; starts calls of any shape."""
-
-    def __init__(
-        self, core: FailoverCore, method: str, local: Any, remote: Any, serializer: Any
-    ) -> None:
-        self._core = core
-        self._method = method
-        self._local = local
-        self._remote = remote
-        self._serializer = serializer
+class _AioShape(Shape):
+    """Starts aio calls of any shape; a call that may fail over gets a failover call object."""
 
     def _start(
         self,
@@ -61,31 +51,17 @@ class _AioShape:
         plan = self._core.start(self._method, timeout, metadata)
         if plan is None:
             return self._local(request, timeout=timeout, metadata=metadata, **options)
-        log = None
         writes: WriteQueue[Any] | None = None
-        if streaming_requests:
-            if request is None:
-                writes = WriteQueue()
-                request = writes
-            log = AioRequestLog(request, serializer=self._serializer, **self._core.replay_limits)
-        attempts = Attempts(self._core, plan, request, log, **options)
+        if streaming_requests and request is None:
+            writes = WriteQueue()
+            request = writes
+        log_type = AioRequestLog if streaming_requests else None
+        attempts = self._attempts(plan, request, log_type, options)
         local = self._local(attempts.message(), timeout=timeout, metadata=metadata, **options)
         return call_class(local, attempts, self._start_remote, writes)
 
     def _start_remote(self, attempts: Attempts) -> Any:
         return self._remote(attempts.message(), **attempts.remote_options())
-
-
-def _options(
-    credentials: grpc.CallCredentials | None,
-    wait_for_ready: bool | None,
-    compression: grpc.Compression | None,
-) -> dict[str, Any]:
-    return {
-        "credentials": credentials,
-        "wait_for_ready": wait_for_ready,
-        "compression": compression,
-    }
 
 
 class AioUnaryUnary(_AioShape, _UnaryUnaryBase):
@@ -99,7 +75,7 @@ class AioUnaryUnary(_AioShape, _UnaryUnaryBase):
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> Any:
-        options = _options(credentials, wait_for_ready, compression)
+        options = call_options(credentials, wait_for_ready, compression)
         return self._start(
             UnaryUnaryCall, request, timeout, metadata, options, streaming_requests=False
         )
@@ -116,7 +92,7 @@ class AioUnaryStream(_AioShape, _UnaryStreamBase):
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> Any:
-        options = _options(credentials, wait_for_ready, compression)
+        options = call_options(credentials, wait_for_ready, compression)
         return self._start(
             UnaryStreamCall, request, timeout, metadata, options, streaming_requests=False
         )
@@ -132,7 +108,7 @@ class AioStreamUnary(_AioShape, _StreamUnaryBase):
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> Any:
-        options = _options(credentials, wait_for_ready, compression)
+        options = call_options(credentials, wait_for_ready, compression)
         return self._start(
             StreamUnaryCall, request_iterator, timeout, metadata, options, streaming_requests=True
         )
@@ -148,7 +124,7 @@ class AioStreamStream(_AioShape, _StreamStreamBase):
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> Any:
-        options = _options(credentials, wait_for_ready, compression)
+        options = call_options(credentials, wait_for_ready, compression)
         return self._start(
             StreamStreamCall, request_iterator, timeout, metadata, options, streaming_requests=True
         )

@@ -15,6 +15,8 @@ import threading
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import grpc
+
 if TYPE_CHECKING:
     from resilience._failover_core import FailoverCore, Plan
 
@@ -62,7 +64,33 @@ class _Limits:
         kept.append(message)
 
 
-class RequestLog(Generic[T]):
+class _Log(Generic[T]):
+    """What the sync and asyncio logs share: the kept messages and their bounds.
+
+    Both read through the log the same way (see :meth:`RequestLog.attempt`); only the pulling
+    differs, a lock and ``next`` there, an asyncio lock and ``anext`` in :class:`AioRequestLog`.
+    """
+
+    def __init__(
+        self, max_messages: int, max_bytes: int, serializer: Callable[[Any], bytes] | None
+    ) -> None:
+        self._kept: list[T] = []
+        self._pulled = 0
+        self._exhausted = False
+        self._limits = _Limits(max_messages, max_bytes, serializer)
+
+    @property
+    def replayable(self) -> bool:
+        """False once the stream outgrew the bounds: a new attempt would miss messages."""
+        return self._limits.replayable
+
+    def release(self) -> None:
+        """Forget the kept messages (the call is over or will not fail over)."""
+        self._limits.replayable = False
+        self._kept.clear()
+
+
+class RequestLog(_Log[T]):
     """The sync log: :meth:`attempt` returns a fresh iterator for one attempt."""
 
     def __init__(
@@ -73,17 +101,9 @@ class RequestLog(Generic[T]):
         max_bytes: int = DEFAULT_MAX_BYTES,
         serializer: Callable[[Any], bytes] | None = None,
     ) -> None:
+        super().__init__(max_messages, max_bytes, serializer)
         self._source = iter(source)
         self._lock = threading.Lock()
-        self._kept: list[T] = []
-        self._pulled = 0
-        self._exhausted = False
-        self._limits = _Limits(max_messages, max_bytes, serializer)
-
-    @property
-    def replayable(self) -> bool:
-        """False once the stream outgrew the bounds: a new attempt would miss messages."""
-        return self._limits.replayable
 
     def attempt(self) -> Iterator[T]:
         """Every request message, replayed from the log first, then pulled from the source."""
@@ -107,13 +127,8 @@ class RequestLog(Generic[T]):
             position += 1
             yield message
 
-    def release(self) -> None:
-        """Forget the kept messages (the call is over or will not fail over)."""
-        self._limits.replayable = False
-        self._kept.clear()
 
-
-class AioRequestLog(Generic[T]):
+class AioRequestLog(_Log[T]):
     """The asyncio log over an async or sync iterable: :meth:`attempt` is an async iterator."""
 
     def __init__(
@@ -124,19 +139,11 @@ class AioRequestLog(Generic[T]):
         max_bytes: int = DEFAULT_MAX_BYTES,
         serializer: Callable[[Any], bytes] | None = None,
     ) -> None:
+        super().__init__(max_messages, max_bytes, serializer)
         self._source = source
         self._async: AsyncIterator[T] | None = None
         self._sync: Iterator[T] | None = None
         self._lock = asyncio.Lock()
-        self._kept: list[T] = []
-        self._pulled = 0
-        self._exhausted = False
-        self._limits = _Limits(max_messages, max_bytes, serializer)
-
-    @property
-    def replayable(self) -> bool:
-        """False once the stream outgrew the bounds: a new attempt would miss messages."""
-        return self._limits.replayable
 
     async def _pull(self) -> T:
         if self._async is None and self._sync is None:
@@ -173,11 +180,6 @@ class AioRequestLog(Generic[T]):
                     self._limits.keep(self._kept, message)
             position += 1
             yield message
-
-    def release(self) -> None:
-        """Forget the kept messages (the call is over or will not fail over)."""
-        self._limits.replayable = False
-        self._kept.clear()
 
 
 class WriteQueue(Generic[T]):
@@ -244,3 +246,44 @@ class Attempts:
     def release(self) -> None:
         if self.log is not None:
             self.log.release()
+
+
+def call_options(
+    credentials: grpc.CallCredentials | None,
+    wait_for_ready: bool | None,
+    compression: grpc.Compression | None,
+) -> dict[str, Any]:
+    """The per-call options every multi-callable passes on to both attempts unchanged."""
+    return {
+        "credentials": credentials,
+        "wait_for_ready": wait_for_ready,
+        "compression": compression,
+    }
+
+
+class Shape:
+    """What the sync and aio multi-callables share: the method, the local and the remote
+    channel's multi-callable for it, the core, and how a call's attempts are set up."""
+
+    def __init__(
+        self, core: FailoverCore, method: str, local: Any, remote: Any, serializer: Any
+    ) -> None:
+        self._core = core
+        self._method = method
+        self._local = local
+        self._remote = remote
+        self._serializer = serializer
+
+    def _attempts(
+        self,
+        plan: Plan,
+        request: Any,
+        log_type: type[RequestLog[Any] | AioRequestLog[Any]] | None,
+        options: dict[str, Any],
+    ) -> Attempts:
+        """The attempts of an eligible call; a request stream (``log_type`` given) is logged
+        for a replay within the core's bounds."""
+        log = None
+        if log_type is not None:
+            log = log_type(request, serializer=self._serializer, **self._core.replay_limits)
+        return Attempts(self._core, plan, request, log, **options)

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from resilience._failover_core import FailoverCore
-from resilience._failover_requests import Attempts, RequestLog
+from resilience._failover_requests import Attempts, RequestLog, Shape, call_options
 from resilience._failover_sync_calls import FailoverFuture, ResponseStream
 
 if TYPE_CHECKING:
@@ -29,37 +28,26 @@ else:
     _StreamStreamBase = grpc.StreamStreamMultiCallable
 
 
-class _Shape:
-    """What the four shapes share: the method, both multi-callables and the core."""
+class _Shape(Shape):
+    """The sync calls of any shape: blocking, ``future()`` and response streams."""
 
     _streaming_requests = False
 
-    def __init__(
-        self, core: FailoverCore, method: str, local: Any, remote: Any, serializer: Any
-    ) -> None:
-        self._core = core
-        self._method = method
-        self._local = local
-        self._remote = remote
-        self._serializer = serializer
-
-    def _attempts(
-        self, request: Any, timeout: float | None, metadata: Any, **options: Any
+    def _start(
+        self, request: Any, timeout: float | None, metadata: Any, options: dict[str, Any]
     ) -> Attempts | None:
+        """The attempts of a call that may fail over, else None."""
         plan = self._core.start(self._method, timeout, metadata)
         if plan is None:
             return None
-        log = None
-        if self._streaming_requests:
-            limits = self._core.replay_limits
-            log = RequestLog(request, serializer=self._serializer, **limits)
-        return Attempts(self._core, plan, request, log, **options)
+        log_type = RequestLog if self._streaming_requests else None
+        return self._attempts(plan, request, log_type, options)
 
     def _blocking(
-        self, how: str, request: Any, timeout: float | None, metadata: Any, **options: Any
+        self, how: str, request: Any, timeout: float | None, metadata: Any, options: dict[str, Any]
     ) -> Any:
         """``__call__`` or ``with_call`` (``how``) on the local attempt, then maybe the remote."""
-        attempts = self._attempts(request, timeout, metadata, **options)
+        attempts = self._start(request, timeout, metadata, options)
         if attempts is None:
             return getattr(self._local, how)(request, timeout=timeout, metadata=metadata, **options)
         try:
@@ -79,8 +67,10 @@ class _Shape:
         finally:
             attempts.release()
 
-    def _future(self, request: Any, timeout: float | None, metadata: Any, **options: Any) -> Any:
-        attempts = self._attempts(request, timeout, metadata, **options)
+    def _future(
+        self, request: Any, timeout: float | None, metadata: Any, options: dict[str, Any]
+    ) -> Any:
+        attempts = self._start(request, timeout, metadata, options)
         if attempts is None:
             return self._local.future(request, timeout=timeout, metadata=metadata, **options)
         local = self._local.future(
@@ -90,8 +80,10 @@ class _Shape:
             local, self._fail_over(attempts, "future"), attempts.finish, attempts.release
         )
 
-    def _stream(self, request: Any, timeout: float | None, metadata: Any, **options: Any) -> Any:
-        attempts = self._attempts(request, timeout, metadata, **options)
+    def _stream(
+        self, request: Any, timeout: float | None, metadata: Any, options: dict[str, Any]
+    ) -> Any:
+        attempts = self._start(request, timeout, metadata, options)
         if attempts is None:
             return self._local(request, timeout=timeout, metadata=metadata, **options)
         local = self._local(attempts.message(), timeout=timeout, metadata=metadata, **options)
@@ -123,12 +115,8 @@ class UnaryUnary(_Shape, _UnaryUnaryBase):
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> Any:
-        options = {
-            "credentials": credentials,
-            "wait_for_ready": wait_for_ready,
-            "compression": compression,
-        }
-        return self._blocking("__call__", request, timeout, metadata, **options)
+        options = call_options(credentials, wait_for_ready, compression)
+        return self._blocking("__call__", request, timeout, metadata, options)
 
     def with_call(
         self,
@@ -139,12 +127,8 @@ class UnaryUnary(_Shape, _UnaryUnaryBase):
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> tuple[Any, grpc.Call]:
-        options = {
-            "credentials": credentials,
-            "wait_for_ready": wait_for_ready,
-            "compression": compression,
-        }
-        return self._blocking("with_call", request, timeout, metadata, **options)  # type: ignore[no-any-return]
+        options = call_options(credentials, wait_for_ready, compression)
+        return self._blocking("with_call", request, timeout, metadata, options)  # type: ignore[no-any-return]
 
     def future(
         self,
@@ -155,12 +139,8 @@ class UnaryUnary(_Shape, _UnaryUnaryBase):
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> Any:
-        options = {
-            "credentials": credentials,
-            "wait_for_ready": wait_for_ready,
-            "compression": compression,
-        }
-        return self._future(request, timeout, metadata, **options)
+        options = call_options(credentials, wait_for_ready, compression)
+        return self._future(request, timeout, metadata, options)
 
 
 class UnaryStream(_Shape, _UnaryStreamBase):
@@ -173,12 +153,8 @@ class UnaryStream(_Shape, _UnaryStreamBase):
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> Any:
-        options = {
-            "credentials": credentials,
-            "wait_for_ready": wait_for_ready,
-            "compression": compression,
-        }
-        return self._stream(request, timeout, metadata, **options)
+        options = call_options(credentials, wait_for_ready, compression)
+        return self._stream(request, timeout, metadata, options)
 
 
 class StreamUnary(_Shape, _StreamUnaryBase):
@@ -193,12 +169,8 @@ class StreamUnary(_Shape, _StreamUnaryBase):
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> Any:
-        options = {
-            "credentials": credentials,
-            "wait_for_ready": wait_for_ready,
-            "compression": compression,
-        }
-        return self._blocking("__call__", request_iterator, timeout, metadata, **options)
+        options = call_options(credentials, wait_for_ready, compression)
+        return self._blocking("__call__", request_iterator, timeout, metadata, options)
 
     def with_call(
         self,
@@ -209,12 +181,8 @@ class StreamUnary(_Shape, _StreamUnaryBase):
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> tuple[Any, grpc.Call]:
-        options = {
-            "credentials": credentials,
-            "wait_for_ready": wait_for_ready,
-            "compression": compression,
-        }
-        return self._blocking("with_call", request_iterator, timeout, metadata, **options)  # type: ignore[no-any-return]
+        options = call_options(credentials, wait_for_ready, compression)
+        return self._blocking("with_call", request_iterator, timeout, metadata, options)  # type: ignore[no-any-return]
 
     def future(
         self,
@@ -225,12 +193,8 @@ class StreamUnary(_Shape, _StreamUnaryBase):
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> Any:
-        options = {
-            "credentials": credentials,
-            "wait_for_ready": wait_for_ready,
-            "compression": compression,
-        }
-        return self._future(request_iterator, timeout, metadata, **options)
+        options = call_options(credentials, wait_for_ready, compression)
+        return self._future(request_iterator, timeout, metadata, options)
 
 
 class StreamStream(_Shape, _StreamStreamBase):
@@ -245,9 +209,5 @@ class StreamStream(_Shape, _StreamStreamBase):
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> Any:
-        options = {
-            "credentials": credentials,
-            "wait_for_ready": wait_for_ready,
-            "compression": compression,
-        }
-        return self._stream(request_iterator, timeout, metadata, **options)
+        options = call_options(credentials, wait_for_ready, compression)
+        return self._stream(request_iterator, timeout, metadata, options)
