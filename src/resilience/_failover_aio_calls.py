@@ -40,13 +40,17 @@ class _Delegating:
         local: Any,
         attempts: Attempts,
         start_remote: StartRemote,
-        writes: WriteQueue[Any] | None,
+        writes: WriteQueue[Any] | None = None,
     ) -> None:
         self._current = local
         self._attempts = attempts
         self._start_remote = start_remote
         self._writes = writes
         self._cancel_requested = False
+        self._begin()
+
+    def _begin(self) -> None:
+        """Set up the response side once the fields above are set (each response kind does)."""
 
     def _switch(self, error: BaseException) -> bool:
         """Start the remote attempt if the core admits ``error``; return whether it did."""
@@ -70,14 +74,7 @@ class _Delegating:
 class _UnaryResponse(_Delegating):
     """Unary-unary and stream-unary: the whole call, failover included, runs in one task."""
 
-    def __init__(
-        self,
-        local: Any,
-        attempts: Attempts,
-        start_remote: StartRemote,
-        writes: WriteQueue[Any] | None = None,
-    ) -> None:
-        super().__init__(local, attempts, start_remote, writes)
+    def _begin(self) -> None:
         self._task: asyncio.Task[Any] = asyncio.ensure_future(self._run())
 
     async def _run(self) -> Any:
@@ -139,14 +136,7 @@ class _UnaryResponse(_Delegating):
 class _StreamResponse(_Delegating):
     """Unary-stream and stream-stream: an error before the first message fails over once."""
 
-    def __init__(
-        self,
-        local: Any,
-        attempts: Attempts,
-        start_remote: StartRemote,
-        writes: WriteQueue[Any] | None = None,
-    ) -> None:
-        super().__init__(local, attempts, start_remote, writes)
+    def _begin(self) -> None:
         self._may_fail_over = True
         self._remote_pending = False
 
