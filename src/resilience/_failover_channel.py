@@ -19,6 +19,7 @@ from resilience._failover_core import (
 )
 from resilience._failover_requests import DEFAULT_MAX_BYTES, DEFAULT_MAX_MESSAGES
 from resilience._failover_switches import FailoverSwitches
+from resilience.observability._gauges import register_gauge_source
 
 C = TypeVar("C")
 Serializer = Callable[[Any], bytes] | None
@@ -102,6 +103,8 @@ class DualCenterBase(Generic[C]):
             max_replay_messages=max_replay_messages,
             max_replay_bytes=max_replay_bytes,
         )
+        # failover.* readings reach the metrics; held weakly, so a dropped channel leaves.
+        register_gauge_source(self)
 
     # -- the four shapes: a failover-capable multi-callable over both channels' ---------------
 

@@ -115,6 +115,12 @@ class Policy:
             self._cache[method] = found
         return found
 
+    def declared_settings(self) -> tuple[MethodSettings, ...]:
+        """The resolved settings of every pattern, ``*`` first: all settings a method can get
+        (for checks done once per policy, such as reaching every rate limit's store)."""
+        table = self._table
+        return (table.fallback, *table.services.values(), *table.exact.values())
+
     @property
     def trusted_peers(self) -> tuple[str, ...]:
         """The trusted peer entries, as given."""

@@ -19,12 +19,13 @@ from resilience.backends._core import Mode, SharedCore
 from resilience.backends._spec import TIERS, LimitSpec
 from resilience.backends.fallback import DEFAULT_MAX_BACKOFF
 from resilience.backends.periodic import SyncTask
+from resilience.observability._gauges import register_gauge_source
 
 
 class _AioSharedLimiter:
     """The asyncio shell over :class:`SharedCore`: only the awaited store calls live here."""
 
-    __slots__ = ("_core", "_store", "_sync")
+    __slots__ = ("__weakref__", "_core", "_store", "_sync")
 
     def __init__(
         self,
@@ -63,6 +64,7 @@ class _AioSharedLimiter:
         self._sync: SyncTask | None = None
         if not self._core.exact:
             self._sync = SyncTask(self.sync_now, interval=self._core.sync_interval)
+        register_gauge_source(self)  # limiter.fallback reaches the metrics (weakly held)
 
     async def _acquire(self, tier: int, n: int) -> Decision:
         core = self._core

@@ -29,12 +29,13 @@ from resilience.backends._core import Mode, SharedCore
 from resilience.backends._spec import TIERS, LimitSpec
 from resilience.backends.fallback import DEFAULT_MAX_BACKOFF
 from resilience.backends.periodic import SyncThread
+from resilience.observability._gauges import register_gauge_source
 
 
 class _SharedLimiter:
     """The sync shell over :class:`SharedCore`: only the store calls and the thread live here."""
 
-    __slots__ = ("_core", "_started", "_store", "_sync")
+    __slots__ = ("__weakref__", "_core", "_started", "_store", "_sync")
 
     def __init__(
         self,
@@ -75,6 +76,7 @@ class _SharedLimiter:
             interval = self._core.sync_interval
             self._sync = SyncThread(self.sync_now, interval=interval, name=f"resilience-{name}")
         self._started = False
+        register_gauge_source(self)  # limiter.fallback reaches the metrics (weakly held)
 
     def _acquire(self, tier: int, n: int) -> Decision:
         core = self._core

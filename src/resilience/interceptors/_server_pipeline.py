@@ -14,7 +14,7 @@ import grpc
 from opentelemetry.context import Context as OtelContext
 
 from resilience._clock import Clock
-from resilience._events import CallInfo, CallOutcome, Observer
+from resilience._events import CallOutcome, Observer
 from resilience.algorithms import OverloadGuard
 from resilience.algorithms._decision import Decision
 from resilience.context import EMPTY_CALL_CONTEXT, CallContext
@@ -23,6 +23,7 @@ from resilience.interceptors import _metadata
 from resilience.interceptors._guard import report
 from resilience.interceptors._pipeline import Pipeline, Rejection, Report, state_of
 from resilience.interceptors._registry import MethodState, Registry
+from resilience.interceptors._stores import check_policy_stores
 from resilience.policy import Policy
 
 _RESOURCE_EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -67,9 +68,12 @@ class ServerCall:
 
 
 class ServerPipeline(Pipeline):
-    """The server side: context extraction, admission and outcome of incoming calls."""
+    """The server side: context extraction, admission and outcome of incoming calls.
 
-    __slots__ = ()
+    Installing a policy (construction, :meth:`update_policy`) first PINGs each Redis store its
+    rate limits name, once per URL (see :func:`._stores.check_policy_stores`)."""
+
+    __slots__ = ("_checked_stores",)
 
     def __init__(
         self,
@@ -79,7 +83,17 @@ class ServerPipeline(Pipeline):
         *,
         aio: bool = False,
     ) -> None:
+        self._checked_stores: set[str] = set()
+        if policy is not None:
+            check_policy_stores(policy, self._checked_stores)
         super().__init__(policy, observers, clock, "server", aio)
+
+    def update_policy(self, policy: Policy) -> None:
+        """Check the new policy's stores, then swap it in (see :meth:`Pipeline.update_policy`);
+        a fail-closed limit on an unreachable store raises ConfigError and keeps the old one."""
+        if isinstance(policy, Policy):
+            check_policy_stores(policy, self._checked_stores)
+        super().update_policy(policy)
 
     def start(self, method: str, context: Any) -> ServerCall:
         """Read the call's context: trace, color, tier, failover mark, deadline. ``context``:
@@ -97,14 +111,14 @@ class ServerPipeline(Pipeline):
             except Exception as exc:
                 report("server metadata extraction", exc)
         tier = settings.tier
-        if found.tier is not None and _trusted(registry, context):
+        if found.tier is not None and found.tier != tier and _trusted(registry, context):
             tier = found.tier
         remaining = context.time_remaining()
         deadline = None if remaining is None else time.monotonic() + remaining
         call.call_context = CallContext(found.color, tier, deadline, found.failover)
         tracer = self.tracer_if_on()
         if self.observers or tracer is not None:
-            info = CallInfo("server", state.method, found.color, tier)
+            info = self.call_info(state.method, found.color, tier)
             parent = call.otel_context if call.otel_context is not None else OtelContext()
             call.report = Report(info, self.observers, tracer, parent)
             if tracer is not None and call.report.span is not None:
