@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 
-from resilience._clock import Clock
+from resilience._clock import Clock, default_clock
 from resilience.algorithms._decision import Decision
 from resilience.algorithms._params import Duration, integer, seconds
 from resilience.algorithms._window import RollingCounter
@@ -22,8 +22,9 @@ NEVER = Decision(False, None, RATE_LIMIT)
 
 
 class WindowLimiter:
-    """``limit`` admissions per ``window`` seconds of ``buckets`` slots, counted on a channel of
-    a :class:`RollingCounter` (``_ADMITTED``, set by the subclass)."""
+    """``limit`` admissions per ``window`` seconds of ``buckets`` slots, counted on channel
+    ``_ADMITTED`` of a :class:`RollingCounter` of ``_CHANNELS`` channels (set by a subclass).
+    Parameters and their ranges: see :class:`SlidingWindowLimiter`."""
 
     __slots__ = (
         "_buckets",
@@ -37,17 +38,24 @@ class WindowLimiter:
         "_window",
     )
 
+    _CHANNELS = 1
+    """How many counts each slot of the counter holds."""
     _ADMITTED = 0
     """The counter channel holding every admission (the one ``count`` and ``retry_after`` read)."""
 
     def __init__(
-        self, limit: int, window: Duration, buckets: int, *, clock: Clock, channels: int
+        self,
+        limit: int,
+        window: Duration = 1.0,
+        buckets: int = 10,
+        *,
+        clock: Clock = default_clock,
     ) -> None:
         self._limit = integer("limit", limit, minimum=0)
         self._window = seconds("window", window)
         self._buckets = integer("buckets", buckets, minimum=1)
         self._counter = RollingCounter(
-            window=self._window, buckets=self._buckets, channels=channels
+            window=self._window, buckets=self._buckets, channels=self._CHANNELS
         )
         self._clock = clock
         self._freed_slot, self._freed_excess, self._freed_at = -1, 0.0, 0.0

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from resilience._clock import Clock, default_clock
 from resilience.algorithms._decision import ALLOWED, Decision
 from resilience.algorithms._limiter import NEVER, WindowLimiter
-from resilience.algorithms._params import Duration
 
 
 class SlidingWindowLimiter(WindowLimiter):
@@ -33,16 +31,6 @@ class SlidingWindowLimiter(WindowLimiter):
     """
 
     __slots__ = ()
-
-    def __init__(
-        self,
-        limit: int,
-        window: Duration = 1.0,
-        buckets: int = 10,
-        *,
-        clock: Clock = default_clock,
-    ) -> None:
-        super().__init__(limit, window, buckets, clock=clock, channels=1)
 
     def try_acquire(self, n: int = 1) -> Decision:
         """Admit a request of weight ``n`` (>= 1) iff ``count + n <= limit``.

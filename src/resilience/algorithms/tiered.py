@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from resilience._clock import Clock, default_clock
 from resilience.algorithms._decision import ALLOWED, Decision
 from resilience.algorithms._limiter import NEVER, WindowLimiter
-from resilience.algorithms._params import Duration
 from resilience.errors import RejectReason
 
 _SHED = Decision(False, None, RejectReason.SHED.value)
@@ -81,17 +79,8 @@ class TieredLimiter(WindowLimiter):
 
     __slots__ = ()
 
+    _CHANNELS = 2 * _TIERS + 1
     _ADMITTED = _TOTAL
-
-    def __init__(
-        self,
-        limit: int,
-        window: Duration = 1.0,
-        buckets: int = 10,
-        *,
-        clock: Clock = default_clock,
-    ) -> None:
-        super().__init__(limit, window, buckets, clock=clock, channels=2 * _TIERS + 1)
 
     def snapshot(self) -> tuple[TierStats, ...]:
         """Each tier's admitted and demand counts now, tier 1 first."""
