@@ -15,6 +15,7 @@ from resilience.algorithms import (
     SreBreaker,
     TieredLimiter,
 )
+from resilience.context import tier
 from resilience.interceptors import _metadata
 from resilience.policy import Policy
 
@@ -83,7 +84,8 @@ def test_a_raising_policy_part_does_not_fail_the_call(
     server = harness.server(policy=EVERYTHING)
     client = harness.client(server.address, policy=EVERYTHING)
 
-    with caplog.at_level(logging.WARNING, logger="resilience"):
+    # tier 1 differs from the policy's, so the server asks whether the peer may claim it
+    with caplog.at_level(logging.WARNING, logger="resilience"), tier(1):
         results = [client.call(shape) for shape in SHAPES for _ in range(2)]
 
     assert all(isinstance(result, list) for result in results)

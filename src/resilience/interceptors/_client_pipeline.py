@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 
 from resilience._clock import Clock
-from resilience._events import CallInfo, CallOutcome, Observer
+from resilience._events import CallOutcome, Observer
 from resilience.context import current_call_context
 from resilience.interceptors import _metadata
 from resilience.interceptors._guard import report
@@ -82,7 +82,7 @@ class ClientPipeline(Pipeline):
         tier = settings.tier if context.tier is None else context.tier
         tracer = self.tracer_if_on()
         if self.observers or tracer is not None:
-            info = CallInfo("client", state.method, context.color, tier)
+            info = self.call_info(state.method, context.color, tier)
             call.report = Report(info, self.observers, tracer)
         if state.breaker is not None and not _admitted(state):
             call.rejection = BREAKER_REJECTION

@@ -137,6 +137,8 @@ class Incoming:
 
 
 NOTHING = Incoming()
+_TIER_ONLY = {tier: Incoming(tier=tier) for tier in _TIERS.values()}
+"""What a call carrying only a tier claim reads as (the usual call inside one service)."""
 
 
 def incoming(metadata: Sequence[tuple[str, Any]] | None) -> Incoming:
@@ -159,8 +161,8 @@ def incoming(metadata: Sequence[tuple[str, Any]] | None) -> Incoming:
                 logger.debug("resilience: ignoring malformed %s metadata %.64r", TIER, value)
         elif key == FAILOVER:
             failover = value == "1"
-    if carrier is None and tier is None and not failover:
-        return NOTHING
+    if carrier is None and not failover:
+        return NOTHING if tier is None else _TIER_ONLY[tier]
     color, bad_color = _color_from(carrier)
     return Incoming(carrier, color, bad_color, tier, failover)
 

@@ -18,7 +18,7 @@ import grpc
 from opentelemetry.trace import Span
 
 from resilience._clock import Clock
-from resilience._events import CallInfo, CallOutcome, GaugeReading, Observer
+from resilience._events import CallInfo, CallOutcome, GaugeReading, Observer, Side
 from resilience._keys import PUSHBACK, REJECT
 from resilience.errors import RejectReason
 from resilience.interceptors._guard import report
@@ -29,6 +29,9 @@ from resilience.policy import Policy
 
 TRACER_RECHECK = 1.0
 """Seconds between looks at whether a tracer provider is installed."""
+
+MAX_CALL_INFOS = 4096
+"""CallInfo values a pipeline keeps for reuse."""
 
 
 class Rejection:
@@ -118,7 +121,16 @@ class Pipeline:
     """What both sides share: the current registry (swapped on reload), observers, the tracer
     and the clock."""
 
-    __slots__ = ("_tracer_checked", "_tracer_on", "clock", "observers", "registry", "tracer")
+    __slots__ = (
+        "_infos",
+        "_side",
+        "_tracer_checked",
+        "_tracer_on",
+        "clock",
+        "observers",
+        "registry",
+        "tracer",
+    )
 
     def __init__(
         self,
@@ -134,6 +146,8 @@ class Pipeline:
             default_observers() if observers is None else tuple(observers)
         )
         self.clock = clock
+        self._side: Side = "client" if side == "client" else "server"
+        self._infos: dict[tuple[str, str | None, int | None], CallInfo] = {}
         self.tracer = default_call_tracer()
         self._tracer_on: CallTracer | None = None
         self._tracer_checked = -math.inf
@@ -153,6 +167,17 @@ class Pipeline:
 
     def gauge_readings(self) -> list[GaugeReading]:
         return list(self.registry.gauge_readings())
+
+    def call_info(self, method: str, color: str | None, tier: int | None) -> CallInfo:
+        """The (immutable) CallInfo of a call, shared by every call with the same method,
+        color and tier; up to MAX_CALL_INFOS are kept (colors arrive from the network)."""
+        key = (method, color, tier)
+        info = self._infos.get(key)
+        if info is None:
+            info = CallInfo(self._side, method, color, tier)
+            if len(self._infos) < MAX_CALL_INFOS:
+                self._infos[key] = info
+        return info
 
     def tracer_if_on(self) -> CallTracer | None:
         """The tracer when a tracer provider is installed, else None. Looking the provider up
