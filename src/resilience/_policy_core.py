@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from resilience._policy_chaos import ChaosSettings, RecordSettings, parse_chaos, parse_record
 from resilience._policy_load import read_policy_file
 from resilience._policy_match import Layer, MethodTable, parse_layer, pattern_service
 from resilience._policy_peers import TrustedPeers
@@ -14,7 +15,7 @@ from resilience._policy_schema import MethodSettings
 from resilience._policy_values import SettingError, check_keys, convert, integer
 from resilience.errors import ConfigError
 
-TOP_KEYS = frozenset({"methods", "trusted_peers"})
+TOP_KEYS = frozenset({"methods", "trusted_peers", "faults", "chaos", "record"})
 """Keys of a policy's top-level table."""
 
 DEFAULT_CACHE_SIZE = 4096
@@ -34,18 +35,25 @@ class Policy:
     (``update_policy``); :class:`PolicyWatcher` does that when a file changes.
 
     ``methods``: pattern -> table of settings (as in a file). ``trusted_peers``: CIDR networks,
-    IP addresses or gRPC peer strings whose tier claims are honored. ``cache_size``: how many
+    IP addresses or gRPC peer strings whose tier claims are honored. ``faults`` (a list of
+    fault rule tables or :class:`~resilience.chaos.FaultRule`), ``chaos`` (``enabled``,
+    ``allowed_colors``, ``seed``) and ``record`` (``rate``, ``path``, ``max_bytes``,
+    ``backups``, ``secret_keys``): fault injection and traffic recording, installed by the
+    interceptors (see :mod:`resilience._policy_chaos`). ``cache_size``: how many
     looked-up method names :meth:`settings_for` remembers (the cache is cleared when full, so a
     flood of unknown names costs a lookup each, never memory).
     """
 
-    __slots__ = ("_cache", "_cache_limit", "_lock", "_peers", "_table")
+    __slots__ = ("_cache", "_cache_limit", "_lock", "_peers", "_table", "chaos", "record")
 
     def __init__(
         self,
         *,
         methods: Mapping[str, Mapping[str, Any]] | None = None,
         trusted_peers: Iterable[str] | None = None,
+        faults: Iterable[Any] | None = None,
+        chaos: Mapping[str, Any] | ChaosSettings | None = None,
+        record: Mapping[str, Any] | RecordSettings | None = None,
         cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         cache_size = convert("cache_size", integer(ge=1), cache_size)
@@ -61,6 +69,10 @@ class Policy:
             pattern_service(path, pattern)
             layers[pattern] = parse_layer(path, entry)
         self._peers = TrustedPeers(() if trusted_peers is None else trusted_peers)
+        self.chaos: ChaosSettings | None = parse_chaos(faults, chaos)
+        """Fault rules and switches, or None when the policy has neither section."""
+        self.record: RecordSettings | None = parse_record(record)
+        """Traffic recording on servers, or None."""
         self._table = MethodTable(layers)
         self._cache_limit = len(self._table.exact) + cache_size
         self._cache: dict[str, MethodSettings] = dict(self._table.exact)
@@ -74,7 +86,13 @@ class Policy:
         if not isinstance(data, Mapping):
             raise ConfigError(f"a policy must be a table (mapping), got {data!r}")
         check_keys("", data.keys(), TOP_KEYS)
-        return cls(methods=data.get("methods"), trusted_peers=data.get("trusted_peers"))
+        return cls(
+            methods=data.get("methods"),
+            trusted_peers=data.get("trusted_peers"),
+            faults=data.get("faults"),
+            chaos=data.get("chaos"),
+            record=data.get("record"),
+        )
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Policy:
@@ -139,7 +157,12 @@ class Policy:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Policy):
             return NotImplemented
-        return self._table == other._table and self._peers == other._peers
+        return (self._table, self._peers, self.chaos, self.record) == (
+            other._table,
+            other._peers,
+            other.chaos,
+            other.record,
+        )
 
     __hash__ = None  # type: ignore[assignment]
 

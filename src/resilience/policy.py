@@ -9,6 +9,7 @@ interceptors. The file format is described in docs/policy.md.
 
 from __future__ import annotations
 
+from resilience._policy_chaos import ChaosSettings, RecordSettings
 from resilience._policy_core import Policy
 from resilience._policy_schema import (
     DEFAULT_CPU_THRESHOLDS,
@@ -26,22 +27,26 @@ __all__ = [
     "DEFAULT_CPU_THRESHOLDS",
     "DEFAULT_FAILURE_CODES",
     "BreakerSettings",
+    "ChaosSettings",
     "MethodSettings",
     "OverloadSettings",
     "Policy",
     "PolicyWatcher",
     "RateLimitSettings",
+    "RecordSettings",
     "TimeoutSettings",
     "parse_duration",
 ]
 
 for _public in (
     BreakerSettings,
+    ChaosSettings,
     MethodSettings,
     OverloadSettings,
     Policy,
     PolicyWatcher,
     RateLimitSettings,
+    RecordSettings,
     TimeoutSettings,
 ):
     _public.__module__ = __name__  # documented and pickled under their public home

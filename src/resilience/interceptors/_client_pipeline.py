@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
+from resilience._chaos_rules import Fault
 from resilience._clock import Clock
 from resilience._events import CallOutcome, Observer
 from resilience.context import current_call_context
+from resilience.errors import RejectReason
 from resilience.interceptors import _metadata
 from resilience.interceptors._guard import report
 from resilience.interceptors._pipeline import (
@@ -23,8 +25,12 @@ from resilience.interceptors._pipeline import (
     Report,
     state_of,
 )
+from resilience.interceptors._plugins import Plugins
 from resilience.interceptors._registry import MethodState
 from resilience.policy import Policy
+
+if TYPE_CHECKING:
+    from resilience.chaos import FaultInjector
 
 _CANCELLED = grpc.StatusCode.CANCELLED
 
@@ -62,14 +68,60 @@ class ClientCall:
 
 
 class ClientPipeline(Pipeline):
-    """The client side: admission, deadline, metadata and outcome of outgoing calls."""
+    """The client side: admission, deadline, metadata and outcome of outgoing calls.
 
-    __slots__ = ()
+    ``injector``: the policy's fault injector (``faults``/``chaos`` sections), or None; the
+    shells check it once per call and, when set, apply :meth:`client_fault` first."""
+
+    __slots__ = ("_plugins", "injector")
 
     def __init__(
         self, policy: Policy | None, observers: Sequence[Observer] | None, clock: Clock
     ) -> None:
         super().__init__(policy, observers, clock, "client")
+        self._plugins = Plugins(self.policy, server=False)
+        self.injector: FaultInjector | None = self._plugins.injector
+
+    def update_policy(self, policy: Policy) -> None:
+        """Swap in ``policy`` (see :meth:`Pipeline.update_policy`) and its fault injector (the
+        same one when its chaos sections are unchanged)."""
+        plugins = self._plugins
+        if isinstance(policy, Policy):  # else the base class raises TypeError
+            plugins = Plugins(policy, plugins, server=False)
+        super().update_policy(policy)
+        self._plugins = plugins
+        self.injector = plugins.injector
+
+    def client_fault(self, method: str | bytes) -> Fault | None:
+        """The injector's ``side = "client"`` fault for a call to ``method`` in the current
+        traffic color, or None (also when the injector fails: a bug never fails a call)."""
+        injector = self.injector
+        if injector is None:
+            return None
+        name = method.decode("utf-8", "replace") if isinstance(method, bytes) else method
+        try:
+            return injector.pick("client", name, current_call_context().color)
+        except Exception as exc:
+            report("client fault injection", exc)
+            return None
+
+    def fault_rejection(self, method: str | bytes, fault: Fault) -> Rejection | None:
+        """The local rejection of a call that ``fault`` aborts (None for a delay only): like a
+        breaker drop, with the fault's status and message and reason ``fault``; observers and
+        tracing hear of it."""
+        if fault.code is None:
+            return None
+        rejection = Rejection(fault.code, RejectReason.FAULT.value, fault.message)
+        tracer = self.tracer_if_on()
+        if self.observers or tracer is not None:
+            state = state_of(self.registry, method)
+            context = current_call_context()
+            tier = state.settings.tier if context.tier is None else context.tier
+            info = self.call_info(state.method, context.color, tier)
+            Report(info, self.observers, tracer).ended(
+                CallOutcome(rejection.code, 0.0, rejection.reason)
+            )
+        return rejection
 
     def start(
         self, method: str | bytes, timeout: float | None, metadata: Any, streaming: bool

@@ -22,6 +22,7 @@ from resilience.errors import RejectReason
 from resilience.interceptors import _metadata
 from resilience.interceptors._guard import report
 from resilience.interceptors._pipeline import Pipeline, Rejection, Report, state_of
+from resilience.interceptors._plugins import Plugins
 from resilience.interceptors._registry import MethodState, Registry
 from resilience.interceptors._stores import check_policy_stores
 from resilience.policy import Policy
@@ -71,9 +72,10 @@ class ServerPipeline(Pipeline):
     """The server side: context extraction, admission and outcome of incoming calls.
 
     Installing a policy (construction, :meth:`update_policy`) first PINGs each Redis store its
-    rate limits name, once per URL (see :func:`._stores.check_policy_stores`)."""
+    rate limits name, once per URL (see :func:`._stores.check_policy_stores`), and builds the
+    fault injector and traffic recorder it asks for (``plugins``; the shells run their hooks)."""
 
-    __slots__ = ("_checked_stores",)
+    __slots__ = ("_checked_stores", "plugins")
 
     def __init__(
         self,
@@ -87,13 +89,17 @@ class ServerPipeline(Pipeline):
         if policy is not None:
             check_policy_stores(policy, self._checked_stores)
         super().__init__(policy, observers, clock, "server", aio)
+        self.plugins = Plugins(self.policy, server=True)
 
     def update_policy(self, policy: Policy) -> None:
         """Check the new policy's stores, then swap it in (see :meth:`Pipeline.update_policy`);
         a fail-closed limit on an unreachable store raises ConfigError and keeps the old one."""
-        if isinstance(policy, Policy):
+        plugins = self.plugins
+        if isinstance(policy, Policy):  # else the base class raises TypeError
             check_policy_stores(policy, self._checked_stores)
+            plugins = Plugins(policy, plugins, server=True)
         super().update_policy(policy)
+        self.plugins = plugins
 
     def start(self, method: str, context: Any) -> ServerCall:
         """Read the call's context: trace, color, tier, failover mark, deadline. ``context``:

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import grpc
 import grpc.aio
 
+from resilience._chaos_apply import delay_aio
 from resilience._clock import Clock, default_clock
 from resilience._events import GaugeReading, Observer
 from resilience.interceptors._client_pipeline import ClientCall, ClientPipeline
 from resilience.interceptors._guard import report
+from resilience.interceptors._pipeline import Rejection
 from resilience.observability import register_gauge_source
 from resilience.policy import Policy
+
+if TYPE_CHECKING:
+    from resilience.chaos import FaultInjector
 
 _CANCELLED = grpc.StatusCode.CANCELLED
 
@@ -69,6 +74,16 @@ def _on_done(client_call: ClientCall) -> Callable[[Any], None]:
         _record(client_call, call)
 
     return record
+
+
+def _local_error(rejection: Rejection) -> grpc.aio.AioRpcError:
+    """The error of a call refused locally, as grpc.aio reports a failed call."""
+    return grpc.aio.AioRpcError(
+        rejection.code,
+        grpc.aio.Metadata(),
+        grpc.aio.Metadata(*rejection.trailing_metadata),
+        rejection.details,
+    )
 
 
 class _UnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
@@ -177,6 +192,12 @@ class AioClientInterceptor(Sequence[grpc.aio.ClientInterceptor]):
         method whose settings are unchanged keeps its breaker and timeout state."""
         self._pipeline.update_policy(policy)
 
+    @property
+    def fault_injector(self) -> FaultInjector | None:
+        """The fault injector built from the policy's ``faults`` and ``chaos`` sections (None
+        without them); its ``side = "client"`` rules act here, before a call is sent."""
+        return self._pipeline.injector
+
     def gauge_readings(self) -> list[GaugeReading]:
         """Current per-method gauges, as :meth:`ClientInterceptor.gauge_readings`."""
         return self._pipeline.gauge_readings()
@@ -184,15 +205,18 @@ class AioClientInterceptor(Sequence[grpc.aio.ClientInterceptor]):
     async def _intercept(
         self, continuation: Callable[..., Any], details: Any, request: Any, streaming: bool
     ) -> Any:
-        call = self._pipeline.start(details.method, details.timeout, details.metadata, streaming)
+        pipeline = self._pipeline
+        if pipeline.injector is not None:  # chaos configured: a client-side fault first
+            fault = pipeline.client_fault(details.method)
+            if fault is not None:
+                await delay_aio(fault)
+                rejection = pipeline.fault_rejection(details.method, fault)
+                if rejection is not None:
+                    raise _local_error(rejection)
+        call = pipeline.start(details.method, details.timeout, details.metadata, streaming)
         rejection = call.rejection
         if rejection is not None:
-            raise grpc.aio.AioRpcError(
-                rejection.code,
-                grpc.aio.Metadata(),
-                grpc.aio.Metadata(*rejection.trailing_metadata),
-                rejection.details,
-            )
+            raise _local_error(rejection)
         metadata = call.metadata
         if metadata is not None and not isinstance(metadata, grpc.aio.Metadata):
             metadata = grpc.aio.Metadata(*metadata)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
@@ -27,6 +27,9 @@ from resilience.interceptors._shapes import Handler, Shape
 from resilience.observability import register_gauge_source
 from resilience.observability.sentry import generic_internal_message
 from resilience.policy import Policy
+
+if TYPE_CHECKING:
+    from resilience.chaos import FaultInjector
 
 Context = Any  # grpc.aio.ServicerContext
 
@@ -53,7 +56,8 @@ class AioServerInterceptor(grpc.aio.ServerInterceptor):
     ) -> None:
         self._pipeline = ServerPipeline(policy, observers, clock, aio=True)
         register_gauge_source(self)  # polled (weakly held) when metrics are collected
-        self._hooks: tuple[ServerHook, ...] = tuple(hooks)
+        self._user_hooks: tuple[ServerHook, ...] = tuple(hooks)
+        self._hooks = self._pipeline.plugins.server_hooks(aio=True) + self._user_hooks
         self._handlers = HandlerCache(self._wrap)
 
     @property
@@ -63,7 +67,19 @@ class AioServerInterceptor(grpc.aio.ServerInterceptor):
 
     def update_policy(self, policy: Policy) -> None:
         """Swap in ``policy`` atomically, as :meth:`ServerInterceptor.update_policy`."""
+        previous = self._pipeline.plugins
         self._pipeline.update_policy(policy)
+        plugins = self._pipeline.plugins
+        if not plugins.same_objects(previous):  # new hooks: rewrap handlers as they are called
+            self._hooks = plugins.server_hooks(aio=True) + self._user_hooks
+            self._handlers = HandlerCache(self._wrap)
+
+    @property
+    def fault_injector(self) -> FaultInjector | None:
+        """The :class:`~resilience.chaos.FaultInjector` built from the policy's ``faults`` and
+        ``chaos`` sections (None without them): switch it or replace its rules at runtime,
+        or register it with :data:`resilience.chaos.injectors` for the admin service."""
+        return self._pipeline.plugins.injector
 
     def gauge_readings(self) -> list[GaugeReading]:
         """Current per-method gauges (a :class:`resilience._events.GaugeSource`)."""

@@ -7,12 +7,16 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import grpc
 
+from resilience._chaos_apply import delay_sync
 from resilience._clock import Clock, default_clock
 from resilience._events import GaugeReading, Observer
 from resilience.interceptors._client_pipeline import ClientCall, ClientPipeline
 from resilience.interceptors._pipeline import Rejection
 from resilience.observability import register_gauge_source
 from resilience.policy import Policy
+
+if TYPE_CHECKING:
+    from resilience.chaos import FaultInjector
 
 
 class _Details(NamedTuple):
@@ -159,6 +163,12 @@ class ClientInterceptor(
         method whose settings are unchanged keeps its breaker and timeout state."""
         self._pipeline.update_policy(policy)
 
+    @property
+    def fault_injector(self) -> FaultInjector | None:
+        """The fault injector built from the policy's ``faults`` and ``chaos`` sections (None
+        without them); its ``side = "client"`` rules act here, before a call is sent."""
+        return self._pipeline.injector
+
     def gauge_readings(self) -> list[GaugeReading]:
         """Current per-method gauges (a :class:`resilience._events.GaugeSource`):
         ``breaker.drop_probability``, ``breaker.state`` (0 closed, 1 half-open),
@@ -168,7 +178,15 @@ class ClientInterceptor(
     def _intercept(
         self, continuation: Callable[..., Any], details: Any, request: Any, streaming: bool
     ) -> Any:
-        call = self._pipeline.start(details.method, details.timeout, details.metadata, streaming)
+        pipeline = self._pipeline
+        if pipeline.injector is not None:  # chaos configured: a client-side fault first
+            fault = pipeline.client_fault(details.method)
+            if fault is not None:
+                delay_sync(fault)
+                rejection = pipeline.fault_rejection(details.method, fault)
+                if rejection is not None:
+                    return LocalRejection(rejection)
+        call = pipeline.start(details.method, details.timeout, details.metadata, streaming)
         if call.rejection is not None:
             return LocalRejection(call.rejection)
         outgoing = _CallDetails(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
@@ -25,6 +25,9 @@ from resilience.interceptors._shapes import Handler, Shape
 from resilience.observability import register_gauge_source
 from resilience.observability.sentry import generic_internal_message
 from resilience.policy import Policy
+
+if TYPE_CHECKING:
+    from resilience.chaos import FaultInjector
 
 _CANCELLED = grpc.StatusCode.CANCELLED
 
@@ -60,7 +63,8 @@ class ServerInterceptor(grpc.ServerInterceptor):
     ) -> None:
         self._pipeline = ServerPipeline(policy, observers, clock)
         register_gauge_source(self)  # polled (weakly held) when metrics are collected
-        self._hooks: tuple[ServerHook, ...] = tuple(hooks)
+        self._user_hooks: tuple[ServerHook, ...] = tuple(hooks)
+        self._hooks = self._pipeline.plugins.server_hooks(aio=False) + self._user_hooks
         self._handlers = HandlerCache(self._wrap)
 
     @property
@@ -71,7 +75,19 @@ class ServerInterceptor(grpc.ServerInterceptor):
     def update_policy(self, policy: Policy) -> None:
         """Swap in ``policy`` atomically; calls in flight finish under the old one, and each
         method whose settings are unchanged keeps its limiter and overload state."""
+        previous = self._pipeline.plugins
         self._pipeline.update_policy(policy)
+        plugins = self._pipeline.plugins
+        if not plugins.same_objects(previous):  # new hooks: rewrap handlers as they are called
+            self._hooks = plugins.server_hooks(aio=False) + self._user_hooks
+            self._handlers = HandlerCache(self._wrap)
+
+    @property
+    def fault_injector(self) -> FaultInjector | None:
+        """The :class:`~resilience.chaos.FaultInjector` built from the policy's ``faults`` and
+        ``chaos`` sections (None without them): switch it or replace its rules at runtime,
+        or register it with :data:`resilience.chaos.injectors` for the admin service."""
+        return self._pipeline.plugins.injector
 
     def gauge_readings(self) -> list[GaugeReading]:
         """Current per-method gauges (a :class:`resilience._events.GaugeSource`)."""

@@ -1,0 +1,143 @@
+"""Fault injection and traffic recording configured in the policy: the interceptors install
+them by themselves, servers before admission and clients before sending, scoped by color."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from resilience._keys import REJECT
+from resilience.context import traffic_color
+from resilience.loadtest import read_recording
+from resilience.policy import Policy
+from resilience.testing import ECHO_METHODS, EchoBehavior
+
+from .harness import Failure, Harness, Recorder
+
+UNARY = ECHO_METHODS["unary_unary"]
+
+
+def chaos_policy(*faults: dict[str, Any], enabled: bool = True, **top: Any) -> Policy:
+    chaos = {"enabled": enabled, "allowed_colors": ["loadtest"], "seed": 7}
+    return Policy.from_dict({"faults": list(faults), "chaos": chaos, **top})
+
+
+def assert_fault(result: object, code: grpc.StatusCode, message: str) -> None:
+    assert isinstance(result, Failure)
+    assert (result.code, result.details) == (code, message)
+    assert result.trailing[REJECT] == "fault"
+
+
+def test_a_server_fault_from_the_policy_aborts_before_the_handler(harness: Harness) -> None:
+    behavior = EchoBehavior()
+    fault = {"method": UNARY, "abort": "UNAVAILABLE", "message": "server chaos"}
+    server = harness.server(behavior=behavior, policy=chaos_policy(fault))
+    client = harness.client(server.address)
+
+    assert_fault(client.call(), grpc.StatusCode.UNAVAILABLE, "server chaos")
+    assert not isinstance(client.call("unary_stream"), Failure)  # another method: no fault
+    assert behavior.calls == 1  # only the unary_stream call reached a handler
+
+
+def test_a_client_fault_from_the_policy_fails_locally_without_sending(harness: Harness) -> None:
+    behavior = EchoBehavior()
+    server = harness.server(behavior=behavior)
+    seen = Recorder()
+    fault = {"side": "client", "abort": "DEADLINE_EXCEEDED", "message": "client chaos"}
+    client = harness.client(server.address, policy=chaos_policy(fault), observers=[seen])
+
+    assert_fault(client.call(), grpc.StatusCode.DEADLINE_EXCEEDED, "client chaos")
+
+    assert behavior.calls == 0
+    assert [(o.code, o.reject_reason) for _, o in seen.ended] == [
+        (grpc.StatusCode.DEADLINE_EXCEEDED, "fault")
+    ]
+
+
+def test_a_client_delay_from_the_policy_holds_the_call_then_sends_it(harness: Harness) -> None:
+    server = harness.server()
+    client = harness.client(server.address, policy=chaos_policy({"side": "client", "delay": 0.1}))
+
+    started = time.monotonic()
+    result = client.call()
+
+    assert result == [b"ping"]
+    assert time.monotonic() - started >= 0.1
+
+
+@pytest.mark.parametrize("side", ["server", "client"])
+def test_a_color_scoped_fault_hits_only_traffic_of_that_color(harness: Harness, side: str) -> None:
+    fault = {"side": side, "color": "loadtest", "abort": "UNAVAILABLE", "message": "colored"}
+    policy = chaos_policy(fault)
+    server = harness.server(policy=policy if side == "server" else None)
+    client = harness.client(server.address, policy=policy if side == "client" else None)
+
+    assert client.call() == [b"ping"]
+    with traffic_color("other"):
+        assert client.call() == [b"ping"]
+    with traffic_color("loadtest"):
+        assert_fault(client.call(), grpc.StatusCode.UNAVAILABLE, "colored")
+
+
+def test_policy_faults_stay_off_until_enabled(harness: Harness) -> None:
+    fault = {"side": "both", "abort": "UNAVAILABLE", "message": "now on"}
+    policy = chaos_policy(fault, enabled=False)
+    server = harness.server(policy=policy)
+    client = harness.client(server.address)
+    assert client.call() == [b"ping"]
+
+    server.interceptor.fault_injector.enable()
+
+    assert_fault(client.call(), grpc.StatusCode.UNAVAILABLE, "now on")
+
+
+def test_a_reload_installs_and_removes_policy_faults(harness: Harness) -> None:
+    behavior = EchoBehavior()
+    server = harness.server(behavior=behavior, hooks=[lambda *args: None])
+    client = harness.client(server.address)
+    assert client.call() == [b"ping"]
+    assert server.interceptor.fault_injector is None
+
+    server.interceptor.update_policy(chaos_policy({"abort": "ABORTED", "message": "reloaded"}))
+    assert_fault(client.call(), grpc.StatusCode.ABORTED, "reloaded")
+
+    server.interceptor.update_policy(Policy.default())
+    assert client.call() == [b"ping"]
+    assert behavior.calls == 2
+
+
+def test_a_policy_records_sampled_calls_on_the_server(harness: Harness, tmp_path: Path) -> None:
+    path = tmp_path / "traffic.jsonl"
+    policy = Policy.from_dict({"record": {"rate": 1.0, "path": str(path), "max_bytes": 4096}})
+    server = harness.server(policy=policy)
+    client = harness.client(server.address)
+
+    for payload in (b"a", b"b", b"c"):
+        assert client.call(payload=payload) == [payload]
+
+    recorded = list(read_recording(path))
+    assert [(call.method, call.requests) for call in recorded] == [
+        (UNARY, (b"a",)),
+        (UNARY, (b"b",)),
+        (UNARY, (b"c",)),
+    ]
+
+
+def test_recording_and_a_server_fault_combine_with_user_hooks(
+    harness: Harness, tmp_path: Path
+) -> None:
+    path = tmp_path / "traffic.jsonl"
+    ran: list[str] = []
+    fault = {"percentage": 100, "abort": "UNAVAILABLE", "message": "after recording"}
+    policy = chaos_policy(fault, record={"rate": 1.0, "path": str(path)})
+    server = harness.server(policy=policy, hooks=[lambda method, *rest: ran.append(method)])
+    client = harness.client(server.address)
+
+    assert_fault(client.call(), grpc.StatusCode.UNAVAILABLE, "after recording")
+
+    assert [call.method for call in read_recording(path)] == [UNARY]  # recorded first
+    assert ran == []  # the fault ended the call before the user's hook
