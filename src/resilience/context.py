@@ -1,14 +1,15 @@
 """The context of the call being handled, carried to the calls made while handling it.
 
 The server interceptor stores what arrived with a call (traffic color, tier, deadline, whether
-it is a failover) in one :class:`contextvars.ContextVar` for the handler's duration; the client
-interceptor reads it to carry color and tier onward and to cap the deadline of outgoing calls.
-Contextvars follow threads' and asyncio tasks' own contexts, so concurrent calls never see each
-other's values. Trace context is not kept here: it rides OpenTelemetry's context.
+it is a failover) and the method's name in one :class:`contextvars.ContextVar` for the
+handler's duration; the client interceptor reads it to carry color and tier onward and to cap
+the deadline of outgoing calls. Contextvars follow threads' and asyncio tasks' own contexts, so
+concurrent calls never see each other's values. Trace context is not kept here: it rides
+OpenTelemetry's context.
 
 Application code uses :func:`traffic_color` and :func:`tier` to choose the color or tier of the
-calls it makes, and :func:`current_color`, :func:`current_tier`, :func:`is_shadow` and
-:func:`current_deadline` to read them.
+calls it makes, and :func:`current_color`, :func:`current_tier`, :func:`is_shadow`,
+:func:`current_deadline` and :func:`current_method` to read them.
 
 Traffic colors mark synthetic traffic (full-link load tests, shadow traffic) so that services
 can route it to shadow storage and keep it apart in metrics. By default every color counts as
@@ -32,6 +33,7 @@ __all__ = [
     "current_call_context",
     "current_color",
     "current_deadline",
+    "current_method",
     "current_tier",
     "is_failover",
     "is_shadow",
@@ -50,13 +52,15 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class CallContext:
     """What the current call carries: ``color`` (traffic color or None), ``tier`` (1..4 or
-    None), ``deadline`` (absolute :func:`time.monotonic` seconds or None) and ``failover``
-    (the call is itself a cross-center failover, so it must not fail over again)."""
+    None), ``deadline`` (absolute :func:`time.monotonic` seconds or None), ``failover``
+    (the call is itself a cross-center failover, so it must not fail over again) and
+    ``method`` (the full name, ``/pkg.Service/Method``, of the call being handled, or None)."""
 
     color: str | None = None
     tier: int | None = None
     deadline: float | None = None
     failover: bool = False
+    method: str | None = None
 
 
 EMPTY_CALL_CONTEXT = CallContext()
@@ -132,7 +136,7 @@ class _Color(_Scope):
 
     def _target(self) -> CallContext:
         now = _CALL.get()
-        return CallContext(self._color, now.tier, now.deadline, now.failover)
+        return CallContext(self._color, now.tier, now.deadline, now.failover, now.method)
 
 
 class _Tier(_Scope):
@@ -145,7 +149,7 @@ class _Tier(_Scope):
 
     def _target(self) -> CallContext:
         now = _CALL.get()
-        return CallContext(now.color, self._tier, now.deadline, now.failover)
+        return CallContext(now.color, self._tier, now.deadline, now.failover, now.method)
 
 
 def use_call_context(context: CallContext) -> _Scope:
@@ -186,6 +190,12 @@ def current_color() -> str | None:
 def current_tier() -> int | None:
     """The tier of the current call (1..4), or None outside a call and without :func:`tier`."""
     return _CALL.get().tier
+
+
+def current_method() -> str | None:
+    """The full method name (``/pkg.Service/Method``) of the call being handled, or None
+    outside a server call (the log filter of :mod:`resilience.observability` adds it)."""
+    return _CALL.get().method
 
 
 def current_deadline() -> float | None:

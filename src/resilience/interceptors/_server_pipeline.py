@@ -121,7 +121,7 @@ class ServerPipeline(Pipeline):
             tier = found.tier
         remaining = context.time_remaining()
         deadline = None if remaining is None else time.monotonic() + remaining
-        call.call_context = CallContext(found.color, tier, deadline, found.failover)
+        call.call_context = CallContext(found.color, tier, deadline, found.failover, state.method)
         tracer = self.tracer_if_on()
         if self.observers or tracer is not None:
             info = self.call_info(state.method, found.color, tier)
