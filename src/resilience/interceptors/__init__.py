@@ -6,8 +6,13 @@ Each runs the whole resilience stack for its side as plain calls over one I/O-fr
     channel = grpc.intercept_channel(grpc.insecure_channel(target), ClientInterceptor(policy))
     server = grpc.server(executor, interceptors=[ServerInterceptor(policy)])
 
-    channel = grpc.aio.insecure_channel(target, interceptors=[AioClientInterceptor(policy)])
+    channel = grpc.aio.insecure_channel(target, interceptors=AioClientInterceptor(policy))
     server = grpc.aio.server(interceptors=[AioServerInterceptor(policy)])
+
+``AioClientInterceptor`` is a sequence of four one-shape interceptors (a grpc.aio channel files
+an object under its first shape only): pass it as the whole list, as above, or unpack it into
+yours, ``interceptors=[*AioClientInterceptor(policy), other]``. Nesting it in a list raises a
+TypeError that says so.
 """
 
 from __future__ import annotations

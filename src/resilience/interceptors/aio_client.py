@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
@@ -134,6 +135,14 @@ class _StreamStream(grpc.aio.StreamStreamClientInterceptor):
         return self._owner._intercept(continuation, client_call_details, request_iterator, True)
 
 
+NESTED_LIST_MESSAGE = (
+    "AioClientInterceptor is a sequence of four interceptors (one per RPC shape), not one "
+    "interceptor: pass it as the whole list, interceptors=AioClientInterceptor(policy), or "
+    "unpack it into yours, interceptors=[*AioClientInterceptor(policy), other]"
+)
+"""The TypeError a grpc.aio channel raises for ``interceptors=[AioClientInterceptor(...)]``."""
+
+
 class AioClientInterceptor(Sequence[grpc.aio.ClientInterceptor]):
     """The :class:`~resilience.interceptors.ClientInterceptor` for ``grpc.aio`` channels: the
     same breaker, deadline, metadata and outcome rules, for all four shapes. A call the breaker
@@ -181,6 +190,15 @@ class AioClientInterceptor(Sequence[grpc.aio.ClientInterceptor]):
 
     def __repr__(self) -> str:
         return f"AioClientInterceptor({self.policy!r})"
+
+    def __format__(self, format_spec: str) -> str:
+        # grpc.aio's channel refuses an item of its interceptor list that is none of the four
+        # shapes with ValueError("Interceptor {} must be ...".format(item)): formatting is the
+        # only hook it gives us into that mistake (nesting this sequence in a list), so the
+        # formatting it asks for answers with what to write instead.
+        if sys._getframe(1).f_globals.get("__name__", "").startswith("grpc."):
+            raise TypeError(NESTED_LIST_MESSAGE)
+        return format(repr(self), format_spec)
 
     @property
     def policy(self) -> Policy:
