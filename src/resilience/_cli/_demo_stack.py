@@ -13,6 +13,7 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -79,15 +80,15 @@ class Gateway:
     """The catalog gateway: protected by a ServerInterceptor, calling the backend through a
     ClientInterceptor."""
 
-    def __init__(self, backend_port: int) -> None:
-        self.client = ClientInterceptor(GATEWAY_POLICY, observers=())
+    def __init__(self, backend_port: int, *, observers: Sequence[Any] | None = ()) -> None:
+        self.client = ClientInterceptor(GATEWAY_POLICY, observers=observers)
         channel = grpc.insecure_channel(f"127.0.0.1:{backend_port}")
         self._channel = grpc.intercept_channel(channel, self.client)
         self._check: Any = self._channel.unary_unary(CHECK)
         handler: Any = grpc.unary_unary_rpc_method_handler(self._browse)
         self.server = grpc.server(
             ThreadPoolExecutor(max_workers=32),
-            interceptors=[ServerInterceptor(GATEWAY_POLICY, observers=())],
+            interceptors=[ServerInterceptor(GATEWAY_POLICY, observers=observers)],
             options=OPTIONS,
         )
         self.server.add_generic_rpc_handlers(
@@ -115,12 +116,14 @@ class Gateway:
 class Callers:
     """One paced caller thread per tier; ``rates[tier]`` calls per second, changed live."""
 
-    def __init__(self, gateway_port: int, rates: dict[int, float]) -> None:
+    def __init__(
+        self, gateway_port: int, rates: dict[int, float], *, observers: Sequence[Any] | None = ()
+    ) -> None:
         self.rates = dict(rates)
         self.counts: Counter[tuple[int, str]] = Counter()
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self.client = ClientInterceptor(CALLER_POLICY, observers=())
+        self.client = ClientInterceptor(CALLER_POLICY, observers=observers)
         self._channel = grpc.intercept_channel(
             grpc.insecure_channel(f"127.0.0.1:{gateway_port}"), self.client
         )

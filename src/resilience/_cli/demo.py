@@ -5,6 +5,7 @@ The story: steady traffic; the backend slows down (the dynamic timeout tightens)
 failing (the gateway's breaker opens and fails calls locally); it recovers (the breaker lets
 calls through again); then traffic triples and the gateway sheds by tier (tier 4 first). Each
 second prints what happened. ``--simulated`` runs the algorithms alone on a manual clock.
+``--metrics-port PORT`` also serves the services' metrics for Prometheus while the story runs.
 """
 
 from __future__ import annotations
@@ -42,6 +43,14 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--seed", type=int, default=7, help="seed of the backend's failures")
     parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="serve the metrics for Prometheus on http://127.0.0.1:PORT/metrics while the "
+        "demo runs (0: a free port; needs the otel extra)",
+    )
+    parser.add_argument(
         "--simulated",
         action="store_true",
         help="drive the algorithms on a manual clock instead, without servers (instant)",
@@ -50,8 +59,11 @@ def register(subparsers: Any) -> None:
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
-    """Run the demo; exit code 0, or 2 for a bad ``--duration``."""
+    """Run the demo; exit code 0, or 2 for a bad ``--duration`` or ``--metrics-port``."""
     if args.simulated:
+        if args.metrics_port is not None:
+            print("--metrics-port needs the live demo (not --simulated)", file=sys.stderr)
+            return 2
         from resilience._cli.demo_simulated import run_simulated_demo
 
         run_simulated_demo(sys.stdout)
@@ -59,19 +71,36 @@ def run_demo_command(args: argparse.Namespace) -> int:
     if not 10 <= args.duration <= 120:
         print(f"--duration must be 10 to 120 seconds, got {args.duration:g}", file=sys.stderr)
         return 2
-    run_live_demo(sys.stdout, duration=args.duration, seed=args.seed)
+    metrics = None
+    if args.metrics_port is not None:
+        from resilience.errors import ConfigError, MissingExtraError
+        from resilience.observability import serve_metrics
+
+        try:  # before the interceptors are built, so their default observers export here
+            metrics = serve_metrics(args.metrics_port)
+        except (ConfigError, MissingExtraError, OSError) as error:
+            print(f"--metrics-port {args.metrics_port}: {error}", file=sys.stderr)
+            return 2
+        print(f"metrics for Prometheus: {metrics.url}", flush=True)
+    try:
+        run_live_demo(sys.stdout, duration=args.duration, seed=args.seed, observed=bool(metrics))
+    finally:
+        if metrics is not None:
+            metrics.stop()
     return 0
 
 
-def run_live_demo(out: TextIO, *, duration: float, seed: int) -> None:
-    """Start the services, play the story for ``duration`` seconds, stop everything."""
+def run_live_demo(out: TextIO, *, duration: float, seed: int, observed: bool = False) -> None:
+    """Start the services, play the story for ``duration`` seconds, stop everything.
+    ``observed``: give the interceptors the default observers (metrics), else none."""
     from resilience._cli._demo_stack import GATEWAY_LIMIT, Backend, Callers, Gateway
 
+    observers = None if observed else ()
     backend = Backend(random.Random(seed))
     backend.server.start()
-    gateway = Gateway(backend.port)
+    gateway = Gateway(backend.port, observers=observers)
     gateway.server.start()
-    callers = Callers(gateway.port, STEADY)
+    callers = Callers(gateway.port, STEADY, observers=observers)
     out.write(
         f"resilience live demo on loopback: client -> gateway :{gateway.port} -> backend "
         f":{backend.port}\n  gateway: tiered limit {GATEWAY_LIMIT}/s on /shop.Catalog/Browse; "
