@@ -99,15 +99,23 @@ class AioServerInterceptor(grpc.aio.ServerInterceptor):
         pipeline = self._pipeline
         hooks = self._hooks
 
-        async def begin(request: Any, context: Context) -> tuple[ServerCall, Any]:
-            call = pipeline.start(method, context)
-            enter(call)  # the RPC's own task: its context ends with the call
+        async def admit(call: ServerCall, request: Any, context: Context) -> Any:
+            """Hooks, then admission (a rejected call ends here); the request to handle."""
             if hooks:
                 request = await _run_hooks(hooks, method, request, context, call)
             if pipeline.admit(call) is not None or (
                 call.state.awaited_limiter is not None
                 and await pipeline.admit_awaited(call) is not None
             ):
+                await _reject(call, context)
+            return request
+
+        async def begin(request: Any, context: Context) -> tuple[ServerCall, Any]:
+            call = pipeline.start(method, context)
+            enter(call)  # the RPC's own task: its context ends with the call
+            if hooks or call.state.awaited_limiter is not None:
+                request = await admit(call, request, context)
+            elif pipeline.admit(call) is not None:  # decided at once: no coroutine to await
                 await _reject(call, context)
             return call, request
 
@@ -131,7 +139,12 @@ class AioServerInterceptor(grpc.aio.ServerInterceptor):
             return behavior
 
         async def unary_behavior(request: Any, context: Context) -> Any:
-            call, request = await begin(request, context)
+            call = pipeline.start(method, context)  # begin(), inlined: one coroutine less
+            enter(call)
+            if hooks or call.state.awaited_limiter is not None:
+                request = await admit(call, request, context)
+            elif pipeline.admit(call) is not None:
+                await _reject(call, context)
             try:
                 response = await behavior(request, context)
             except asyncio.CancelledError:
