@@ -10,13 +10,17 @@ Variants (each sync and aio, one unary echo method):
   tiered rate limit, overload guard, propagation, trusted-peer tiers) and the default observers
   (golden-signal metrics and crash reports), OpenTelemetry API without SDK;
 - ``full_sdk``: ``full`` with an OpenTelemetry SDK TracerProvider (SimpleSpanProcessor and a
-  no-op exporter) in both processes, so every call records a client and a server span.
+  no-op exporter) in both processes, so every call records a client and a server span;
+- ``full_metrics_sentry``: ``full`` with an OpenTelemetry SDK MeterProvider (an
+  InMemoryMetricReader) and ``sentry_sdk.init`` (a DSN on a closed loopback port) in both
+  processes, so every call records its metrics and the crash reporter is armed.
 
 Figures: p50 and p99 latency of sequential calls; client + server CPU per call (process time);
 calls per second from 16 client threads (sync only, 8 server workers).
 
 Usage: ``python benchmarks/grpc_overhead.py [--quick] [--rounds N] [--calls N]``.
-Writes benchmarks/results/grpc_overhead.json.
+Writes benchmarks/results/grpc_overhead.json. ``python benchmarks/grpc_overhead.py profile
+[full|full_metrics_sentry]`` prints the in-process cost of the sync shells and where it goes.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "grpc_overhead.json"
-VARIANTS = ("bare", "full", "full_sdk")
+VARIANTS = ("bare", "full", "full_sdk", "full_metrics_sentry")
 MODES = ("sync", "aio")
 METHOD = "/bench.Echo/Say"
 CPU_METHOD = "/bench.Echo/Cpu"
@@ -77,6 +81,14 @@ def configure(variant: str) -> tuple[Any, ...]:
         provider = TracerProvider()
         provider.add_span_processor(SimpleSpanProcessor(NoopExporter()))
         trace.set_tracer_provider(provider)
+    if variant == "full_metrics_sentry":
+        import sentry_sdk
+        from opentelemetry import metrics
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+        metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+        sentry_sdk.init(dsn="http://public@127.0.0.1:9/1")  # port 9: nothing is ever sent
     if variant == "bare":
         return ()
     from resilience.observability import default_observers
@@ -256,6 +268,110 @@ async def _aio_client(variant: str, observers: Any, target: str, calls: int) -> 
     return {"p50": p50, "p99": p99, "cpu": cpu_us}
 
 
+# ---- in-process profile ---------------------------------------------------------------
+
+
+class _Future:
+    """What a sync channel's continuation returns, already done with OK."""
+
+    def code(self) -> Any:
+        import grpc
+
+        return grpc.StatusCode.OK
+
+    def add_done_callback(self, callback: Any) -> None:
+        callback(self)
+
+
+class _ServicerContext:
+    """The parts of a sync servicer context the server interceptor reads."""
+
+    def __init__(self, metadata: Any) -> None:
+        self._metadata = metadata
+
+    def invocation_metadata(self) -> Any:
+        return self._metadata
+
+    def peer(self) -> str:
+        return "ipv4:127.0.0.1:50000"
+
+    def time_remaining(self) -> float:
+        return 10.0
+
+    def is_active(self) -> bool:
+        return True
+
+    def code(self) -> None:
+        return None
+
+
+def profile(variant: str, calls: int = 20_000, top: int = 25) -> None:
+    """Per-call cost of the sync shells without the network: the client interceptor around a
+    continuation that returns a done future, the wrapped server handler around a no-op
+    behaviour and a fake servicer context. Prints the unprofiled us per call of each side,
+    then cProfile's top functions by own time, scaled to us per call pair (the profiler's
+    per-function overhead inflates small functions: read them as shares, not exact costs)."""
+    import cProfile
+    import pstats
+    import timeit
+
+    import grpc
+
+    from resilience.interceptors import ClientInterceptor, ServerInterceptor
+
+    observers = configure(variant)
+
+    class Details:
+        method, timeout, metadata, credentials = METHOD, 10.0, None, None
+        wait_for_ready, compression = None, None
+
+    sent: list[Any] = []
+
+    def continuation(details: Any, request: Any) -> _Future:
+        sent[:] = [details.metadata]
+        return _Future()
+
+    client = ClientInterceptor(full_policy(), observers=observers)
+    handler: Any = grpc.unary_unary_rpc_method_handler(lambda request, context: request)
+
+    class HandlerDetails:
+        method, invocation_metadata = METHOD, ()
+
+    server = ServerInterceptor(full_policy(), observers=observers)
+    wrapped: Any = server.intercept_service(lambda details: handler, HandlerDetails())  # type: ignore[arg-type]
+    behavior = wrapped.unary_unary
+    client.intercept_unary_unary(continuation, Details(), PAYLOAD)
+    context: Any = _ServicerContext(tuple(sent[0] or ()))
+    details = Details()
+
+    def client_side() -> None:
+        client.intercept_unary_unary(continuation, details, PAYLOAD)
+
+    def server_side() -> None:
+        behavior(PAYLOAD, context)
+
+    pair = 0.0
+    for name, side in (("client", client_side), ("server", server_side)):
+        best = min(timeit.repeat(side, number=calls, repeat=5)) / calls * 1e6
+        pair += best
+        print(f"{name} side: {best:.2f} us per call (unprofiled, best of 5)")
+
+    def both() -> None:
+        for _ in range(calls):
+            client_side()
+            server_side()
+
+    profiler = cProfile.Profile()
+    profiler.runcall(both)
+    stats: Any = pstats.Stats(profiler)
+    rows = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)
+    profiled = sum(row[1][2] for row in rows)
+    print(f"top {top} by own time; us per call pair scaled to the unprofiled {pair:.2f} us:")
+    for (path, line, function), (_, ncalls, own, _, _) in rows[:top]:
+        where = f"{Path(path).name}:{line}({function})" if line else function
+        print(f"  {own / profiled * pair:5.2f} us  {ncalls / calls:4.1f}x  {where}")
+
+
 # ---- orchestration --------------------------------------------------------------------
 
 
@@ -286,7 +402,8 @@ def run(rounds: int, calls: int, seconds: float) -> dict[str, Any]:
     absolute: dict[str, dict[str, list[float]]] = {}
     for index in range(rounds):
         for mode in MODES:
-            order = VARIANTS[index % 3 :] + VARIANTS[: index % 3]  # rotate: interleaved
+            turn = index % len(VARIANTS)
+            order = VARIANTS[turn:] + VARIANTS[:turn]  # rotate: interleaved
             measured = {variant: measure(mode, variant, calls, seconds) for variant in order}
             bare = measured["bare"]
             for variant, figures in measured.items():
@@ -333,6 +450,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if argv and argv[0] == "client":
         client(argv[1], argv[2], argv[3], int(argv[4]), float(argv[5]))
+        return 0
+    if argv and argv[0] == "profile":
+        profile(argv[1] if len(argv) > 1 else "full")
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 rounds, 500 calls, 1 s of load")
