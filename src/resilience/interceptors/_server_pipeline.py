@@ -113,7 +113,8 @@ class ServerPipeline(Pipeline):
         if settings.propagate:
             try:
                 found = _metadata.incoming(context.invocation_metadata())
-                call.otel_context = _metadata.extract_context(found)
+                if found.carrier is not None:
+                    call.otel_context = _metadata.extract_context(found)
             except Exception as exc:
                 report("server metadata extraction", exc)
         tier = settings.tier
@@ -125,10 +126,13 @@ class ServerPipeline(Pipeline):
         tracer = self.tracer_if_on()
         if self.observers or tracer is not None:
             info = self.call_info(state.method, found.color, tier)
-            parent = call.otel_context if call.otel_context is not None else OtelContext()
-            call.report = Report(info, self.observers, tracer, parent)
-            if tracer is not None and call.report.span is not None:
-                call.otel_context = tracer.context_with(call.report.span, parent)
+            if tracer is None:
+                call.report = Report(info, self.observers, None)
+            else:  # the span's parent: the caller's trace, never the worker's leftovers
+                parent = call.otel_context if call.otel_context is not None else OtelContext()
+                call.report = Report(info, self.observers, tracer, parent)
+                if call.report.span is not None:
+                    call.otel_context = tracer.context_with(call.report.span, parent)
         return call
 
     def admit(self, call: ServerCall) -> Rejection | None:
