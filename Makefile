@@ -6,12 +6,12 @@ STAMP  := $(VENV)/.installed
 # Debian packages the tests start for real: name of the binary -> package.
 SYSTEM_BINARIES := redis-server:redis-server prometheus:prometheus
 
-.PHONY: demo test lint typecheck unit venv system-deps bench docs clean
+.PHONY: demo test lint typecheck unit venv system-deps bench docs wheel-check clean
 
 demo: $(STAMP)
 	$(PY) -m resilience demo
 
-test: system-deps $(STAMP) lint typecheck docs unit
+test: system-deps $(STAMP) lint typecheck docs unit wheel-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,14 @@ unit: $(STAMP)
 
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir build/site
+
+# The package as users get it: build the wheel, install it alone in a fresh venv, smoke-test it.
+wheel-check: $(STAMP)
+	rm -rf build/wheel build/wheel-venv
+	$(PY) -m pip wheel --quiet --no-deps --wheel-dir build/wheel .
+	$(PYTHON) -m venv build/wheel-venv
+	build/wheel-venv/bin/python -m pip install --quiet "$$(ls build/wheel/*.whl)[redis]"
+	cd build && wheel-venv/bin/python ../tests/wheel/smoke.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/algorithms.py
