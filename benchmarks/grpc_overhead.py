@@ -13,12 +13,14 @@ Variants (each sync and aio, one unary echo method):
   no-op exporter) in both processes, so every call records a client and a server span;
 - ``full_metrics_sentry``: ``full`` with an OpenTelemetry SDK MeterProvider (an
   InMemoryMetricReader) and ``sentry_sdk.init`` (a DSN on a closed loopback port) in both
-  processes, so every call records its metrics and the crash reporter is armed.
+  processes, so every call records its metrics and the crash reporter is armed;
+- ``bare_metrics_sentry`` (reference, only with ``--variants``): ``bare`` in processes set up
+  as for ``full_metrics_sentry``, to tell those SDKs' own cost from the interceptors'.
 
 Figures: p50 and p99 latency of sequential calls; client + server CPU per call (process time);
 calls per second from 16 client threads (sync only, 8 server workers).
 
-Usage: ``python benchmarks/grpc_overhead.py [--quick] [--rounds N] [--calls N]``.
+Usage: ``python benchmarks/grpc_overhead.py [--quick] [--rounds N] [--calls N] [--variants a,b]``.
 Writes benchmarks/results/grpc_overhead.json. ``python benchmarks/grpc_overhead.py profile
 [full|full_metrics_sentry]`` prints the in-process cost of the sync shells and where it goes.
 """
@@ -38,6 +40,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "grpc_overhead.json"
 VARIANTS = ("bare", "full", "full_sdk", "full_metrics_sentry")
+REFERENCE_VARIANTS = ("bare_metrics_sentry",)
+"""Run only when named with --variants: bare gRPC in processes with the metrics SDK and
+sentry-sdk set up (what those SDKs cost a process without any interceptor)."""
 MODES = ("sync", "aio")
 METHOD = "/bench.Echo/Say"
 CPU_METHOD = "/bench.Echo/Cpu"
@@ -81,7 +86,7 @@ def configure(variant: str) -> tuple[Any, ...]:
         provider = TracerProvider()
         provider.add_span_processor(SimpleSpanProcessor(NoopExporter()))
         trace.set_tracer_provider(provider)
-    if variant == "full_metrics_sentry":
+    if variant.endswith("metrics_sentry"):
         import sentry_sdk
         from opentelemetry import metrics
         from opentelemetry.sdk.metrics import MeterProvider
@@ -89,7 +94,7 @@ def configure(variant: str) -> tuple[Any, ...]:
 
         metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
         sentry_sdk.init(dsn="http://public@127.0.0.1:9/1")  # port 9: nothing is ever sent
-    if variant == "bare":
+    if variant.startswith("bare"):
         return ()
     from resilience.observability import default_observers
 
@@ -146,7 +151,7 @@ def serve(mode: str, variant: str) -> None:
         from resilience.interceptors import ServerInterceptor
 
         chain: list[grpc.ServerInterceptor] = []
-        if variant != "bare":
+        if not variant.startswith("bare"):
             chain.append(ServerInterceptor(full_policy(), observers=observers))
         server = grpc.server(ThreadPoolExecutor(max_workers=8), interceptors=chain)
         server.add_generic_rpc_handlers((_handlers(),))
@@ -164,7 +169,9 @@ def serve(mode: str, variant: str) -> None:
 
     async def run() -> None:
         interceptor = AioServerInterceptor(full_policy(), observers=observers)
-        aio_server = grpc.aio.server(interceptors=[] if variant == "bare" else [interceptor])
+        aio_server = grpc.aio.server(
+            interceptors=[] if variant.startswith("bare") else [interceptor]
+        )
         aio_server.add_generic_rpc_handlers((_aio_handlers(),))
         port = aio_server.add_insecure_port("127.0.0.1:0")
         await aio_server.start()
@@ -206,7 +213,7 @@ def _sync_client(
     from resilience.interceptors import ClientInterceptor
 
     channel = grpc.insecure_channel(target)
-    if variant != "bare":
+    if not variant.startswith("bare"):
         channel = grpc.intercept_channel(
             channel, ClientInterceptor(full_policy(), observers=observers)
         )
@@ -248,7 +255,9 @@ async def _aio_client(variant: str, observers: Any, target: str, calls: int) -> 
     from resilience.interceptors import AioClientInterceptor
 
     interceptors = (
-        None if variant == "bare" else AioClientInterceptor(full_policy(), observers=observers)
+        None
+        if variant.startswith("bare")
+        else AioClientInterceptor(full_policy(), observers=observers)
     )
     async with grpc.aio.insecure_channel(target, interceptors=interceptors) as channel:
         say: Any = channel.unary_unary(METHOD)
@@ -397,13 +406,15 @@ def measure(mode: str, variant: str, calls: int, seconds: float) -> dict[str, fl
         server.wait(30)
 
 
-def run(rounds: int, calls: int, seconds: float) -> dict[str, Any]:
+def run(
+    rounds: int, calls: int, seconds: float, variants: tuple[str, ...] = VARIANTS
+) -> dict[str, Any]:
     ratios: dict[str, dict[str, list[float]]] = {}
     absolute: dict[str, dict[str, list[float]]] = {}
     for index in range(rounds):
         for mode in MODES:
-            turn = index % len(VARIANTS)
-            order = VARIANTS[turn:] + VARIANTS[:turn]  # rotate: interleaved
+            turn = index % len(variants)
+            order = variants[turn:] + variants[:turn]  # rotate: interleaved
             measured = {variant: measure(mode, variant, calls, seconds) for variant in order}
             bare = measured["bare"]
             for variant, figures in measured.items():
@@ -413,7 +424,7 @@ def run(rounds: int, calls: int, seconds: float) -> dict[str, Any]:
                     ratios.setdefault(key, {}).setdefault(name, []).append(value / bare[name])
             print(
                 f"round {index + 1}/{rounds} {mode}: "
-                + ", ".join(f"{v} p50 {measured[v]['p50']:.0f}us" for v in VARIANTS),
+                + ", ".join(f"{v} p50 {measured[v]['p50']:.0f}us" for v in variants),
                 file=sys.stderr,
                 flush=True,
             )
@@ -459,10 +470,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="rounds of every variant")
     parser.add_argument("--calls", type=int, default=3000, help="timed sequential calls")
     parser.add_argument("--seconds", type=float, default=3.0, help="16-thread load duration")
+    parser.add_argument(
+        "--variants", default=",".join(VARIANTS), help="comma-separated, bare included"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.calls, args.seconds = 2, 500, 1.0
-    result = run(args.rounds, args.calls, args.seconds)
+    variants = tuple(args.variants.split(","))
+    unknown = set(variants) - {*VARIANTS, *REFERENCE_VARIANTS}
+    if "bare" not in variants or unknown:
+        parser.error(f"--variants: include bare; known: {', '.join(VARIANTS + REFERENCE_VARIANTS)}")
+    result = run(args.rounds, args.calls, args.seconds, variants)
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(table(result))
