@@ -1,47 +1,48 @@
-"""``resilience demo``: the library protecting real gRPC services on loopback, live.
+"""``resilience demo``: two data centers on loopback, protected by the library, live.
 
-A client calls a gateway, which calls a backend; all three run the resilience interceptors.
-The story: steady traffic; the backend slows down (the dynamic timeout tightens); it starts
-failing (the gateway's breaker opens and fails calls locally); it recovers (the breaker lets
-calls through again); then traffic triples and the gateway sheds by tier (tier 4 first). Each
-second prints what happened. ``--simulated`` runs the algorithms alone on a manual clock.
-``--metrics-port PORT`` also serves the services' metrics for Prometheus while the story runs.
+Each center runs a gateway calling a backend (client -> gateway -> backend), every hop with the
+resilience interceptors. A script of events hits the local center: backend errors at 5% then
+40% (the breaker opens, reads fail over to the remote center within the adaptive retry window,
+writes do not), a latency spike (the dynamic timeout tightens), and an overload at 3x the
+gateway's capacity (the tiered limit sheds tier 4 first). A live view shows it second by second;
+a summary and a PNG timeline close it. ``--serve`` keeps both centers serving for
+``resilience loadtest``; ``--simulated`` runs the algorithms alone on a manual clock.
 """
 
 from __future__ import annotations
 
 import argparse
-import random
 import sys
-import time
-from collections import Counter
-from typing import Any, TextIO
+from typing import Any
 
-PHASES: tuple[tuple[str, float, str], ...] = (
-    ("steady", 0.12, "steady traffic: every tier served"),
-    ("slow", 0.15, "the backend slows to 100 ms: watch the dynamic timeout tighten"),
-    ("failing", 0.18, "the backend fails 90% of calls: the gateway's breaker opens"),
-    ("recovered", 0.30, "the backend recovers: probes get through, the breaker closes"),
-    ("overload", 0.25, "traffic triples past the gateway's 150/s: tiers 4 and 3 are shed"),
-)
-STEADY = {1: 20.0, 2: 20.0, 3: 20.0, 4: 20.0}
-OVERLOAD = {1: 60.0, 2: 60.0, 3: 60.0, 4: 60.0}
+DEFAULT_DURATION = 45.0
+DEFAULT_PLOT = "demo-output/timeline.png"
 
 
 def register(subparsers: Any) -> None:
     """Add the ``demo`` subcommand."""
     parser = subparsers.add_parser(
         "demo",
-        help="watch the interceptors protect live gRPC services on loopback",
+        help="watch two data centers on loopback survive errors, latency and overload",
         description=__doc__,
     )
     parser.add_argument(
         "--duration",
         type=float,
-        default=30.0,
-        help="seconds the live story lasts, 10 to 120 (default 30)",
+        default=None,
+        help=f"seconds the script of events lasts, 10 to 120 (default {DEFAULT_DURATION:g}); "
+        "with --serve: seconds to serve (default: until Ctrl-C)",
     )
-    parser.add_argument("--seed", type=int, default=7, help="seed of the backend's failures")
+    parser.add_argument("--seed", type=int, default=7, help="seed of the injected failures")
+    parser.add_argument(
+        "--plot",
+        default=DEFAULT_PLOT,
+        metavar="PNG",
+        help=f"where to draw the timeline (default {DEFAULT_PLOT}; '' for none)",
+    )
+    parser.add_argument(
+        "--no-live", action="store_true", help="print one line a second instead of a live table"
+    )
     parser.add_argument(
         "--metrics-port",
         type=int,
@@ -51,6 +52,14 @@ def register(subparsers: Any) -> None:
         "demo runs (0: a free port; needs the otel extra)",
     )
     parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="only start both centers and keep them serving, for resilience loadtest",
+    )
+    parser.add_argument(
+        "--port", type=int, default=0, help="with --serve: the local gateway's port (0: free)"
+    )
+    parser.add_argument(
         "--simulated",
         action="store_true",
         help="drive the algorithms on a manual clock instead, without servers (instant)",
@@ -58,19 +67,30 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run_demo_command)
 
 
+def _refusal(args: argparse.Namespace) -> str | None:
+    """Why these arguments cannot run, or None."""
+    if args.simulated and (args.metrics_port is not None or args.serve):
+        return "--metrics-port and --serve need the live demo (not --simulated)"
+    if args.duration is not None and not 10 <= args.duration <= 120 and not args.serve:
+        return f"--duration must be 10 to 120 seconds, got {args.duration:g}"
+    if args.serve and args.duration is not None and args.duration <= 0:
+        return f"--duration must be > 0 seconds with --serve, got {args.duration:g}"
+    if not 0 <= args.port <= 65535:
+        return f"--port must be 0 to 65535, got {args.port}"
+    return None
+
+
 def run_demo_command(args: argparse.Namespace) -> int:
-    """Run the demo; exit code 0, or 2 for a bad ``--duration`` or ``--metrics-port``."""
+    """Run the demo; exit code 0, or 2 for arguments it cannot run with."""
+    refusal = _refusal(args)
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
+        return 2
     if args.simulated:
-        if args.metrics_port is not None:
-            print("--metrics-port needs the live demo (not --simulated)", file=sys.stderr)
-            return 2
         from resilience._cli.demo_simulated import run_simulated_demo
 
         run_simulated_demo(sys.stdout)
         return 0
-    if not 10 <= args.duration <= 120:
-        print(f"--duration must be 10 to 120 seconds, got {args.duration:g}", file=sys.stderr)
-        return 2
     metrics = None
     if args.metrics_port is not None:
         from resilience.errors import ConfigError, MissingExtraError
@@ -83,86 +103,27 @@ def run_demo_command(args: argparse.Namespace) -> int:
             return 2
         print(f"metrics for Prometheus: {metrics.url}", flush=True)
     try:
-        run_live_demo(sys.stdout, duration=args.duration, seed=args.seed, observed=bool(metrics))
+        if args.serve:
+            from resilience._cli._demo_serve import serve_centers
+
+            return serve_centers(
+                sys.stdout,
+                port=args.port,
+                duration=args.duration,
+                seed=args.seed,
+                observed=metrics is not None,
+            )
+        from resilience._cli._demo_run import run_showcase
+
+        run_showcase(
+            sys.stdout,
+            duration=args.duration or DEFAULT_DURATION,
+            seed=args.seed,
+            plot=args.plot or None,
+            live=not args.no_live,
+            observed=metrics is not None,
+        )
     finally:
         if metrics is not None:
             metrics.stop()
     return 0
-
-
-def run_live_demo(out: TextIO, *, duration: float, seed: int, observed: bool = False) -> None:
-    """Start the services, play the story for ``duration`` seconds, stop everything.
-    ``observed``: give the interceptors the default observers (metrics), else none."""
-    from resilience._cli._demo_stack import GATEWAY_LIMIT, Backend, Callers, Gateway
-
-    observers = None if observed else ()
-    backend = Backend(random.Random(seed))
-    backend.server.start()
-    gateway = Gateway(backend.port, observers=observers)
-    gateway.server.start()
-    callers = Callers(gateway.port, STEADY, observers=observers)
-    out.write(
-        f"resilience live demo on loopback: client -> gateway :{gateway.port} -> backend "
-        f":{backend.port}\n  gateway: tiered limit {GATEWAY_LIMIT}/s on /shop.Catalog/Browse; "
-        "breaker and dynamic timeout on its calls to /shop.Inventory/Check\n"
-        "  each line: one second of calls per tier (ok / refused by reason); the drop "
-        "probability of the breakers client->gateway and gateway->backend; the gateway's "
-        "dynamic timeout for the backend\n"
-    )
-    totals: Counter[tuple[int, str]] = Counter()
-    try:
-        callers.start()
-        for name, share, headline in PHASES:
-            out.write(f"\n== {headline}\n")
-            _enter_phase(name, backend, callers)
-            end = time.monotonic() + share * duration
-            while time.monotonic() < end:
-                time.sleep(min(1.0, max(0.0, end - time.monotonic())))
-                counts = callers.take()
-                totals.update(counts)
-                gauges = {**gateway.gauges(), "caller p": callers.drop_probability()}
-                out.write(_line(counts, gauges) + "\n")
-                out.flush()
-    finally:
-        callers.stop()
-        gateway.close()
-        gateway.server.stop(None)
-        backend.server.stop(None)
-    out.write("\n" + _summary(totals) + "\n")
-
-
-def _enter_phase(name: str, backend: Any, callers: Any) -> None:
-    if name == "slow":
-        backend.latency = 0.1
-    elif name == "failing":
-        backend.latency, backend.fail_rate = 0.005, 0.9
-    elif name == "recovered":
-        backend.fail_rate = 0.0
-    elif name == "overload":
-        callers.rates.update(OVERLOAD)
-
-
-def _line(counts: Counter[tuple[int, str]], gauges: dict[str, float]) -> str:
-    tiers = []
-    for tier in range(1, 5):
-        ok = counts[tier, "ok"]
-        refused = {label: n for (t, label), n in counts.items() if t == tier and label != "ok"}
-        extra = " ".join(f"{label} {n}" for label, n in sorted(refused.items()))
-        tiers.append(f"t{tier} ok {ok:3d}" + (f" [{extra}]" if extra else ""))
-    p = gauges.get("breaker.drop_probability", 0.0)
-    caller_p = gauges.get("caller p", 0.0)
-    timeout = gauges.get("timeout.seconds", 0.0)
-    breakers = f"p {caller_p:.2f}/{p:.2f}"
-    return "  " + " | ".join(tiers) + f" | {breakers} timeout {timeout * 1000:.0f} ms"
-
-
-def _summary(totals: Counter[tuple[int, str]]) -> str:
-    by_label: Counter[str] = Counter()
-    for (_, label), n in totals.items():
-        by_label[label] += n
-    parts = ", ".join(f"{label} {n}" for label, n in by_label.most_common())
-    return (
-        f"done: {sum(by_label.values())} calls ({parts}). 'breaker' = failed locally by a "
-        "breaker (the service behind it was spared); 'shed'/'rate_limit' = refused by the "
-        "gateway's tiered limit; 'unavailable'/'deadline_exceeded' = failures from the backend."
-    )
