@@ -12,6 +12,7 @@ import threading
 from typing import TextIO
 
 from resilience._cli._demo_redis import LimitStore
+from resilience._cli._demo_services import LOADTEST
 from resilience._cli._demo_topology import Centers
 
 FLOW_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo_flow.toml")
@@ -44,12 +45,16 @@ def serve_centers(
             f"remote gateway: 127.0.0.1:{centers.remote.port}\n"
             "load-test it (in another terminal):\n"
             f"  resilience loadtest --target {target} --flow {FLOW_FILE} --rate 40 "
-            "--duration 10 --plot demo-output/loadtest.png\n"
+            "--duration 10 --plot loadtest.png\n"
             + ("serving until Ctrl-C\n" if duration is None else f"serving {duration:g} s\n")
         )
         out.flush()
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: stop serving, clean up
             stop.wait(duration)
         served = centers.local_backend.served
-        out.write(f"stopped; the local backend served {sum(served.values())} calls\n")
+        colored = sum(n for (row, _), n in served.items() if row == LOADTEST)
+        out.write(
+            f"stopped; the local backend served {sum(served.values())} calls, {colored} of "
+            f"them colored {LOADTEST!r}\n"
+        )
     return 0

@@ -1,0 +1,45 @@
+"""``resilience demo --serve`` keeps both centers up for ``resilience loadtest``: the printed
+command works, its color reaches the backend, and the metrics show the gateway's calls."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from resilience.__main__ import main
+
+
+def test_the_printed_loadtest_command_reports_and_plots(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "resilience", "demo", "--serve", "--duration", "60"]
+    server = subprocess.Popen([*command, "--metrics-port", "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        lines = [server.stdout.readline() for _ in range(6)]
+        url = lines[0].split(": ", 1)[1].strip()
+        printed = next(line for line in lines if line.strip().startswith("resilience loadtest"))
+        argv = shlex.split(printed)[1:]
+        argv[argv.index("--duration") + 1] = "2"
+        argv[argv.index("--plot") + 1] = str(tmp_path / "load.png")
+        argv += ["--json", str(tmp_path / "report.json"), "--no-progress"]
+
+        assert main(argv) == 0
+
+        report = json.loads((tmp_path / "report.json").read_text())
+        with urllib.request.urlopen(url, timeout=5.0) as response:
+            metrics = response.read().decode()
+    finally:
+        server.send_signal(signal.SIGINT)  # Ctrl-C: stop serving and clean up
+        rest, _ = server.communicate(timeout=30)
+    assert (tmp_path / "load.png").read_bytes()[:4] == b"\x89PNG"
+    assert report["calls"] > 0
+    assert report["codes"].get("OK", 0) > 0.9 * report["calls"]  # healthy and under the limit
+    assert 'rpc_method="shop.Catalog/Browse"' in metrics
+    assert server.returncode == 0
+    served = rest.strip().splitlines()[-1]
+    assert served.startswith("stopped; the local backend served ")
+    assert not served.endswith(" 0 of them colored 'loadtest'")  # the color crossed two hops

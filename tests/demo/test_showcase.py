@@ -1,0 +1,66 @@
+"""``resilience demo``: one short run of the two-center script shows every mechanism act."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from resilience._cli._demo_run import run_showcase
+from resilience._cli._demo_summary import DemoResult
+from resilience._cli._demo_view import split
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoResult, str, Path]:
+    plot = tmp_path_factory.mktemp("demo") / "timeline.png"
+    out = io.StringIO()
+    result = run_showcase(out, duration=12.0, seed=7, plot=str(plot), live=False)
+    return result, out.getvalue(), plot
+
+
+def test_reads_failed_over_to_the_remote_center(run: tuple[DemoResult, str, Path]) -> None:
+    result, text, _ = run
+    assert result.failovers() > 0
+    assert sum(result.served_remotely.values()) > 0  # the remote backend served them
+    assert result.served_remotely["writes"] == 0  # writes never fail over
+    assert "via remote" in text
+
+
+def test_the_breaker_opened_when_errors_reached_40_percent(
+    run: tuple[DemoResult, str, Path],
+) -> None:
+    result, text, _ = run
+    assert result.peak_drop("errors 40%") > 0.2
+    assert result.peak_drop("errors 40%") > result.peak_drop("errors 5%")
+    assert "breaker OPEN" in text
+
+
+def test_the_overload_shed_tier_4_and_kept_tier_1(run: tuple[DemoResult, str, Path]) -> None:
+    result, _, _ = run
+    overload = result.totals("overload 3x")
+    t1_calls, t1_ok, _, _, _ = split(overload, "tier 1")
+    t4_calls, t4_ok, t4_shed, _, _ = split(overload, "tier 4")
+    assert t4_shed > t4_calls / 2
+    assert t1_ok / t1_calls > 0.8 > t4_ok / t4_calls
+
+
+def test_loadtest_traffic_is_a_row_of_its_own(run: tuple[DemoResult, str, Path]) -> None:
+    result, text, _ = run
+    calls, *_ = split(result.totals(), "loadtest")
+    tier_calls = sum(split(result.totals(), f"tier {t}")[0] for t in (1, 2, 3, 4))
+    assert 0.03 * tier_calls < calls < 0.25 * tier_calls  # about a tenth of the reads
+    assert any(line.split()[:1] == ["loadtest"] for line in text.splitlines())
+
+
+def test_the_output_explains_itself_and_the_timeline_is_drawn(
+    run: tuple[DemoResult, str, Path],
+) -> None:
+    _, text, plot = run
+    assert text.startswith("resilience demo: two data centers")
+    assert text.count("== phase ") == 6
+    assert "What the columns mean:" in text
+    assert ("kept in Redis" in text) or ("kept in memory" in text)
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"timeline: {plot}" in text
