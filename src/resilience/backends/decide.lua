@@ -1,45 +1,54 @@
 -- Exact mode: one atomic decision. KEYS[1] the limit's ring.
--- ARGV: now_us ('' = server TIME), slot_us, buckets, channels (2 or 8), ttl_ms, limit, n, tier.
--- Channels: admitted per tier, then demand per tier; demand is always recorded.
+-- ARGV[1]: "slot_us buckets channels limit n tier" (one argument: each argument costs the
+-- client an encoding), channels 2 or 8; ARGV[2], optional: now_us (a test clock; without it
+-- the server's TIME). Demand is always recorded.
 -- Sliding window (1 tier): admit iff count + n <= limit.
 -- Tiered (4 tiers): admit iff
 --   sum(A_j, j >= tier) + n <= limit - sum(D_j, j < tier) and sum(A_j) + n <= limit,
 --   A over the sliding window, D over the last complete window.
--- Reply: {1, repaired} when admitted; when rejected {0, repaired, now_us, total, used,
--- admissions of every tier per slot of the sliding window, oldest first}, from which the
--- client derives the reason and retry_after.
+-- Reply: 1 when admitted (2 when malformed values were reset first); when rejected
+-- {0, repaired, now_us, total, used, admissions of every tier per slot of the sliding window,
+-- oldest first}, from which the client derives the reason and retry_after.
+-- Cost: the common call (same slot as the last one) runs TIME, one HMGET and one HSET; the
+-- TTL is refreshed only when the ring moves or is created (a key then outlives its newest
+-- write by more than a window plus a slot, all the rules read).
 local key = KEYS[1]
-local now = store_now_us(ARGV[1])
-local slot_us, buckets = tonumber(ARGV[2]), tonumber(ARGV[3])
-local channels, ttl_ms = tonumber(ARGV[4]), tonumber(ARGV[5])
-local limit, n, tier = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local size, tiers = buckets + 1, math.floor(channels / 2)
+local slot_us, buckets, channels, limit, n, tier =
+  string.match(ARGV[1], '^(%d+) (%d+) (%d+) (%d+) (%d+) (%d+)$')
+slot_us, buckets, channels = tonumber(slot_us), tonumber(buckets), tonumber(channels)
+limit, n, tier = tonumber(limit), tonumber(n), tonumber(tier)
+local now = store_now_us(ARGV[2])
+local size, tiers = buckets + 1, channels / 2
 if tiers == 1 then tier = 1 end
 local current = math.floor(now / slot_us)
 
--- One read in the common case: the head, and the newest and oldest slots' counts guessed
--- from the current slot (right unless the clock went back).
-local function positions_of(slot)
-  local fields = {}
-  for ch = 0, channels - 1 do fields[#fields + 1] = (slot % size) .. ':' .. ch end
-  for ch = 0, channels - 1 do fields[#fields + 1] = ((slot + 1) % size) .. ':' .. ch end
+-- The fields of `slot` and of the slot after it (the ring's oldest while `slot` is newest).
+local function positions_of(slot, fields)
+  local newest, oldest = (slot % size) .. ':', ((slot + 1) % size) .. ':'
+  for ch = 1, channels do fields[#fields + 1] = newest .. CHANNEL[ch] end
+  for ch = 1, channels do fields[#fields + 1] = oldest .. CHANNEL[ch] end
   return fields
 end
-local fields = positions_of(current)
-local values, newest, totals, repaired = read_head(key, channels, fields)
+
+-- One read in the common case: the head, and the newest and oldest slots' counts guessed
+-- from the current slot (right unless the clock went back).
+local values, newest, totals, repaired =
+  read_head(key, channels, positions_of(current, head_fields(channels)))
+local base = 1 + channels
 local state
 newest, state = advance(key, size, channels, newest, current, totals)
+local fresh = state == 'reset' or state == 'repaired'
 if state == 'repaired' then repaired = 1 end
 if newest ~= current then  -- the clock went back: count in the newest slot
-  values = redis.call('HMGET', key, unpack(positions_of(newest)))
+  values, base = redis.call('HMGET', key, unpack(positions_of(newest, {}))), 0
 end
 local latest, oldest = zeros(channels), zeros(channels)
-if state == 'same' or state == 'moved' then
+if not fresh then
   for ch = 1, channels do
-    local a, b = count_of(values[ch]), count_of(values[channels + ch])
+    local a, b = count_of(values[base + ch]), count_of(values[base + channels + ch])
     if a == nil or b == nil then
       redis.call('DEL', key)
-      repaired, totals = 1, zeros(channels)
+      repaired, fresh, totals = 1, true, zeros(channels)
       latest, oldest = zeros(channels), zeros(channels)
       break
     end
@@ -58,24 +67,28 @@ end
 for j = 1, tier - 1 do reserved = reserved + totals[tiers + j] - latest[tiers + j] end
 local allowed = total + n <= limit and used + n <= limit - reserved
 
-local p = newest % size
+local p = (newest % size) .. ':'
 local demand = tiers + tier
-local writes = {'c', newest, p .. ':' .. (demand - 1), latest[demand] + n,
-  'T:' .. (demand - 1), totals[demand] + n}
+local writes = {p .. CHANNEL[demand], latest[demand] + n, TOTAL[demand], totals[demand] + n}
 if allowed then
-  writes[#writes + 1] = p .. ':' .. (tier - 1)
-  writes[#writes + 1] = latest[tier] + n
-  writes[#writes + 1] = 'T:' .. (tier - 1)
-  writes[#writes + 1] = totals[tier] + n
+  writes[5], writes[6] = p .. CHANNEL[tier], latest[tier] + n
+  writes[7], writes[8] = TOTAL[tier], totals[tier] + n
+end
+if fresh then  -- the key was deleted or never existed: write its head
+  writes[#writes + 1] = 'c'
+  writes[#writes + 1] = newest
 end
 redis.call('HSET', key, unpack(writes))
-redis.call('PEXPIRE', key, ttl_ms)
-if allowed then return {1, repaired} end
+if fresh or state == 'moved' then
+  redis.call('PEXPIRE', key, math.floor(2 * buckets * slot_us / 1000) + 1000)
+end
+if allowed then return 1 + repaired end
 
 -- Rejected: the sliding window's admissions per slot, for retry_after.
 local slots = {}
 for s = newest - buckets + 1, newest do
-  for ch = 0, tiers - 1 do slots[#slots + 1] = (s % size) .. ':' .. ch end
+  local position = (s % size) .. ':'
+  for ch = 1, tiers do slots[#slots + 1] = position .. CHANNEL[ch] end
 end
 local counts = redis.call('HMGET', key, unpack(slots))
 local reply = {0, repaired, now, total, used}

@@ -11,9 +11,10 @@ local channels, ttl_ms = tonumber(ARGV[4]), tonumber(ARGV[5])
 local size = buckets + 1
 local current = math.floor(now / slot_us)
 
-local fields = {}
+local fields = head_fields(channels)
 for p = 0, size - 1 do
-  for ch = 0, channels - 1 do fields[#fields + 1] = p .. ':' .. ch end
+  local prefix = p .. ':'
+  for ch = 1, channels do fields[#fields + 1] = prefix .. CHANNEL[ch] end
 end
 local values, newest, totals, repaired = read_head(key, channels, fields)
 local before, state = newest, nil
@@ -29,7 +30,7 @@ if state == 'same' or state == 'moved' then
     local slot = newest - size + i
     if slot <= before then
       for ch = 1, channels do
-        local n = count_of(values[(slot % size) * channels + ch])
+        local n = count_of(values[1 + channels + (slot % size) * channels + ch])
         if n == nil then valid = false else counts[ch][i] = n end
       end
     end
@@ -58,12 +59,12 @@ end
 for i in pairs(dirty) do
   local p = (newest - size + i) % size
   for ch = 1, channels do
-    writes[#writes + 1] = p .. ':' .. (ch - 1)
+    writes[#writes + 1] = p .. ':' .. CHANNEL[ch]
     writes[#writes + 1] = counts[ch][i]
   end
 end
 for ch = 1, channels do
-  writes[#writes + 1] = 'T:' .. (ch - 1)
+  writes[#writes + 1] = TOTAL[ch]
   writes[#writes + 1] = totals[ch]
 end
 redis.call('HSET', key, unpack(writes))

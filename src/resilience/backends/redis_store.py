@@ -49,6 +49,11 @@ class _Script:
 
 _DECIDE = _Script("ring.lua", "decide.lua")
 _EXCHANGE = _Script("ring.lua", "exchange.lua")
+_MAX_PREPARED = 1024
+"""Limits whose decide command a store keeps encoded (the cache is cleared when full)."""
+_SMALL_WEIGHT = 16
+_TAILS = [[b"%d %d" % (n, tier) for n in range(_SMALL_WEIGHT)] for tier in range(5)]
+"""``_TAILS[tier][n]``: the end of the decide script's argument for the common weights."""
 
 
 class _RedisCodec:
@@ -61,6 +66,7 @@ class _RedisCodec:
         self._clock = clock
         self._description = description
         self._repaired: set[str] = set()
+        self._commands: dict[int, tuple[LimitSpec, tuple[Any, ...], bytes]] = {}
 
     @property
     def description(self) -> str:
@@ -75,15 +81,35 @@ class _RedisCodec:
         # A test clock makes the scripts deterministic; by default they read Redis TIME.
         return "" if self._clock is None else to_us(self._clock())
 
-    def _decide_call(self, spec: LimitSpec, tier: int, n: int) -> tuple[list[str], list[Any]]:
+    def _decide_command(self, spec: LimitSpec) -> tuple[tuple[Any, ...], bytes]:
+        """``EVALSHA`` with ``spec``'s key, and the start of its argument (its geometry and
+        limit), encoded once per limit: redis-py passes bytes through untouched."""
+        entry = self._commands.get(id(spec))
+        if entry is not None and entry[0] is spec:
+            return entry[1], entry[2]
         window_key, _ = spec.keys(self._prefix)
-        args = [self._now_arg(), spec.slot_us, spec.buckets, spec.channels, spec.ttl_ms]
-        return [window_key], [*args, spec.limit, n, tier]
+        command = ("EVALSHA", _DECIDE.sha, b"1", window_key.encode())
+        shape = b"%d %d %d %d " % (spec.slot_us, spec.buckets, spec.channels, spec.limit)
+        if len(self._commands) >= _MAX_PREPARED:
+            self._commands.clear()
+        self._commands[id(spec)] = (spec, command, shape)
+        return command, shape
 
-    def _decision(self, spec: LimitSpec, tier: int, n: int, reply: list[Any]) -> Decision:
-        self._note_repaired(spec, reply[1])
-        if int(reply[0]) == 1:
+    def _decide_args(self, shape: bytes, tier: int, n: int) -> tuple[bytes, ...]:
+        """The script's arguments: the limit's ``shape`` with ``n`` and ``tier`` and, with a
+        test clock, its time."""
+        last = _TAILS[tier][n] if n < _SMALL_WEIGHT else b"%d %d" % (n, tier)
+        if self._clock is None:
+            return (shape + last,)
+        return shape + last, b"%d" % to_us(self._clock())
+
+    def _decision(self, spec: LimitSpec, tier: int, n: int, reply: Any) -> Decision:
+        if reply == 1:
             return ALLOWED
+        if reply == 2:
+            self._note_repaired(spec, 1)
+            return ALLOWED
+        self._note_repaired(spec, reply[1])
         now_us, total, used = int(reply[2]), int(reply[3]), int(reply[4])
         per_slot = [int(value) for value in reply[5:]]
         into = (now_us % spec.slot_us) / 1e6
@@ -180,8 +206,14 @@ class RedisStore(_RedisCodec):
             return self._client.evalsha(script.sha, len(keys), *keys, *args)
 
     def decide(self, spec: LimitSpec, tier: int, n: int) -> Decision:
-        keys, args = self._decide_call(spec, tier, n)
-        return self._decision(spec, tier, n, self._eval(_DECIDE, keys, args))
+        command, shape = self._decide_command(spec)
+        args = self._decide_args(shape, tier, n)
+        try:
+            reply = self._client.execute_command(*command, *args)
+        except self._errors.NoScriptError:
+            self._client.script_load(_DECIDE.text)
+            reply = self._client.execute_command(*command, *args)
+        return self._decision(spec, tier, n, reply)
 
     def exchange(self, spec: LimitSpec, instance: str, deltas: Deltas) -> Snapshot:
         keys, args = self._exchange_call(spec, instance, deltas)
@@ -242,8 +274,14 @@ class AioRedisStore(_RedisCodec):
             return await self._client.evalsha(script.sha, len(keys), *keys, *args)
 
     async def decide(self, spec: LimitSpec, tier: int, n: int) -> Decision:
-        keys, args = self._decide_call(spec, tier, n)
-        return self._decision(spec, tier, n, await self._eval(_DECIDE, keys, args))
+        command, shape = self._decide_command(spec)
+        args = self._decide_args(shape, tier, n)
+        try:
+            reply = await self._client.execute_command(*command, *args)
+        except self._errors.NoScriptError:
+            await self._client.script_load(_DECIDE.text)
+            reply = await self._client.execute_command(*command, *args)
+        return self._decision(spec, tier, n, reply)
 
     async def exchange(self, spec: LimitSpec, instance: str, deltas: Deltas) -> Snapshot:
         keys, args = self._exchange_call(spec, instance, deltas)

@@ -6,11 +6,16 @@
 -- Anything malformed (a key of another type, a value that is not a non-negative integer)
 -- resets the limit's counts (repaired = 1); a reset forgets at most one window.
 
+-- `arg`: a test clock's microseconds; nil or '' reads the server's TIME.
 local function store_now_us(arg)
-  if arg ~= '' then return tonumber(arg) end
+  if arg and arg ~= '' then return tonumber(arg) end
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
+
+-- Field-name suffixes by channel (1-based), so no call formats channel numbers.
+local CHANNEL = {'0', '1', '2', '3', '4', '5', '6', '7'}
+local TOTAL = {'T:0', 'T:1', 'T:2', 'T:3', 'T:4', 'T:5', 'T:6', 'T:7'}
 
 local function count_of(value)
   if not value then return 0 end
@@ -25,13 +30,18 @@ local function zeros(channels)
   return t
 end
 
--- One HMGET of `fields` (prefixed by the head: "c" and the totals); returns the values after
--- the head, the newest slot (nil for a new or reset ring), the totals, and repaired.
+-- The head's fields: "c", then the channels' totals; callers append the slot fields to read.
+local function head_fields(channels)
+  local fields = {'c'}
+  for ch = 1, channels do fields[ch + 1] = TOTAL[ch] end
+  return fields
+end
+
+-- One HMGET of `fields` (which start with head_fields); returns the values (the slot fields'
+-- values follow the head's 1 + channels), the newest slot (nil for a new or reset ring), the
+-- totals, and repaired.
 local function read_head(key, channels, fields)
-  local all = {'c'}
-  for ch = 0, channels - 1 do all[#all + 1] = 'T:' .. ch end
-  for i = 1, #fields do all[#all + 1] = fields[i] end
-  local ok, values = pcall(redis.call, 'HMGET', key, unpack(all))
+  local ok, values = pcall(redis.call, 'HMGET', key, unpack(fields))
   if not ok then
     redis.call('DEL', key)
     return {}, nil, zeros(channels), 1
@@ -50,9 +60,7 @@ local function read_head(key, channels, fields)
     redis.call('DEL', key)
     return {}, nil, zeros(channels), 1
   end
-  local rest = {}
-  for i = 1, #fields do rest[i] = values[1 + channels + i] end
-  return rest, newest, totals, 0
+  return values, newest, totals, 0
 end
 
 -- Move the ring's newest slot from `newest` to `current`, zeroing the slots that left and
@@ -68,7 +76,8 @@ local function advance(key, size, channels, newest, current, totals)
   if current <= newest then return newest, 'same' end
   local fields = {}
   for s = newest + 1, current do
-    for ch = 0, channels - 1 do fields[#fields + 1] = (s % size) .. ':' .. ch end
+    local p = (s % size) .. ':'
+    for ch = 1, channels do fields[#fields + 1] = p .. CHANNEL[ch] end
   end
   local values = redis.call('HMGET', key, unpack(fields))
   local writes = {'c', current}
@@ -85,7 +94,7 @@ local function advance(key, size, channels, newest, current, totals)
     writes[#writes + 1] = 0
   end
   for ch = 1, channels do
-    writes[#writes + 1] = 'T:' .. (ch - 1)
+    writes[#writes + 1] = TOTAL[ch]
     writes[#writes + 1] = totals[ch]
   end
   redis.call('HSET', key, unpack(writes))
