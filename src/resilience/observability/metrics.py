@@ -110,9 +110,11 @@ class MetricsObserver:
     ``"other"``, no color is ``"none"``); ``max_methods``, the bound on distinct ``rpc.method``
     values (later ones become ``"_OTHER"``); ``gauges``, the registry whose sources the
     observable gauges poll (default: the process-wide one). Instruments are created here, once;
-    attribute dictionaries are cached per bounded (side, method, color, code), so a call costs
-    a few dictionary lookups and one SDK recording (the duration histogram; calls in flight are
-    counted here and read when the exporter collects).
+    attribute dictionaries are cached per (side, method, color, code), so a call costs a few
+    dictionary lookups and one SDK recording (the duration histogram; calls in flight are
+    counted here and read when the exporter collects). While the provider does not record (the
+    global one before an SDK provider is set; looked up again every :data:`LIVE_RECHECK`
+    seconds, so a provider set later records within a second) a call only counts as in flight.
     """
 
     def __init__(
