@@ -43,7 +43,7 @@ def test_the_overload_shed_tier_4_and_kept_tier_1(run: tuple[DemoResult, str, Pa
     t1_calls, t1_ok, _, _, _ = split(overload, "tier 1")
     t4_calls, t4_ok, t4_shed, _, _ = split(overload, "tier 4")
     assert t4_shed > t4_calls / 2
-    assert t1_ok / t1_calls > 0.8 > t4_ok / t4_calls
+    assert t1_ok / t1_calls > t4_ok / t4_calls + 0.4  # tier 1 first, whatever else happens
 
 
 def test_loadtest_traffic_is_a_row_of_its_own(run: tuple[DemoResult, str, Path]) -> None:

@@ -48,7 +48,7 @@ class LimitStore:
         self._process = process
         self.url = f"redis://127.0.0.1:{port}/0"
         self.kind = "Redis"
-        self.description = f"in Redis at {self.url} (a private redis-server, stopped at the end)"
+        self.description = f"in Redis ({self.url}, a private server stopped at the end)"
 
     @property
     def is_redis(self) -> bool:

@@ -21,15 +21,15 @@ def header(store: str, local_port: int, remote_port: int) -> str:
     return (
         "resilience demo: two data centers on 127.0.0.1, each client -> gateway -> backend,\n"
         "every hop running the resilience interceptors.\n"
-        f"  local gateway :{local_port}, remote gateway :{remote_port}; each gateway admits "
-        f"{GATEWAY_LIMIT} calls/s, tier 1 (most critical) first; its limit is kept {store}.\n"
-        "  The local gateway calls its backend through a breaker and a dynamic timeout; a read "
-        "that fails\n  there is sent once to the remote center if the adaptive retry window "
-        "admits it. Writes never fail over.\n"
-        "  Traffic: reads in tiers 1-4, 10% of them colored 'loadtest' (their own row), and "
-        "tier-1 writes.\n"
-        "  Watch: per-row success, the breaker's drop probability, the dynamic timeout, the "
-        "retry window and failovers.\n"
+        f"  Gateways: local :{local_port}, remote :{remote_port}. Each admits {GATEWAY_LIMIT} "
+        "calls/s, tier 1 (most critical) first;\n"
+        f"  the limit is kept {store}.\n"
+        "  The local gateway calls its backend through a breaker and a dynamic timeout. A read\n"
+        "  that fails there is sent once to the remote center, if the adaptive retry window\n"
+        "  admits it. Writes never fail over.\n"
+        "  Traffic: reads in tiers 1-4 (10% colored 'loadtest', shown in their own row) and\n"
+        "  tier-1 writes. A script of six phases hits the local center; watch per-row success,\n"
+        "  the breaker, the dynamic timeout, the retry window and the failovers.\n"
     )
 
 
@@ -92,7 +92,8 @@ class PlainView:
 
 
 class RichView:
-    """A table redrawn in place; phase banners scroll above it."""
+    """Two tables redrawn in place (traffic rows; the local gateway's mechanisms); phase
+    banners scroll above them."""
 
     def __init__(self, console: Any, title: str) -> None:
         from rich.live import Live
@@ -100,41 +101,56 @@ class RichView:
         self._console = console
         console.print(title, highlight=False)
         self._phase = ""
+        self._totals: Counter[tuple[str, str]] = Counter()
         self._live = Live(console=console, refresh_per_second=4, transient=False)
         self._live.start()
 
     def phase(self, phase: Phase, number: int) -> None:
         self._phase = f"phase {number}/6: {phase.name}"
         self._console.print(
-            f"[bold cyan]== {self._phase}[/] {phase.banner}", highlight=False, soft_wrap=True
+            f"\n[bold cyan]== {self._phase}.[/] {phase.banner}", highlight=False, soft_wrap=False
         )
 
     def sample(self, sample: Sample) -> None:
         from rich.table import Table
 
-        table = Table(title=f"{sample.at:.0f}s  {self._phase}  (last second)", title_justify="left")
-        for column in ("row", "calls", "ok", "shed", "breaker", "failed"):
-            table.add_column(column, justify="left" if column == "row" else "right")
+        self._totals.update(sample.counts)
+        rows = Table(title=f"{sample.at:3.0f} s  {self._phase}", title_justify="left")
+        for column in ("row", "calls", "ok", "shed", "breaker", "failed", "ok so far"):
+            rows.add_column(column, justify="left" if column == "row" else "right")
         for row in ROWS:
             calls, ok, shed, dropped, failed = split(sample.counts, row)
-            percent = f"{ok / calls:.0%}" if calls else "-"
-            style = (
-                "green"
-                if calls and ok == calls
-                else ("red" if calls and ok < calls / 2 else "yellow")
+            so_far, so_far_ok, *_ = split(self._totals, row)
+            rows.add_row(
+                row,
+                str(calls),
+                _colored(ok, calls),
+                str(shed),
+                str(dropped),
+                str(failed),
+                _colored(so_far_ok, so_far),
             )
-            table.add_row(
-                row, str(calls), f"[{style}]{percent}[/]", str(shed), str(dropped), str(failed)
-            )
-        table.caption = (
-            f"breaker {breaker_state(sample.drop_probability)} | dynamic timeout "
-            f"{sample.timeout * 1000:.0f} ms | retry window {sample.window}/s | failovers "
-            f"{sample.failovers}" + (f", refused {sample.refused}" if sample.refused else "")
-        )
-        self._live.update(table)
+        gateway = Table(title="local gateway -> backend", title_justify="left")
+        gateway.add_column("mechanism")
+        gateway.add_column("now", justify="right")
+        gateway.add_row("breaker", breaker_state(sample.drop_probability))
+        gateway.add_row("dynamic timeout", f"{sample.timeout * 1000:.0f} ms")
+        gateway.add_row("retry window", f"{sample.window} /s")
+        gateway.add_row("failovers sent", f"{sample.failovers} /s")
+        gateway.add_row("failovers refused", f"{sample.refused} /s")
+        grid = Table.grid(padding=(0, 3))
+        grid.add_row(rows, gateway)
+        self._live.update(grid)
 
     def close(self) -> None:
         self._live.stop()
+
+
+def _colored(ok: int, calls: int) -> str:
+    if not calls:
+        return "-"
+    style = "green" if ok == calls else ("red" if ok < calls / 2 else "yellow")
+    return f"[{style}]{ok / calls:.0%}[/]"
 
 
 def make_view(out: TextIO, title: str, *, live: bool) -> View:
