@@ -78,6 +78,9 @@ def run_showcase(
         from resilience._cli._demo_plot import plot_timeline
 
         title = f"resilience demo: two centers, seed {seed}, gateway limit in {store.kind}"
-        out.write(f"\ntimeline: {plot_timeline(samples, plot, title=title)}\n")
+        try:
+            out.write(f"\ntimeline: {plot_timeline(samples, plot, title=title)}\n")
+        except ImportError:
+            out.write("\nno timeline: it needs matplotlib (pip install 'grpc-resilience[demo]')\n")
     out.flush()
     return result
