@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import subprocess
 import sys
@@ -9,6 +10,22 @@ import sys
 import pytest
 
 import resilience
+
+PUBLIC_MODULES = (
+    "resilience.algorithms",
+    "resilience.backends",
+    "resilience.chaos",
+    "resilience.context",
+    "resilience.errors",
+    "resilience.failover",
+    "resilience.interceptors",
+    "resilience.loadtest",
+    "resilience.observability",
+    "resilience.policy",
+    "resilience.shadow",
+    "resilience.simulate",
+    "resilience.testing",
+)
 
 
 def test_all_is_sorted_and_matches_the_lazy_export_table() -> None:
@@ -44,3 +61,22 @@ def test_the_command_line_reports_the_version() -> None:
         [sys.executable, "-m", "resilience", "--version"], capture_output=True, text=True
     )
     assert out.stdout.strip() == f"resilience {resilience.__version__}"
+
+
+@pytest.mark.parametrize("module_name", PUBLIC_MODULES)
+def test_every_public_module_has_a_sorted_documented_all(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    names = list(module.__all__)
+    assert names == sorted(names), f"{module_name}.__all__ is not sorted"
+    assert inspect.getdoc(module), f"{module_name} has no docstring"
+    for name in names:
+        value = getattr(module, name)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            assert inspect.getdoc(value), f"{module_name}.{name} has no docstring"
+
+
+def test_the_package_re_exports_each_name_from_its_public_module() -> None:
+    for module_name in PUBLIC_MODULES:
+        module = importlib.import_module(module_name)
+        for name in set(module.__all__) & set(resilience.__all__):
+            assert getattr(resilience, name) is getattr(module, name), name

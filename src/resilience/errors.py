@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+__all__ = ["ConfigError", "MissingExtraError", "RejectReason", "ResilienceError"]
+
 
 class RejectReason(str, Enum):
     """Why the library refused a call locally. The value travels in trailing metadata
