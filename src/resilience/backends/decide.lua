@@ -22,6 +22,48 @@ local size, tiers = buckets + 1, channels / 2
 if tiers == 1 then tier = 1 end
 local current = math.floor(now / slot_us)
 
+-- Rejected: the sliding window's admissions per slot, for retry_after.
+local function rejection(newest, total, used, repaired)
+  local slots = {}
+  for s = newest - buckets + 1, newest do
+    local position = (s % size) .. ':'
+    for ch = 1, tiers do slots[#slots + 1] = position .. CHANNEL[ch] end
+  end
+  local counts = redis.call('HMGET', key, unpack(slots))
+  local reply = {0, repaired, now, total, used}
+  for i = 1, #counts, tiers do
+    local sum = 0
+    for j = 0, tiers - 1 do sum = sum + (count_of(counts[i + j]) or 0) end
+    reply[#reply + 1] = sum
+  end
+  return reply
+end
+
+-- Fast path, nearly every call of a sliding window: its ring exists, is well-formed and is
+-- already at the current slot. The same rule and writes as the general path below, without
+-- its tables; anything else (a new, moved, malformed ring, a clock gone back) takes that path.
+if channels == 2 then
+  local p, q = (current % size) .. ':', ((current + 1) % size) .. ':'
+  local ok, v = pcall(redis.call, 'HMGET', key, 'c', 'T:0', 'T:1',
+    p .. '0', p .. '1', q .. '0', q .. '1')
+  if ok and tonumber(v[1]) == current then
+    local admitted, demand = count_of(v[2]), count_of(v[3])
+    local newest_admitted, newest_demand = count_of(v[4]), count_of(v[5])
+    local oldest_admitted = count_of(v[6])
+    if admitted and demand and newest_admitted and newest_demand and oldest_admitted
+        and count_of(v[7]) then
+      local count = admitted - oldest_admitted
+      if count + n <= limit then
+        redis.call('HSET', key, p .. '1', newest_demand + n, 'T:1', demand + n,
+          p .. '0', newest_admitted + n, 'T:0', admitted + n)
+        return 1
+      end
+      redis.call('HSET', key, p .. '1', newest_demand + n, 'T:1', demand + n)
+      return rejection(current, count, count, 0)
+    end
+  end
+end
+
 -- The fields of `slot` and of the slot after it (the ring's oldest while `slot` is newest).
 local function positions_of(slot, fields)
   local newest, oldest = (slot % size) .. ':', ((slot + 1) % size) .. ':'
@@ -83,18 +125,4 @@ if fresh or state == 'moved' then
   redis.call('PEXPIRE', key, math.floor(2 * buckets * slot_us / 1000) + 1000)
 end
 if allowed then return 1 + repaired end
-
--- Rejected: the sliding window's admissions per slot, for retry_after.
-local slots = {}
-for s = newest - buckets + 1, newest do
-  local position = (s % size) .. ':'
-  for ch = 1, tiers do slots[#slots + 1] = position .. CHANNEL[ch] end
-end
-local counts = redis.call('HMGET', key, unpack(slots))
-local reply = {0, repaired, now, total, used}
-for i = 1, #counts, tiers do
-  local sum = 0
-  for j = 0, tiers - 1 do sum = sum + (count_of(counts[i + j]) or 0) end
-  reply[#reply + 1] = sum
-end
-return reply
+return rejection(newest, total, used, repaired)
