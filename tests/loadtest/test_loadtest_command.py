@@ -37,7 +37,8 @@ def test_the_command_reports_and_writes_json_csv_and_png(
 ) -> None:
     flow = tmp_path / "flow.toml"
     flow.write_text(FLOW)
-    out = {name: tmp_path / name for name in ("r.json", "r.csv", "r.png")}
+    # The outputs go to a folder that does not exist yet: the command creates it.
+    out = {name: tmp_path / "out" / "run1" / name for name in ("r.json", "r.csv", "r.png")}
     echo = Echo()
     with echo_server(False, echo) as server:
         code = run(
@@ -91,3 +92,15 @@ def test_bad_rates_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     flow.write_text(FLOW)
     assert run(["--target", "127.0.0.1:1", "--flow", str(flow), "--rate", "-1"]) == 2
     assert "rate: must be in" in capsys.readouterr().err
+
+
+def test_an_output_folder_that_cannot_be_made_exits_2_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flow = tmp_path / "flow.toml"
+    flow.write_text(FLOW)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    argv = ["--target", "127.0.0.1:1", "--flow", str(flow), "--plot", str(blocker / "x.png")]
+    assert run(argv) == 2
+    assert "cannot create the folder" in capsys.readouterr().err

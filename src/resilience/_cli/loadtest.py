@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+from pathlib import Path
 from typing import Any
 
 from resilience.errors import ConfigError
@@ -93,11 +94,23 @@ def run_with_progress(
     return results, interrupted
 
 
+def prepare_outputs(*paths: str | None) -> None:
+    """Create the folders of the output files before the run, so that a long load test is not
+    lost to a missing folder at the end; raise ConfigError naming a path that cannot be made."""
+    for path in paths:
+        if path:
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"cannot create the folder for {path!r}: {exc}") from exc
+
+
 def main(args: argparse.Namespace) -> int:
     """Run ``resilience loadtest``; exit code 0, 2 on a bad option or file, 130 on Ctrl-C."""
     try:
         source = build_source(args)
         settings = build_settings(args)
+        prepare_outputs(args.json, args.csv, args.plot)
     except ConfigError as exc:
         print(f"resilience loadtest: {exc}", file=sys.stderr)
         return 2
