@@ -55,7 +55,7 @@ async def test_every_decision_matches_the_memory_algorithm(
             if sync_after(mode, index):
                 assert await shared.sync_now()
     finally:
-        await shared.close()
+        await shared.aclose()
         await store.close()
 
 
@@ -81,7 +81,7 @@ async def test_periodic_mode_syncs_in_a_task_and_decides_without_awaiting(
     assert not first.fallback
     assert not second.fallback
     for limiter, store in zip((first, second), stores, strict=True):
-        await limiter.close()
+        await limiter.aclose()
         await store.close()
 
 
@@ -116,5 +116,5 @@ async def test_an_unreachable_redis_falls_back_without_blocking_the_loop(mode: s
         assert ticks >= 5  # the loop kept running meanwhile
     finally:
         beat.cancel()
-        await limiter.close()
+        await limiter.aclose()
         await store.close()

@@ -41,7 +41,7 @@ class Store(Protocol):
         """Raise if the store cannot be reached."""
 
     def close(self) -> None:
-        """Release connections."""
+        """Release connections (idempotent)."""
 
 
 class AioStore(Protocol):
@@ -63,5 +63,5 @@ class AioStore(Protocol):
     async def ping(self) -> None:
         """Raise if the store cannot be reached."""
 
-    async def close(self) -> None:
-        """Release connections."""
+    async def aclose(self) -> None:
+        """Release connections (idempotent), on the event loop that used them."""

@@ -4,10 +4,15 @@ Same rules, modes, fallback and parameters; ``try_acquire`` is a coroutine and t
 :class:`~resilience.backends.AioStore` (``redis.asyncio``), so no call blocks the event loop.
 In periodic mode ``try_acquire`` never awaits I/O, and the sync runs in a task started on the
 running loop by the first decision.
+
+A limiter is bound to the event loop of its first decision (its sync task and its store's
+connections live there): a decision on another loop raises RuntimeError. Build one limiter,
+with its own store, per event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 from resilience._clock import Clock, default_clock
@@ -19,13 +24,22 @@ from resilience.backends._core import Mode, SharedCore
 from resilience.backends._spec import TIERS, LimitSpec
 from resilience.backends.fallback import DEFAULT_MAX_BACKOFF
 from resilience.backends.periodic import SyncTask
-from resilience.observability._gauges import register_gauge_source
+from resilience.observability._gauges import register_gauge_source, unregister_gauge_source
 
 
 class _AioSharedLimiter:
     """The asyncio shell over :class:`SharedCore`: only the awaited store calls live here."""
 
-    __slots__ = ("__weakref__", "_core", "_store", "_sync")
+    __slots__ = (
+        "__weakref__",
+        "_close_store",
+        "_closed",
+        "_closing",
+        "_core",
+        "_loop",
+        "_store",
+        "_sync",
+    )
 
     def __init__(
         self,
@@ -43,8 +57,13 @@ class _AioSharedLimiter:
         fallback_limit: int | None,
         max_backoff: float,
         clock: Clock,
+        close_store: bool,
     ) -> None:
         self._store = store
+        self._close_store = close_store
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+        self._closing: asyncio.Future[None] | None = None
         self._core = SharedCore(
             name=name,
             limit=limit,
@@ -67,16 +86,16 @@ class _AioSharedLimiter:
         register_gauge_source(self)  # limiter.fallback reaches the metrics (weakly held)
 
     async def _acquire(self, tier: int, n: int) -> Decision:
+        if asyncio.get_running_loop() is not self._loop:
+            self._bind()
         core = self._core
-        if core.exact and core.breaker.allow():
+        if core.exact and not self._closed and core.breaker.allow():
             try:
                 decision = await self._store.decide(core.spec, tier, n)
             except Exception as error:  # any store fault: decide locally, never fail the call
                 return core.store_failed(error, tier, n)
             core.breaker.succeeded()
             return decision
-        if self._sync is not None:
-            self._sync.start()
         return core.decide_locally(tier, n)
 
     def decide_nowait(self, tier: int = 1, n: int = 1) -> Decision:
@@ -85,8 +104,22 @@ class _AioSharedLimiter:
         ``tier`` is ignored by a sliding-window limit."""
         if self._sync is None:
             raise RuntimeError("decide_nowait is for periodic mode; exact mode must await")
-        self._sync.start()
+        if asyncio.get_running_loop() is not self._loop:
+            self._bind()
         return self._core.decide_locally(tier, n)
+
+    def _bind(self) -> None:
+        """First decision: bind to the running loop and start the sync task there. Later,
+        from another loop: raise (the task and the store's connections live on the first)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not None:
+            raise RuntimeError(
+                f"{self!r} is bound to the event loop of its first decision and was used from "
+                "another event loop; build one limiter, with its own store, per event loop"
+            )
+        self._loop = loop
+        if self._sync is not None:
+            self._sync.start()  # a no-op once closed
 
     async def sync_now(self) -> bool:
         """Periodic mode: push this instance's counts and pull the global ones now. Returns
@@ -114,14 +147,57 @@ class _AioSharedLimiter:
         """True while the store is skipped (decisions are local, or rejected if fail-closed)."""
         return self._core.fallback
 
+    @property
+    def syncing(self) -> bool:
+        """True while the periodic background sync runs."""
+        return self._sync is not None and self._sync.running
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
+
     def gauge_readings(self) -> Iterator[GaugeReading]:
         """Gauge ``limiter.fallback``: 1 while falling back, else 0 (a GaugeSource)."""
         return self._core.gauge_readings()
 
-    async def close(self) -> None:
-        """Stop the background sync task (the store is the caller's to close)."""
+    def close(self) -> None:
+        """Stop the background sync and, if the limiter was built with ``close_store=True``,
+        close the store; callable from any thread, idempotent. The work runs on the bound
+        event loop (nothing runs before the first decision). A closed limiter keeps deciding,
+        locally: calls still in flight after a policy reload are never failed by it."""
+        if self._closed:
+            return
+        self._closed = True
+        unregister_gauge_source(self)
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._closing = asyncio.ensure_future(self._shut_down())
+        else:
+            loop.call_soon_threadsafe(self._schedule_shut_down)
+
+    def _schedule_shut_down(self) -> None:
+        self._closing = asyncio.ensure_future(self._shut_down())
+
+    async def aclose(self) -> None:
+        """:meth:`close`, awaited to the end (on the bound loop, or any loop before the first
+        decision). Idempotent."""
+        self.close()
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._shut_down())
+        await self._closing
+
+    async def _shut_down(self) -> None:
         if self._sync is not None:
             await self._sync.stop()
+        if self._close_store:
+            await self._store.aclose()
 
     def __repr__(self) -> str:
         spec = self._core.spec
@@ -134,7 +210,9 @@ class _AioSharedLimiter:
 
 
 class AioSharedSlidingWindowLimiter(_AioSharedLimiter):
-    """The asyncio :class:`~resilience.backends.SharedSlidingWindowLimiter` (same parameters)."""
+    """The asyncio :class:`~resilience.backends.SharedSlidingWindowLimiter` (same parameters),
+    bound to the event loop of its first decision. ``close_store``: :meth:`close` closes
+    ``store`` too (for a store made for this limiter alone)."""
 
     __slots__ = ()
 
@@ -153,6 +231,7 @@ class AioSharedSlidingWindowLimiter(_AioSharedLimiter):
         fallback_limit: int | None = None,
         max_backoff: float = DEFAULT_MAX_BACKOFF,
         clock: Clock = default_clock,
+        close_store: bool = False,
     ) -> None:
         super().__init__(
             store,
@@ -168,6 +247,7 @@ class AioSharedSlidingWindowLimiter(_AioSharedLimiter):
             fallback_limit=fallback_limit,
             max_backoff=max_backoff,
             clock=clock,
+            close_store=close_store,
         )
 
     async def try_acquire(self, n: int = 1) -> Decision:
@@ -178,7 +258,8 @@ class AioSharedSlidingWindowLimiter(_AioSharedLimiter):
 
 
 class AioSharedTieredLimiter(_AioSharedLimiter):
-    """The asyncio :class:`~resilience.backends.SharedTieredLimiter` (same parameters)."""
+    """The asyncio :class:`~resilience.backends.SharedTieredLimiter` (same parameters as
+    :class:`AioSharedSlidingWindowLimiter`)."""
 
     __slots__ = ()
 
@@ -197,6 +278,7 @@ class AioSharedTieredLimiter(_AioSharedLimiter):
         fallback_limit: int | None = None,
         max_backoff: float = DEFAULT_MAX_BACKOFF,
         clock: Clock = default_clock,
+        close_store: bool = False,
     ) -> None:
         super().__init__(
             store,
@@ -212,6 +294,7 @@ class AioSharedTieredLimiter(_AioSharedLimiter):
             fallback_limit=fallback_limit,
             max_backoff=max_backoff,
             clock=clock,
+            close_store=close_store,
         )
 
     async def try_acquire(self, tier: int, n: int = 1) -> Decision:

@@ -88,6 +88,13 @@ class AioTierLimiter:
             return await limiter.try_acquire(tier)
         return await limiter.try_acquire()
 
+    def close(self) -> None:
+        """Close the limiter and its store (from any thread; see the limiter's close)."""
+        self.limiter.close()
+
+    async def aclose(self) -> None:
+        await self.limiter.aclose()
+
 
 class _Untiered:
     """A sliding-window limiter behind the ``try_acquire(tier)`` interface."""
@@ -101,6 +108,12 @@ class _Untiered:
     def try_acquire(self, tier: int) -> Decision:
         return self._acquire()
 
+    def close(self) -> None:
+        """Close the shared limiter inside (a memory one has nothing to close)."""
+        close = getattr(self.limiter, "close", None)
+        if close is not None:
+            close()
+
 
 class _LocalFace:
     """An asyncio periodic-mode limiter decided synchronously on the loop's thread."""
@@ -112,6 +125,13 @@ class _LocalFace:
 
     def try_acquire(self, tier: int) -> Decision:
         return self.limiter.decide_nowait(tier)
+
+    def close(self) -> None:
+        """Close the limiter and its store (from any thread; see the limiter's close)."""
+        self.limiter.close()
+
+    async def aclose(self) -> None:
+        await self.limiter.aclose()
 
 
 def needs_await(limiter: TierLimiter | AioTierLimiter) -> bool:
@@ -171,6 +191,10 @@ def build_limiter(
     store once first (see :func:`check_store`). ``aio``: build for an asyncio server (the
     periodic sync becomes a task on the running loop; exact mode becomes awaitable).
     Raises ConfigError for a bad URL or a missing name.
+
+    A shared limiter built here is closed with ``close()`` (callable from any thread;
+    idempotent): its sync stops and, for ``aio``, the store made for it is closed. An
+    ``aio`` limiter is bound to the event loop of its first decision.
     """
     if settings.store == "memory":
         if settings.tiered:
@@ -199,7 +223,7 @@ def build_limiter(
     if aio:
         store = AioRedisStore.from_url(settings.store)
         aio_type = AioSharedTieredLimiter if settings.tiered else AioSharedSlidingWindowLimiter
-        aio_limiter = aio_type(store, **options)
+        aio_limiter = aio_type(store, close_store=True, **options)
         return AioTierLimiter(aio_limiter) if mode == "exact" else _LocalFace(aio_limiter)
     if settings.tiered:
         return SharedTieredLimiter(_sync_store(settings.store), **options)

@@ -29,13 +29,13 @@ from resilience.backends._core import Mode, SharedCore
 from resilience.backends._spec import TIERS, LimitSpec
 from resilience.backends.fallback import DEFAULT_MAX_BACKOFF
 from resilience.backends.periodic import SyncThread
-from resilience.observability._gauges import register_gauge_source
+from resilience.observability._gauges import register_gauge_source, unregister_gauge_source
 
 
 class _SharedLimiter:
     """The sync shell over :class:`SharedCore`: only the store calls and the thread live here."""
 
-    __slots__ = ("__weakref__", "_core", "_started", "_store", "_sync")
+    __slots__ = ("__weakref__", "_closed", "_core", "_started", "_store", "_sync")
 
     def __init__(
         self,
@@ -76,6 +76,7 @@ class _SharedLimiter:
             interval = self._core.sync_interval
             self._sync = SyncThread(self.sync_now, interval=interval, name=f"resilience-{name}")
         self._started = False
+        self._closed = False
         register_gauge_source(self)  # limiter.fallback reaches the metrics (weakly held)
 
     def _acquire(self, tier: int, n: int) -> Decision:
@@ -119,12 +120,28 @@ class _SharedLimiter:
         """True while the store is skipped (decisions are local, or rejected if fail-closed)."""
         return self._core.fallback
 
+    @property
+    def syncing(self) -> bool:
+        """True while the periodic background sync runs."""
+        return self._sync is not None and self._sync.running
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
+
     def gauge_readings(self) -> Iterator[GaugeReading]:
         """Gauge ``limiter.fallback``: 1 while falling back, else 0 (a GaugeSource)."""
         return self._core.gauge_readings()
 
     def close(self) -> None:
-        """Stop the background sync (the store is the caller's to close)."""
+        """Stop the background sync and leave the process-wide gauge registry (idempotent;
+        the store is the caller's to close). A closed limiter keeps deciding, locally in
+        periodic mode: calls still in flight after a policy reload are never failed by it."""
+        if self._closed:
+            return
+        self._closed = True
+        unregister_gauge_source(self)
         if self._sync is not None:
             self._sync.stop()
 

@@ -141,5 +141,7 @@ class AioMemoryStore:
     async def ping(self) -> None:
         """Always reachable."""
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         """Nothing to release."""
+
+    close = aclose

@@ -27,9 +27,9 @@ class SyncThread:
         self._lock = threading.Lock()
 
     def start(self) -> None:
-        """Start the loop (idempotent)."""
+        """Start the loop (idempotent; never again after :meth:`stop`)."""
         with self._lock:
-            if not self._started:
+            if not self._started and not self._stop.is_set():
                 self._started = True
                 self._thread.start()
 
@@ -43,8 +43,14 @@ class SyncThread:
                 logger.exception("periodic sync step failed")
             delay = max(0.0, self._interval - (default_clock() - began))
 
+    @property
+    def running(self) -> bool:
+        """True while the thread runs."""
+        return self._thread.is_alive()
+
     def stop(self, timeout: float = 1.0) -> None:
-        """Stop the loop and wait up to ``timeout`` seconds for it to end."""
+        """Stop the loop and wait up to ``timeout`` seconds for it to end (idempotent; a
+        stopped loop never starts again)."""
         self._stop.set()
         if self._started and self._thread is not threading.current_thread():
             self._thread.join(timeout)
@@ -57,11 +63,16 @@ class SyncTask:
         self._step = step
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
+        self._stopped = False
+
+    @property
+    def running(self) -> bool:
+        """True while the task exists and has not ended."""
+        return self._task is not None and not self._task.done()
 
     def start(self) -> None:
-        """Start the task on the running loop unless it already runs there."""
-        task = self._task
-        if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
+        """Start the task on the running loop (idempotent; never again after :meth:`stop`)."""
+        if self._task is None and not self._stopped:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
@@ -77,8 +88,9 @@ class SyncTask:
             delay = max(0.0, self._interval - (loop.time() - began))
 
     async def stop(self) -> None:
-        """Cancel the task and wait for it to end."""
-        task, self._task = self._task, None
+        """Cancel the task and wait for it to end (idempotent; call it on the task's loop)."""
+        self._stopped = True
+        task = self._task
         if task is not None and not task.done():
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

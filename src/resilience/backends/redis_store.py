@@ -66,11 +66,17 @@ class _RedisCodec:
         self._clock = clock
         self._description = description
         self._repaired: set[str] = set()
+        self._closed = False
         self._commands: dict[int, tuple[LimitSpec, tuple[Any, ...], bytes]] = {}
 
     @property
     def description(self) -> str:
         return self._description
+
+    @property
+    def closed(self) -> bool:
+        """True once the store was closed."""
+        return self._closed
 
     def now(self) -> float:
         """The test clock if one was given, else this host's wall clock (Redis TIME is the
@@ -223,7 +229,10 @@ class RedisStore(_RedisCodec):
         self._client.ping()
 
     def close(self) -> None:
-        self._client.close()
+        """Close the client's connections (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            self._client.close()
 
 
 class AioRedisStore(_RedisCodec):
@@ -290,5 +299,11 @@ class AioRedisStore(_RedisCodec):
     async def ping(self) -> None:
         await self._client.ping()
 
-    async def close(self) -> None:
-        await self._client.aclose()
+    async def aclose(self) -> None:
+        """Close the client's connections (idempotent; on the loop that used them)."""
+        if not self._closed:
+            self._closed = True
+            await self._client.aclose()
+
+    close = aclose
+    """The same as :meth:`aclose`."""

@@ -261,7 +261,9 @@ class Registry:
 
     def reloaded(self, policy: Policy) -> Registry:
         """A registry for ``policy`` that keeps the state of every method whose settings are
-        unchanged, and every shared limiter or guard whose settings are still in use."""
+        unchanged, and every shared limiter or guard whose settings are still in use. Store-
+        backed limiters it drops are closed (their sync stops; they still decide, locally, for
+        calls in flight)."""
         new = Registry(
             policy,
             side=self.side,
@@ -279,9 +281,13 @@ class Registry:
                 new._states[method] = state
             kept_shared.update(s for s in (settings.rate_limit, settings.overload) if s is not None)
         with self._shared.lock:
-            new._shared.instances = {
-                key: value for key, value in self._shared.instances.items() if key in kept_shared
-            }
+            instances = self._shared.instances
+            new._shared.instances = {k: v for k, v in instances.items() if k in kept_shared}
+            dropped = [v for k, v in instances.items() if k not in kept_shared]
+        for instance in dropped:
+            close = getattr(instance, "close", None)  # store-backed limiters only
+            if close is not None:
+                close()
         return new
 
     def gauge_readings(self) -> Iterator[GaugeReading]:
