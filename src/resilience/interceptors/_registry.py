@@ -291,14 +291,8 @@ class Registry:
         return new
 
     def gauge_readings(self) -> Iterator[GaugeReading]:
-        """Breaker drop probability and state, and the dynamic timeout, per known method;
-        ``limiter.fallback`` of each shared (store-backed) limit in use."""
+        """Breaker drop probability and state, and the dynamic timeout, per known method.
+        (A store-backed limit reports ``limiter.fallback`` itself, to the process-wide gauge
+        registry: reporting it here too would count it twice.)"""
         for state in list(self._states.values()):
             yield from state.gauge_readings(self.side)
-        with self._shared.lock:
-            instances = list(self._shared.instances.values())
-        for instance in instances:
-            shared = getattr(instance, "limiter", instance)  # inside a tier-interface wrapper
-            readings = getattr(shared, "gauge_readings", None)
-            if readings is not None:
-                yield from readings()
