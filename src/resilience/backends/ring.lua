@@ -17,10 +17,14 @@ end
 local CHANNEL = {'0', '1', '2', '3', '4', '5', '6', '7'}
 local TOTAL = {'T:0', 'T:1', 'T:2', 'T:3', 'T:4', 'T:5', 'T:6', 'T:7'}
 
+local tonumber = tonumber
+
+-- A stored count: 0 when absent, nil when malformed (not a finite non-negative integer: for
+-- inf and nan, n % 1 is nan).
 local function count_of(value)
   if not value then return 0 end
   local n = tonumber(value)
-  if n == nil or n < 0 or n ~= math.floor(n) or n == math.huge then return nil end
+  if n == nil or n < 0 or n % 1 ~= 0 then return nil end
   return n
 end
 
