@@ -21,6 +21,7 @@ from resilience.backends import (
     MemoryStore,
     SharedSlidingWindowLimiter,
 )
+from resilience.backends.periodic import SyncTask
 from resilience.observability import default_gauge_registry
 from resilience.policy import Policy
 
@@ -153,3 +154,24 @@ def test_an_aio_limiter_used_from_a_second_event_loop_says_so(mode: str) -> None
     assert asyncio.run(decide())
     with pytest.raises(RuntimeError, match="bound to the event loop of its first decision"):
         asyncio.run(decide())
+
+
+def test_a_sync_task_stops_even_if_its_step_swallows_the_cancellation() -> None:
+    """redis-py can turn a cancellation into a timeout error, which a step absorbs."""
+    entered = asyncio.Event()
+
+    async def stubborn_step() -> None:
+        entered.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            return  # swallowed: the loop must still end
+
+    async def scenario() -> bool:
+        task = SyncTask(stubborn_step, interval=0.001)
+        task.start()
+        await entered.wait()
+        await task.stop()
+        return task.running
+
+    assert asyncio.run(scenario()) is False

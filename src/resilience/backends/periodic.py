@@ -5,7 +5,6 @@ stop on request, and never let the step's failure end the loop (steps report the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable
@@ -78,8 +77,12 @@ class SyncTask:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         delay = self._interval
+        # The flag as well as the cancellation: a step may swallow a CancelledError (redis-py
+        # can turn one into a timeout error), and stop() must still end the loop.
         while True:
             await asyncio.sleep(delay)
+            if self._stopped:
+                return
             began = loop.time()
             try:
                 await self._step()
@@ -87,11 +90,11 @@ class SyncTask:
                 logger.exception("periodic sync step failed")
             delay = max(0.0, self._interval - (loop.time() - began))
 
-    async def stop(self) -> None:
-        """Cancel the task and wait for it to end (idempotent; call it on the task's loop)."""
+    async def stop(self, timeout: float = 1.0) -> None:
+        """Cancel the task and wait up to ``timeout`` seconds for it to end (idempotent; call
+        it on the task's loop). A task that outlives the wait ends at its next iteration."""
         self._stopped = True
         task = self._task
         if task is not None and not task.done():
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait({task}, timeout=timeout)
