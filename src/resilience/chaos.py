@@ -63,10 +63,10 @@ _LAZY: dict[str, str] = {
 generator, which a service that only injects faults does not need."""
 
 __all__ = [
+    "FAULT_TRAILER",
     "AdminSwitch",
     "Experiment",
     "ExperimentReport",
-    "FAULT_TRAILER",
     "Fault",
     "FaultInjector",
     "FaultRule",

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from types import TracebackType
 
 __all__ = [
-    "CallContext",
     "EMPTY_CALL_CONTEXT",
+    "CallContext",
     "current_call_context",
     "current_color",
     "current_deadline",

@@ -27,8 +27,8 @@ from resilience._failover_switches import FailoverSwitches
 from resilience._failover_sync import StreamStream, StreamUnary, UnaryStream, UnaryUnary
 
 __all__ = [
-    "AioDualCenterChannel",
     "DEFAULT_FAILOVER_CODES",
+    "AioDualCenterChannel",
     "DualCenterChannel",
     "FailoverStats",
     "FailoverSwitches",

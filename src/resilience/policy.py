@@ -24,10 +24,10 @@ from resilience._policy_values import parse_duration
 from resilience._policy_watch import PolicyWatcher
 
 __all__ = [
-    "BreakerSettings",
-    "ChaosSettings",
     "DEFAULT_CPU_THRESHOLDS",
     "DEFAULT_FAILURE_CODES",
+    "BreakerSettings",
+    "ChaosSettings",
     "MethodSettings",
     "OverloadSettings",
     "Policy",

@@ -30,9 +30,9 @@ import grpc.aio
 from resilience._clock import ManualClock
 
 __all__ = [
-    "AioEchoServer",
     "ECHO_METHODS",
     "ECHO_SERVICE",
+    "AioEchoServer",
     "EchoBehavior",
     "EchoServer",
     "ManualClock",

@@ -86,6 +86,24 @@ def test_a_reload_that_drops_a_limit_stops_its_sync(
     assert client.call() == [b"ping"]  # the new policy has no limit; nothing broke
 
 
+def test_closing_the_server_interceptor_stops_its_limits_sync_and_calls_still_pass(
+    harness: Harness, redis_url: str, prefix: str
+) -> None:
+    key = f"{prefix}-close-{harness.aio}"
+    server = harness.server(policy=periodic_policy(redis_url, key))
+    client = harness.client(server.address)
+    assert client.call() == [b"ping"]
+    limiter = shared_limiter_named(key)
+    assert wait_until(lambda: limiter.syncing, harness)
+
+    server.interceptor.close()
+    server.interceptor.close()
+
+    assert limiter.closed
+    assert wait_until(lambda: not limiter.syncing, harness)
+    assert client.call() == [b"ping"]  # decided locally from now on, never failed
+
+
 def test_a_reload_that_keeps_a_limit_keeps_its_sync(
     harness: Harness, redis_url: str, prefix: str
 ) -> None:

@@ -191,18 +191,7 @@ class Gateway:
     def close(self) -> None:
         """Close the channels and stop the shared limit's background sync."""
         self.channel.close()
-        _stop_limit_sync(self.server_interceptor)
-
-
-def _stop_limit_sync(interceptor: ServerInterceptor) -> None:
-    """Stop the background sync of the interceptor's store-backed limits, so none outlives the
-    demo's redis-server. ServerInterceptor has no public close yet, hence the defensive walk."""
-    pipeline = getattr(interceptor, "_pipeline", None)
-    shared = getattr(getattr(pipeline, "registry", None), "_shared", None)
-    for instance in list(getattr(shared, "instances", {}).values()):
-        close = getattr(instance, "close", None)
-        if callable(close):
-            close()
+        self.server_interceptor.close()
 
 
 def _channel(port: int) -> grpc.Channel:

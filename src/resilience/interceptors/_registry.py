@@ -284,11 +284,15 @@ class Registry:
             instances = self._shared.instances
             new._shared.instances = {k: v for k, v in instances.items() if k in kept_shared}
             dropped = [v for k, v in instances.items() if k not in kept_shared]
-        for instance in dropped:
-            close = getattr(instance, "close", None)  # store-backed limiters only
-            if close is not None:
-                close()
+        _close_all(dropped)
         return new
+
+    def close(self) -> None:
+        """Close every store-backed limiter (stop its sync thread or task, close its store);
+        idempotent. Calls in flight, and any later ones, are still decided, locally."""
+        with self._shared.lock:
+            instances = list(self._shared.instances.values())
+        _close_all(instances)
 
     def gauge_readings(self) -> Iterator[GaugeReading]:
         """Breaker drop probability and state, and the dynamic timeout, per known method.
@@ -296,3 +300,11 @@ class Registry:
         registry: reporting it here too would count it twice.)"""
         for state in list(self._states.values()):
             yield from state.gauge_readings(self.side)
+
+
+def _close_all(instances: list[Any]) -> None:
+    """Close the instances that hold resources (store-backed limiters); others have no close."""
+    for instance in instances:
+        close = getattr(instance, "close", None)
+        if close is not None:
+            close()

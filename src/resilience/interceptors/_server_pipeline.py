@@ -101,6 +101,10 @@ class ServerPipeline(Pipeline):
         super().update_policy(policy)
         self.plugins = plugins
 
+    def close(self) -> None:
+        """Stop the background work of the policy's store-backed limits (see Registry.close)."""
+        self.registry.close()
+
     def start(self, method: str, context: Any) -> ServerCall:
         """Read the call's context: trace, color, tier, failover mark, deadline. ``context``:
         the grpc (or grpc.aio) servicer context, for ``invocation_metadata()``, ``peer()`` and

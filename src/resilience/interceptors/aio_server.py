@@ -74,6 +74,12 @@ class AioServerInterceptor(grpc.aio.ServerInterceptor):
             self._hooks = plugins.server_hooks(aio=True) + self._user_hooks
             self._handlers = HandlerCache(self._wrap)
 
+    def close(self) -> None:
+        """Release what the policy's limits hold: stop the background sync of Redis-backed
+        limits and close their connections. Idempotent; call it after stopping the server.
+        Calls that still arrive are decided locally, never failed."""
+        self._pipeline.close()
+
     @property
     def fault_injector(self) -> FaultInjector | None:
         """The :class:`~resilience.chaos.FaultInjector` built from the policy's ``faults`` and

@@ -30,11 +30,11 @@ from resilience.observability.sentry import (
 from resilience.observability.tracing import CallTracer, default_call_tracer
 
 __all__ = [
+    "GAUGES",
+    "GENERIC_INTERNAL_MESSAGE",
     "AttributeBounds",
     "CallTracer",
     "ContextFilter",
-    "GAUGES",
-    "GENERIC_INTERNAL_MESSAGE",
     "GaugeRegistry",
     "GaugeSpec",
     "JsonFormatter",
