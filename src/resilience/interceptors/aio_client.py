@@ -12,15 +12,15 @@ import grpc.aio
 
 from resilience._chaos_apply import delay_aio
 from resilience._clock import Clock, default_clock
-from resilience._events import GaugeReading, Observer
-from resilience.interceptors._client_pipeline import ClientCall, ClientPipeline
+from resilience._events import Observer
+from resilience.interceptors._client_pipeline import ClientCall
+from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._guard import report
 from resilience.interceptors._pipeline import Rejection
-from resilience.observability import register_gauge_source
 from resilience.policy import Policy
 
 if TYPE_CHECKING:
-    from resilience.chaos import FaultInjector
+    pass
 
 _CANCELLED = grpc.StatusCode.CANCELLED
 
@@ -143,7 +143,7 @@ NESTED_LIST_MESSAGE = (
 """The TypeError a grpc.aio channel raises for ``interceptors=[AioClientInterceptor(...)]``."""
 
 
-class AioClientInterceptor(Sequence[grpc.aio.ClientInterceptor]):
+class AioClientInterceptor(ClientFacade, Sequence[grpc.aio.ClientInterceptor]):
     """The :class:`~resilience.interceptors.ClientInterceptor` for ``grpc.aio`` channels: the
     same breaker, deadline, metadata and outcome rules, for all four shapes. A call the breaker
     drops raises :class:`grpc.aio.AioRpcError` (UNAVAILABLE, "resilience: rejected by breaker",
@@ -165,8 +165,7 @@ class AioClientInterceptor(Sequence[grpc.aio.ClientInterceptor]):
         observers: Sequence[Observer] | None = None,
         clock: Clock = default_clock,
     ) -> None:
-        self._pipeline = ClientPipeline(policy, observers, clock)
-        register_gauge_source(self)  # polled (weakly held) when metrics are collected
+        super().__init__(policy, observers, clock)
         self._shapes: tuple[grpc.aio.ClientInterceptor, ...] = (
             _UnaryUnary(self),
             _UnaryStream(self),
@@ -199,26 +198,6 @@ class AioClientInterceptor(Sequence[grpc.aio.ClientInterceptor]):
         if sys._getframe(1).f_globals.get("__name__", "").startswith("grpc."):
             raise TypeError(NESTED_LIST_MESSAGE)
         return format(repr(self), format_spec)
-
-    @property
-    def policy(self) -> Policy:
-        """The policy in force."""
-        return self._pipeline.policy
-
-    def update_policy(self, policy: Policy) -> None:
-        """Swap in ``policy`` atomically; calls in flight finish under the old one, and each
-        method whose settings are unchanged keeps its breaker and timeout state."""
-        self._pipeline.update_policy(policy)
-
-    @property
-    def fault_injector(self) -> FaultInjector | None:
-        """The fault injector built from the policy's ``faults`` and ``chaos`` sections (None
-        without them); its ``side = "client"`` rules act here, before a call is sent."""
-        return self._pipeline.injector
-
-    def gauge_readings(self) -> list[GaugeReading]:
-        """Current per-method gauges, as :meth:`ClientInterceptor.gauge_readings`."""
-        return self._pipeline.gauge_readings()
 
     async def _intercept(
         self, continuation: Callable[..., Any], details: Any, request: Any, streaming: bool

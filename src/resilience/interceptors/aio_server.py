@@ -11,9 +11,9 @@ import grpc
 import grpc.aio
 
 from resilience._clock import Clock, default_clock
-from resilience._events import GaugeReading, Observer
+from resilience._events import Observer
+from resilience.interceptors._facade import ServerFacade
 from resilience.interceptors._server_common import (
-    HandlerCache,
     ServerHook,
     code_after_cancel,
     code_after_return,
@@ -22,19 +22,18 @@ from resilience.interceptors._server_common import (
     hook_failed,
     log_crash,
 )
-from resilience.interceptors._server_pipeline import ServerCall, ServerPipeline
+from resilience.interceptors._server_pipeline import ServerCall
 from resilience.interceptors._shapes import Handler, Shape
-from resilience.observability import register_gauge_source
 from resilience.observability.sentry import generic_internal_message
 from resilience.policy import Policy
 
 if TYPE_CHECKING:
-    from resilience.chaos import FaultInjector
+    pass
 
 Context = Any  # grpc.aio.ServicerContext
 
 
-class AioServerInterceptor(grpc.aio.ServerInterceptor):
+class AioServerInterceptor(ServerFacade, grpc.aio.ServerInterceptor):
     """The :class:`~resilience.interceptors.ServerInterceptor` for ``grpc.aio`` servers: the
     same context extraction, admission, rejection and outcome rules, for all four shapes.
 
@@ -46,6 +45,8 @@ class AioServerInterceptor(grpc.aio.ServerInterceptor):
         server = grpc.aio.server(interceptors=[AioServerInterceptor(policy)])
     """
 
+    _AIO = True
+
     def __init__(
         self,
         policy: Policy | None = None,
@@ -54,42 +55,7 @@ class AioServerInterceptor(grpc.aio.ServerInterceptor):
         clock: Clock = default_clock,
         hooks: Sequence[ServerHook] = (),
     ) -> None:
-        self._pipeline = ServerPipeline(policy, observers, clock, aio=True)
-        register_gauge_source(self)  # polled (weakly held) when metrics are collected
-        self._user_hooks: tuple[ServerHook, ...] = tuple(hooks)
-        self._hooks = self._pipeline.plugins.server_hooks(aio=True) + self._user_hooks
-        self._handlers = HandlerCache(self._wrap)
-
-    @property
-    def policy(self) -> Policy:
-        """The policy in force."""
-        return self._pipeline.policy
-
-    def update_policy(self, policy: Policy) -> None:
-        """Swap in ``policy`` atomically, as :meth:`ServerInterceptor.update_policy`."""
-        previous = self._pipeline.plugins
-        self._pipeline.update_policy(policy)
-        plugins = self._pipeline.plugins
-        if not plugins.same_objects(previous):  # new hooks: rewrap handlers as they are called
-            self._hooks = plugins.server_hooks(aio=True) + self._user_hooks
-            self._handlers = HandlerCache(self._wrap)
-
-    def close(self) -> None:
-        """Release what the policy's limits hold: stop the background sync of Redis-backed
-        limits and close their connections. Idempotent; call it after stopping the server.
-        Calls that still arrive are decided locally, never failed."""
-        self._pipeline.close()
-
-    @property
-    def fault_injector(self) -> FaultInjector | None:
-        """The :class:`~resilience.chaos.FaultInjector` built from the policy's ``faults`` and
-        ``chaos`` sections (None without them): switch it or replace its rules at runtime,
-        or register it with :data:`resilience.chaos.injectors` for the admin service."""
-        return self._pipeline.plugins.injector
-
-    def gauge_readings(self) -> list[GaugeReading]:
-        """Current per-method gauges (a :class:`resilience._events.GaugeSource`)."""
-        return self._pipeline.gauge_readings()
+        super().__init__(policy, observers, clock, hooks)
 
     async def intercept_service(
         self,

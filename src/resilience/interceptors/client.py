@@ -9,14 +9,14 @@ import grpc
 
 from resilience._chaos_apply import delay_sync
 from resilience._clock import Clock, default_clock
-from resilience._events import GaugeReading, Observer
-from resilience.interceptors._client_pipeline import ClientCall, ClientPipeline
+from resilience._events import Observer
+from resilience.interceptors._client_pipeline import ClientCall
+from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._pipeline import Rejection
-from resilience.observability import register_gauge_source
 from resilience.policy import Policy
 
 if TYPE_CHECKING:
-    from resilience.chaos import FaultInjector
+    pass
 
 
 class _Details(NamedTuple):
@@ -119,6 +119,7 @@ def _on_done(call: ClientCall) -> Callable[[Any], None]:
 
 
 class ClientInterceptor(
+    ClientFacade,
     grpc.UnaryUnaryClientInterceptor,
     grpc.UnaryStreamClientInterceptor,
     grpc.StreamUnaryClientInterceptor,
@@ -150,30 +151,7 @@ class ClientInterceptor(
         observers: Sequence[Observer] | None = None,
         clock: Clock = default_clock,
     ) -> None:
-        self._pipeline = ClientPipeline(policy, observers, clock)
-        register_gauge_source(self)  # polled (weakly held) when metrics are collected
-
-    @property
-    def policy(self) -> Policy:
-        """The policy in force."""
-        return self._pipeline.policy
-
-    def update_policy(self, policy: Policy) -> None:
-        """Swap in ``policy`` atomically; calls in flight finish under the old one, and each
-        method whose settings are unchanged keeps its breaker and timeout state."""
-        self._pipeline.update_policy(policy)
-
-    @property
-    def fault_injector(self) -> FaultInjector | None:
-        """The fault injector built from the policy's ``faults`` and ``chaos`` sections (None
-        without them); its ``side = "client"`` rules act here, before a call is sent."""
-        return self._pipeline.injector
-
-    def gauge_readings(self) -> list[GaugeReading]:
-        """Current per-method gauges (a :class:`resilience._events.GaugeSource`):
-        ``breaker.drop_probability``, ``breaker.state`` (0 closed, 1 half-open),
-        ``timeout.seconds``."""
-        return self._pipeline.gauge_readings()
+        super().__init__(policy, observers, clock)
 
     def _intercept(
         self, continuation: Callable[..., Any], details: Any, request: Any, streaming: bool

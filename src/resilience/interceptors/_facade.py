@@ -1,0 +1,102 @@
+"""What the sync and aio interceptors of one side share: building the pipeline, reading and
+replacing the policy, the fault injector, gauges, and (servers) closing. Only the shells'
+call handling differs between sync and aio; this half is written once per side."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from resilience._clock import Clock
+from resilience._events import GaugeReading, Observer
+from resilience.interceptors._client_pipeline import ClientPipeline
+from resilience.interceptors._server_common import HandlerCache, ServerHook
+from resilience.interceptors._server_pipeline import ServerPipeline
+from resilience.observability import register_gauge_source
+from resilience.policy import Policy
+
+if TYPE_CHECKING:
+    from resilience.chaos import FaultInjector
+
+
+class ClientFacade:
+    """The policy-facing half of :class:`ClientInterceptor` and :class:`AioClientInterceptor`."""
+
+    def __init__(self, policy: Policy | None, observers: Sequence[Observer] | None, clock: Clock):
+        self._pipeline = ClientPipeline(policy, observers, clock)
+        register_gauge_source(self)  # polled (weakly held) when metrics are collected
+
+    @property
+    def policy(self) -> Policy:
+        """The policy in force."""
+        return self._pipeline.policy
+
+    def update_policy(self, policy: Policy) -> None:
+        """Swap in ``policy`` atomically; calls in flight finish under the old one, and each
+        method whose settings are unchanged keeps its breaker and timeout state."""
+        self._pipeline.update_policy(policy)
+
+    @property
+    def fault_injector(self) -> FaultInjector | None:
+        """The fault injector built from the policy's ``faults`` and ``chaos`` sections (None
+        without them); its ``side = "client"`` rules act here, before a call is sent."""
+        return self._pipeline.injector
+
+    def gauge_readings(self) -> list[GaugeReading]:
+        """Current per-method gauges (a :class:`resilience._events.GaugeSource`):
+        ``breaker.drop_probability``, ``breaker.state`` (0 closed, 1 half-open),
+        ``timeout.seconds``."""
+        return self._pipeline.gauge_readings()
+
+
+class ServerFacade:
+    """The policy-facing half of :class:`ServerInterceptor` and :class:`AioServerInterceptor`.
+    A subclass sets ``_AIO`` and provides ``_wrap`` (its shell around a method's handler)."""
+
+    _AIO: ClassVar[bool]
+    _wrap: Callable[..., Any]
+
+    def __init__(
+        self,
+        policy: Policy | None,
+        observers: Sequence[Observer] | None,
+        clock: Clock,
+        hooks: Sequence[ServerHook],
+    ) -> None:
+        self._pipeline = ServerPipeline(policy, observers, clock, aio=self._AIO)
+        register_gauge_source(self)  # polled (weakly held) when metrics are collected
+        self._user_hooks: tuple[ServerHook, ...] = tuple(hooks)
+        self._hooks = self._pipeline.plugins.server_hooks(aio=self._AIO) + self._user_hooks
+        self._handlers = HandlerCache(self._wrap)
+
+    @property
+    def policy(self) -> Policy:
+        """The policy in force."""
+        return self._pipeline.policy
+
+    def update_policy(self, policy: Policy) -> None:
+        """Swap in ``policy`` atomically; calls in flight finish under the old one, and each
+        method whose settings are unchanged keeps its limiter and overload state."""
+        previous = self._pipeline.plugins
+        self._pipeline.update_policy(policy)
+        plugins = self._pipeline.plugins
+        if not plugins.same_objects(previous):  # new hooks: rewrap handlers as they are called
+            self._hooks = plugins.server_hooks(aio=self._AIO) + self._user_hooks
+            self._handlers = HandlerCache(self._wrap)
+
+    def close(self) -> None:
+        """Release what the policy's limits hold: stop the background sync of Redis-backed
+        limits and close their connections. Idempotent; call it after stopping the server.
+        Calls that still arrive are decided locally, never failed."""
+        self._pipeline.close()
+
+    @property
+    def fault_injector(self) -> FaultInjector | None:
+        """The :class:`~resilience.chaos.FaultInjector` built from the policy's ``faults`` and
+        ``chaos`` sections (None without them): switch it or replace its rules at runtime,
+        or register it with :data:`resilience.chaos.injectors` for the admin service."""
+        return self._pipeline.plugins.injector
+
+    def gauge_readings(self) -> list[GaugeReading]:
+        """Current per-method gauges (a :class:`resilience._events.GaugeSource`)."""
+        return self._pipeline.gauge_readings()
