@@ -20,9 +20,11 @@ Variants (each sync and aio, one unary echo method):
 Figures: p50 and p99 latency of sequential calls; client + server CPU per call (process time);
 calls per second from 16 client threads (sync only, 8 server workers).
 
-Usage: ``python benchmarks/grpc_overhead.py [--quick] [--rounds N] [--calls N] [--variants a,b]``.
-Writes benchmarks/results/grpc_overhead.json. ``python benchmarks/grpc_overhead.py profile
-[full|full_metrics_sentry]`` prints the in-process cost of the sync shells and where it goes.
+Usage: ``python benchmarks/grpc_overhead.py [--quick] [--rounds N] [--calls N] [--variants a,b]
+[--pin] [--output PATH]``. Writes benchmarks/results/grpc_overhead.json (or PATH); ``--pin``
+puts the server on CPU 0 and the client on CPU 1 (steadier A/B comparisons).
+``python benchmarks/grpc_overhead.py profile [VARIANT] [--cold]`` prints the in-process cost of
+the sync shells and where it goes; ``--cold`` adds each side's cost with cold CPU caches.
 """
 
 from __future__ import annotations
@@ -40,32 +42,105 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "grpc_overhead.json"
 VARIANTS = ("bare", "full", "full_sdk", "full_metrics_sentry")
-REFERENCE_VARIANTS = ("bare_metrics_sentry",)
-"""Run only when named with --variants: bare gRPC in processes with the metrics SDK and
-sentry-sdk set up (what those SDKs cost a process without any interceptor)."""
+REFERENCE_VARIANTS = (
+    "bare_metrics_sentry",
+    "bare_metadata",
+    "passthrough",
+    "full_no_observers",
+    "full_no_timeout",
+    "full_no_limits",
+    "full_no_propagate",
+    "full_no_breaker",
+)
+"""Run only when named with --variants, to attribute the cost of ``full``:
+``bare_metrics_sentry``, bare gRPC in processes with the metrics SDK and sentry-sdk set up
+(what those SDKs cost a process without any interceptor); ``bare_metadata``, bare gRPC sending
+the metadata ``full`` sends (the tier header); ``passthrough``, an empty client + server
+interceptor pair (gRPC's interception machinery alone); ``full_no_<part>``, ``full`` without
+one part (observers, dynamic timeout, rate limit and overload guard, propagation, breaker)."""
+TIER_METADATA = (("x-resilience-tier", "2"),)
+"""What ``full`` sends in this benchmark (no color, no trace): the policy's tier, 2."""
 MODES = ("sync", "aio")
 METHOD = "/bench.Echo/Say"
 CPU_METHOD = "/bench.Echo/Cpu"
 PAYLOAD = b"x" * 64
 
 
-def full_policy() -> Any:
+def full_policy(variant: str = "full") -> Any:
+    """Every policy on; a ``full_no_<part>`` variant turns that part off."""
     from resilience.policy import Policy
 
-    return Policy.from_dict(
-        {
-            "trusted_peers": ["127.0.0.1/32"],
-            "methods": {
-                "*": {
-                    "breaker": {"min_requests": 1_000_000},
-                    "timeout": {"t_avg": 0.5, "t_hwm": 1.0, "t_max": 2.0},
-                    "rate_limit": {"limit": 10_000_000, "window": 1.0, "tiered": True},
-                    # thresholds of 1.0: the guard does all its work but never sheds here
-                    "overload": {"cpu_thresholds": {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0}},
-                }
-            },
-        }
-    )
+    settings: dict[str, Any] = {
+        "breaker": {"min_requests": 1_000_000},
+        "timeout": {"t_avg": 0.5, "t_hwm": 1.0, "t_max": 2.0},
+        "rate_limit": {"limit": 10_000_000, "window": 1.0, "tiered": True},
+        # thresholds of 1.0: the guard does all its work but never sheds here
+        "overload": {"cpu_thresholds": {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0}},
+    }
+    off = {
+        "full_no_timeout": ("timeout",),
+        "full_no_limits": ("rate_limit", "overload"),
+        "full_no_breaker": ("breaker",),
+    }.get(variant, ())
+    for section in off:
+        settings[section] = False
+    if variant == "full_no_propagate":
+        settings["propagate"] = False
+    return Policy.from_dict({"trusted_peers": ["127.0.0.1/32"], "methods": {"*": settings}})
+
+
+def kind(variant: str) -> str:
+    """Which interceptors a variant installs: ``bare`` (none), ``passthrough`` or ``full``."""
+    if variant.startswith("bare"):
+        return "bare"
+    return "passthrough" if variant == "passthrough" else "full"
+
+
+def call_metadata(variant: str) -> Any:
+    """The metadata each timed call is made with."""
+    return TIER_METADATA if variant == "bare_metadata" else None
+
+
+def _passthrough_client(aio: bool) -> Any:
+    import grpc
+    import grpc.aio
+
+    if aio:
+
+        class AioPass(grpc.aio.UnaryUnaryClientInterceptor):
+            async def intercept_unary_unary(
+                self, continuation: Any, client_call_details: Any, request: Any
+            ) -> Any:
+                return await continuation(client_call_details, request)
+
+        return [AioPass()]
+
+    class Pass(grpc.UnaryUnaryClientInterceptor):
+        def intercept_unary_unary(
+            self, continuation: Any, client_call_details: Any, request: Any
+        ) -> Any:
+            return continuation(client_call_details, request)
+
+    return Pass()
+
+
+def _passthrough_server(aio: bool) -> Any:
+    import grpc
+    import grpc.aio
+
+    if aio:
+
+        class AioPass(grpc.aio.ServerInterceptor):
+            async def intercept_service(self, continuation: Any, details: Any) -> Any:
+                return await continuation(details)
+
+        return AioPass()
+
+    class Pass(grpc.ServerInterceptor):
+        def intercept_service(self, continuation: Any, details: Any) -> Any:
+            return continuation(details)
+
+    return Pass()
 
 
 def configure(variant: str) -> tuple[Any, ...]:
@@ -94,7 +169,7 @@ def configure(variant: str) -> tuple[Any, ...]:
 
         metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
         sentry_sdk.init(dsn="http://public@127.0.0.1:9/1")  # port 9: nothing is ever sent
-    if variant.startswith("bare"):
+    if kind(variant) != "full" or variant == "full_no_observers":
         return ()
     from resilience.observability import default_observers
 
@@ -151,8 +226,10 @@ def serve(mode: str, variant: str) -> None:
         from resilience.interceptors import ServerInterceptor
 
         chain: list[grpc.ServerInterceptor] = []
-        if not variant.startswith("bare"):
-            chain.append(ServerInterceptor(full_policy(), observers=observers))
+        if kind(variant) == "passthrough":
+            chain.append(_passthrough_server(aio=False))
+        elif kind(variant) == "full":
+            chain.append(ServerInterceptor(full_policy(variant), observers=observers))
         server = grpc.server(ThreadPoolExecutor(max_workers=8), interceptors=chain)
         server.add_generic_rpc_handlers((_handlers(),))
         port = server.add_insecure_port("127.0.0.1:0")
@@ -168,10 +245,12 @@ def serve(mode: str, variant: str) -> None:
     from resilience.interceptors import AioServerInterceptor
 
     async def run() -> None:
-        interceptor = AioServerInterceptor(full_policy(), observers=observers)
-        aio_server = grpc.aio.server(
-            interceptors=[] if variant.startswith("bare") else [interceptor]
-        )
+        interceptors = {
+            "bare": [],
+            "passthrough": [_passthrough_server(aio=True)],
+            "full": [AioServerInterceptor(full_policy(variant), observers=observers)],
+        }[kind(variant)]
+        aio_server = grpc.aio.server(interceptors=interceptors)
         aio_server.add_generic_rpc_handlers((_aio_handlers(),))
         port = aio_server.add_insecure_port("127.0.0.1:0")
         await aio_server.start()
@@ -213,20 +292,23 @@ def _sync_client(
     from resilience.interceptors import ClientInterceptor
 
     channel = grpc.insecure_channel(target)
-    if not variant.startswith("bare"):
+    if kind(variant) == "passthrough":
+        channel = grpc.intercept_channel(channel, _passthrough_client(aio=False))
+    elif kind(variant) == "full":
         channel = grpc.intercept_channel(
-            channel, ClientInterceptor(full_policy(), observers=observers)
+            channel, ClientInterceptor(full_policy(variant), observers=observers)
         )
     say: Any = channel.unary_unary(METHOD)
     cpu: Any = channel.unary_unary(CPU_METHOD)
+    metadata = call_metadata(variant)
     for _ in range(max(200, calls // 10)):
-        say(PAYLOAD, timeout=10)
+        say(PAYLOAD, timeout=10, metadata=metadata)
     samples: list[int] = []
     server_cpu = float(cpu(b""))
     client_cpu = time.process_time()
     for _ in range(calls):
         started = time.perf_counter_ns()
-        say(PAYLOAD, timeout=10)
+        say(PAYLOAD, timeout=10, metadata=metadata)
         samples.append(time.perf_counter_ns() - started)
     cpu_us = (time.process_time() - client_cpu + float(cpu(b"")) - server_cpu) * 1e6 / calls
     p50, p99 = _percentiles(samples)
@@ -235,7 +317,7 @@ def _sync_client(
 
     def worker(index: int) -> None:
         while time.perf_counter() < stop:
-            say(PAYLOAD, timeout=10)
+            say(PAYLOAD, timeout=10, metadata=metadata)
             done[index] += 1
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
@@ -254,22 +336,23 @@ async def _aio_client(variant: str, observers: Any, target: str, calls: int) -> 
 
     from resilience.interceptors import AioClientInterceptor
 
-    interceptors = (
-        None
-        if variant.startswith("bare")
-        else AioClientInterceptor(full_policy(), observers=observers)
-    )
+    interceptors = {
+        "bare": None,
+        "passthrough": _passthrough_client(aio=True),
+        "full": AioClientInterceptor(full_policy(variant), observers=observers),
+    }[kind(variant)]
+    metadata = call_metadata(variant)
     async with grpc.aio.insecure_channel(target, interceptors=interceptors) as channel:
         say: Any = channel.unary_unary(METHOD)
         cpu: Any = channel.unary_unary(CPU_METHOD)
         for _ in range(max(200, calls // 10)):
-            await say(PAYLOAD, timeout=10)
+            await say(PAYLOAD, timeout=10, metadata=metadata)
         samples: list[int] = []
         server_cpu = float(await cpu(b""))
         client_cpu = time.process_time()
         for _ in range(calls):
             started = time.perf_counter_ns()
-            await say(PAYLOAD, timeout=10)
+            await say(PAYLOAD, timeout=10, metadata=metadata)
             samples.append(time.perf_counter_ns() - started)
         server_used = float(await cpu(b"")) - server_cpu
         cpu_us = (time.process_time() - client_cpu + server_used) * 1e6 / calls
@@ -314,12 +397,31 @@ class _ServicerContext:
         return None
 
 
-def profile(variant: str, calls: int = 20_000, top: int = 25) -> None:
+COLD_BYTES = 64 * 1024 * 1024
+"""What ``profile --cold`` walks between two calls: twice this machine's 32 MB L3 cache."""
+
+
+def cold_cost(call: Any, calls: int = 2000) -> float:
+    """Median us of one ``call()`` made after walking COLD_BYTES (one write per 64-byte line),
+    so it runs with cold CPU caches, as a call does live between two network waits."""
+    buffer = bytearray(COLD_BYTES)
+    line = b"\x01" * (COLD_BYTES // 64)
+    samples = []
+    for _ in range(calls):
+        buffer[::64] = line
+        started = time.perf_counter_ns()
+        call()
+        samples.append(time.perf_counter_ns() - started)
+    return statistics.median(samples) / 1000
+
+
+def profile(variant: str, calls: int = 20_000, top: int = 25, cold: bool = False) -> None:
     """Per-call cost of the sync shells without the network: the client interceptor around a
     continuation that returns a done future, the wrapped server handler around a no-op
     behaviour and a fake servicer context. Prints the unprofiled us per call of each side,
     then cProfile's top functions by own time, scaled to us per call pair (the profiler's
-    per-function overhead inflates small functions: read them as shares, not exact costs)."""
+    per-function overhead inflates small functions: read them as shares, not exact costs).
+    ``cold``: also the median cost of each side with cold CPU caches (:func:`cold_cost`)."""
     import cProfile
     import pstats
     import timeit
@@ -340,13 +442,13 @@ def profile(variant: str, calls: int = 20_000, top: int = 25) -> None:
         sent[:] = [details.metadata]
         return _Future()
 
-    client = ClientInterceptor(full_policy(), observers=observers)
+    client = ClientInterceptor(full_policy(variant), observers=observers)
     handler: Any = grpc.unary_unary_rpc_method_handler(lambda request, context: request)
 
     class HandlerDetails:
         method, invocation_metadata = METHOD, ()
 
-    server = ServerInterceptor(full_policy(), observers=observers)
+    server = ServerInterceptor(full_policy(variant), observers=observers)
     wrapped: Any = server.intercept_service(lambda details: handler, HandlerDetails())  # type: ignore[arg-type]
     behavior = wrapped.unary_unary
     client.intercept_unary_unary(continuation, Details(), PAYLOAD)
@@ -364,6 +466,8 @@ def profile(variant: str, calls: int = 20_000, top: int = 25) -> None:
         best = min(timeit.repeat(side, number=calls, repeat=5)) / calls * 1e6
         pair += best
         print(f"{name} side: {best:.2f} us per call (unprofiled, best of 5)")
+        if cold:
+            print(f"{name} side, cold caches: {cold_cost(side):.2f} us per call (median)")
 
     def both() -> None:
         for _ in range(calls):
@@ -384,18 +488,40 @@ def profile(variant: str, calls: int = 20_000, top: int = 25) -> None:
 # ---- orchestration --------------------------------------------------------------------
 
 
-def measure(mode: str, variant: str, calls: int, seconds: float) -> dict[str, float]:
-    """One measurement in a fresh server process and a fresh client process."""
+def _on_cpu(cpu: int | None) -> Any:
+    """A ``preexec_fn`` pinning the child to ``cpu`` (None: no pinning)."""
+    if cpu is None:
+        return None
+    return lambda: os.sched_setaffinity(0, {cpu})
+
+
+def measure(
+    mode: str, variant: str, calls: int, seconds: float, pin: bool = False
+) -> dict[str, float]:
+    """One measurement in a fresh server process and a fresh client process; ``pin``: the
+    server on CPU 0 and the client on CPU 1 (steadier: the scheduler no longer decides per run
+    whether the two share a core)."""
     me = [sys.executable, str(Path(__file__).resolve())]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     server = subprocess.Popen(
-        [*me, "serve", mode, variant], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+        [*me, "serve", mode, variant],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+        preexec_fn=_on_cpu(0 if pin else None),
     )
     try:
         assert server.stdout is not None
         port = int(server.stdout.readline())
         args = [*me, "client", mode, variant, f"127.0.0.1:{port}", str(calls), str(seconds)]
-        out = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+        out = subprocess.run(
+            args,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            preexec_fn=_on_cpu(1 if pin else None),
+        )
         if out.returncode != 0:
             raise RuntimeError(f"client failed: {out.stderr[-2000:]}")
         result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -407,7 +533,11 @@ def measure(mode: str, variant: str, calls: int, seconds: float) -> dict[str, fl
 
 
 def run(
-    rounds: int, calls: int, seconds: float, variants: tuple[str, ...] = VARIANTS
+    rounds: int,
+    calls: int,
+    seconds: float,
+    variants: tuple[str, ...] = VARIANTS,
+    pin: bool = False,
 ) -> dict[str, Any]:
     ratios: dict[str, dict[str, list[float]]] = {}
     absolute: dict[str, dict[str, list[float]]] = {}
@@ -415,7 +545,7 @@ def run(
         for mode in MODES:
             turn = index % len(variants)
             order = variants[turn:] + variants[:turn]  # rotate: interleaved
-            measured = {variant: measure(mode, variant, calls, seconds) for variant in order}
+            measured = {variant: measure(mode, variant, calls, seconds, pin) for variant in order}
             bare = measured["bare"]
             for variant, figures in measured.items():
                 key = f"{mode} {variant}"
@@ -430,6 +560,7 @@ def run(
             )
     return {
         "rounds": rounds,
+        "pinned": pin,
         "calls": calls,
         "throughput_seconds": seconds,
         "median": {k: {n: statistics.median(v) for n, v in f.items()} for k, f in absolute.items()},
@@ -463,7 +594,8 @@ def main(argv: list[str] | None = None) -> int:
         client(argv[1], argv[2], argv[3], int(argv[4]), float(argv[5]))
         return 0
     if argv and argv[0] == "profile":
-        profile(argv[1] if len(argv) > 1 else "full")
+        names = [arg for arg in argv[1:] if arg != "--cold"]
+        profile(names[0] if names else "full", cold="--cold" in argv)
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 rounds, 500 calls, 1 s of load")
@@ -473,6 +605,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--variants", default=",".join(VARIANTS), help="comma-separated, bare included"
     )
+    parser.add_argument(
+        "--pin", action="store_true", help="server on CPU 0, client on CPU 1 (steadier A/B)"
+    )
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.calls, args.seconds = 2, 500, 1.0
@@ -480,9 +616,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(variants) - {*VARIANTS, *REFERENCE_VARIANTS}
     if "bare" not in variants or unknown:
         parser.error(f"--variants: include bare; known: {', '.join(VARIANTS + REFERENCE_VARIANTS)}")
-    result = run(args.rounds, args.calls, args.seconds, variants)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    result = run(args.rounds, args.calls, args.seconds, variants, args.pin)
+    args.output.parent.mkdir(exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
     print(table(result))
     return 0
 
