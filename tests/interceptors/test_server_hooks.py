@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 import pytest
 
-from resilience.context import current_color, traffic_color
+from resilience.context import current_color, current_tier, tier, traffic_color
 from resilience.policy import Policy
 from resilience.testing import ECHO_METHODS, EchoBehavior, ManualClock
 
@@ -38,10 +38,10 @@ def test_hook_sees_method_metadata_and_color(harness: Harness) -> None:
 
     server = harness.server(hooks=[look])
     client = harness.client(server.address)
-    with traffic_color("red"):
+    with traffic_color("red"), tier(3):
         client.call()
 
-    assert seen == [(ECHO_METHODS["unary_unary"], "2", "red")]
+    assert seen == [(ECHO_METHODS["unary_unary"], "3", "red")]
 
 
 def test_hook_can_replace_the_request(harness: Harness) -> None:
@@ -78,3 +78,17 @@ def test_buggy_hook_is_logged_and_the_call_proceeds(
         assert client.call() == [b"ping"]
 
     assert len([r for r in caplog.records if r.name == "resilience"]) == 1
+
+
+def test_a_plain_call_sends_no_tier_and_the_server_applies_its_own(harness: Harness) -> None:
+    seen: list[tuple[str | None, int | None]] = []
+
+    def look(method: str, metadata: dict[str, Any], request: Any, context: Any) -> None:
+        seen.append((metadata.get("x-resilience-tier"), current_tier()))
+
+    policy = Policy.from_dict({"methods": {"*": {"tier": 3}}})
+    server = harness.server(policy=policy, hooks=[look])
+    client = harness.client(server.address)  # its own policy says tier 2: not sent
+    client.call()
+
+    assert seen == [(None, 3)]
