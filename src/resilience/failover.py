@@ -56,9 +56,11 @@ class DualCenterChannel(DualCenterBase[grpc.Channel], grpc.Channel):
     def subscribe(
         self, callback: Callable[[grpc.ChannelConnectivity], None], try_to_connect: bool = False
     ) -> None:
+        """Watch the local channel's connectivity (the remote one is only a fallback)."""
         self._local.subscribe(callback, try_to_connect=try_to_connect)
 
     def unsubscribe(self, callback: Callable[[grpc.ChannelConnectivity], None]) -> None:
+        """Stop a :meth:`subscribe` callback."""
         self._local.unsubscribe(callback)
 
     def close(self) -> None:
@@ -96,13 +98,16 @@ class AioDualCenterChannel(DualCenterBase[grpc.aio.Channel], grpc.aio.Channel):
     }
 
     def get_state(self, try_to_connect: bool = False) -> grpc.ChannelConnectivity:
+        """The local channel's connectivity state."""
         state: grpc.ChannelConnectivity = self._local.get_state(try_to_connect)
         return state
 
     async def wait_for_state_change(self, last_observed_state: grpc.ChannelConnectivity) -> None:
+        """Wait until the local channel's state differs from ``last_observed_state``."""
         await self._local.wait_for_state_change(last_observed_state)
 
     async def channel_ready(self) -> None:
+        """Wait until the local channel is ready."""
         await self._local.channel_ready()
 
     async def close(self, grace: float | None = None) -> None:

@@ -221,10 +221,12 @@ class EchoServer:
         self.address = f"127.0.0.1:{self.port}"
 
     def start(self) -> EchoServer:
+        """Start serving on :attr:`address`; returns the server itself."""
         self._server.start()
         return self
 
     def stop(self, grace: float | None = None) -> None:
+        """Stop serving, letting calls in flight finish for ``grace`` seconds (None: none)."""
         self._server.stop(grace).wait()
 
     def __enter__(self) -> EchoServer:
@@ -251,10 +253,12 @@ class AioEchoServer:
         self.address = f"127.0.0.1:{self.port}"
 
     async def start(self) -> AioEchoServer:
+        """Start serving on :attr:`address`; returns the server itself."""
         await self._server.start()
         return self
 
     async def stop(self, grace: float | None = None) -> None:
+        """Stop serving, letting calls in flight finish for ``grace`` seconds (None: none)."""
         await self._server.stop(grace)
 
     async def __aenter__(self) -> AioEchoServer:
