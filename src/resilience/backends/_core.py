@@ -2,28 +2,38 @@
 
 A shared limiter holds its limit's :class:`LimitSpec`, the breaker around the store, a local
 fallback limiter of ``fallback_limit`` (default ``limit // expected_instances``) and, in
-periodic mode, the :class:`PeriodicView` that decides without I/O.
+periodic mode, the :class:`PeriodicView` that decides without I/O. :class:`SharedShell` is
+the part of the two shells that does no I/O either: the constructor, read-only state and repr.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Literal
+from typing import ClassVar, Generic, Literal, TypeVar
 
-from resilience._clock import Clock
+from resilience._clock import Clock, default_clock
 from resilience._events import GaugeReading
 from resilience.algorithms import SlidingWindowLimiter, TieredLimiter
 from resilience.algorithms._decision import Decision
 from resilience.algorithms._params import Duration, integer, seconds
+from resilience.backends._contract import AioStore, Store
 from resilience.backends._spec import LimitSpec, Snapshot
 from resilience.backends._view import PeriodicView
-from resilience.backends.fallback import DEFAULT_INITIAL_BACKOFF, StoreBreaker
+from resilience.backends.fallback import (
+    DEFAULT_INITIAL_BACKOFF,
+    DEFAULT_MAX_BACKOFF,
+    StoreBreaker,
+)
+from resilience.backends.periodic import SyncTask, SyncThread
 from resilience.errors import RejectReason
+from resilience.observability._gauges import register_gauge_source
 
 Mode = Literal["periodic", "exact"]
 MODES: tuple[Mode, ...] = ("periodic", "exact")
 _RATE_LIMIT = RejectReason.RATE_LIMIT.value
+StoreT = TypeVar("StoreT", Store, AioStore)
+RunnerT = TypeVar("RunnerT", SyncThread, SyncTask)
 
 
 class SharedCore:
@@ -124,3 +134,91 @@ class SharedCore:
     def gauge_readings(self) -> Iterator[GaugeReading]:
         """``limiter.fallback`` (1 while falling back, else 0), attribute ``limit``."""
         return self.breaker.gauge_readings()
+
+
+class SharedShell(Generic[StoreT, RunnerT]):
+    """What the sync and asyncio limiter shells share besides :class:`SharedCore`: the
+    public constructor, the read-only state and the repr. Only the awaiting differs between
+    the shells, so they add just the store calls, the runner and closing.
+
+    A subclass sets ``_TIERED`` (which rule) and builds its periodic runner in
+    :meth:`_runner`. Parameters are documented on the public limiter classes.
+    """
+
+    __slots__ = ("__weakref__", "_closed", "_core", "_store", "_sync")
+
+    _TIERED: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        store: StoreT,
+        *,
+        name: str,
+        limit: int,
+        window: Duration = 1.0,
+        buckets: int = 10,
+        mode: Mode = "periodic",
+        sync_interval: Duration = 0.1,
+        expected_instances: int = 1,
+        fail_open: bool = True,
+        fallback_limit: int | None = None,
+        max_backoff: float = DEFAULT_MAX_BACKOFF,
+        clock: Clock = default_clock,
+    ) -> None:
+        self._store: StoreT = store
+        self._core = SharedCore(
+            name=name,
+            limit=limit,
+            window=window,
+            buckets=buckets,
+            tiered=self._TIERED,
+            store=store.description,
+            store_now=store.now,
+            mode=mode,
+            sync_interval=sync_interval,
+            expected_instances=expected_instances,
+            fail_open=fail_open,
+            fallback_limit=fallback_limit,
+            max_backoff=max_backoff,
+            clock=clock,
+        )
+        self._sync: RunnerT | None = None if self._core.exact else self._runner()
+        self._closed = False
+        register_gauge_source(self)  # limiter.fallback reaches the metrics (weakly held)
+
+    def _runner(self) -> RunnerT:
+        """The periodic sync's thread or task (not started)."""
+        raise NotImplementedError
+
+    @property
+    def spec(self) -> LimitSpec:
+        """The limit's name, limit, window, buckets and rule."""
+        return self._core.spec
+
+    @property
+    def fallback(self) -> bool:
+        """True while the store is skipped (decisions are local, or rejected if fail-closed)."""
+        return self._core.fallback
+
+    @property
+    def syncing(self) -> bool:
+        """True while the periodic background sync runs."""
+        return self._sync is not None and self._sync.running
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
+
+    def gauge_readings(self) -> Iterator[GaugeReading]:
+        """Gauge ``limiter.fallback``: 1 while falling back, else 0 (a GaugeSource)."""
+        return self._core.gauge_readings()
+
+    def __repr__(self) -> str:
+        spec = self._core.spec
+        mode = "exact" if self._core.exact else "periodic"
+        return (
+            f"{type(self).__name__}(name={spec.name!r}, limit={spec.limit}, "
+            f"window={spec.window}, buckets={spec.buckets}, mode={mode!r}, "
+            f"store={self._store.description!r})"
+        )

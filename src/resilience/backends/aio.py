@@ -13,33 +13,22 @@ with its own store, per event loop.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 from resilience._clock import Clock, default_clock
-from resilience._events import GaugeReading
 from resilience.algorithms._decision import Decision
 from resilience.algorithms._params import Duration
 from resilience.backends._contract import AioStore
-from resilience.backends._core import Mode, SharedCore
-from resilience.backends._spec import TIERS, LimitSpec
+from resilience.backends._core import Mode, SharedShell
+from resilience.backends._spec import TIERS
 from resilience.backends.fallback import DEFAULT_MAX_BACKOFF
 from resilience.backends.periodic import SyncTask
-from resilience.observability._gauges import register_gauge_source, unregister_gauge_source
+from resilience.observability._gauges import unregister_gauge_source
 
 
-class _AioSharedLimiter:
+class _AioSharedLimiter(SharedShell[AioStore, SyncTask]):
     """The asyncio shell over :class:`SharedCore`: only the awaited store calls live here."""
 
-    __slots__ = (
-        "__weakref__",
-        "_close_store",
-        "_closed",
-        "_closing",
-        "_core",
-        "_loop",
-        "_store",
-        "_sync",
-    )
+    __slots__ = ("_close_store", "_closing", "_loop")
 
     def __init__(
         self,
@@ -47,31 +36,26 @@ class _AioSharedLimiter:
         *,
         name: str,
         limit: int,
-        window: Duration,
-        buckets: int,
-        tiered: bool,
-        mode: Mode,
-        sync_interval: Duration,
-        expected_instances: int,
-        fail_open: bool,
-        fallback_limit: int | None,
-        max_backoff: float,
-        clock: Clock,
-        close_store: bool,
+        window: Duration = 1.0,
+        buckets: int = 10,
+        mode: Mode = "periodic",
+        sync_interval: Duration = 0.1,
+        expected_instances: int = 1,
+        fail_open: bool = True,
+        fallback_limit: int | None = None,
+        max_backoff: float = DEFAULT_MAX_BACKOFF,
+        clock: Clock = default_clock,
+        close_store: bool = False,
     ) -> None:
-        self._store = store
         self._close_store = close_store
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._closed = False
         self._closing: asyncio.Future[None] | None = None
-        self._core = SharedCore(
+        super().__init__(
+            store,
             name=name,
             limit=limit,
             window=window,
             buckets=buckets,
-            tiered=tiered,
-            store=store.description,
-            store_now=store.now,
             mode=mode,
             sync_interval=sync_interval,
             expected_instances=expected_instances,
@@ -80,10 +64,9 @@ class _AioSharedLimiter:
             max_backoff=max_backoff,
             clock=clock,
         )
-        self._sync: SyncTask | None = None
-        if not self._core.exact:
-            self._sync = SyncTask(self.sync_now, interval=self._core.sync_interval)
-        register_gauge_source(self)  # limiter.fallback reaches the metrics (weakly held)
+
+    def _runner(self) -> SyncTask:
+        return SyncTask(self.sync_now, interval=self._core.sync_interval)
 
     async def _acquire(self, tier: int, n: int) -> Decision:
         if asyncio.get_running_loop() is not self._loop:
@@ -137,30 +120,6 @@ class _AioSharedLimiter:
         core.end_sync(snapshot, started)
         return True
 
-    @property
-    def spec(self) -> LimitSpec:
-        """The limit's name, limit, window, buckets and rule."""
-        return self._core.spec
-
-    @property
-    def fallback(self) -> bool:
-        """True while the store is skipped (decisions are local, or rejected if fail-closed)."""
-        return self._core.fallback
-
-    @property
-    def syncing(self) -> bool:
-        """True while the periodic background sync runs."""
-        return self._sync is not None and self._sync.running
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` was called."""
-        return self._closed
-
-    def gauge_readings(self) -> Iterator[GaugeReading]:
-        """Gauge ``limiter.fallback``: 1 while falling back, else 0 (a GaugeSource)."""
-        return self._core.gauge_readings()
-
     def close(self) -> None:
         """Stop the background sync and, if the limiter was built with ``close_store=True``,
         close the store; callable from any thread, idempotent. The work runs on the bound
@@ -199,15 +158,6 @@ class _AioSharedLimiter:
         if self._close_store:
             await self._store.aclose()
 
-    def __repr__(self) -> str:
-        spec = self._core.spec
-        mode = "exact" if self._core.exact else "periodic"
-        return (
-            f"{type(self).__name__}(name={spec.name!r}, limit={spec.limit}, "
-            f"window={spec.window}, buckets={spec.buckets}, mode={mode!r}, "
-            f"store={self._store.description!r})"
-        )
-
 
 class AioSharedSlidingWindowLimiter(_AioSharedLimiter):
     """The asyncio :class:`~resilience.backends.SharedSlidingWindowLimiter` (same parameters),
@@ -215,40 +165,7 @@ class AioSharedSlidingWindowLimiter(_AioSharedLimiter):
     ``store`` too (for a store made for this limiter alone)."""
 
     __slots__ = ()
-
-    def __init__(
-        self,
-        store: AioStore,
-        *,
-        name: str,
-        limit: int,
-        window: Duration = 1.0,
-        buckets: int = 10,
-        mode: Mode = "periodic",
-        sync_interval: Duration = 0.1,
-        expected_instances: int = 1,
-        fail_open: bool = True,
-        fallback_limit: int | None = None,
-        max_backoff: float = DEFAULT_MAX_BACKOFF,
-        clock: Clock = default_clock,
-        close_store: bool = False,
-    ) -> None:
-        super().__init__(
-            store,
-            name=name,
-            limit=limit,
-            window=window,
-            buckets=buckets,
-            tiered=False,
-            mode=mode,
-            sync_interval=sync_interval,
-            expected_instances=expected_instances,
-            fail_open=fail_open,
-            fallback_limit=fallback_limit,
-            max_backoff=max_backoff,
-            clock=clock,
-            close_store=close_store,
-        )
+    _TIERED = False
 
     async def try_acquire(self, n: int = 1) -> Decision:
         """Admit a request of weight ``n`` (>= 1) iff the shared window has room for it."""
@@ -262,40 +179,7 @@ class AioSharedTieredLimiter(_AioSharedLimiter):
     :class:`AioSharedSlidingWindowLimiter`)."""
 
     __slots__ = ()
-
-    def __init__(
-        self,
-        store: AioStore,
-        *,
-        name: str,
-        limit: int,
-        window: Duration = 1.0,
-        buckets: int = 10,
-        mode: Mode = "periodic",
-        sync_interval: Duration = 0.1,
-        expected_instances: int = 1,
-        fail_open: bool = True,
-        fallback_limit: int | None = None,
-        max_backoff: float = DEFAULT_MAX_BACKOFF,
-        clock: Clock = default_clock,
-        close_store: bool = False,
-    ) -> None:
-        super().__init__(
-            store,
-            name=name,
-            limit=limit,
-            window=window,
-            buckets=buckets,
-            tiered=True,
-            mode=mode,
-            sync_interval=sync_interval,
-            expected_instances=expected_instances,
-            fail_open=fail_open,
-            fallback_limit=fallback_limit,
-            max_backoff=max_backoff,
-            clock=clock,
-            close_store=close_store,
-        )
+    _TIERED = True
 
     async def try_acquire(self, tier: int, n: int = 1) -> Decision:
         """Admit a request of ``tier`` (1..4) and weight ``n`` (>= 1) by the tiered rule."""

@@ -18,66 +18,23 @@ With ``fail_open=False`` calls are rejected (reason ``rate_limit``) while the st
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from resilience._clock import Clock, default_clock
-from resilience._events import GaugeReading
 from resilience.algorithms._decision import Decision
-from resilience.algorithms._params import Duration
 from resilience.backends._contract import Store
-from resilience.backends._core import Mode, SharedCore
-from resilience.backends._spec import TIERS, LimitSpec
-from resilience.backends.fallback import DEFAULT_MAX_BACKOFF
+from resilience.backends._core import SharedShell
+from resilience.backends._spec import TIERS
 from resilience.backends.periodic import SyncThread
-from resilience.observability._gauges import register_gauge_source, unregister_gauge_source
+from resilience.observability._gauges import unregister_gauge_source
 
 
-class _SharedLimiter:
+class _SharedLimiter(SharedShell[Store, SyncThread]):
     """The sync shell over :class:`SharedCore`: only the store calls and the thread live here."""
 
-    __slots__ = ("__weakref__", "_closed", "_core", "_started", "_store", "_sync")
+    __slots__ = ("_started",)
 
-    def __init__(
-        self,
-        store: Store,
-        *,
-        name: str,
-        limit: int,
-        window: Duration,
-        buckets: int,
-        tiered: bool,
-        mode: Mode,
-        sync_interval: Duration,
-        expected_instances: int,
-        fail_open: bool,
-        fallback_limit: int | None,
-        max_backoff: float,
-        clock: Clock,
-    ) -> None:
-        self._store = store
-        self._core = SharedCore(
-            name=name,
-            limit=limit,
-            window=window,
-            buckets=buckets,
-            tiered=tiered,
-            store=store.description,
-            store_now=store.now,
-            mode=mode,
-            sync_interval=sync_interval,
-            expected_instances=expected_instances,
-            fail_open=fail_open,
-            fallback_limit=fallback_limit,
-            max_backoff=max_backoff,
-            clock=clock,
-        )
-        self._sync: SyncThread | None = None
-        if not self._core.exact:
-            interval = self._core.sync_interval
-            self._sync = SyncThread(self.sync_now, interval=interval, name=f"resilience-{name}")
+    def _runner(self) -> SyncThread:
         self._started = False
-        self._closed = False
-        register_gauge_source(self)  # limiter.fallback reaches the metrics (weakly held)
+        name = f"resilience-{self._core.spec.name}"
+        return SyncThread(self.sync_now, interval=self._core.sync_interval, name=name)
 
     def _acquire(self, tier: int, n: int) -> Decision:
         core = self._core
@@ -88,7 +45,7 @@ class _SharedLimiter:
                 return core.store_failed(error, tier, n)
             core.breaker.succeeded()
             return decision
-        if not self._started and self._sync is not None:
+        if self._sync is not None and not self._started:  # _started comes with the runner
             self._started = True
             self._sync.start()
         return core.decide_locally(tier, n)
@@ -110,30 +67,6 @@ class _SharedLimiter:
         core.end_sync(snapshot, started)
         return True
 
-    @property
-    def spec(self) -> LimitSpec:
-        """The limit's name, limit, window, buckets and rule."""
-        return self._core.spec
-
-    @property
-    def fallback(self) -> bool:
-        """True while the store is skipped (decisions are local, or rejected if fail-closed)."""
-        return self._core.fallback
-
-    @property
-    def syncing(self) -> bool:
-        """True while the periodic background sync runs."""
-        return self._sync is not None and self._sync.running
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` was called."""
-        return self._closed
-
-    def gauge_readings(self) -> Iterator[GaugeReading]:
-        """Gauge ``limiter.fallback``: 1 while falling back, else 0 (a GaugeSource)."""
-        return self._core.gauge_readings()
-
     def close(self) -> None:
         """Stop the background sync and leave the process-wide gauge registry (idempotent;
         the store is the caller's to close). A closed limiter keeps deciding, locally in
@@ -144,15 +77,6 @@ class _SharedLimiter:
         unregister_gauge_source(self)
         if self._sync is not None:
             self._sync.stop()
-
-    def __repr__(self) -> str:
-        spec = self._core.spec
-        mode = "exact" if self._core.exact else "periodic"
-        return (
-            f"{type(self).__name__}(name={spec.name!r}, limit={spec.limit}, "
-            f"window={spec.window}, buckets={spec.buckets}, mode={mode!r}, "
-            f"store={self._store.description!r})"
-        )
 
 
 class SharedSlidingWindowLimiter(_SharedLimiter):
@@ -168,38 +92,7 @@ class SharedSlidingWindowLimiter(_SharedLimiter):
     """
 
     __slots__ = ()
-
-    def __init__(
-        self,
-        store: Store,
-        *,
-        name: str,
-        limit: int,
-        window: Duration = 1.0,
-        buckets: int = 10,
-        mode: Mode = "periodic",
-        sync_interval: Duration = 0.1,
-        expected_instances: int = 1,
-        fail_open: bool = True,
-        fallback_limit: int | None = None,
-        max_backoff: float = DEFAULT_MAX_BACKOFF,
-        clock: Clock = default_clock,
-    ) -> None:
-        super().__init__(
-            store,
-            name=name,
-            limit=limit,
-            window=window,
-            buckets=buckets,
-            tiered=False,
-            mode=mode,
-            sync_interval=sync_interval,
-            expected_instances=expected_instances,
-            fail_open=fail_open,
-            fallback_limit=fallback_limit,
-            max_backoff=max_backoff,
-            clock=clock,
-        )
+    _TIERED = False
 
     def try_acquire(self, n: int = 1) -> Decision:
         """Admit a request of weight ``n`` (>= 1) iff the shared window has room for it."""
@@ -215,38 +108,7 @@ class SharedTieredLimiter(_SharedLimiter):
     :class:`SharedSlidingWindowLimiter`."""
 
     __slots__ = ()
-
-    def __init__(
-        self,
-        store: Store,
-        *,
-        name: str,
-        limit: int,
-        window: Duration = 1.0,
-        buckets: int = 10,
-        mode: Mode = "periodic",
-        sync_interval: Duration = 0.1,
-        expected_instances: int = 1,
-        fail_open: bool = True,
-        fallback_limit: int | None = None,
-        max_backoff: float = DEFAULT_MAX_BACKOFF,
-        clock: Clock = default_clock,
-    ) -> None:
-        super().__init__(
-            store,
-            name=name,
-            limit=limit,
-            window=window,
-            buckets=buckets,
-            tiered=True,
-            mode=mode,
-            sync_interval=sync_interval,
-            expected_instances=expected_instances,
-            fail_open=fail_open,
-            fallback_limit=fallback_limit,
-            max_backoff=max_backoff,
-            clock=clock,
-        )
+    _TIERED = True
 
     def try_acquire(self, tier: int, n: int = 1) -> Decision:
         """Admit a request of ``tier`` (1..4) and weight ``n`` (>= 1) by the tiered rule."""
