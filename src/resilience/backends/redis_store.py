@@ -2,7 +2,8 @@
 
 :class:`RedisStore` (redis-py's blocking client, for threads) and :class:`AioRedisStore`
 (``redis.asyncio``, never blocks the event loop) share everything but the awaiting: the
-scripts, their arguments and the decoding of their replies live in :class:`_RedisCodec`.
+construction, the scripts, their arguments and the decoding of their replies live in
+:class:`_RedisCodec`.
 ``redis`` is an optional extra, imported on first use.
 """
 
@@ -12,7 +13,7 @@ import hashlib
 import logging
 import time
 from importlib import resources
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from resilience._clock import Clock
 from resilience._optional import require
@@ -56,18 +57,60 @@ _TAILS = [[b"%d %d" % (n, tier) for n in range(_SMALL_WEIGHT)] for tier in range
 """``_TAILS[tier][n]``: the end of the decide script's argument for the common weights."""
 
 
+_StoreT = TypeVar("_StoreT", bound="_RedisCodec")
+
+
 class _RedisCodec:
     """Arguments and replies of the two scripts, shared by the sync and asyncio stores."""
 
-    def __init__(self, *, prefix: str, clock: Clock | None, description: str) -> None:
+    _CLIENT_MODULE: ClassVar[str]
+    """``redis`` or ``redis.asyncio``: where :meth:`from_url` finds the client classes."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        clock: Clock | None = None,
+        description: str = "redis",
+    ) -> None:
         if not prefix:
             raise ConfigError("prefix must be a non-empty string")
+        self._client = client
+        self._errors = require("redis", "redis").exceptions
         self._prefix = prefix
         self._clock = clock
         self._description = description
         self._repaired: set[str] = set()
         self._closed = False
         self._commands: dict[int, tuple[LimitSpec, tuple[Any, ...], bytes]] = {}
+
+    @classmethod
+    def from_url(
+        cls: type[_StoreT],
+        url: str,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        socket_timeout: float = DEFAULT_SOCKET_TIMEOUT,
+        connect_timeout: float | None = None,
+        clock: Clock | None = None,
+    ) -> _StoreT:
+        """A store for ``url`` (see :func:`parse_store_url`; ``?cluster=true`` selects Redis
+        Cluster); creating it does no I/O. ``socket_timeout``: seconds before an operation
+        counts as failed."""
+        target, cluster = parse_store_url(url)
+        options = client_options(socket_timeout, connect_timeout)
+        module = require(cls._CLIENT_MODULE, "redis")
+        if cluster:
+            client = module.cluster.RedisCluster.from_url(target, **options)
+        else:
+            retry = require(f"{cls._CLIENT_MODULE}.retry", "redis").Retry
+            options["retry"] = retry(require("redis.backoff", "redis").NoBackoff(), 0)
+            try:
+                client = module.Redis.from_url(target, **options)
+            except ValueError as exc:
+                raise ConfigError(f"store URL {redact(url)}: {exc}") from None
+        return cls(client, prefix=prefix, clock=clock, description=redact(url))
 
     @property
     def description(self) -> str:
@@ -167,42 +210,7 @@ class RedisStore(_RedisCodec):
     be shared by every instance.
     """
 
-    def __init__(
-        self,
-        client: Any,
-        *,
-        prefix: str = DEFAULT_PREFIX,
-        clock: Clock | None = None,
-        description: str = "redis",
-    ) -> None:
-        super().__init__(prefix=prefix, clock=clock, description=description)
-        self._client = client
-        self._errors = require("redis", "redis").exceptions
-
-    @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        prefix: str = DEFAULT_PREFIX,
-        socket_timeout: float = DEFAULT_SOCKET_TIMEOUT,
-        connect_timeout: float | None = None,
-        clock: Clock | None = None,
-    ) -> RedisStore:
-        """A store for ``url`` (see :func:`parse_store_url`; ``?cluster=true`` selects Redis
-        Cluster). ``socket_timeout``: seconds before an operation counts as failed."""
-        target, cluster = parse_store_url(url)
-        options = client_options(socket_timeout, connect_timeout)
-        redis = require("redis", "redis")
-        if cluster:
-            client = redis.cluster.RedisCluster.from_url(target, **options)
-        else:
-            options["retry"] = redis.retry.Retry(redis.backoff.NoBackoff(), 0)
-            try:
-                client = redis.Redis.from_url(target, **options)
-            except ValueError as exc:
-                raise ConfigError(f"store URL {redact(url)}: {exc}") from None
-        return cls(client, prefix=prefix, clock=clock, description=redact(url))
+    _CLIENT_MODULE = "redis"
 
     def _eval(self, script: _Script, keys: list[str], args: list[Any]) -> Any:
         try:
@@ -236,44 +244,10 @@ class RedisStore(_RedisCodec):
 
 
 class AioRedisStore(_RedisCodec):
-    """The asyncio twin of :class:`RedisStore` over ``redis.asyncio`` (same keys and scripts)."""
+    """The asyncio twin of :class:`RedisStore` over ``redis.asyncio`` (same keys, scripts and
+    parameters)."""
 
-    def __init__(
-        self,
-        client: Any,
-        *,
-        prefix: str = DEFAULT_PREFIX,
-        clock: Clock | None = None,
-        description: str = "redis",
-    ) -> None:
-        super().__init__(prefix=prefix, clock=clock, description=description)
-        self._client = client
-        self._errors = require("redis", "redis").exceptions
-
-    @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        prefix: str = DEFAULT_PREFIX,
-        socket_timeout: float = DEFAULT_SOCKET_TIMEOUT,
-        connect_timeout: float | None = None,
-        clock: Clock | None = None,
-    ) -> AioRedisStore:
-        """The asyncio counterpart of :meth:`RedisStore.from_url`; creating it does no I/O."""
-        target, cluster = parse_store_url(url)
-        options = client_options(socket_timeout, connect_timeout)
-        aioredis = require("redis.asyncio", "redis")
-        if cluster:
-            client = aioredis.cluster.RedisCluster.from_url(target, **options)
-        else:
-            retry = require("redis.asyncio.retry", "redis").Retry
-            options["retry"] = retry(require("redis.backoff", "redis").NoBackoff(), 0)
-            try:
-                client = aioredis.Redis.from_url(target, **options)
-            except ValueError as exc:
-                raise ConfigError(f"store URL {redact(url)}: {exc}") from None
-        return cls(client, prefix=prefix, clock=clock, description=redact(url))
+    _CLIENT_MODULE = "redis.asyncio"
 
     async def _eval(self, script: _Script, keys: list[str], args: list[Any]) -> Any:
         try:
