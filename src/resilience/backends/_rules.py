@@ -43,54 +43,34 @@ def retry_after(
     return None
 
 
-def sliding_rejection(
+def rejection(
+    spec: LimitSpec,
     window_slots: Sequence[float],
-    *,
-    count: float,
-    n: int,
-    weight: float,
-    limit: int,
-    into_slot: float,
-    slot: float,
-) -> Decision:
-    """The rejection of ``n`` requests weighing ``weight`` (``n`` unless estimated) when
-    ``count`` (the sum of ``window_slots``) is too high: ``retry_after`` is the time until
-    enough of the oldest slots expire, None when ``n > limit`` (it never will be admitted)."""
-    if n > limit:
-        return Decision(False, None, _RATE_LIMIT)
-    return Decision(
-        False, retry_after(window_slots, count + weight - limit, into_slot, slot), _RATE_LIMIT
-    )
-
-
-def tiered_rejection(
-    total_slots: Sequence[float],
     *,
     total: float,
     used: float,
     tier: int,
     n: int,
     weight: float,
-    limit: int,
     into_slot: float,
-    slot: float,
 ) -> Decision:
-    """The rejection of a tiered request of ``n`` (weighing ``weight``), as TieredLimiter
-    gives it. ``total``: every tier's admissions over the sliding window (``total_slots`` per
-    slot, oldest first); ``used``: those of the request's tier and the less critical ones.
+    """The rejection of ``n`` requests of ``tier`` weighing ``weight`` (``n`` unless
+    estimated), as the memory limiters give it. ``total``: every tier's admissions over the
+    sliding window (``window_slots`` per slot, oldest first); ``used``: those of the request's
+    tier and the less critical ones (a sliding limit ignores ``used`` and ``tier``).
 
-    ``rate_limit`` when the tier and those below it used the whole limit, with ``retry_after``
-    the time until enough of the oldest slots expire for the total to admit ``n`` (None when
-    ``n > limit``); ``shed`` otherwise (capacity went or is kept for more critical tiers), with
-    no ``retry_after``: it stays shed while they need it.
+    ``rate_limit`` when the limit is used up, with ``retry_after`` the time until enough of
+    the oldest slots expire for ``total`` to admit ``n`` (None when ``n > limit``: it never
+    will be admitted). Tiered only: ``shed`` when capacity went or is kept for more critical
+    tiers, with no ``retry_after``: it stays shed while they need it.
     """
+    limit = spec.limit
     if n > limit:
         return _NEVER
-    if total + weight <= limit or (tier > 1 and used + weight <= limit):
+    if spec.tiered and (total + weight <= limit or (tier > 1 and used + weight <= limit)):
         return _SHED_DECISION
-    return Decision(
-        False, retry_after(total_slots, total + weight - limit, into_slot, slot), _RATE_LIMIT
-    )
+    excess = total + weight - limit
+    return Decision(False, retry_after(window_slots, excess, into_slot, spec.slot), _RATE_LIMIT)
 
 
 def decide_on_counts(
@@ -107,14 +87,8 @@ def decide_on_counts(
         count = sum(window)
         if count + n <= spec.limit:
             return ALLOWED
-        return sliding_rejection(
-            window,
-            count=count,
-            n=n,
-            weight=n,
-            limit=spec.limit,
-            into_slot=into_slot,
-            slot=spec.slot,
+        return rejection(
+            spec, window, total=count, used=count, tier=1, n=n, weight=n, into_slot=into_slot
         )
     per_tier = [sum(counts[j][1:]) for j in range(TIERS)]
     total, used = sum(per_tier), sum(per_tier[tier - 1 :])
@@ -122,16 +96,8 @@ def decide_on_counts(
     if total + n <= spec.limit and used + n <= spec.limit - reserved:
         return ALLOWED
     total_slots = [sum(slots) for slots in zip(*(counts[j][1:] for j in range(TIERS)), strict=True)]
-    return tiered_rejection(
-        total_slots,
-        total=total,
-        used=used,
-        tier=tier,
-        n=n,
-        weight=n,
-        limit=spec.limit,
-        into_slot=into_slot,
-        slot=spec.slot,
+    return rejection(
+        spec, total_slots, total=total, used=used, tier=tier, n=n, weight=n, into_slot=into_slot
     )
 
 

@@ -28,7 +28,7 @@ import threading
 
 from resilience._clock import Clock
 from resilience.algorithms._decision import ALLOWED, Decision
-from resilience.backends._rules import sliding_rejection, tiered_rejection
+from resilience.backends._rules import rejection
 from resilience.backends._spec import TIERS, Deltas, LimitSpec, Snapshot, to_us
 
 
@@ -160,11 +160,11 @@ class PeriodicView:
             self._ring.advance(current)
             self._age_now = self._mean_age + (local - self._synced_at)
             self._into_slot = (now_us % spec.slot_us) / 1e6
-            decision = self._tiered(tier, n, now_us) if spec.tiered else self._sliding(n, now_us)
+            decision = self._tiered(tier, n) if spec.tiered else self._sliding(n)
             self._count(current, local, tier, n, decision.allowed)
         return decision
 
-    def _sliding(self, n: int, now_us: int) -> Decision:
+    def _sliding(self, n: int) -> Decision:
         """The sliding-window rule on the estimate: :meth:`_estimate` for channel 0, inlined
         (this is periodic mode's hot path)."""
         # Channels of a sliding limit: global, unsynced, own, recent x (admitted, demand).
@@ -187,18 +187,19 @@ class PeriodicView:
         weight = (scale if scale < instances else instances) * n
         if count + weight <= self._spec.limit:
             return ALLOWED
-        spec = self._spec
-        return sliding_rejection(
-            self._estimated_slots(range(1), [scale]),
-            count=count,
+        slots = self._estimated_slots(range(1), [scale])
+        return rejection(
+            self._spec,
+            slots,
+            total=count,
+            used=count,
+            tier=1,
             n=n,
             weight=weight,
-            limit=spec.limit,
-            into_slot=(now_us % spec.slot_us) / 1e6,
-            slot=spec.slot,
+            into_slot=self._into_slot,
         )
 
-    def _tiered(self, tier: int, n: int, now_us: int) -> Decision:
+    def _tiered(self, tier: int, n: int) -> Decision:
         spec = self._spec
         admitted = [self._estimate(j) for j in range(TIERS)]
         total = sum(count for count, _ in admitted)
@@ -209,17 +210,16 @@ class PeriodicView:
         weight = min(admitted[tier - 1][1], self._instances) * n
         if total + weight <= spec.limit and used + weight <= spec.limit - reserved:
             return ALLOWED
-        scales = [scale for _, scale in admitted]
-        return tiered_rejection(
-            self._estimated_slots(range(TIERS), scales),
+        slots = self._estimated_slots(range(TIERS), [scale for _, scale in admitted])
+        return rejection(
+            spec,
+            slots,
             total=total,
             used=used,
             tier=tier,
             n=n,
             weight=weight,
-            limit=spec.limit,
-            into_slot=(now_us % spec.slot_us) / 1e6,
-            slot=spec.slot,
+            into_slot=self._into_slot,
         )
 
     def _estimated_slots(self, channels: range, scales: list[float]) -> list[float]:

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, TypeVar
 from resilience._clock import Clock
 from resilience._optional import require
 from resilience.algorithms._decision import ALLOWED, Decision
-from resilience.backends._rules import sliding_rejection, tiered_rejection
+from resilience.backends._rules import rejection
 from resilience.backends._spec import (
     Deltas,
     LimitSpec,
@@ -162,20 +162,8 @@ class _RedisCodec:
         now_us, total, used = int(reply[2]), int(reply[3]), int(reply[4])
         per_slot = [int(value) for value in reply[5:]]
         into = (now_us % spec.slot_us) / 1e6
-        if spec.tiered:
-            return tiered_rejection(
-                per_slot,
-                total=total,
-                used=used,
-                tier=tier,
-                n=n,
-                weight=n,
-                limit=spec.limit,
-                into_slot=into,
-                slot=spec.slot,
-            )
-        return sliding_rejection(
-            per_slot, count=total, n=n, weight=n, limit=spec.limit, into_slot=into, slot=spec.slot
+        return rejection(
+            spec, per_slot, total=total, used=used, tier=tier, n=n, weight=n, into_slot=into
         )
 
     def _exchange_call(
