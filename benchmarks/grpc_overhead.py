@@ -23,8 +23,9 @@ calls per second from 16 client threads (sync only, 8 server workers).
 Usage: ``python benchmarks/grpc_overhead.py [--quick] [--rounds N] [--calls N] [--variants a,b]
 [--pin] [--output PATH]``. Writes benchmarks/results/grpc_overhead.json (or PATH); ``--pin``
 puts the server on CPU 0 and the client on CPU 1 (steadier A/B comparisons).
-``python benchmarks/grpc_overhead.py profile [VARIANT] [--cold]`` prints the in-process cost of
-the sync shells and where it goes; ``--cold`` adds each side's cost with cold CPU caches.
+``python benchmarks/grpc_overhead.py profile [VARIANT] [--cold] [--aio]`` prints the in-process
+cost of the sync shells (``--aio``: the aio shells) and where it goes; ``--cold`` adds each
+side's cost with cold CPU caches.
 """
 
 from __future__ import annotations
@@ -397,6 +398,39 @@ class _ServicerContext:
         return None
 
 
+class _AioCall:
+    """What an aio channel's continuation returns: not done when handed back (as live), its
+    done callbacks run at once with status OK."""
+
+    def done(self) -> bool:
+        return False
+
+    def cancelled(self) -> bool:
+        return False
+
+    async def code(self) -> Any:
+        import grpc
+
+        return grpc.StatusCode.OK
+
+    def add_done_callback(self, callback: Any) -> None:
+        callback(self)
+
+
+class _AioServicerContext(_ServicerContext):
+    """The parts of an aio servicer context the aio server interceptor reads."""
+
+
+def _drive(coroutine: Any) -> Any:
+    """Run a coroutine that never suspends (every await here is already done) to its result,
+    without an event loop: what our aio shells cost, not asyncio's scheduling."""
+    try:
+        coroutine.send(None)
+    except StopIteration as stop:
+        return stop.value
+    raise RuntimeError("the profiled aio shell suspended")
+
+
 COLD_BYTES = 64 * 1024 * 1024
 """What ``profile --cold`` walks between two calls: twice this machine's 32 MB L3 cache."""
 
@@ -415,17 +449,20 @@ def cold_cost(call: Any, calls: int = 2000) -> float:
     return statistics.median(samples) / 1000
 
 
-def profile(variant: str, calls: int = 20_000, top: int = 25, cold: bool = False) -> None:
+def profile(
+    variant: str, calls: int = 20_000, top: int = 25, cold: bool = False, aio: bool = False
+) -> None:
     """Per-call cost of the sync shells without the network: the client interceptor around a
     continuation that returns a done future, the wrapped server handler around a no-op
     behaviour and a fake servicer context. Prints the unprofiled us per call of each side,
     then cProfile's top functions by own time, scaled to us per call pair (the profiler's
     per-function overhead inflates small functions: read them as shares, not exact costs).
-    ``cold``: also the median cost of each side with cold CPU caches (:func:`cold_cost`)."""
-    import cProfile
-    import pstats
-    import timeit
-
+    ``cold``: also the median cost of each side with cold CPU caches (:func:`cold_cost`).
+    ``aio``: the aio shells instead (``Aio*`` interceptors, ``async def`` handler), each call's
+    coroutine driven to its end without an event loop (:func:`_drive`)."""
+    if aio:
+        _profile_aio(variant, calls, top, cold)
+        return
     import grpc
 
     from resilience.interceptors import ClientInterceptor, ServerInterceptor
@@ -460,6 +497,65 @@ def profile(variant: str, calls: int = 20_000, top: int = 25, cold: bool = False
 
     def server_side() -> None:
         behavior(PAYLOAD, context)
+
+    _report(client_side, server_side, calls, top, cold)
+
+
+def _profile_aio(variant: str, calls: int, top: int, cold: bool) -> None:
+    """:func:`profile` of the aio shells."""
+    import grpc
+    import grpc.aio
+
+    from resilience.interceptors import AioClientInterceptor, AioServerInterceptor
+
+    observers = configure(variant)
+    sent: list[Any] = []
+
+    async def continuation(details: Any, request: Any) -> _AioCall:
+        sent[:] = [details.metadata]
+        return _AioCall()
+
+    interceptor = AioClientInterceptor(full_policy(variant), observers=observers)[0]
+    details = grpc.aio.ClientCallDetails(METHOD.encode(), 10.0, grpc.aio.Metadata(), None, None)
+
+    async def echo(request: bytes, context: Any) -> bytes:
+        return request
+
+    handler: Any = grpc.unary_unary_rpc_method_handler(echo)
+
+    class HandlerDetails:
+        method, invocation_metadata = METHOD, ()
+
+    server = AioServerInterceptor(full_policy(variant), observers=observers)
+    wrapped: Any = _drive(server.intercept_service(_ready(handler), HandlerDetails()))  # type: ignore[arg-type]
+    behavior = wrapped.unary_unary
+    intercept: Any = interceptor.intercept_unary_unary  # type: ignore[attr-defined]
+    _drive(intercept(continuation, details, PAYLOAD))
+    context: Any = _AioServicerContext(tuple(sent[0] or ()))
+
+    def client_side() -> None:
+        _drive(intercept(continuation, details, PAYLOAD))
+
+    def server_side() -> None:
+        _drive(behavior(PAYLOAD, context))
+
+    _report(client_side, server_side, calls, top, cold)
+
+
+def _ready(handler: Any) -> Any:
+    """An aio server continuation that hands back ``handler``."""
+
+    async def continuation(details: Any) -> Any:
+        return handler
+
+    return continuation
+
+
+def _report(client_side: Any, server_side: Any, calls: int, top: int, cold: bool) -> None:
+    """Time each side unprofiled (and cold), then print cProfile's top functions."""
+    import cProfile
+    import pstats
+    import timeit
 
     pair = 0.0
     for name, side in (("client", client_side), ("server", server_side)):
@@ -594,8 +690,8 @@ def main(argv: list[str] | None = None) -> int:
         client(argv[1], argv[2], argv[3], int(argv[4]), float(argv[5]))
         return 0
     if argv and argv[0] == "profile":
-        names = [arg for arg in argv[1:] if arg != "--cold"]
-        profile(names[0] if names else "full", cold="--cold" in argv)
+        names = [arg for arg in argv[1:] if arg not in ("--cold", "--aio")]
+        profile(names[0] if names else "full", cold="--cold" in argv, aio="--aio" in argv)
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 rounds, 500 calls, 1 s of load")

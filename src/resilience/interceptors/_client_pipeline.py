@@ -7,7 +7,10 @@ The tier header travels only when the caller chose a tier (``resilience.context.
 inherited one from the call it is handling. Otherwise the server applies its own policy's tier
 for the method, which is what the header would have said at best (the client policy's tier is
 only a default for the client's own metrics); leaving it out spares every plain call ~10 us of
-metadata handling on both sides, measured live (benchmarks/README.md, ``bare_metadata``)."""
+metadata handling on both sides, measured live (benchmarks/README.md, ``bare_metadata``).
+A call with nothing to carry (no span, color, tier, failover mark, nor an OpenTelemetry
+context) sends the caller's metadata object itself: no copy, and no ``grpc.aio.Metadata``
+rebuilt per call on aio channels."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import grpc
+from opentelemetry.context import get_current
 
 from resilience._chaos_rules import Fault
 from resilience._clock import Clock
@@ -156,8 +160,14 @@ class ClientPipeline(Pipeline):
             remaining = max(context.deadline - time.monotonic(), 0.0)
             timeout = remaining if timeout is None or remaining < timeout else timeout
         call.timeout = timeout
-        if settings.propagate:
-            span = None if call.report is None else call.report.span
+        span = None if call.report is None else call.report.span
+        if settings.propagate and (
+            span is not None
+            or context.color is not None
+            or context.tier is not None
+            or context.failover
+            or get_current()  # a trace or baggage to carry
+        ):  # else nothing to add: the caller's metadata object goes out as it came
             try:
                 metadata = _metadata.outgoing(
                     metadata,
