@@ -28,55 +28,9 @@ import threading
 
 from resilience._clock import Clock
 from resilience.algorithms._decision import ALLOWED, Decision
+from resilience.backends._ring import SlotRing
 from resilience.backends._rules import rejection
 from resilience.backends._spec import TIERS, Deltas, LimitSpec, Snapshot, to_us
-
-
-class _SlotRing:
-    """``channels`` rows of ``size`` positions; position ``s % size`` holds slot ``s`` for the
-    ``size`` slots up to ``current``, with a running total per row. Advancing clears the
-    positions of slots that left."""
-
-    __slots__ = ("current", "rows", "size", "totals")
-
-    def __init__(self, size: int, channels: int) -> None:
-        self.size = size
-        self.rows = [[0.0] * size for _ in range(channels)]
-        self.totals = [0.0] * channels
-        self.current = 0
-
-    def advance(self, current: int) -> None:
-        if current <= self.current:
-            return
-        size, rows, totals = self.size, self.rows, self.totals
-        for step in range(max(self.current + 1, current - size + 1), current + 1):
-            position = step % size
-            for channel, row in enumerate(rows):
-                if row[position]:
-                    totals[channel] -= row[position]
-                    row[position] = 0.0
-        self.current = current
-
-    def add(self, slot_index: int, channel: int, amount: float) -> None:
-        if self.current - self.size < slot_index <= self.current:
-            self.rows[channel][slot_index % self.size] += amount
-            self.totals[channel] += amount
-
-    def clear(self, channel: int) -> None:
-        self.rows[channel][:] = [0.0] * self.size
-        self.totals[channel] = 0.0
-
-    def window(self, channel: int) -> float:
-        """Sum over the sliding window: the ``size - 1`` slots up to ``current``."""
-        return self.totals[channel] - self.rows[channel][(self.current + 1) % self.size]
-
-    def previous(self, channel: int) -> float:
-        """Sum over the ``size - 1`` slots before ``current``."""
-        return self.totals[channel] - self.rows[channel][self.current % self.size]
-
-    def window_slots(self, channel: int) -> list[float]:
-        row, size = self.rows[channel], self.size
-        return [row[s % size] for s in range(self.current - size + 2, self.current + 1)]
 
 
 class PeriodicView:
@@ -94,7 +48,7 @@ class PeriodicView:
         self._tiers = spec.tiers
         self._unsynced_base, self._own_base = channels, 2 * channels
         self._recent_base = 3 * channels
-        self._ring = _SlotRing(spec.size, 4 * channels)
+        self._ring = SlotRing(spec.size, 4 * channels)
         self._pending: Deltas = {}
         self._inflight: Deltas = {}
         self._offset_us = to_us(store_now()) - to_us(clock())
