@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, overload
 
 import grpc
@@ -25,25 +26,6 @@ if TYPE_CHECKING:
 _CANCELLED = grpc.StatusCode.CANCELLED
 
 
-def _status_now(call: Any) -> grpc.StatusCode | None:
-    """The status of a finished aio call, read without suspending (None if it would wait).
-
-    ``call.code()`` is a coroutine, but once the call is done its status is already there and
-    the coroutine completes on its first step; driving that step here keeps the done callback
-    synchronous and free of task creation.
-    """
-    if call.cancelled():
-        return _CANCELLED
-    coroutine = call.code()
-    try:
-        coroutine.send(None)
-    except StopIteration as stop:
-        code: grpc.StatusCode = stop.value
-        return code
-    coroutine.close()
-    return None
-
-
 _pending: set[asyncio.Future[None]] = set()
 """Status reads that had to wait (kept referenced until done, as asyncio requires)."""
 
@@ -57,24 +39,34 @@ async def _status_later(call: Any, client_call: ClientCall) -> None:
 
 
 def _record(client_call: ClientCall, call: Any) -> None:
+    """The done callback of an aio call (bound with functools.partial: no closure per call):
+    record its status.
+
+    ``call.code()`` is a coroutine, but once the call is done its status is already there and
+    the coroutine completes on its first step; driving that step here keeps the callback
+    synchronous and free of task creation. Only a read that would wait is left to a task.
+    """
+    code: grpc.StatusCode | None
     try:
-        code = _status_now(call)
+        coroutine = call.code()
+        try:
+            coroutine.send(None)
+        except StopIteration as stop:
+            code = stop.value
+        except asyncio.CancelledError:
+            code = _CANCELLED
+        else:  # it would wait: the status is not there yet
+            coroutine.close()
+            code = _CANCELLED if call.cancelled() else None
     except Exception as exc:
         report("aio client status reading", exc)
         return
-    if code is None:
-        task = asyncio.ensure_future(_status_later(call, client_call))
-        _pending.add(task)
-        task.add_done_callback(_pending.discard)
-    else:
+    if code is not None:
         client_call.end(code)
-
-
-def _on_done(client_call: ClientCall) -> Callable[[Any], None]:
-    def record(call: Any) -> None:
-        _record(client_call, call)
-
-    return record
+        return
+    task = asyncio.ensure_future(_status_later(call, client_call))
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
 
 
 def _local_error(rejection: Rejection) -> grpc.aio.AioRpcError:
@@ -231,5 +223,5 @@ class AioClientInterceptor(ClientFacade, Sequence[grpc.aio.ClientInterceptor]):
         if grpc_call.done():
             _record(call, grpc_call)
         else:
-            grpc_call.add_done_callback(_on_done(call))
+            grpc_call.add_done_callback(partial(_record, call))
         return grpc_call
