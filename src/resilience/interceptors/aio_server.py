@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
+from opentelemetry.context import attach
 
 from resilience._clock import Clock, default_clock
 from resilience._events import Observer
+from resilience.context import set_call_context
 from resilience.interceptors._facade import ServerFacade
 from resilience.interceptors._server_common import (
     ServerHook,
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
     pass
 
 Context = Any  # grpc.aio.ServicerContext
+
+_OK = grpc.StatusCode.OK
 
 
 class AioServerInterceptor(ServerFacade, grpc.aio.ServerInterceptor):
@@ -111,8 +115,12 @@ class AioServerInterceptor(ServerFacade, grpc.aio.ServerInterceptor):
             return behavior
 
         async def unary_behavior(request: Any, context: Context) -> Any:
-            call = pipeline.start(method, context)  # begin(), inlined: one coroutine less
-            enter(call)
+            # begin(), enter() and code_after_return() inlined: the per-call path of the usual
+            # shape runs in this one frame (fewer frames and code objects to fetch, cold).
+            call = pipeline.start(method, context)
+            set_call_context(call.call_context)  # the RPC's own task: ends with the call
+            if call.otel_context is not None:
+                attach(call.otel_context)
             if hooks or call.state.awaited_limiter is not None:
                 request = await admit(call, request, context)
             elif pipeline.admit(call) is not None:
@@ -125,7 +133,8 @@ class AioServerInterceptor(ServerFacade, grpc.aio.ServerInterceptor):
             except Exception as exc:
                 await _ended_by(call, method, context, exc)
                 raise
-            call.end(code_after_return(context))
+            code = context.code()
+            call.end(_OK if code is None else code)
             return response
 
         return unary_behavior
