@@ -31,6 +31,7 @@ side's cost with cold CPU caches.
 from __future__ import annotations
 
 import argparse
+import contextvars
 import json
 import os
 import statistics
@@ -516,7 +517,8 @@ def _profile_aio(variant: str, calls: int, top: int, cold: bool) -> None:
         return _AioCall()
 
     interceptor = AioClientInterceptor(full_policy(variant), observers=observers)[0]
-    details = grpc.aio.ClientCallDetails(METHOD.encode(), 10.0, grpc.aio.Metadata(), None, None)
+    method: Any = METHOD.encode()  # as a grpc.aio channel passes it
+    details = grpc.aio.ClientCallDetails(method, 10.0, grpc.aio.Metadata(), None, None)
 
     async def echo(request: bytes, context: Any) -> bytes:
         return request
@@ -537,7 +539,9 @@ def _profile_aio(variant: str, calls: int, top: int, cold: bool) -> None:
         _drive(intercept(continuation, details, PAYLOAD))
 
     def server_side() -> None:
-        _drive(behavior(PAYLOAD, context))
+        # In a Context of its own, as each RPC runs in a task of its own (what the call sets
+        # must not reach the next client call here).
+        contextvars.copy_context().run(_drive, behavior(PAYLOAD, context))
 
     _report(client_side, server_side, calls, top, cold)
 
