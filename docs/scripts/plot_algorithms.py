@@ -21,6 +21,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from resilience._cli.demo_simulated import SettableCpu, warmed_overload_guard
 from resilience.algorithms import (
     AdaptiveRetryWindow,
     EmaTimeout,
@@ -243,27 +244,9 @@ def retry_window(out: Path) -> Path:
     return _save(fig, out, "retry-window.png")
 
 
-class _SetCpu:
-    """A CPU sampler the scenario sets by hand."""
-
-    def __init__(self) -> None:
-        self.utilization = 0.0
-
-    def __call__(self) -> float:
-        return self.utilization
-
-
 def overload(out: Path) -> Path:
     """OverloadGuard: which tiers pass as the CPU rises, with many calls in flight."""
-    clock = ManualClock()
-    cpu = _SetCpu()
-    guard = OverloadGuard(window=10.0, buckets=10, cpu_sampler=cpu, decay=0.0, clock=clock)
-    for second in range(10):  # history: 20 calls a second, each taking 0.5 s
-        clock.set(float(second))
-        for _ in range(20):
-            guard.try_acquire(1)
-            guard.release(0.5)
-    clock.set(10.0)
+    guard, cpu, clock = warmed_overload_guard()  # the simulated demo's guard and history
     estimate = guard.max_inflight
     while guard.inflight < 30:
         guard.try_acquire(1)
@@ -305,7 +288,7 @@ def overload(out: Path) -> Path:
 def overload_smoothing(out: Path) -> Path:
     """OverloadGuard defaults: how the smoothed CPU follows a jump from idle to 100 %."""
     clock = ManualClock()
-    cpu = _SetCpu()
+    cpu = SettableCpu()
     guard = OverloadGuard(cpu_sampler=cpu, clock=clock)
     times, raw, smooth = [], [], []
     for step in range(81):  # 40 s in 0.5 s steps

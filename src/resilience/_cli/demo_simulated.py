@@ -175,16 +175,24 @@ def _retry_window(out: TextIO) -> None:
     )
 
 
-def _overload(out: TextIO) -> None:
+def warmed_overload_guard() -> tuple[OverloadGuard, SettableCpu, ManualClock]:
+    """An OverloadGuard (10 s window, smoothing off) with 10 s of history behind it: 20 calls
+    a second, each taking 0.5 s; its CPU is set by hand and its clock stands at 10 s. Shared by
+    this demo and the docs' plot script."""
     clock = ManualClock()
-    cpu = _DemoCpu()
+    cpu = SettableCpu()
     guard = OverloadGuard(window=10.0, buckets=10, cpu_sampler=cpu, decay=0.0, clock=clock)
-    for second in range(10):  # history: 20 calls a second, each taking 0.5 s
+    for second in range(10):
         clock.set(float(second))
         for _ in range(20):
             guard.try_acquire(1)
             guard.release(0.5)
     clock.set(10.0)
+    return guard, cpu, clock
+
+
+def _overload(out: TextIO) -> None:
+    guard, cpu, clock = warmed_overload_guard()
     out.write(
         "6. OverloadGuard: sheds only while the CPU is over a tier's threshold AND more calls\n"
         f"   are in flight than the server completes (estimate: {guard.max_inflight:.0f}).\n"
@@ -208,8 +216,8 @@ def _overload(out: TextIO) -> None:
         )
 
 
-class _DemoCpu:
-    """A CPU sampler the demo sets by hand."""
+class SettableCpu:
+    """A CPU sampler set by hand: ``utilization`` (0..1) is what it returns."""
 
     def __init__(self) -> None:
         self.utilization = 0.0
