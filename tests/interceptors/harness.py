@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -55,6 +56,17 @@ class Recorder:
 
     def call_ended(self, call: CallInfo, outcome: CallOutcome) -> None:
         self.ended.append((call, outcome))
+
+    def wait_ended(self, count: int, seconds: float = 5.0) -> list[tuple[CallInfo, CallOutcome]]:
+        """The ended reports once there are ``count`` of them (or after ``seconds``).
+
+        The server may hear a call end after the client has its status: a handler's own
+        ``context.abort`` in grpc.aio sends the status before the exception leaves the handler.
+        """
+        deadline = time.monotonic() + seconds
+        while len(self.ended) < count and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return self.ended
 
     def event(self, name: str, attributes: Any) -> None:
         self.events.append((name, attributes))

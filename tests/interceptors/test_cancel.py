@@ -3,21 +3,12 @@ cancellation does not count against the callee in the breaker."""
 
 from __future__ import annotations
 
-import time
-
 import grpc
 import pytest
 
 from resilience.testing import EchoBehavior
 
 from .harness import Harness, Recorder
-
-
-def wait_for(condition: object, seconds: float = 3.0) -> None:
-    """Poll ``condition`` (a callable) until true; the server ends a call asynchronously."""
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
-        time.sleep(0.01)
 
 
 @pytest.mark.parametrize("shape", ["unary_stream", "stream_stream"])
@@ -31,7 +22,8 @@ def test_cancelled_stream_is_recorded_as_cancelled_on_both_sides(
 
     harness.cancel_after_first(client, shape)
 
-    wait_for(lambda: client_seen.ended and server_seen.ended)
+    client_seen.wait_ended(1)
+    server_seen.wait_ended(1)
     assert client_seen.codes() == [grpc.StatusCode.CANCELLED]
     assert server_seen.codes() == [grpc.StatusCode.CANCELLED]
     assert len(server_seen.started) == 1

@@ -59,7 +59,7 @@ def test_an_abort_is_a_status_not_a_crash(harness: Harness) -> None:
 
     client.call()
 
-    [(_, outcome)] = server_seen.ended
+    [(_, outcome)] = server_seen.wait_ended(1)
     assert (outcome.code, outcome.exception) == (grpc.StatusCode.NOT_FOUND, None)
 
 
