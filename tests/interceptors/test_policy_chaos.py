@@ -3,6 +3,7 @@ them by themselves, servers before admission and clients before sending, scoped 
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,32 @@ def test_a_policy_records_sampled_calls_on_the_server(harness: Harness, tmp_path
         (UNARY, (b"b",)),
         (UNARY, (b"c",)),
     ]
+
+
+def open_paths() -> set[str]:
+    """The files this process holds open (Linux: the targets of /proc/self/fd)."""
+    fds = Path("/proc/self/fd")
+    return {os.path.realpath(fds / fd) for fd in os.listdir(fds)}
+
+
+def test_a_reload_or_close_releases_the_recording_file(harness: Harness, tmp_path: Path) -> None:
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    server = harness.server(policy=Policy.from_dict({"record": {"rate": 1.0, "path": str(first)}}))
+    client = harness.client(server.address)
+    client.call()
+    assert str(first) in open_paths()
+
+    server.interceptor.update_policy(
+        Policy.from_dict({"record": {"rate": 1.0, "path": str(second)}})
+    )
+    client.call()
+    assert str(first) not in open_paths()
+    assert str(second) in open_paths()
+
+    server.interceptor.close()
+    assert str(second) not in open_paths()
+    client.call()  # a call after close still records: the file is reopened to append
+    assert [len(list(read_recording(path))) for path in (first, second)] == [1, 2]
 
 
 def test_recording_and_a_server_fault_combine_with_user_hooks(

@@ -85,9 +85,10 @@ class ServerFacade:
             self._handlers = HandlerCache(self._wrap)
 
     def close(self) -> None:
-        """Release what the policy's limits hold: stop the background sync of Redis-backed
-        limits and close their connections. Idempotent; call it after stopping the server.
-        Calls that still arrive are decided locally, never failed."""
+        """Release what the policy holds: stop the background sync of Redis-backed limits,
+        close their connections and the traffic recording file. Idempotent; call it after
+        stopping the server. Calls that still arrive are decided locally, never failed (and
+        still recorded: the file is reopened to append)."""
         self._pipeline.close()
 
     @property

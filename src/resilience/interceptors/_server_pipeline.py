@@ -99,11 +99,16 @@ class ServerPipeline(Pipeline):
             check_policy_stores(policy, self._checked_stores)
             plugins = Plugins(policy, plugins, server=True)
         super().update_policy(policy)
-        self.plugins = plugins
+        replaced, self.plugins = self.plugins, plugins
+        if replaced.recorder is not None and replaced.recorder is not plugins.recorder:
+            replaced.recorder.close()  # a call still in flight reopens it to append
 
     def close(self) -> None:
-        """Stop the background work of the policy's store-backed limits (see Registry.close)."""
+        """Stop the background work of the policy's store-backed limits (see Registry.close)
+        and close the traffic recording file (a late call reopens it to append)."""
         self.registry.close()
+        if self.plugins.recorder is not None:
+            self.plugins.recorder.close()
 
     def start(self, method: str, context: Any) -> ServerCall:
         """Read the call's context: trace, color, tier, failover mark, deadline. ``context``:

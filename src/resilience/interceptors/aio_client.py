@@ -6,7 +6,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any, overload
+from typing import Any, overload
 
 import grpc
 import grpc.aio
@@ -19,9 +19,6 @@ from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._guard import report
 from resilience.interceptors._pipeline import Rejection
 from resilience.policy import Policy
-
-if TYPE_CHECKING:
-    pass
 
 _CANCELLED = grpc.StatusCode.CANCELLED
 
