@@ -15,93 +15,24 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Hashable, Iterator
-from typing import Any, Protocol
+from typing import Any
 
 from resilience._clock import Clock, default_clock
 from resilience._events import GaugeReading
-from resilience.algorithms import (
-    EmaTimeout,
-    OverloadGuard,
-    SlidingWindowLimiter,
-    SreBreaker,
-    TieredLimiter,
+from resilience.algorithms import EmaTimeout, OverloadGuard, SreBreaker
+from resilience.interceptors._server_limits import (
+    AwaitedLimiter,
+    Limiter,
+    build_aio_limiter,
+    build_limiter,
+    build_overload,
 )
-from resilience.algorithms._decision import Decision
-from resilience.policy import (
-    MethodSettings,
-    OverloadSettings,
-    Policy,
-    RateLimitSettings,
-)
+from resilience.policy import MethodSettings, Policy
 
 _PASSTHROUGH = MethodSettings(breaker=None, propagate=False)
 
 DEFAULT_MAX_METHODS = 2048
 """Methods whose state a registry keeps; the oldest entry is evicted when it is full."""
-
-
-class Limiter(Protocol):
-    """A server-side limit: ``tiered`` limiters take the call's tier, others ignore it."""
-
-    def try_acquire(self, tier: int) -> Decision: ...
-
-
-class _Plain:
-    """A SlidingWindowLimiter behind the one-argument Limiter interface."""
-
-    __slots__ = ("_acquire", "limiter")
-
-    def __init__(self, limiter: SlidingWindowLimiter) -> None:
-        self.limiter = limiter
-        self._acquire = limiter.try_acquire
-
-    def try_acquire(self, tier: int) -> Decision:
-        return self._acquire()
-
-
-class AwaitedLimiter(Protocol):
-    """A limit an aio server awaits: exact mode on a Redis store (one round trip per call)."""
-
-    async def try_acquire(self, tier: int) -> Decision: ...
-
-
-def build_limiter(settings: RateLimitSettings, clock: Clock) -> Limiter:
-    """The limiter for one ``rate_limit`` section: in-process, or shared through the section's
-    store (``resilience.backends``; no start-up PING here, as this runs on a method's first
-    call; its decisions never wait on the store in periodic mode)."""
-    if settings.store != "memory":
-        from resilience.backends import TierLimiter
-        from resilience.backends import build_limiter as build_shared
-
-        shared = build_shared(settings, aio=False, clock=clock, check=False)
-        assert isinstance(shared, TierLimiter)
-        return shared
-    if settings.tiered:
-        return TieredLimiter(settings.limit, settings.window, settings.buckets, clock=clock)
-    return _Plain(
-        SlidingWindowLimiter(settings.limit, settings.window, settings.buckets, clock=clock)
-    )
-
-
-def build_aio_limiter(settings: RateLimitSettings, clock: Clock) -> Limiter | AwaitedLimiter:
-    """:func:`build_limiter` for an aio server: a shared limit in exact mode is awaited (its
-    round trip never blocks the event loop); periodic mode and memory decide synchronously,
-    the periodic sync running as a task on the server's loop. Call it on the loop's thread."""
-    if settings.store == "memory":
-        return build_limiter(settings, clock)
-    from resilience.backends import build_limiter as build_shared
-
-    return build_shared(settings, aio=True, clock=clock, check=False)
-
-
-def build_overload(settings: OverloadSettings, clock: Clock) -> OverloadGuard:
-    """The overload guard for one ``overload`` section."""
-    return OverloadGuard(
-        cpu_thresholds=dict(settings.cpu_thresholds),
-        window=settings.window,
-        buckets=settings.buckets,
-        clock=clock,
-    )
 
 
 class MethodState:
