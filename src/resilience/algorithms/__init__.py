@@ -4,7 +4,7 @@ Every class reads time only through an injected ``clock`` (seconds; default
 :func:`time.monotonic`) and randomness only through an injected ``rng``, does no I/O, never
 sleeps or logs, and holds its lock only around O(1) arithmetic, so one instance serves threads
 and asyncio alike. Admission checks return a :class:`Decision`; the admitted one is the shared
-``ALLOWED`` instance. The formulas, defaults and sources are in docs/algorithms.md.
+``ALLOWED`` instance. The formulas, defaults and sources are in docs/algorithms/ (one page each).
 """
 
 from __future__ import annotations
