@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # Debian packages the tests start for real: name of the binary -> package.
-SYSTEM_BINARIES := redis-server:redis-server prometheus:prometheus
+SYSTEM_BINARIES := redis-server:redis-server redis-cli:redis-tools prometheus:prometheus
 
 .PHONY: demo test lint typecheck unit venv system-deps bench docs wheel-check clean
 

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from ._servers import REDIS_CLI, RedisClusterServers, RedisTlsServer
+
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
@@ -96,3 +98,25 @@ def redis_url(redis_server: RedisServer) -> str:
 def prefix() -> str:
     """A key prefix of this test's own, so tests sharing the server never share counts."""
     return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
+    """A 3-master Redis Cluster for the session (see tests/backends/_servers.py)."""
+    if not (os.path.exists(REDIS_SERVER) and os.path.exists(REDIS_CLI)):
+        pytest.skip("redis-server and redis-cli are not installed (Debian: redis-server)")
+    cluster = RedisClusterServers(tmp_path_factory.mktemp("cluster"))
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisTlsServer]:
+    """A TLS-only redis-server for the session, its certificate signed by a test CA."""
+    if not os.path.exists(REDIS_SERVER):
+        pytest.skip("redis-server is not installed (Debian: apt-get install redis-server)")
+    server = RedisTlsServer(tmp_path_factory.mktemp("tls"))
+    server.start()
+    yield server
+    server.stop()

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
+from collections.abc import Callable
 from importlib import resources
 from typing import Any, ClassVar, TypeVar
 
@@ -60,6 +62,33 @@ _TAILS = [[b"%d %d" % (n, tier) for n in range(_SMALL_WEIGHT)] for tier in range
 _StoreT = TypeVar("_StoreT", bound="_RedisCodec")
 
 
+class _DeferredClient:
+    """redis-py's blocking RedisCluster, built on first use: its constructor connects to
+    discover the cluster's slots, and a store must be creatable while Redis is down. Until a
+    build succeeds, each use tries again (a failure is a store fault like any other)."""
+
+    __slots__ = ("_build", "_client", "_lock")
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._build()
+                client = self._client
+        return getattr(client, name)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+
+
 class _RedisCodec:
     """Arguments and replies of the two scripts, shared by the sync and asyncio stores."""
 
@@ -96,20 +125,27 @@ class _RedisCodec:
         clock: Clock | None = None,
     ) -> _StoreT:
         """A store for ``url`` (see :func:`parse_store_url`; ``?cluster=true`` selects Redis
-        Cluster); creating it does no I/O. ``socket_timeout``: seconds before an operation
-        counts as failed."""
+        Cluster); creating it does no I/O, so a store can be made while Redis is down.
+        ``socket_timeout``: seconds before an operation counts as failed. ``connect_timeout``:
+        seconds to open a connection (default ``socket_timeout``; for ``rediss://`` at least
+        :data:`~resilience.backends._url.TLS_CONNECT_TIMEOUT`). Query options of the URL
+        (redis-py's, such as ``ssl_ca_certs`` or ``socket_connect_timeout``) take precedence.
+        Raises ConfigError for a URL redis-py would refuse."""
         target, cluster = parse_store_url(url)
-        options = client_options(socket_timeout, connect_timeout)
+        options = client_options(socket_timeout, connect_timeout, tls=target.startswith("rediss:"))
         module = require(cls._CLIENT_MODULE, "redis")
-        if cluster:
-            client = module.cluster.RedisCluster.from_url(target, **options)
-        else:
-            retry = require(f"{cls._CLIENT_MODULE}.retry", "redis").Retry
-            options["retry"] = retry(require("redis.backoff", "redis").NoBackoff(), 0)
-            try:
+        retry = require(f"{cls._CLIENT_MODULE}.retry", "redis").Retry
+        options["retry"] = retry(require("redis.backoff", "redis").NoBackoff(), 0)
+        try:
+            require("redis.connection", "redis").parse_url(target)
+            if not cluster:
                 client = module.Redis.from_url(target, **options)
-            except ValueError as exc:
-                raise ConfigError(f"store URL {redact(url)}: {exc}") from None
+            elif cls._CLIENT_MODULE == "redis":
+                client = _DeferredClient(lambda: module.RedisCluster.from_url(target, **options))
+            else:
+                client = module.RedisCluster.from_url(target, **options)
+        except ValueError as exc:
+            raise ConfigError(f"store URL {redact(url)}: {exc}") from None
         return cls(client, prefix=prefix, clock=clock, description=redact(url))
 
     @property
