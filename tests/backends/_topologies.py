@@ -31,7 +31,8 @@ from .traces import BUCKETS, LIMIT, WINDOW, trace
 FLAVOURS = ("sync", "aio")
 
 
-async def _settle(value: Any) -> Any:
+async def settle(value: Any) -> Any:
+    """``value``, awaited if it is awaitable (a call of the sync or the asyncio stack)."""
     return await value if inspect.isawaitable(value) else value
 
 
@@ -67,14 +68,14 @@ def make_limiter(
 async def acquire(limiter: Any, tier: int = 1, n: int = 1) -> Decision:
     """One decision of a sync or asyncio, tiered or sliding, shared limiter."""
     if isinstance(limiter, (SharedTieredLimiter, AioSharedTieredLimiter)):
-        decision: Decision = await _settle(limiter.try_acquire(tier, n))
+        decision: Decision = await settle(limiter.try_acquire(tier, n))
     else:
-        decision = await _settle(limiter.try_acquire(n))
+        decision = await settle(limiter.try_acquire(n))
     return decision
 
 
 async def sync_now(limiter: Any) -> bool:
-    answered: bool = await _settle(limiter.sync_now())
+    answered: bool = await settle(limiter.sync_now())
     return answered
 
 
@@ -82,7 +83,7 @@ async def close(*objects: Any) -> None:
     """Close limiters and stores, awaiting the asyncio ones."""
     for thing in objects:
         closer = getattr(thing, "aclose", None) or thing.close
-        await _settle(closer())
+        await settle(closer())
 
 
 async def exact_decisions_match_the_memory_algorithm(
@@ -108,6 +109,7 @@ async def exact_decisions_match_the_memory_algorithm(
             got = await acquire(limiters[index % 2], step.tier, step.n)
             assert (got.allowed, got.reason) == (expected.allowed, expected.reason), index
             assert got.retry_after == _approx(expected.retry_after), index
+        assert not any(limiter.fallback for limiter in limiters)
     finally:
         await close(*limiters, *stores)
 
@@ -139,6 +141,8 @@ async def periodic_instances_share_the_count(
         assert await sync_now(first)
         assert await sync_now(second)
         assert (await acquire(second, tier=4)).allowed
+        assert not first.fallback
+        assert not second.fallback
     finally:
         await close(first, second, *stores)
 
@@ -157,8 +161,8 @@ async def policy_limit_is_shared_end_to_end(flavour: str, url: str, key: str) ->
     limiters: list[Any] = [build_limiter(settings, aio=flavour == "aio") for _ in range(2)]
     try:
         assert all(needs_await(limiter) == (flavour == "aio") for limiter in limiters)
-        allowed = [(await _settle(limiters[i % 2].try_acquire(1))).allowed for i in range(5)]
+        allowed = [(await settle(limiters[i % 2].try_acquire(1))).allowed for i in range(5)]
         assert allowed == [True, True, True, False, False]
     finally:
         for limiter in limiters:
-            await _settle(getattr(limiter, "aclose", limiter.close)())
+            await settle(getattr(limiter, "aclose", limiter.close)())

@@ -78,6 +78,10 @@ async def test_limits_spread_over_the_masters_each_in_one_slot(
     redis_cluster: RedisClusterServers, prefix: str, flavour: str
 ) -> None:
     clock = ManualClock(100.0)
+    for port in redis_cluster.ports:  # every master must load the scripts on NOSCRIPT
+        node = redis_cluster.node(port)
+        node.script_flush()
+        node.close()
     names = [f"{prefix}-{index}" for index in range(9)]
     stores = [make_store(flavour, redis_cluster.url, prefix=name, clock=clock) for name in names]
     try:
@@ -88,6 +92,7 @@ async def test_limits_spread_over_the_masters_each_in_one_slot(
             )
             decisions = [(await acquire(exact, tier=1)).allowed for _ in range(3)]
             assert decisions == [True, True, False]
+            assert not exact.fallback  # decided by the cluster, not by the local fallback
             await acquire(periodic)
             assert await sync_now(periodic)  # the two-key script: CROSSSLOT would fail it
             await close(exact, periodic)

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from resilience._clock import ManualClock
-from resilience.backends import check_store
+from resilience.backends import AioRedisStore, RedisStore, check_store
 from resilience.errors import ConfigError
 
 from ._servers import RedisTlsServer
@@ -21,10 +21,24 @@ from ._topologies import (
     make_store,
     periodic_instances_share_the_count,
     policy_limit_is_shared_end_to_end,
+    settle,
     sync_now,
 )
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.parametrize("flavour", FLAVOURS)]
+
+
+async def test_a_new_connection_is_not_cut_by_the_10_ms_operation_timeout(
+    redis_tls: RedisTlsServer, flavour: str
+) -> None:
+    # redis-py builds an SSL context (loading the system CA store) inside each new connect:
+    # longer than the default 10 ms operation timeout, so TLS connects get their own default.
+    kind = AioRedisStore if flavour == "aio" else RedisStore
+    store: AioRedisStore | RedisStore = kind.from_url(redis_tls.url)
+    try:
+        await settle(store.ping())
+    finally:
+        await close(store)
 
 
 @pytest.mark.parametrize("tiered", [False, True], ids=["sliding", "tiered"])
