@@ -116,6 +116,7 @@ def redis_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisTlsServ
     """A TLS-only redis-server for the session, its certificate signed by a test CA."""
     if not os.path.exists(REDIS_SERVER):
         pytest.skip("redis-server is not installed (Debian: apt-get install redis-server)")
+    pytest.importorskip("trustme", reason="trustme (the dev extra) makes the test CA")
     server = RedisTlsServer(tmp_path_factory.mktemp("tls"))
     server.start()
     yield server
