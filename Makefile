@@ -6,12 +6,13 @@ STAMP  := $(VENV)/.installed
 # Debian packages the tests start for real: name of the binary -> package.
 SYSTEM_BINARIES := redis-server:redis-server redis-cli:redis-tools prometheus:prometheus
 
-.PHONY: demo test lint typecheck unit venv system-deps bench docs wheel-check clean
+.PHONY: demo test lint typecheck unit venv system-deps bench docs wheel-check wheel wheel-smoke \
+	compat clean
 
 demo: $(STAMP)
 	$(PY) -m resilience demo
 
-test: system-deps $(STAMP) lint typecheck docs unit wheel-check
+test: system-deps $(STAMP) lint typecheck docs unit wheel-check compat
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,12 +53,43 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir build/site
 
 # The package as users get it: build the wheel, install it alone in a fresh venv, smoke-test it.
-wheel-check: $(STAMP)
-	rm -rf build/wheel build/wheel-venv
+wheel-check: wheel
+	@$(MAKE) --no-print-directory wheel-smoke
+
+wheel: $(STAMP)
+	rm -rf build/wheel
 	$(PY) -m pip wheel --quiet --no-deps --wheel-dir build/wheel .
-	$(PYTHON) -m venv build/wheel-venv
-	build/wheel-venv/bin/python -m pip install --quiet "$$(ls build/wheel/*.whl)[redis]"
-	cd build && wheel-venv/bin/python ../tests/wheel/smoke.py
+
+# Install the wheel built by `make wheel` alone in a fresh $(WHEEL_VENV) made by $(PYTHON), then
+# run the smoke test with it (from build/, so that nothing of the source tree is importable).
+WHEEL_VENV ?= build/wheel-venv
+WHEEL_PIP_OPTIONS ?=
+wheel-smoke:
+	rm -rf $(WHEEL_VENV)
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/python -m pip install --quiet $(WHEEL_PIP_OPTIONS) "$$(ls build/wheel/*.whl)[redis]"
+	cd build && $(CURDIR)/$(WHEEL_VENV)/bin/python ../tests/wheel/smoke.py
+
+# The wheel smoke test on each supported Python found on PATH or under pyenv (a pyenv shim
+# that cannot run counts as not found). The wheel is built once; a missing one is skipped.
+# Binary wheels only: on a Python that grpcio has no wheel for, pip fails with a message instead
+# of compiling grpcio from source for many minutes.
+COMPAT_VERSIONS ?= 3.10 3.11 3.12 3.13
+compat: wheel
+	@failed=""; \
+	for v in $(COMPAT_VERSIONS); do \
+	  py=""; \
+	  for cand in python$$v $$(ls -d $(HOME)/.pyenv/versions/$$v.*/bin/python$$v 2>/dev/null | sort -rV); do \
+	    found=$$($$cand -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); \
+	    if [ "$$found" = "$$v" ]; then py=$$(command -v $$cand); break; fi; \
+	  done; \
+	  if [ -z "$$py" ]; then echo "python$$v not found, skipped"; continue; fi; \
+	  echo "python$$v ($$py): wheel smoke test"; \
+	  $(MAKE) --no-print-directory wheel-smoke PYTHON=$$py WHEEL_VENV=build/compat/py$$v-venv \
+	    WHEEL_PIP_OPTIONS=--only-binary=:all: \
+	    || failed="$$failed $$v"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "compat: the wheel smoke test failed on:$$failed"; exit 1; fi
 
 bench: $(STAMP)
 	$(PY) benchmarks/algorithms.py
