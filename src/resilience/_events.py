@@ -31,7 +31,7 @@ class CallInfo:
     tier: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class CallOutcome:
     """How an RPC ended: its status code, its duration in seconds, the local reject reason (a
     RejectReason value) when the library refused it, and the exception that escaped the
@@ -41,6 +41,26 @@ class CallOutcome:
     duration: float
     reject_reason: str | None = None
     exception: BaseException | None = None
+
+    def __init__(
+        self,
+        code: grpc.StatusCode,
+        duration: float,
+        reject_reason: str | None = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        # Built once per call and side: writing the slots directly costs about half of the
+        # frozen dataclass's object.__setattr__ per field. Still immutable afterwards.
+        _set_code(self, code)
+        _set_duration(self, duration)
+        _set_reject_reason(self, reject_reason)
+        _set_exception(self, exception)
+
+
+_set_code = CallOutcome.__dict__["code"].__set__
+_set_duration = CallOutcome.__dict__["duration"].__set__
+_set_reject_reason = CallOutcome.__dict__["reject_reason"].__set__
+_set_exception = CallOutcome.__dict__["exception"].__set__
 
 
 @dataclass(frozen=True, slots=True)
