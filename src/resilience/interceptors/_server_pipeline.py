@@ -12,48 +12,66 @@ from typing import Any
 
 import grpc
 from opentelemetry.context import Context as OtelContext
+from opentelemetry.trace import Span
 
 from resilience._clock import Clock
-from resilience._events import CallOutcome, Observer
+from resilience._events import CallInfo, CallOutcome, Observer
 from resilience.algorithms import OverloadGuard
 from resilience.algorithms._decision import Decision
-from resilience.context import EMPTY_CALL_CONTEXT, CallContext
+from resilience.context import CallContext
 from resilience.errors import RejectReason
 from resilience.interceptors import _metadata
 from resilience.interceptors._guard import report
-from resilience.interceptors._pipeline import Pipeline, Rejection, Report, state_of
+from resilience.interceptors._pipeline import Pipeline, Rejection, passthrough_state
 from resilience.interceptors._plugins import Plugins
 from resilience.interceptors._registry import MethodState, Registry
 from resilience.interceptors._stores import check_policy_stores
+from resilience.observability.tracing import CallTracer
 from resilience.policy import Policy
 
 _RESOURCE_EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
+_monotonic = time.monotonic
 
 
 class ServerCall:
     """One server call in flight: the :class:`CallContext` and OpenTelemetry context to run the
-    handler under, or the ``rejection`` to end it with, and what :meth:`end` needs."""
+    handler under, or the ``rejection`` to end it with, and what :meth:`end` needs. ``info``
+    is the call's CallInfo when observers or tracing hear of it (``observers``, ``span``),
+    else None: the call is its own report, one object per call."""
 
     __slots__ = (
         "call_context",
         "clock",
+        "info",
+        "observers",
         "otel_context",
         "overload",
         "rejection",
-        "report",
+        "span",
         "started",
         "state",
+        "tracer",
     )
 
-    def __init__(self, state: MethodState, clock: Clock) -> None:
+    def __init__(
+        self,
+        state: MethodState,
+        clock: Clock,
+        started: float,
+        call_context: CallContext,
+        otel_context: OtelContext | None,
+    ) -> None:
         self.state = state
         self.clock = clock
-        self.started = clock()
-        self.report: Report | None = None
+        self.started = started
+        self.call_context = call_context
+        self.otel_context = otel_context
         self.rejection: Rejection | None = None
         self.overload: OverloadGuard | None = None
-        self.otel_context: OtelContext | None = None
-        self.call_context = EMPTY_CALL_CONTEXT
+        self.info: CallInfo | None = None
+        self.observers: tuple[Observer, ...] = ()
+        self.tracer: CallTracer | None = None
+        self.span: Span | None = None
 
     def end(self, code: grpc.StatusCode, exception: BaseException | None = None) -> None:
         """Release the overload permit with the call's latency; tell observers and tracing."""
@@ -63,9 +81,21 @@ class ServerCall:
                 self.overload.release(duration)
             except Exception as exc:
                 report("server overload release", exc)
-        if self.report is not None:
-            reason = None if self.rejection is None else self.rejection.reason
-            self.report.ended(CallOutcome(code, duration, reason, exception))
+        info = self.info
+        if info is None:
+            return
+        reason = None if self.rejection is None else self.rejection.reason
+        outcome = CallOutcome(code, duration, reason, exception)
+        for observer in self.observers:
+            try:
+                observer.call_ended(info, outcome)
+            except Exception as exc:
+                report("observer call_ended", exc)
+        if self.span is not None and self.tracer is not None:
+            try:
+                self.tracer.end(self.span, info, outcome)
+            except Exception as exc:
+                report("span end", exc)
 
 
 class ServerPipeline(Pipeline):
@@ -75,7 +105,7 @@ class ServerPipeline(Pipeline):
     rate limits name, once per URL (see :func:`._stores.check_policy_stores`), and builds the
     fault injector and traffic recorder it asks for (``plugins``; the shells run their hooks)."""
 
-    __slots__ = ("_checked_stores", "plugins")
+    __slots__ = ("_checked_stores", "_monotonic_clock", "plugins")
 
     def __init__(
         self,
@@ -89,6 +119,7 @@ class ServerPipeline(Pipeline):
         if policy is not None:
             check_policy_stores(policy, self._checked_stores)
         super().__init__(policy, observers, clock, "server", aio)
+        self._monotonic_clock = clock is time.monotonic  # the default: one clock read per start
         self.plugins = Plugins(self.policy, server=True)
 
     def update_policy(self, policy: Policy) -> None:
@@ -111,48 +142,90 @@ class ServerPipeline(Pipeline):
             self.plugins.recorder.close()
 
     def start(self, method: str, context: Any) -> ServerCall:
-        """Read the call's context: trace, color, tier, failover mark, deadline. ``context``:
-        the grpc (or grpc.aio) servicer context, for ``invocation_metadata()``, ``peer()`` and
-        ``time_remaining()``. Admission is :meth:`admit`, once the call's hooks have run."""
+        """Read the call's context: trace, color, tier, failover mark, deadline; tell observers
+        and tracing that it started. ``context``: the grpc (or grpc.aio) servicer context, for
+        ``invocation_metadata()``, ``peer()`` and ``time_remaining()``. Admission is
+        :meth:`admit`, once the call's hooks have run.
+
+        One straight path with one clock read (the deadline's, the call's start when the
+        clock is the default one, and the tracer re-check's): a server call's cost is mostly
+        the code and data it touches with cold caches between two network waits."""
+        remaining = context.time_remaining()
+        now = _monotonic()
         registry = self.registry
-        state = state_of(registry, method)
-        call = ServerCall(state, self.clock)
+        try:
+            state = registry.state(method)
+        except Exception as exc:
+            state = passthrough_state(method, exc)
         settings = state.settings
         found = _metadata.NOTHING
+        otel_context = None
         if settings.propagate:
             try:
                 found = _metadata.incoming(context.invocation_metadata())
                 if found.carrier is not None:
-                    call.otel_context = _metadata.extract_context(found)
+                    otel_context = _metadata.extract_context(found)
             except Exception as exc:
                 report("server metadata extraction", exc)
         tier = settings.tier
         if found.tier is not None and found.tier != tier and _trusted(registry, context):
             tier = found.tier
-        remaining = context.time_remaining()
-        deadline = None if remaining is None else time.monotonic() + remaining
-        call.call_context = CallContext(found.color, tier, deadline, found.failover, state.method)
-        tracer = self.tracer_if_on()
-        if self.observers or tracer is not None:
-            info = self.call_info(state.method, found.color, tier)
-            if tracer is None:
-                call.report = Report(info, self.observers, None)
-            else:  # the span's parent: the caller's trace, never the worker's leftovers
-                parent = call.otel_context if call.otel_context is not None else OtelContext()
-                call.report = Report(info, self.observers, tracer, parent)
-                if call.report.span is not None:
-                    call.otel_context = tracer.context_with(call.report.span, parent)
+        call = ServerCall(
+            state,
+            self.clock,
+            now if self._monotonic_clock else self.clock(),
+            CallContext(
+                found.color,
+                tier,
+                None if remaining is None else now + remaining,
+                found.failover,
+                state.method,
+            ),
+            otel_context,
+        )
+        tracer = self.tracer_if_on() if now >= self._tracer_checked else self._tracer_on
+        observers = self.observers
+        if observers or tracer is not None:
+            info = self._infos.get((state.method, found.color, tier))
+            if info is None:
+                info = self.call_info(state.method, found.color, tier)
+            call.info = info
+            call.observers = observers
+            for observer in observers:
+                try:
+                    observer.call_started(info)
+                except Exception as exc:
+                    report("observer call_started", exc)
+            if tracer is not None:
+                _start_span(call, tracer, info)
         return call
 
     def admit(self, call: ServerCall) -> Rejection | None:
         """Overload guard, then rate limit: the call's :class:`Rejection`, or None to proceed.
-        An admitted call holds an overload permit that :meth:`ServerCall.end` releases."""
+        An admitted call holds an overload permit that :meth:`ServerCall.end` releases. A
+        limit that raises is logged and admits the call."""
         state = call.state
         tier = call.call_context.tier or state.settings.tier
-        if state.overload is not None:
-            call.rejection = _overload(state, call, tier)
-        if call.rejection is None and state.limiter is not None:
-            call.rejection = _limit(state, tier)
+        guard = state.overload
+        if guard is not None:
+            try:
+                decision = guard.try_acquire(tier)
+            except Exception as exc:
+                report("server overload admission", exc)
+            else:
+                if not decision.allowed:
+                    call.rejection = _overloaded(state, tier, decision)
+                    return call.rejection
+                call.overload = guard
+        limiter = state.limiter
+        if limiter is not None:
+            try:
+                decision = limiter.try_acquire(tier)
+            except Exception as exc:
+                report("server limiter admission", exc)
+            else:
+                if not decision.allowed:
+                    call.rejection = _limit_decided(state, tier, decision)
         return call.rejection
 
     async def admit_awaited(self, call: ServerCall) -> Rejection | None:
@@ -180,17 +253,21 @@ def _trusted(registry: Registry, context: Any) -> bool:
         return False
 
 
-def _overload(state: MethodState, call: ServerCall, tier: int) -> Rejection | None:
-    guard = state.overload
-    assert guard is not None
+def _start_span(call: ServerCall, tracer: CallTracer, info: CallInfo) -> None:
+    """Start the call's server span under the caller's trace (never the worker's leftovers)
+    and run the handler under it."""
+    call.tracer = tracer
+    parent = call.otel_context if call.otel_context is not None else OtelContext()
     try:
-        decision = guard.try_acquire(tier)
+        call.span = tracer.start(info, parent=parent)
     except Exception as exc:
-        report("server overload admission", exc)
-        return None
-    if decision.allowed:
-        call.overload = guard
-        return None
+        report("span start", exc)
+        return
+    if call.span is not None:
+        call.otel_context = tracer.context_with(call.span, parent)
+
+
+def _overloaded(state: MethodState, tier: int, decision: Decision) -> Rejection:
     return Rejection(
         _RESOURCE_EXHAUSTED,
         RejectReason.OVERLOAD.value,
@@ -198,16 +275,6 @@ def _overload(state: MethodState, call: ServerCall, tier: int) -> Rejection | No
         f"threshold on {state.method})",
         decision.retry_after,
     )
-
-
-def _limit(state: MethodState, tier: int) -> Rejection | None:
-    assert state.limiter is not None
-    try:
-        decision = state.limiter.try_acquire(tier)
-    except Exception as exc:
-        report("server limiter admission", exc)
-        return None
-    return _limit_decided(state, tier, decision)
 
 
 def _limit_decided(state: MethodState, tier: int, decision: Decision) -> Rejection | None:
