@@ -76,6 +76,7 @@ def is_error(side: str, code: grpc.StatusCode) -> bool:
     return code in SERVER_ERROR_CODES if side == "server" else code != grpc.StatusCode.OK
 
 
+_monotonic = time.monotonic
 _REASONS = frozenset(reason.value for reason in RejectReason)
 _MAX_EVENT_SETS = 1000
 _MAX_CACHED_ENDED = 4096
@@ -194,7 +195,10 @@ class MetricsObserver:
                 self._in_flight[key] = left
             else:
                 del self._in_flight[key]
-        if not self._recording():
+        now = _monotonic()
+        if now >= self._recheck_at:  # inline: this runs on every call's end
+            self._recheck(now)
+        if not self._live:
             return
         code = outcome.code
         attributes = self._ended.get((side, method, color, code))
@@ -217,15 +221,13 @@ class MetricsObserver:
                 cached = {"resilience.decision": name}
         self._decisions.add(1, cached)
 
-    def _recording(self) -> bool:
-        """Whether the meter provider records: a fixed provider is checked once; the global
-        one every LIVE_RECHECK seconds (looking it up costs more than the rest of a call's
-        metrics), so a provider installed later is recorded within a second."""
-        now = time.monotonic()
-        if now >= self._recheck_at:
-            self._live = _records(metrics.get_meter_provider())
-            self._recheck_at = now + LIVE_RECHECK
-        return self._live
+    def _recheck(self, now: float) -> None:
+        """Look again whether the global meter provider records (a fixed provider is judged
+        once, in __init__). Done every LIVE_RECHECK seconds, not per call: looking it up costs
+        more than the rest of a call's metrics; a provider installed later records within a
+        second."""
+        self._live = _records(metrics.get_meter_provider())
+        self._recheck_at = now + LIVE_RECHECK
 
     def _observe_in_flight(self, side: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
         def callback(options: CallbackOptions) -> Iterable[Observation]:
