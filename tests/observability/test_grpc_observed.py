@@ -10,7 +10,7 @@ from typing import Any
 import grpc
 import pytest
 
-from interceptors.harness import AioHarness, Failure, Harness
+from interceptors.harness import AioHarness, Failure, Harness, Recorder
 from resilience.context import traffic_color
 from resilience.observability import SentryReporter, generic_internal_message
 from resilience.testing import ECHO_METHODS, EchoBehavior
@@ -33,7 +33,8 @@ def grpc_kind(request: pytest.FixtureRequest) -> Iterator[Harness]:
 
 
 def test_calls_are_measured_on_both_sides(grpc_kind: Harness, harness: MetricsHarness) -> None:
-    server = grpc_kind.server(observers=[harness.observer])
+    server_ended = Recorder()
+    server = grpc_kind.server(observers=[harness.observer, server_ended])
     client = grpc_kind.client(server.address, observers=[harness.observer])
     harness.gauges.register(client.interceptor)
     with traffic_color("loadtest"):
@@ -41,6 +42,7 @@ def test_calls_are_measured_on_both_sides(grpc_kind: Harness, harness: MetricsHa
             assert client.call("unary_unary") == [b"ping"]
     server.behavior.fail_rate = 1.0
     assert isinstance(client.call("unary_unary"), Failure)
+    server_ended.wait_ended(4)  # an aborting aio handler's status can reach the client first
 
     for side in ("client", "server"):
         name = f"rpc.{side}.call.duration"
