@@ -10,7 +10,13 @@ only a default for the client's own metrics); leaving it out spares every plain 
 metadata handling on both sides, measured live (benchmarks/README.md, ``bare_metadata``).
 A call with nothing to carry (no span, color, tier, failover mark, nor an OpenTelemetry
 context) sends the caller's metadata object itself: no copy, and no ``grpc.aio.Metadata``
-rebuilt per call on aio channels."""
+rebuilt per call on aio channels.
+
+A call's cost live is mostly this code running with cold CPU caches between two network
+waits, so :meth:`ClientPipeline.start` is one straight path: one clock read (the tracer
+re-check, the deadline and, with the default clock, the call's start), the state and the
+CallInfo looked up inline, and one object per admitted call (:class:`ClientCall`, which is
+also the call's report to observers and tracing)."""
 
 from __future__ import annotations
 
@@ -20,10 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 from opentelemetry.context import get_current
+from opentelemetry.trace import Span
 
 from resilience._chaos_rules import Fault
 from resilience._clock import Clock
-from resilience._events import CallOutcome, Observer
+from resilience._events import CallInfo, CallOutcome, Observer
 from resilience.context import current_call_context
 from resilience.errors import RejectReason
 from resilience.interceptors import _metadata
@@ -32,33 +39,59 @@ from resilience.interceptors._pipeline import (
     BREAKER_REJECTION,
     Pipeline,
     Rejection,
-    Report,
+    passthrough_state,
     state_of,
 )
 from resilience.interceptors._plugins import Plugins
 from resilience.interceptors._registry import MethodState
+from resilience.observability.tracing import CallTracer
 from resilience.policy import Policy
 
 if TYPE_CHECKING:
     from resilience.chaos import FaultInjector
 
 _CANCELLED = grpc.StatusCode.CANCELLED
+_monotonic = time.monotonic
 
 
 class ClientCall:
-    """One client call in flight: what to send (``timeout``, ``metadata``) or ``rejection``,
-    and what :meth:`end` needs to record the outcome."""
+    """One admitted client call in flight: what to send (``timeout``, ``metadata``) and what
+    :meth:`end` needs to record its outcome. ``info`` is the call's CallInfo when observers
+    or tracing hear of it (``observers``, ``span``), else None: the call is its own report."""
 
-    __slots__ = ("clock", "metadata", "rejection", "report", "started", "state", "timeout")
+    __slots__ = (
+        "clock",
+        "info",
+        "metadata",
+        "observers",
+        "span",
+        "started",
+        "state",
+        "timeout",
+        "tracer",
+    )
 
-    def __init__(self, state: MethodState, clock: Clock) -> None:
+    def __init__(
+        self,
+        state: MethodState,
+        clock: Clock,
+        started: float,
+        timeout: float | None,
+        metadata: Any,
+        info: CallInfo | None,
+        observers: tuple[Observer, ...],
+        tracer: CallTracer | None,
+        span: Span | None,
+    ) -> None:
         self.state = state
         self.clock = clock
-        self.report: Report | None = None
-        self.rejection: Rejection | None = None
-        self.timeout: float | None = None
-        self.metadata: Any = None
-        self.started = 0.0
+        self.started = started
+        self.timeout = timeout
+        self.metadata = metadata
+        self.info = info
+        self.observers = observers
+        self.tracer = tracer
+        self.span = span
 
     def end(self, code: grpc.StatusCode) -> None:
         """Record the call's status: breaker and dynamic timeout (failure codes from the policy;
@@ -73,8 +106,24 @@ class ClientCall:
                 state.timeout.observe(duration, ok)
         except Exception as exc:
             report("client outcome recording", exc)
-        if self.report is not None:
-            self.report.ended(CallOutcome(code, duration))
+        info = self.info
+        if info is None:
+            return
+        outcome = CallOutcome(code, duration)
+        for observer in self.observers:
+            try:
+                observer.call_ended(info, outcome)
+            except Exception as exc:
+                report("observer call_ended", exc)
+        if self.span is not None and self.tracer is not None:
+            try:
+                self.tracer.end(self.span, info, outcome)
+            except Exception as exc:
+                report("span end", exc)
+
+    def future_done(self, future: Any) -> None:
+        """The done callback of a sync call's future: record its status."""
+        self.end(future.code())
 
 
 class ClientPipeline(Pipeline):
@@ -83,12 +132,13 @@ class ClientPipeline(Pipeline):
     ``injector``: the policy's fault injector (``faults``/``chaos`` sections), or None; the
     shells check it once per call and, when set, apply :meth:`client_fault` first."""
 
-    __slots__ = ("_plugins", "injector")
+    __slots__ = ("_monotonic_clock", "_plugins", "injector")
 
     def __init__(
         self, policy: Policy | None, observers: Sequence[Observer] | None, clock: Clock
     ) -> None:
         super().__init__(policy, observers, clock, "client")
+        self._monotonic_clock = clock is time.monotonic  # the default: one clock read per start
         self._plugins = Plugins(self.policy, server=False)
         self.injector: FaultInjector | None = self._plugins.injector
 
@@ -123,47 +173,76 @@ class ClientPipeline(Pipeline):
             return None
         rejection = Rejection(fault.code, RejectReason.FAULT.value, fault.message)
         tracer = self.tracer_if_on()
-        if self.observers or tracer is not None:
+        observers = self.observers
+        if observers or tracer is not None:
             state = state_of(self.registry, method)
             context = current_call_context()
             tier = state.settings.tier if context.tier is None else context.tier
             info = self.call_info(state.method, context.color, tier)
-            Report(info, self.observers, tracer).ended(
-                CallOutcome(rejection.code, 0.0, rejection.reason)
-            )
+            for observer in observers:
+                try:
+                    observer.call_started(info)
+                except Exception as exc:
+                    report("observer call_started", exc)
+            span = None if tracer is None else _start_span(tracer, info)
+            _report_rejected(info, observers, tracer, span, rejection)
         return rejection
 
     def start(
         self, method: str | bytes, timeout: float | None, metadata: Any, streaming: bool
-    ) -> ClientCall:
-        """Admit an outgoing call and compute its timeout and metadata (see module doc)."""
-        state = state_of(self.registry, method)
-        call = ClientCall(state, self.clock)
+    ) -> ClientCall | Rejection:
+        """Admit an outgoing call and compute its timeout and metadata (see module doc): the
+        :class:`ClientCall` to send, or the :class:`Rejection` of a call the breaker drops
+        (observers and tracing have then heard of its whole life)."""
+        now = _monotonic()
+        try:
+            state = self.registry.state(method)
+        except Exception as exc:
+            state = passthrough_state(method, exc)
         context = current_call_context()
         settings = state.settings
+        color = context.color
         tier = settings.tier if context.tier is None else context.tier
-        tracer = self.tracer_if_on()
-        if self.observers or tracer is not None:
-            info = self.call_info(state.method, context.color, tier)
-            call.report = Report(info, self.observers, tracer)
-        if state.breaker is not None and not _admitted(state):
-            call.rejection = BREAKER_REJECTION
-            if call.report is not None:
-                rejected = BREAKER_REJECTION
-                call.report.ended(CallOutcome(rejected.code, 0.0, rejected.reason))
-            return call
-        if state.timeout is not None and (not streaming or state.timeout_streams):
-            dynamic = _dynamic_timeout(state)
-            if dynamic is not None and (timeout is None or dynamic < timeout):
-                timeout = dynamic
+        tracer = self.tracer_if_on() if now >= self._tracer_checked else self._tracer_on
+        observers = self.observers
+        info = span = None
+        if observers or tracer is not None:
+            info = self._infos.get((state.method, color, tier))
+            if info is None:
+                info = self.call_info(state.method, color, tier)
+            for observer in observers:
+                try:
+                    observer.call_started(info)
+                except Exception as exc:
+                    report("observer call_started", exc)
+            if tracer is not None:
+                span = _start_span(tracer, info)
+        breaker = state.breaker
+        if breaker is not None:
+            try:
+                admitted = breaker.try_acquire().allowed
+            except Exception as exc:
+                report("client breaker admission", exc)
+                admitted = True
+            if not admitted:
+                if info is not None:
+                    _report_rejected(info, observers, tracer, span, BREAKER_REJECTION)
+                return BREAKER_REJECTION
+        dynamic_timeout = state.timeout
+        if dynamic_timeout is not None and (not streaming or state.timeout_streams):
+            try:
+                dynamic = dynamic_timeout.timeout()
+            except Exception as exc:
+                report("client dynamic timeout", exc)
+            else:
+                if timeout is None or dynamic < timeout:
+                    timeout = dynamic
         if context.deadline is not None:
-            remaining = max(context.deadline - time.monotonic(), 0.0)
+            remaining = max(context.deadline - now, 0.0)
             timeout = remaining if timeout is None or remaining < timeout else timeout
-        call.timeout = timeout
-        span = None if call.report is None else call.report.span
         if settings.propagate and (
             span is not None
-            or context.color is not None
+            or color is not None
             or context.tier is not None
             or context.failover
             or get_current()  # a trace or baggage to carry
@@ -171,31 +250,51 @@ class ClientPipeline(Pipeline):
             try:
                 metadata = _metadata.outgoing(
                     metadata,
-                    color=context.color,
+                    color=color,
                     tier=context.tier,  # only a chosen or inherited tier travels (see module doc)
                     failover=context.failover,
                     span=span,
                 )
             except Exception as exc:
                 report("client metadata injection", exc)
-        call.metadata = metadata
-        call.started = self.clock()
-        return call
+        return ClientCall(
+            state,
+            self.clock,
+            now if self._monotonic_clock else self.clock(),
+            timeout,
+            metadata,
+            info,
+            observers,
+            tracer,
+            span,
+        )
 
 
-def _admitted(state: MethodState) -> bool:
-    assert state.breaker is not None
+def _start_span(tracer: CallTracer, info: CallInfo) -> Span | None:
+    """The call's client span (None when tracing is off or starting it raised)."""
     try:
-        return state.breaker.try_acquire().allowed
+        return tracer.start(info)
     except Exception as exc:
-        report("client breaker admission", exc)
-        return True
-
-
-def _dynamic_timeout(state: MethodState) -> float | None:
-    assert state.timeout is not None
-    try:
-        return state.timeout.timeout()
-    except Exception as exc:
-        report("client dynamic timeout", exc)
+        report("span start", exc)
         return None
+
+
+def _report_rejected(
+    info: CallInfo,
+    observers: tuple[Observer, ...],
+    tracer: CallTracer | None,
+    span: Span | None,
+    rejection: Rejection,
+) -> None:
+    """Tell observers and tracing that a call ended in a local ``rejection`` (after 0 s)."""
+    outcome = CallOutcome(rejection.code, 0.0, rejection.reason)
+    for observer in observers:
+        try:
+            observer.call_ended(info, outcome)
+        except Exception as exc:
+            report("observer call_ended", exc)
+    if span is not None and tracer is not None:
+        try:
+            tracer.end(span, info, outcome)
+        except Exception as exc:
+            report("span end", exc)

@@ -1,5 +1,7 @@
 """The I/O-free core both sides share, for sync and aio alike: local rejections, the policy
-state of a method, and the reports of a call to observers and to tracing.
+state of a method, the CallInfo cache and the tracer check. Each side's call object is its
+own report to observers and tracing (one object per call: :class:`._client_pipeline.ClientCall`,
+:class:`._server_pipeline.ServerCall`).
 
 The per-side cores are :mod:`._client_pipeline` and :mod:`._server_pipeline`; the shells
 (client.py, server.py, aio_client.py, aio_server.py) only do the waiting: they turn a
@@ -12,13 +14,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from typing import Any
 
 import grpc
-from opentelemetry.trace import Span
 
 from resilience._clock import Clock
-from resilience._events import CallInfo, CallOutcome, GaugeReading, Observer, Side
+from resilience._events import CallInfo, GaugeReading, Observer, Side
 from resilience._keys import PUSHBACK, REJECT
 from resilience.errors import RejectReason
 from resilience.interceptors._guard import report
@@ -59,51 +59,6 @@ class Rejection:
 BREAKER_REJECTION = Rejection(
     grpc.StatusCode.UNAVAILABLE, RejectReason.BREAKER.value, "resilience: rejected by breaker"
 )
-
-
-class Report:
-    """Who hears of one call: the observers and, when tracing is on, the call's span.
-
-    Built only when there is someone to tell (observers given, or a tracer provider
-    installed), so a call without either allocates nothing for reporting.
-    """
-
-    __slots__ = ("info", "observers", "span", "tracer")
-
-    def __init__(
-        self,
-        info: CallInfo,
-        observers: tuple[Observer, ...],
-        tracer: CallTracer | None,
-        parent: Any = None,
-    ) -> None:
-        self.info = info
-        self.observers = observers
-        self.tracer = tracer
-        self.span: Span | None = None
-        for observer in observers:
-            try:
-                observer.call_started(info)
-            except Exception as exc:
-                report("observer call_started", exc)
-        if tracer is not None:
-            try:
-                self.span = tracer.start(info, parent=parent)
-            except Exception as exc:
-                report("span start", exc)
-
-    def ended(self, outcome: CallOutcome) -> None:
-        """Tell every observer, then end the span."""
-        for observer in self.observers:
-            try:
-                observer.call_ended(self.info, outcome)
-            except Exception as exc:
-                report("observer call_ended", exc)
-        if self.span is not None and self.tracer is not None:
-            try:
-                self.tracer.end(self.span, self.info, outcome)
-            except Exception as exc:
-                report("span end", exc)
 
 
 def state_of(registry: Registry, method: str | bytes) -> MethodState:

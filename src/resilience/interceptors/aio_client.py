@@ -21,6 +21,8 @@ from resilience.interceptors._pipeline import Rejection
 from resilience.policy import Policy
 
 _CANCELLED = grpc.StatusCode.CANCELLED
+_Metadata = grpc.aio.Metadata
+_CallDetails = grpc.aio.ClientCallDetails
 
 
 _pending: set[asyncio.Future[None]] = set()
@@ -200,17 +202,22 @@ class AioClientInterceptor(ClientFacade, Sequence[grpc.aio.ClientInterceptor]):
                 if rejection is not None:
                     raise _local_error(rejection)
         call = pipeline.start(details.method, details.timeout, details.metadata, streaming)
-        rejection = call.rejection
-        if rejection is not None:
-            raise _local_error(rejection)
+        if isinstance(call, Rejection):
+            raise _local_error(call)
         metadata = call.metadata
-        if metadata is not None and not isinstance(metadata, grpc.aio.Metadata):
-            metadata = grpc.aio.Metadata(*metadata)
-        outgoing = grpc.aio.ClientCallDetails(
-            details.method, call.timeout, metadata, details.credentials, details.wait_for_ready
-        )
+        if metadata is not None and not isinstance(metadata, _Metadata):
+            metadata = _Metadata(*metadata)
         try:
-            grpc_call = await continuation(outgoing, request)
+            grpc_call = await continuation(
+                _CallDetails(
+                    details.method,
+                    call.timeout,
+                    metadata,
+                    details.credentials,
+                    details.wait_for_ready,
+                ),
+                request,
+            )
         except grpc.aio.AioRpcError as error:
             call.end(error.code())
             raise

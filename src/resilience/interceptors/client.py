@@ -10,13 +10,9 @@ import grpc
 from resilience._chaos_apply import delay_sync
 from resilience._clock import Clock, default_clock
 from resilience._events import Observer
-from resilience.interceptors._client_pipeline import ClientCall
 from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._pipeline import Rejection
 from resilience.policy import Policy
-
-if TYPE_CHECKING:
-    pass
 
 
 class _Details(NamedTuple):
@@ -111,13 +107,6 @@ class LocalRejection(grpc.RpcError, grpc.Call, _Future):
         return f"<LocalRejection {self._rejection.code.name}: {self._rejection.details!r}>"
 
 
-def _on_done(call: ClientCall) -> Callable[[Any], None]:
-    def record(future: Any) -> None:
-        call.end(future.code())
-
-    return record
-
-
 class ClientInterceptor(
     ClientFacade,
     grpc.UnaryUnaryClientInterceptor,
@@ -165,18 +154,20 @@ class ClientInterceptor(
                 if rejection is not None:
                     return LocalRejection(rejection)
         call = pipeline.start(details.method, details.timeout, details.metadata, streaming)
-        if call.rejection is not None:
-            return LocalRejection(call.rejection)
-        outgoing = _CallDetails(
-            details.method,
-            call.timeout,
-            call.metadata,
-            details.credentials,
-            details.wait_for_ready,
-            getattr(details, "compression", None),
+        if isinstance(call, Rejection):
+            return LocalRejection(call)
+        future = continuation(
+            _CallDetails(
+                details.method,
+                call.timeout,
+                call.metadata,
+                details.credentials,
+                details.wait_for_ready,
+                getattr(details, "compression", None),
+            ),
+            request,
         )
-        future = continuation(outgoing, request)
-        future.add_done_callback(_on_done(call))
+        future.add_done_callback(call.future_done)  # a unary call's runs at once: it is done
         return future
 
     def intercept_unary_unary(
