@@ -78,52 +78,96 @@ def _local_error(rejection: Rejection) -> grpc.aio.AioRpcError:
     )
 
 
-class _UnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
-    __slots__ = ("_owner",)
+class _Interceptor:
+    """What the four shape interceptors share: the interception itself, the pipeline, and the
+    owner (held so that its gauges stay registered while a channel holds only the shapes)."""
+
+    __slots__ = ("_owner", "_pipeline")
 
     def __init__(self, owner: AioClientInterceptor) -> None:
         self._owner = owner
+        self._pipeline = owner._pipeline
 
-    def intercept_unary_unary(  # type: ignore[override]
-        self, continuation: Callable[..., Any], client_call_details: Any, request: Any
-    ) -> Awaitable[Any]:
-        return self._owner._intercept(continuation, client_call_details, request, False)
+    async def _intercept(
+        self,
+        continuation: Callable[..., Any],
+        client_call_details: Any,
+        request: Any,
+        streaming: bool = False,
+    ) -> Any:
+        """Every shape's interception (``streaming``: the request or the response is a
+        stream); the unary shape, the usual one, is this coroutine function itself (one frame
+        fewer per call)."""
+        details = client_call_details
+        pipeline = self._pipeline
+        if pipeline.injector is not None:  # chaos configured: a client-side fault first
+            fault = pipeline.client_fault(details.method)
+            if fault is not None:
+                await delay_aio(fault)
+                rejection = pipeline.fault_rejection(details.method, fault)
+                if rejection is not None:
+                    raise _local_error(rejection)
+        call = pipeline.start(details.method, details.timeout, details.metadata, streaming)
+        if isinstance(call, Rejection):
+            raise _local_error(call)
+        metadata = call.metadata
+        if metadata is not None and not isinstance(metadata, _Metadata):
+            metadata = _Metadata(*metadata)
+        try:
+            grpc_call = await continuation(
+                _CallDetails(
+                    details.method,
+                    call.timeout,
+                    metadata,
+                    details.credentials,
+                    details.wait_for_ready,
+                ),
+                request,
+            )
+        except grpc.aio.AioRpcError as error:
+            call.end(error.code())
+            raise
+        except asyncio.CancelledError:
+            call.end(_CANCELLED)
+            raise
+        if grpc_call.done():
+            _record(call, grpc_call)
+        else:
+            grpc_call.add_done_callback(partial(_record, call))
+        return grpc_call
 
 
-class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):
-    __slots__ = ("_owner",)
+class _UnaryUnary(_Interceptor, grpc.aio.UnaryUnaryClientInterceptor):
+    __slots__ = ()
 
-    def __init__(self, owner: AioClientInterceptor) -> None:
-        self._owner = owner
+    intercept_unary_unary = _Interceptor._intercept
+
+
+class _UnaryStream(_Interceptor, grpc.aio.UnaryStreamClientInterceptor):
+    __slots__ = ()
 
     def intercept_unary_stream(  # type: ignore[override]
         self, continuation: Callable[..., Any], client_call_details: Any, request: Any
     ) -> Awaitable[Any]:
-        return self._owner._intercept(continuation, client_call_details, request, True)
+        return self._intercept(continuation, client_call_details, request, True)
 
 
-class _StreamUnary(grpc.aio.StreamUnaryClientInterceptor):
-    __slots__ = ("_owner",)
-
-    def __init__(self, owner: AioClientInterceptor) -> None:
-        self._owner = owner
+class _StreamUnary(_Interceptor, grpc.aio.StreamUnaryClientInterceptor):
+    __slots__ = ()
 
     def intercept_stream_unary(  # type: ignore[override]
         self, continuation: Callable[..., Any], client_call_details: Any, request_iterator: Any
     ) -> Awaitable[Any]:
-        return self._owner._intercept(continuation, client_call_details, request_iterator, True)
+        return self._intercept(continuation, client_call_details, request_iterator, True)
 
 
-class _StreamStream(grpc.aio.StreamStreamClientInterceptor):
-    __slots__ = ("_owner",)
-
-    def __init__(self, owner: AioClientInterceptor) -> None:
-        self._owner = owner
+class _StreamStream(_Interceptor, grpc.aio.StreamStreamClientInterceptor):
+    __slots__ = ()
 
     def intercept_stream_stream(  # type: ignore[override]
         self, continuation: Callable[..., Any], client_call_details: Any, request_iterator: Any
     ) -> Awaitable[Any]:
-        return self._owner._intercept(continuation, client_call_details, request_iterator, True)
+        return self._intercept(continuation, client_call_details, request_iterator, True)
 
 
 NESTED_LIST_MESSAGE = (
@@ -189,43 +233,3 @@ class AioClientInterceptor(ClientFacade, Sequence[grpc.aio.ClientInterceptor]):
         if sys._getframe(1).f_globals.get("__name__", "").startswith("grpc."):
             raise TypeError(NESTED_LIST_MESSAGE)
         return format(repr(self), format_spec)
-
-    async def _intercept(
-        self, continuation: Callable[..., Any], details: Any, request: Any, streaming: bool
-    ) -> Any:
-        pipeline = self._pipeline
-        if pipeline.injector is not None:  # chaos configured: a client-side fault first
-            fault = pipeline.client_fault(details.method)
-            if fault is not None:
-                await delay_aio(fault)
-                rejection = pipeline.fault_rejection(details.method, fault)
-                if rejection is not None:
-                    raise _local_error(rejection)
-        call = pipeline.start(details.method, details.timeout, details.metadata, streaming)
-        if isinstance(call, Rejection):
-            raise _local_error(call)
-        metadata = call.metadata
-        if metadata is not None and not isinstance(metadata, _Metadata):
-            metadata = _Metadata(*metadata)
-        try:
-            grpc_call = await continuation(
-                _CallDetails(
-                    details.method,
-                    call.timeout,
-                    metadata,
-                    details.credentials,
-                    details.wait_for_ready,
-                ),
-                request,
-            )
-        except grpc.aio.AioRpcError as error:
-            call.end(error.code())
-            raise
-        except asyncio.CancelledError:
-            call.end(_CANCELLED)
-            raise
-        if grpc_call.done():
-            _record(call, grpc_call)
-        else:
-            grpc_call.add_done_callback(partial(_record, call))
-        return grpc_call

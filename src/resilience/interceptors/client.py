@@ -30,6 +30,9 @@ class _CallDetails(_Details, grpc.ClientCallDetails):
     __slots__ = ()
 
 
+_new_details = tuple.__new__
+
+
 if TYPE_CHECKING:
     _Future = grpc.Future[Any]
 else:
@@ -142,9 +145,16 @@ class ClientInterceptor(
     ) -> None:
         super().__init__(policy, observers, clock)
 
-    def _intercept(
-        self, continuation: Callable[..., Any], details: Any, request: Any, streaming: bool
+    def intercept_unary_unary(
+        self,
+        continuation: Callable[..., Any],
+        client_call_details: Any,
+        request: Any,
+        streaming: bool = False,
     ) -> Any:
+        """Every shape's interception (``streaming``: the request or the response is a stream);
+        the unary shape, the usual one, calls it directly (one frame fewer per call)."""
+        details = client_call_details
         pipeline = self._pipeline
         if pipeline.injector is not None:  # chaos configured: a client-side fault first
             fault = pipeline.client_fault(details.method)
@@ -156,8 +166,9 @@ class ClientInterceptor(
         call = pipeline.start(details.method, details.timeout, details.metadata, streaming)
         if isinstance(call, Rejection):
             return LocalRejection(call)
-        future = continuation(
-            _CallDetails(
+        outgoing = _new_details(  # tuple.__new__: no generated __new__ frame per call
+            _CallDetails,
+            (
                 details.method,
                 call.timeout,
                 call.metadata,
@@ -165,27 +176,22 @@ class ClientInterceptor(
                 details.wait_for_ready,
                 getattr(details, "compression", None),
             ),
-            request,
         )
+        future = continuation(outgoing, request)
         future.add_done_callback(call.future_done)  # a unary call's runs at once: it is done
         return future
-
-    def intercept_unary_unary(
-        self, continuation: Callable[..., Any], client_call_details: Any, request: Any
-    ) -> Any:
-        return self._intercept(continuation, client_call_details, request, False)
 
     def intercept_unary_stream(
         self, continuation: Callable[..., Any], client_call_details: Any, request: Any
     ) -> Any:
-        return self._intercept(continuation, client_call_details, request, True)
+        return self.intercept_unary_unary(continuation, client_call_details, request, True)
 
     def intercept_stream_unary(
         self, continuation: Callable[..., Any], client_call_details: Any, request_iterator: Any
     ) -> Any:
-        return self._intercept(continuation, client_call_details, request_iterator, True)
+        return self.intercept_unary_unary(continuation, client_call_details, request_iterator, True)
 
     def intercept_stream_stream(
         self, continuation: Callable[..., Any], client_call_details: Any, request_iterator: Any
     ) -> Any:
-        return self._intercept(continuation, client_call_details, request_iterator, True)
+        return self.intercept_unary_unary(continuation, client_call_details, request_iterator, True)
