@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from resilience.chaos import FaultInjector
 
 _CANCELLED = grpc.StatusCode.CANCELLED
+_OK = grpc.StatusCode.OK
 _monotonic = time.monotonic
 
 
@@ -98,7 +99,9 @@ class ClientCall:
         a cancelled call says nothing about the callee's latency), then observers and span."""
         duration = self.clock() - self.started
         state = self.state
-        ok = code not in state.failure_codes
+        # OK is never a failure code (the policy refuses it); testing it first spares the
+        # usual call the StatusCode enum's Python-level __hash__.
+        ok = code is _OK or code not in state.failure_codes
         try:
             if state.breaker is not None:
                 state.breaker.record(ok)
