@@ -22,7 +22,8 @@ from resilience.policy import Policy
 
 _CANCELLED = grpc.StatusCode.CANCELLED
 _Metadata = grpc.aio.Metadata
-_CallDetails = grpc.aio.ClientCallDetails
+_CallDetails = grpc.aio.ClientCallDetails  # a namedtuple
+_new_details: Callable[..., Any] = tuple.__new__
 
 
 _pending: set[asyncio.Future[None]] = set()
@@ -113,17 +114,12 @@ class _Interceptor:
         metadata = call.metadata
         if metadata is not None and not isinstance(metadata, _Metadata):
             metadata = _Metadata(*metadata)
+        outgoing = _new_details(  # tuple.__new__: no generated __new__ frame per call
+            _CallDetails,
+            (details.method, call.timeout, metadata, details.credentials, details.wait_for_ready),
+        )
         try:
-            grpc_call = await continuation(
-                _CallDetails(
-                    details.method,
-                    call.timeout,
-                    metadata,
-                    details.credentials,
-                    details.wait_for_ready,
-                ),
-                request,
-            )
+            grpc_call = await continuation(outgoing, request)
         except grpc.aio.AioRpcError as error:
             call.end(error.code())
             raise
