@@ -41,6 +41,7 @@ from resilience.interceptors._pipeline import (
     Rejection,
     passthrough_state,
     state_of,
+    tell_ended,
 )
 from resilience.interceptors._plugins import Plugins
 from resilience.interceptors._registry import MethodState
@@ -113,16 +114,7 @@ class ClientCall:
         if info is None:
             return
         outcome = CallOutcome(code, duration)
-        for observer in self.observers:
-            try:
-                observer.call_ended(info, outcome)
-            except Exception as exc:
-                report("observer call_ended", exc)
-        if self.span is not None and self.tracer is not None:
-            try:
-                self.tracer.end(self.span, info, outcome)
-            except Exception as exc:
-                report("span end", exc)
+        tell_ended(info, outcome, self.observers, self.tracer, self.span)
 
     def future_done(self, future: Any) -> None:
         """The done callback of a sync call's future: record its status."""
@@ -290,14 +282,4 @@ def _report_rejected(
     rejection: Rejection,
 ) -> None:
     """Tell observers and tracing that a call ended in a local ``rejection`` (after 0 s)."""
-    outcome = CallOutcome(rejection.code, 0.0, rejection.reason)
-    for observer in observers:
-        try:
-            observer.call_ended(info, outcome)
-        except Exception as exc:
-            report("observer call_ended", exc)
-    if span is not None and tracer is not None:
-        try:
-            tracer.end(span, info, outcome)
-        except Exception as exc:
-            report("span end", exc)
+    tell_ended(info, CallOutcome(rejection.code, 0.0, rejection.reason), observers, tracer, span)

@@ -16,9 +16,10 @@ import time
 from collections.abc import Sequence
 
 import grpc
+from opentelemetry.trace import Span
 
 from resilience._clock import Clock
-from resilience._events import CallInfo, GaugeReading, Observer, Side
+from resilience._events import CallInfo, CallOutcome, GaugeReading, Observer, Side
 from resilience._keys import PUSHBACK, REJECT
 from resilience.errors import RejectReason
 from resilience.interceptors._guard import report
@@ -76,6 +77,27 @@ def passthrough_state(method: str | bytes, exc: Exception) -> MethodState:
     report("policy lookup", exc)
     name = method.decode("utf-8", "replace") if isinstance(method, bytes) else method
     return MethodState.passthrough(name)
+
+
+def tell_ended(
+    info: CallInfo,
+    outcome: CallOutcome,
+    observers: tuple[Observer, ...],
+    tracer: CallTracer | None,
+    span: Span | None,
+) -> None:
+    """Tell every observer that the call ended with ``outcome``, then end its span (when it has
+    one); an observer or the tracer that raises is logged and the others still hear of it."""
+    for observer in observers:
+        try:
+            observer.call_ended(info, outcome)
+        except Exception as exc:
+            report("observer call_ended", exc)
+    if span is not None and tracer is not None:
+        try:
+            tracer.end(span, info, outcome)
+        except Exception as exc:
+            report("span end", exc)
 
 
 class Pipeline:

@@ -22,7 +22,7 @@ from resilience.context import CallContext
 from resilience.errors import RejectReason
 from resilience.interceptors import _metadata
 from resilience.interceptors._guard import report
-from resilience.interceptors._pipeline import Pipeline, Rejection, passthrough_state
+from resilience.interceptors._pipeline import Pipeline, Rejection, passthrough_state, tell_ended
 from resilience.interceptors._plugins import Plugins
 from resilience.interceptors._registry import MethodState, Registry
 from resilience.interceptors._stores import check_policy_stores
@@ -86,16 +86,7 @@ class ServerCall:
             return
         reason = None if self.rejection is None else self.rejection.reason
         outcome = CallOutcome(code, duration, reason, exception)
-        for observer in self.observers:
-            try:
-                observer.call_ended(info, outcome)
-            except Exception as exc:
-                report("observer call_ended", exc)
-        if self.span is not None and self.tracer is not None:
-            try:
-                self.tracer.end(self.span, info, outcome)
-            except Exception as exc:
-                report("span end", exc)
+        tell_ended(info, outcome, self.observers, self.tracer, self.span)
 
 
 class ServerPipeline(Pipeline):
