@@ -127,13 +127,12 @@ class ClientPipeline(Pipeline):
     ``injector``: the policy's fault injector (``faults``/``chaos`` sections), or None; the
     shells check it once per call and, when set, apply :meth:`client_fault` first."""
 
-    __slots__ = ("_monotonic_clock", "_plugins", "injector")
+    __slots__ = ("_plugins", "injector")
 
     def __init__(
         self, policy: Policy | None, observers: Sequence[Observer] | None, clock: Clock
     ) -> None:
         super().__init__(policy, observers, clock, "client")
-        self._monotonic_clock = clock is time.monotonic  # the default: one clock read per start
         self._plugins = Plugins(self.policy, server=False)
         self.injector: FaultInjector | None = self._plugins.injector
 

@@ -106,6 +106,7 @@ class Pipeline:
 
     __slots__ = (
         "_infos",
+        "_monotonic_clock",
         "_side",
         "_tracer_checked",
         "_tracer_on",
@@ -129,6 +130,8 @@ class Pipeline:
             default_observers() if observers is None else tuple(observers)
         )
         self.clock = clock
+        # The default clock: a call's start is the clock reading start() already took.
+        self._monotonic_clock = clock is time.monotonic
         self._side: Side = "client" if side == "client" else "server"
         self._infos: dict[tuple[str, str | None, int | None], CallInfo] = {}
         self.tracer = default_call_tracer()

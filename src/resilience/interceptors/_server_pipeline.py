@@ -96,7 +96,7 @@ class ServerPipeline(Pipeline):
     rate limits name, once per URL (see :func:`._stores.check_policy_stores`), and builds the
     fault injector and traffic recorder it asks for (``plugins``; the shells run their hooks)."""
 
-    __slots__ = ("_checked_stores", "_monotonic_clock", "plugins")
+    __slots__ = ("_checked_stores", "plugins")
 
     def __init__(
         self,
@@ -110,7 +110,6 @@ class ServerPipeline(Pipeline):
         if policy is not None:
             check_policy_stores(policy, self._checked_stores)
         super().__init__(policy, observers, clock, "server", aio)
-        self._monotonic_clock = clock is time.monotonic  # the default: one clock read per start
         self.plugins = Plugins(self.policy, server=True)
 
     def update_policy(self, policy: Policy) -> None:
