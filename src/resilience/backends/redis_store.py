@@ -128,7 +128,7 @@ class _RedisCodec:
         Cluster); creating it does no I/O, so a store can be made while Redis is down.
         ``socket_timeout``: seconds before an operation counts as failed. ``connect_timeout``:
         seconds to open a connection (default ``socket_timeout``; for ``rediss://`` at least
-        :data:`~resilience.backends._url.TLS_CONNECT_TIMEOUT`). Query options of the URL
+        0.25 s, as a TLS connect builds an SSL context and shakes hands). Query options of the URL
         (redis-py's, such as ``ssl_ca_certs`` or ``socket_connect_timeout``) take precedence.
         Raises ConfigError for a URL redis-py would refuse."""
         target, cluster = parse_store_url(url)
