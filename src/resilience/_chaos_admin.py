@@ -8,8 +8,11 @@ and return JSON bytes (no generated code; any gRPC client can call them)::
     response (both):    {"previous": {"enabled": false, "rules": []},
                          "current":  {"enabled": true, "rules": [...]}}
 
-``rules`` absent keeps the current rules; ``ttl`` (seconds) makes the faults switch themselves
-off, so a crashed experiment cannot leave them on. Every call must carry the metadata
+``rules`` absent keeps the current rules; ``ttl`` (seconds, finite, > 0, at most the handler's
+``max_ttl``) makes the faults switch themselves off, so a crashed experiment cannot leave them
+on; a request that enables faults without a ``ttl`` gets ``max_ttl``. A refused request changes
+nothing: every field is checked before the injector is switched, in one step. Error messages
+name the fields as sent (``ttl``, ``rules[0].percentage``). Every call must carry the metadata
 ``x-resilience-admin-token`` equal to the server's token; colors are still limited to the
 injector's ``allowed_colors``, which only the service's own code sets. Serve it on a private
 or loopback port::
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 from typing import Any
 
 import grpc
@@ -34,6 +38,9 @@ SET_FAULTS = f"/{SERVICE}/SetFaults"
 GET_FAULTS = f"/{SERVICE}/GetFaults"
 TOKEN_KEY = "x-resilience-admin-token"
 MAX_REQUEST_BYTES = 1 << 20
+DEFAULT_MAX_TTL = 3600.0
+"""Default longest time, in seconds, that one SetFaults request may switch faults on for."""
+_REQUEST_FIELDS = ("injector", "rules", "enabled", "ttl")
 
 
 class AdminError(Exception):
@@ -50,9 +57,18 @@ def state_of(injector: FaultInjector) -> dict[str, Any]:
 
 
 def handle(
-    method: str, payload: bytes, metadata: Any, *, registry: InjectorRegistry, token: str
+    method: str,
+    payload: bytes,
+    metadata: Any,
+    *,
+    registry: InjectorRegistry,
+    token: str,
+    max_ttl: float = DEFAULT_MAX_TTL,
 ) -> bytes:
-    """Serve one admin call (pure: no gRPC context); raises :class:`AdminError`."""
+    """Serve one admin call (pure: no gRPC context); raises :class:`AdminError`.
+
+    A SetFaults request is checked whole before the injector changes, so a refused one
+    changes nothing."""
     supplied = dict(metadata or ()).get(TOKEN_KEY)
     if supplied is None:
         raise AdminError(grpc.StatusCode.UNAUTHENTICATED, f"missing {TOKEN_KEY} metadata")
@@ -64,6 +80,11 @@ def handle(
         request = json.loads(payload or b"{}")
         if not isinstance(request, dict):
             raise ConfigError("request: must be a JSON object")
+        unknown = sorted(set(request) - set(_REQUEST_FIELDS))
+        if unknown:
+            raise ConfigError(
+                f"{unknown[0]}: unknown field; expected one of {list(_REQUEST_FIELDS)}"
+            )
         name = request.get("injector", "default")
         try:
             injector = registry.get(name)
@@ -71,36 +92,52 @@ def handle(
             raise AdminError(grpc.StatusCode.NOT_FOUND, str(exc)) from None
         previous = state_of(injector)
         if method == SET_FAULTS:
-            _apply(injector, request)
+            _apply(injector, request, max_ttl)
         return json.dumps({"previous": previous, "current": state_of(injector)}).encode()
     except (ConfigError, ValueError) as exc:  # JSONDecodeError is a ValueError
         raise AdminError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
 
 
-def _apply(injector: FaultInjector, request: dict[str, Any]) -> None:
+def _apply(injector: FaultInjector, request: dict[str, Any], max_ttl: float) -> None:
     enabled = request.get("enabled", True)
     if not isinstance(enabled, bool):
         raise ConfigError(f"enabled: must be true or false, got {enabled!r}")
-    ttl = request.get("ttl")
-    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, (int, float))):
-        raise ConfigError(f"ttl: must be a number of seconds or null, got {ttl!r}")
-    if "rules" in request:
-        injector.replace_rules(rules_from_dicts(request["rules"], where="rules"))
-    if enabled:
-        injector.enable(for_seconds=ttl)
-    else:
-        injector.disable()
+    ttl = _ttl(request.get("ttl"), max_ttl)
+    rules = rules_from_dicts(request["rules"], where="rules") if "rules" in request else None
+    injector.switch(rules, enabled=enabled, for_seconds=ttl)
 
 
-def admin_handler(*, token: str, registry: InjectorRegistry = injectors) -> grpc.GenericRpcHandler:
-    """The admin service for a sync ``grpc.server``."""
-    _check_token(token)
+def _ttl(raw: Any, max_ttl: float) -> float:
+    """The request's ``ttl`` in seconds; absent or null means ``max_ttl``."""
+    if raw is None:
+        return max_ttl
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+        raise ConfigError(f"ttl: must be a finite number of seconds, got {raw!r}")
+    if not 0 < raw <= max_ttl:
+        raise ConfigError(
+            f"ttl: must be > 0 and at most {max_ttl:g} seconds (the service's max_ttl), got {raw!r}"
+        )
+    return float(raw)
+
+
+def admin_handler(
+    *, token: str, registry: InjectorRegistry = injectors, max_ttl: float = DEFAULT_MAX_TTL
+) -> grpc.GenericRpcHandler:
+    """The admin service for a sync ``grpc.server``. ``token``: the secret every call must
+    carry (at least 8 characters); ``max_ttl``: the longest, in seconds, one SetFaults request
+    may switch faults on for (also what a request without ``ttl`` gets)."""
+    _check(token, max_ttl)
 
     def serve(method: str) -> Any:
         def unary(payload: bytes, context: grpc.ServicerContext) -> bytes:
             try:
                 return handle(
-                    method, payload, context.invocation_metadata(), registry=registry, token=token
+                    method,
+                    payload,
+                    context.invocation_metadata(),
+                    registry=registry,
+                    token=token,
+                    max_ttl=max_ttl,
                 )
             except AdminError as exc:
                 context.abort(exc.code, str(exc))
@@ -114,16 +151,21 @@ def admin_handler(*, token: str, registry: InjectorRegistry = injectors) -> grpc
 
 
 def aio_admin_handler(
-    *, token: str, registry: InjectorRegistry = injectors
+    *, token: str, registry: InjectorRegistry = injectors, max_ttl: float = DEFAULT_MAX_TTL
 ) -> grpc.GenericRpcHandler:
-    """The admin service for a ``grpc.aio.server``."""
-    _check_token(token)
+    """The admin service for a ``grpc.aio.server``; arguments as :func:`admin_handler`."""
+    _check(token, max_ttl)
 
     def serve(method: str) -> Any:
         async def unary(payload: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
             try:
                 return handle(
-                    method, payload, context.invocation_metadata(), registry=registry, token=token
+                    method,
+                    payload,
+                    context.invocation_metadata(),
+                    registry=registry,
+                    token=token,
+                    max_ttl=max_ttl,
                 )
             except AdminError as exc:
                 await context.abort(exc.code, str(exc))
@@ -154,6 +196,10 @@ def call_admin(
     return result
 
 
-def _check_token(token: str) -> None:
+def _check(token: str, max_ttl: float) -> None:
     if not isinstance(token, str) or len(token) < 8:
         raise ConfigError("token: must be a secret string of at least 8 characters")
+    if isinstance(max_ttl, bool) or not (
+        isinstance(max_ttl, (int, float)) and math.isfinite(max_ttl) and max_ttl > 0
+    ):
+        raise ConfigError(f"max_ttl: must be a finite number of seconds > 0, got {max_ttl!r}")

@@ -20,6 +20,7 @@ operator decided that color gets. Rules without a color apply to all traffic.
 from __future__ import annotations
 
 import importlib
+import math
 import random
 import threading
 from collections.abc import Iterable
@@ -154,19 +155,42 @@ class FaultInjector:
         return state.enabled and (state.until is None or self._clock() < state.until)
 
     def enable(self, *, for_seconds: float | None = None) -> None:
-        """Start injecting; with ``for_seconds`` (> 0), stop by itself after that long."""
-        until = None
-        if for_seconds is not None:
-            if not for_seconds > 0:
-                raise ConfigError(f"for_seconds: must be > 0 seconds, got {for_seconds!r}")
-            until = self._clock() + for_seconds
-        with self._lock:
-            self._state = _State(self._state.rules, True, until)
+        """Start injecting; with ``for_seconds`` (finite, > 0), stop by itself after that long."""
+        self.switch(enabled=True, for_seconds=for_seconds)
 
     def disable(self) -> None:
         """Stop injecting; the rules are kept."""
+        self.switch(enabled=False)
+
+    def switch(
+        self,
+        rules: Iterable[FaultRule] | None = None,
+        *,
+        enabled: bool,
+        for_seconds: float | None = None,
+    ) -> None:
+        """Set the rules (None keeps the current ones) and the switch in one step.
+
+        Every argument is checked before anything changes, so a refused call (a
+        :class:`~resilience.errors.ConfigError`) leaves the injector as it was, and a call in
+        flight sees the old state or the new one, never a mix. ``for_seconds``: when
+        enabling, stop by itself after that many seconds (finite, > 0); None for no limit.
+        Ignored when ``enabled`` is False."""
+        new_rules = None if rules is None else self._checked(rules)
+        until = None
+        if enabled and for_seconds is not None:
+            if isinstance(for_seconds, bool) or not (
+                isinstance(for_seconds, (int, float))
+                and math.isfinite(for_seconds)
+                and for_seconds > 0
+            ):
+                raise ConfigError(
+                    f"for_seconds: must be a finite number of seconds > 0, got {for_seconds!r}"
+                )
+            until = self._clock() + for_seconds
         with self._lock:
-            self._state = _State(self._state.rules, False, None)
+            kept = self._state.rules if new_rules is None else new_rules
+            self._state = _State(kept, bool(enabled), until)
 
     def replace_rules(self, rules: Iterable[FaultRule]) -> tuple[FaultRule, ...]:
         """Swap in a new rule set atomically (a call sees the old set or the new one, never a

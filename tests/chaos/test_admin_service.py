@@ -10,20 +10,31 @@ import pytest
 
 from loadtest.echo_server import AioEcho, Echo, RunningServer, SyncEcho
 from resilience._chaos_admin import GET_FAULTS, admin_handler, aio_admin_handler, call_admin
-from resilience.chaos import FaultInjector, InjectorRegistry
+from resilience.chaos import FaultInjector, FaultRule, InjectorRegistry
 from resilience.errors import ConfigError
+from resilience.testing import ManualClock
 
 from .pipeline import COLORED, hook, say
 
 TOKEN = "correct-horse-battery"
+MAX_TTL = 600.0
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(100.0)
 
 
 @pytest.fixture(params=[False, True], ids=["sync", "aio"])
-def service(request: pytest.FixtureRequest) -> Iterator[tuple[RunningServer, FaultInjector]]:
+def service(
+    request: pytest.FixtureRequest, clock: ManualClock
+) -> Iterator[tuple[RunningServer, FaultInjector]]:
     aio: bool = request.param
     registry = InjectorRegistry()
-    injector = registry.register("default", FaultInjector(allowed_colors=["loadtest"]))
-    admin = (aio_admin_handler if aio else admin_handler)(token=TOKEN, registry=registry)
+    injector = registry.register("default", FaultInjector(allowed_colors=["loadtest"], clock=clock))
+    admin = (aio_admin_handler if aio else admin_handler)(
+        token=TOKEN, registry=registry, max_ttl=MAX_TTL
+    )
     echo: grpc.GenericRpcHandler = (AioEcho if aio else SyncEcho)(Echo(), hook(aio, injector))
     with RunningServer(aio, [admin, echo]) as server:
         yield server, injector
@@ -95,3 +106,64 @@ def test_bad_requests_are_refused_naming_the_field(
 def test_a_short_token_is_refused_at_startup() -> None:
     with pytest.raises(ConfigError, match="token"):
         admin_handler(token="short")
+
+
+OLD_RULES = [{"method": "/echo.Echo/Other", "abort": "INTERNAL"}]
+NEW_RULES = [{"abort": "UNAVAILABLE", "message": "must not land"}]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"ttl": -1}, "ttl: must be > 0 and at most 600 seconds"),
+        ({"ttl": 0}, "ttl: must be > 0 and at most 600 seconds"),
+        ({"ttl": float("inf")}, "ttl: must be a finite number of seconds, got inf"),
+        ({"ttl": float("nan")}, "ttl: must be a finite number of seconds, got nan"),
+        ({"ttl": MAX_TTL + 1}, "ttl: must be > 0 and at most 600 seconds"),
+        ({"ttl": "30"}, "ttl: must be a finite number of seconds"),
+        ({"for_seconds": 30}, "for_seconds: unknown field"),
+        ({"rules": [*NEW_RULES, {"color": "vip", "abort": "INTERNAL"}]}, "rules[1].color"),
+    ],
+)
+def test_a_refused_set_faults_changes_nothing(
+    service: tuple[RunningServer, FaultInjector], extra: dict[str, Any], message: str
+) -> None:
+    server, injector = service
+    call_admin(server.target, {"rules": OLD_RULES, "enabled": False}, token=TOKEN)
+    before = (injector.rules, injector.enabled)
+    code, details = refused(server.target, {"rules": NEW_RULES, **extra}, TOKEN)
+    assert code is grpc.StatusCode.INVALID_ARGUMENT
+    assert message in details
+    assert (injector.rules, injector.enabled) == before
+    assert say(server.target)[0] is grpc.StatusCode.OK  # the refused rule never fired
+
+
+def test_faults_switched_on_without_a_ttl_lapse_after_the_maximum(
+    service: tuple[RunningServer, FaultInjector], clock: ManualClock
+) -> None:
+    server, injector = service
+    call_admin(server.target, {"rules": NEW_RULES}, token=TOKEN)
+    assert say(server.target)[0] is grpc.StatusCode.UNAVAILABLE
+    clock.advance(MAX_TTL - 1)
+    on_before_the_end = injector.enabled
+    clock.advance(1)
+    assert on_before_the_end
+    assert not injector.enabled
+    assert say(server.target)[0] is grpc.StatusCode.OK
+
+
+@pytest.mark.parametrize("max_ttl", [0, -5, float("inf"), float("nan"), True])
+def test_a_bad_max_ttl_is_refused_at_startup(max_ttl: Any) -> None:
+    with pytest.raises(ConfigError, match="max_ttl"):
+        admin_handler(token=TOKEN, max_ttl=max_ttl)
+
+
+@pytest.mark.parametrize("for_seconds", [0, -1, float("inf"), float("nan")])
+def test_switch_refuses_a_bad_lifetime_and_keeps_the_state(for_seconds: float) -> None:
+    injector = FaultInjector()
+    with pytest.raises(ConfigError, match="for_seconds"):
+        injector.switch(
+            [FaultRule(abort=grpc.StatusCode.INTERNAL)], enabled=True, for_seconds=for_seconds
+        )
+    assert injector.rules == ()
+    assert not injector.enabled
