@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-from collections.abc import AsyncIterator
+import stat
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,39 @@ def test_bad_settings_name_the_parameter(
 ) -> None:
     with pytest.raises(ConfigError, match=f"^{field}:"):
         TrafficRecorder(tmp_path / "r", **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def usual_umask() -> Iterator[None]:
+    """The common umask 022, under which a plain open() creates world-readable files."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+@pytest.mark.usefixtures("usual_umask")
+def test_recordings_rotated_copies_and_created_folders_are_private(tmp_path: Path) -> None:
+    path = tmp_path / "made" / "by-recorder" / "rec.jsonl"
+    with TrafficRecorder(path, sample_rate=1.0, max_bytes=400, backups=2) as recorder:
+        for i in range(12):
+            assert recorder.maybe_record("/a.B/C", b"x" * 100, timestamp=float(i))
+    files = [path, path.with_name("rec.jsonl.1"), path.with_name("rec.jsonl.2")]
+    assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o600}
+    folders = [tmp_path / "made", tmp_path / "made" / "by-recorder"]
+    assert {stat.S_IMODE(p.stat().st_mode) for p in folders} == {0o700}
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+@pytest.mark.usefixtures("usual_umask")
+def test_an_existing_recording_keeps_its_mode_and_is_appended_to(tmp_path: Path) -> None:
+    path = tmp_path / "rec.jsonl"
+    with TrafficRecorder(path, sample_rate=1.0) as recorder:
+        recorder.maybe_record("/a.B/C", b"one", timestamp=1.0)
+    path.chmod(0o640)
+    with TrafficRecorder(path, sample_rate=1.0) as recorder:
+        recorder.maybe_record("/a.B/C", b"two", timestamp=2.0)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert [call.requests for call in read_recording(path)] == [(b"one",), (b"two",)]

@@ -10,10 +10,15 @@ Secrets never reach the file: ``authorization``, ``proxy-authorization``, ``cook
 ``set-cookie`` and every key in ``secret_keys`` are dropped (compared case-insensitively), as
 are transport and per-call context headers (``grpc-*``, ``:*``, ``user-agent``,
 ``traceparent``, ``tracestate``, ``baggage``, ``x-resilience-*``), which a replay sets anew.
+
+The files hold sampled production payloads, so the recorder creates them (and their rotated
+copies) readable by their owner only (mode 0600), and a missing folder of ``path`` with mode
+0700. A file that already exists keeps its mode.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -30,6 +35,11 @@ ALWAYS_SECRET: frozenset[str] = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie"}
 )
 """Metadata keys never recorded, whatever ``secret_keys`` says."""
+
+FILE_MODE = 0o600
+"""Permissions of a recording file the recorder creates: read and write for its owner only."""
+FOLDER_MODE = 0o700
+"""Permissions of a folder the recorder creates for its file."""
 
 _log = logging.getLogger(__name__)
 _CONTEXT_KEYS = frozenset({"user-agent", "traceparent", "tracestate", "baggage", "te"})
@@ -48,7 +58,8 @@ class TrafficRecorder:
     - ``max_stream_messages``: at most this many requests of one stream are kept.
     - ``clock``: wall clock for call timestamps (epoch seconds); ``rng``: the sampler.
 
-    Thread-safe; the file is opened on first write. Call :meth:`close` when done (or use it as
+    Thread-safe; the file is opened on first write, created with mode 0600 (and its missing
+    folders with 0700). Call :meth:`close` when done (or use it as
     a context manager).
     """
 
@@ -258,8 +269,10 @@ class TrafficRecorder:
         return True
 
     def _open(self) -> None:
-        self._file = open(self.path, "ab")  # noqa: SIM115 - kept open across calls
-        self._size = self._file.tell()
+        _make_private_folders(os.path.dirname(self.path))
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+        self._file = os.fdopen(fd, "ab")
+        self._size = self._file.seek(0, os.SEEK_END)
 
     def _rotate(self) -> None:
         self._file.close()
@@ -272,6 +285,15 @@ class TrafficRecorder:
                     os.replace(older, f"{self.path}.{index + 1}")
             os.replace(self.path, f"{self.path}.1")
         self._open()
+
+
+def _make_private_folders(folder: str) -> None:
+    """Create ``folder`` and its missing parents, each with :data:`FOLDER_MODE`."""
+    if not folder or os.path.isdir(folder):
+        return
+    _make_private_folders(os.path.dirname(folder))
+    with contextlib.suppress(FileExistsError):  # made by another thread or process meanwhile
+        os.mkdir(folder, FOLDER_MODE)
 
 
 def _serialize(message: Any) -> bytes:
