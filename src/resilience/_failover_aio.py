@@ -7,6 +7,7 @@ The same straight line as the sync twins (:mod:`resilience._failover_sync`) over
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -57,11 +58,46 @@ class _AioShape(Shape):
             request = writes
         log_type = AioRequestLog if streaming_requests else None
         attempts = self._attempts(plan, request, log_type, options)
-        local = self._local(attempts.message(), timeout=timeout, metadata=metadata, **options)
+        local = _invoke(self._local, attempts, timeout=timeout, metadata=metadata, **options)
         return call_class(local, attempts, self._start_remote, writes)
 
     def _start_remote(self, attempts: Attempts) -> Any:
-        return self._remote(attempts.message(), **attempts.remote_options())
+        return _invoke(self._remote, attempts, **attempts.remote_options())
+
+
+def _invoke(multi_callable: Any, attempts: Attempts, **kwargs: Any) -> Any:
+    """Start one attempt; a request stream ends only once the call has started or failed.
+
+    grpc.aio half-closes a call as soon as its request iterator ends; when that happens before
+    the call has sent its headers and the call then fails (a center that refuses connections),
+    gRPC cancels the call itself, and awaiting it raises ``asyncio.CancelledError`` instead of
+    the ``AioRpcError`` (UNAVAILABLE) that would fail over. Waiting for the call's start before
+    ending the stream lets gRPC see the failure first and report it as a status.
+    """
+    if attempts.log is None:
+        return multi_callable(attempts.message(), **kwargs)
+    requests = _EndAfterStart(attempts.message())
+    call = multi_callable(requests, **kwargs)
+    requests.call = call
+    return call
+
+
+class _EndAfterStart:
+    """An async request stream that, once exhausted, waits for ``call`` to start (or fail)."""
+
+    def __init__(self, messages: AsyncIterator[Any]) -> None:
+        self.call: Any = None
+        self._messages = messages
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._stream()
+
+    async def _stream(self) -> AsyncIterator[Any]:
+        async for message in self._messages:
+            yield message
+        if self.call is not None:
+            with contextlib.suppress(grpc.RpcError):
+                await self.call.wait_for_connection()
 
 
 class AioUnaryUnary(_AioShape, _UnaryUnaryBase):

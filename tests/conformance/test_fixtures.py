@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from .conftest import LoopThread, closed_address, wait_until
+from .support import LoopThread, closed_address, wait_until
 
 
 def test_closed_address_refuses_connections() -> None:
