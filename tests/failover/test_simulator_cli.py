@@ -23,10 +23,21 @@ def _run(*argv: str) -> int:
 
 def test_prints_one_row_per_period(capsys: pytest.CaptureFixture[str]) -> None:
     assert _run("--scenario", "worked-trace") == 0
-    lines = capsys.readouterr().out.splitlines()
+    table, legend = capsys.readouterr().out.split("\n\n")
+    lines = table.splitlines()
     assert lines[1].split()[:5] == ["t", "f", "traffic", "wanted", "admitted"]
     assert [line.split()[1] for line in lines[2:9]] == ["1", "2", "4", "8", "16", "26", "36"]
     assert len(lines) == 2 + load_scenario("worked-trace").periods
+    for column in lines[1].split():  # every column of the table is explained below it
+        assert f"{column} = " in legend or f"/ {column} = " in legend or f" {column} /" in legend
+
+
+def test_an_unknown_scenario_lists_the_standard_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run("--scenario", "nope") == 2
+    err = capsys.readouterr().err
+    assert "'nope' is neither a file nor a standard scenario" in err
+    assert "worked-trace" in err
+    assert "remote-outage" in err
 
 
 def test_writes_a_png_plot(tmp_path: Path) -> None:

@@ -1,8 +1,14 @@
 """The demo's shared-limit store: a private redis-server on loopback when one is installed.
 
-The gateway's tiered limit lives in Redis when ``redis-server`` is on PATH (so both instances of
-a real deployment would share it), else in process memory. The demo's server never touches disk
-(``--save '' --appendonly no``) and is stopped when the demo ends.
+The gateway's tiered limit lives in Redis when ``redis-server`` is on PATH and the Python
+package ``redis`` (the ``redis`` extra) is installed, so both instances of a real deployment
+would share it; else in process memory, and the description says why. The demo's server never
+touches disk (``--save '' --appendonly no``) and is stopped when the demo ends.
+
+The store URL allows each Redis command :data:`SOCKET_TIMEOUT` seconds, not the library's
+10 ms default: the demo's limit syncs in periodic mode on a background thread, so a slow
+answer delays no call, and on a loaded host (the demo shares the CPU with its own twelve
+servers and callers) a 10 ms bound sends the limit into local fallback every few seconds.
 """
 
 from __future__ import annotations
@@ -12,6 +18,12 @@ import socket
 import subprocess
 import time
 from types import TracebackType
+
+from resilience._optional import require
+from resilience.errors import MissingExtraError
+
+SOCKET_TIMEOUT = 0.5
+"""Seconds each command to the demo's Redis may take before the limit falls back to local."""
 
 
 def free_port() -> int:
@@ -33,8 +45,17 @@ class LimitStore:
         self.description = "in process memory (no redis-server on PATH)"
         self._process: subprocess.Popen[bytes] | None = None
         binary = shutil.which("redis-server") if use_redis else None
-        if binary is not None:
-            self._start(binary)
+        if binary is None:
+            return
+        try:
+            require("redis", "redis")
+        except MissingExtraError:
+            self.description = (
+                "in process memory (redis-server is installed but the Python package redis "
+                "is not: pip install 'grpc-resilience[redis]' to share it through Redis)"
+            )
+            return
+        self._start(binary)
 
     def _start(self, binary: str) -> None:
         port = free_port()
@@ -46,9 +67,10 @@ class LimitStore:
             self.description = "in process memory (redis-server did not start)"
             return
         self._process = process
-        self.url = f"redis://127.0.0.1:{port}/0"
+        address = f"redis://127.0.0.1:{port}/0"
+        self.url = f"{address}?socket_timeout={SOCKET_TIMEOUT:g}"
         self.kind = "Redis"
-        self.description = f"in Redis ({self.url}, a private server stopped at the end)"
+        self.description = f"in Redis ({address}, a private server stopped at the end)"
 
     @property
     def is_redis(self) -> bool:

@@ -17,6 +17,7 @@ import grpc
 
 from resilience._chaos_experiment import Experiment
 from resilience._chaos_run import AdminSwitch, load_source, run_experiment
+from resilience._cli._help import plain
 from resilience.errors import ConfigError
 from resilience.loadtest._progress import Progress
 
@@ -24,11 +25,19 @@ from resilience.loadtest._progress import Progress
 def register(subparsers: Any) -> None:
     """Add the ``chaos`` subcommand and its ``run`` action."""
     parser = subparsers.add_parser(
-        "chaos", help="run fault-injection experiments", description=__doc__
+        "chaos",
+        help="run fault-injection experiments",
+        description="Fault-injection experiments against a running service. One action: "
+        "'run EXPERIMENT.toml' switches the experiment's faults on through the service's admin "
+        "service for a bounded time, under colored load, and reports what changed.",
     )
     actions = parser.add_subparsers(dest="chaos_action", metavar="ACTION", required=True)
-    run = actions.add_parser("run", help="run an experiment file", description=__doc__)
-    run.add_argument("experiment", metavar="EXPERIMENT.toml")
+    run = actions.add_parser("run", help="run an experiment file", description=plain(__doc__))
+    run.add_argument(
+        "experiment",
+        metavar="EXPERIMENT.toml",
+        help="the experiment: admin address, faults, duration and load (a TOML file)",
+    )
     run.add_argument("--json", metavar="PATH", help="write the report as JSON")
     run.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     run.set_defaults(func=main)

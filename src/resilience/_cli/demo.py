@@ -2,10 +2,11 @@
 
 Each center runs a gateway calling a backend (client -> gateway -> backend), every hop with the
 resilience interceptors. A script of events hits the local center: backend errors at 5% then
-40% (the breaker opens, reads fail over to the remote center within the adaptive retry window,
-writes do not), a latency spike (the dynamic timeout tightens), and an overload at 3x the
-gateway's capacity (the tiered limit sheds tier 4 first). A live view shows it second by second;
-a summary and a PNG timeline close it. ``--serve`` keeps both centers serving for
+40% (the adaptive breaker drops a share of the calls once too few succeed; failed reads fail over
+to the remote center within the adaptive retry window, writes never do), a latency spike (slow
+calls meet the dynamic timeout), and an overload at 3x the gateway's capacity (the tiered limit
+sheds the least critical tiers first). A live view shows it second by second; a summary of what
+was measured and a PNG timeline close it. ``--serve`` keeps both centers serving for
 ``resilience loadtest``; ``--simulated`` runs the algorithms alone on a manual clock.
 """
 
@@ -14,6 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 from typing import Any
+
+from resilience._cli._help import plain
 
 DEFAULT_DURATION = 45.0
 DEFAULT_PLOT = "demo-output/timeline.png"
@@ -24,7 +27,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="watch two data centers on loopback survive errors, latency and overload",
-        description=__doc__,
+        description=plain(__doc__),
     )
     parser.add_argument(
         "--duration",
@@ -36,9 +39,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--seed", type=int, default=7, help="seed of the injected failures")
     parser.add_argument(
         "--plot",
-        default=DEFAULT_PLOT,
+        default=None,
         metavar="PNG",
-        help=f"where to draw the timeline (default {DEFAULT_PLOT}; '' for none)",
+        help=f"where to draw the live demo's timeline (default {DEFAULT_PLOT}; '' for none)",
     )
     parser.add_argument(
         "--no-live", action="store_true", help="print one line a second instead of a live table"
@@ -71,6 +74,13 @@ def _refusal(args: argparse.Namespace) -> str | None:
     """Why these arguments cannot run, or None."""
     if args.simulated and (args.metrics_port is not None or args.serve):
         return "--metrics-port and --serve need the live demo (not --simulated)"
+    if args.serve and args.plot:
+        return "--plot draws the timeline of the demo's script; --serve runs no script"
+    if args.simulated and args.plot:
+        return (
+            "--plot draws the live demo's timeline; --simulated prints its scenarios as text "
+            "and draws nothing (drop --plot, or drop --simulated to run the live demo)"
+        )
     if args.duration is not None and not 10 <= args.duration <= 120 and not args.serve:
         return f"--duration must be 10 to 120 seconds, got {args.duration:g}"
     if args.serve and args.duration is not None and args.duration <= 0:
@@ -119,7 +129,7 @@ def run_demo_command(args: argparse.Namespace) -> int:
             sys.stdout,
             duration=args.duration or DEFAULT_DURATION,
             seed=args.seed,
-            plot=args.plot or None,
+            plot=DEFAULT_PLOT if args.plot is None else args.plot or None,
             live=not args.no_live,
             observed=metrics is not None,
         )

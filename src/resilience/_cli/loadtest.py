@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from resilience._cli._help import plain
 from resilience.errors import ConfigError
 from resilience.loadtest._core import LoadSettings
 from resilience.loadtest._progress import Progress
@@ -28,7 +29,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "loadtest",
         help="send recorded or crafted calls to a gRPC server and report latency and status",
-        description=__doc__,
+        description=plain(__doc__),
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -41,7 +42,9 @@ def register(subparsers: Any) -> None:
 
 def add_load_arguments(parser: argparse.ArgumentParser, *, require_source: bool) -> None:
     """The options shared with ``resilience chaos run`` (which may take them from its file)."""
-    parser.add_argument("--target", required=require_source, metavar="HOST:PORT")
+    parser.add_argument(
+        "--target", required=require_source, metavar="HOST:PORT", help="the gRPC server to call"
+    )
     source = parser.add_mutually_exclusive_group(required=require_source)
     source.add_argument("--replay", nargs="+", metavar="FILE", help="recordings, oldest first")
     source.add_argument("--flow", metavar="FILE", help="a TOML flow of crafted calls")
@@ -53,7 +56,13 @@ def add_load_arguments(parser: argparse.ArgumentParser, *, require_source: bool)
     parser.add_argument(
         "--color", default="loadtest", help='traffic color sent as W3C baggage ("" for none)'
     )
-    parser.add_argument("--engine", choices=("sync", "aio"), default="sync")
+    parser.add_argument(
+        "--engine",
+        choices=("sync", "aio"),
+        default="sync",
+        help="the gRPC client sending the calls: sync (grpc, threads) or aio (grpc.aio) "
+        "(default sync)",
+    )
     parser.add_argument("--seed", type=int, default=None, help="seed of the flow's call picker")
     parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
 
