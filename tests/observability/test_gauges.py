@@ -5,8 +5,11 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable
 
-from resilience._events import GaugeReading
+import grpc
+
+from resilience._events import CallInfo, CallOutcome, GaugeReading
 from resilience.observability import GaugeRegistry
+from resilience.observability._bounds import DEFAULT_MAX_METHODS
 
 from .conftest import MetricsHarness
 
@@ -22,6 +25,9 @@ class Source:
 class Broken:
     def gauge_readings(self) -> Iterable[GaugeReading]:
         raise RuntimeError("bug in a source")
+
+
+OK = grpc.StatusCode.OK
 
 
 def reading(name: str, value: float, **attributes: str) -> GaugeReading:
@@ -92,3 +98,44 @@ def test_sources_that_cannot_be_weakly_referenced_are_held_until_unregistered() 
     assert [r.name for r in registry.readings()] == ["breaker.state"]
     registry.unregister(source)
     assert registry.readings() == []
+
+
+def test_gauge_methods_collapse_to_other_past_the_bound(harness: MetricsHarness) -> None:
+    """1,600 method names give at most 1,000 named series plus ``_OTHER``, as on call metrics."""
+    source = Source(
+        *(
+            reading("breaker.drop_probability", i / 10_000, method=f"/svc.S/M{i}", side="client")
+            for i in range(1600)
+        )
+    )
+    harness.gauges.register(source)
+    points = harness.points("resilience.breaker.drop_probability")
+    methods = [point.attributes["rpc.method"] for point in points]
+    assert len(methods) == len(set(methods)) == DEFAULT_MAX_METHODS + 1
+    assert "_OTHER" in methods
+    assert harness.value("resilience.breaker.drop_probability", {"rpc.method": "_OTHER"}) == 0.1599
+
+
+def test_gauges_and_call_metrics_share_one_method_bound() -> None:
+    harness = MetricsHarness(max_methods=2)
+    harness.observer.call_ended(CallInfo("client", "/svc.S/Called"), CallOutcome(OK, 0.001))
+    source = Source(
+        reading("timeout.seconds", 0.5, method="/svc.S/A"),
+        reading("timeout.seconds", 0.9, method="/svc.S/B"),
+        reading("timeout.seconds", 0.2, method="/svc.S/Called"),
+        reading("timeout.seconds", 0.7, method="/svc.S/C"),
+        reading("failover.attempted", 3, method="/svc.S/B"),
+        reading("failover.attempted", 4, method="/svc.S/C"),
+    )
+    harness.gauges.register(source)
+    timeouts = {
+        point.attributes["rpc.method"]: point.value
+        for point in harness.points("resilience.timeout")
+    }
+    assert timeouts == {"svc.S/Called": 0.2, "svc.S/A": 0.5, "_OTHER": 0.9}  # a gauge: the max
+    failovers = {
+        point.attributes["rpc.method"]: point.value
+        for point in harness.points("resilience.failovers")
+    }
+    assert failovers == {"_OTHER": 7}  # a counter: the sum
+    harness.provider.shutdown()

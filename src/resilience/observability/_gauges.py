@@ -4,6 +4,11 @@ The owners of that state (per-method interceptor state, the failover channel, th
 limiter) are :class:`~resilience._events.GaugeSource` objects registered in a
 :class:`GaugeRegistry`. Nothing runs per call: a metrics exporter polls the registry when it
 collects (for Prometheus, on each scrape).
+
+Method names are bounded as on the call metrics (:class:`AttributeBounds`, shared with them):
+past the bound, new names collapse to ``"_OTHER"``, and readings that end up with the same
+attributes are exported as one series: the largest value for a gauge (the most dropping
+breaker, the longest timeout), the sum for a counter.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from resilience._events import GaugeReading, GaugeSource
+from resilience.observability._bounds import AttributeBounds
 
 _log = logging.getLogger("resilience.observability")
 
@@ -83,7 +89,7 @@ GAUGES: tuple[GaugeSpec, ...] = (
 """The readings the library's own sources publish; a reading matching no spec is exported by
 the catch-all gauge ``resilience.state`` with its name in the ``resilience.gauge`` attribute.
 A ``method`` attribute (``/pkg.Service/Method``) is exported as ``rpc.method``
-(``pkg.Service/Method``), as on the call metrics."""
+(``pkg.Service/Method``), bounded as on the call metrics."""
 
 OTHER_GAUGE_METRIC = "resilience.state"
 
@@ -165,11 +171,13 @@ def spec_for(name: str) -> GaugeSpec | None:
     return spec
 
 
-def _attributes(reading: GaugeReading, spec: GaugeSpec | None) -> dict[str, str]:
+def _attributes(
+    reading: GaugeReading, spec: GaugeSpec | None, bounds: AttributeBounds
+) -> dict[str, str]:
     attributes = dict(reading.attributes)
     method = attributes.pop("method", None)
     if method is not None:
-        attributes["rpc.method"] = method[1:] if method.startswith("/") else method
+        attributes["rpc.method"] = bounds.method(method)
     if spec is None:
         attributes["resilience.gauge"] = reading.name
     elif spec.label is not None:
@@ -178,32 +186,44 @@ def _attributes(reading: GaugeReading, spec: GaugeSpec | None) -> dict[str, str]
 
 
 def _observe(
-    registry: GaugeRegistry, wanted: GaugeSpec | None
+    registry: GaugeRegistry, wanted: GaugeSpec | None, bounds: AttributeBounds
 ) -> Callable[[CallbackOptions], Iterable[Observation]]:
+    counter = wanted is not None and wanted.counter
+
     def callback(options: CallbackOptions) -> Iterable[Observation]:
-        return [
-            Observation(float(reading.value), _attributes(reading, wanted))
-            for reading in registry.readings()
-            if spec_for(reading.name) is wanted
-        ]
+        merged: dict[frozenset[tuple[str, str]], Observation] = {}
+        for reading in registry.readings():
+            if spec_for(reading.name) is not wanted:
+                continue
+            attributes = _attributes(reading, wanted, bounds)
+            key = frozenset(attributes.items())
+            value = float(reading.value)
+            seen = merged.get(key)
+            if seen is not None:
+                value = seen.value + value if counter else max(seen.value, value)
+            merged[key] = Observation(value, attributes)
+        return list(merged.values())
 
     return callback
 
 
-def create_gauge_instruments(meter: Meter, registry: GaugeRegistry) -> None:
+def create_gauge_instruments(
+    meter: Meter, registry: GaugeRegistry, bounds: AttributeBounds
+) -> None:
     """Create one observable instrument per :data:`GAUGES` entry plus the catch-all, each
-    polling ``registry`` when the meter's readers collect."""
+    polling ``registry`` when the meter's readers collect; method names are bounded by
+    ``bounds`` (the call metrics' own, so both collapse the same names)."""
     for spec in GAUGES:
         create = meter.create_observable_counter if spec.counter else meter.create_observable_gauge
         create(
             spec.metric,
-            callbacks=[_observe(registry, spec)],
+            callbacks=[_observe(registry, spec, bounds)],
             unit=spec.unit,
             description=spec.description,
         )
     meter.create_observable_gauge(
         OTHER_GAUGE_METRIC,
-        callbacks=[_observe(registry, None)],
+        callbacks=[_observe(registry, None, bounds)],
         unit="1",
         description="Readings of gauge sources without a dedicated metric, by resilience.gauge.",
     )

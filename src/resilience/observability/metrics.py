@@ -109,8 +109,9 @@ class MetricsObserver:
     Keyword-only options: ``meter_provider`` (default: the global one, so a provider set later
     is picked up); ``colors``, the traffic colors exported as themselves (others become
     ``"other"``, no color is ``"none"``); ``max_methods``, the bound on distinct ``rpc.method``
-    values (later ones become ``"_OTHER"``); ``gauges``, the registry whose sources the
-    observable gauges poll (default: the process-wide one). Instruments are created here, once;
+    values (later ones become ``"_OTHER"``), on the call metrics and the gauges alike;
+    ``gauges``, the registry whose sources the observable gauges poll (default: the
+    process-wide one). Instruments are created here, once;
     attribute dictionaries are cached per (side, method, color, code), so a call costs a few
     dictionary lookups and one SDK recording (the duration histogram; calls in flight are
     counted here and read when the exporter collects). While the provider does not record (the
@@ -161,7 +162,7 @@ class MetricsObserver:
         self._live = meter_provider is not None and _records(meter_provider)
         self._recheck_at = -math.inf if meter_provider is None else math.inf
         self._gauges = gauges if gauges is not None else default_gauge_registry()
-        create_gauge_instruments(meter, self._gauges)
+        create_gauge_instruments(meter, self._gauges, self._bounds)
         self._lock = threading.Lock()
         self._base: dict[tuple[str, str, str], Attributes] = {}
         self._ended: dict[tuple[str, str, str | None, grpc.StatusCode], Attributes] = {}
