@@ -52,3 +52,28 @@ class ManualClock:
 
     def __repr__(self) -> str:
         return f"ManualClock({self._now!r})"
+
+
+NO_DEADLINE_BEYOND = 1e9
+"""Seconds (about 31.7 years): a deadline further away than this means the call has none.
+
+A sync gRPC server's ``context.time_remaining()`` reads about 9.2e18 s for a call without a
+deadline (the C core's infinite future, INT64_MAX seconds); a ``grpc.aio`` server reads None.
+No real deadline is that far: gRPC clients cannot even send one past about 7.5e9 s from now
+(their absolute deadline, in int64 nanoseconds since 1970, overflows), and such a timeout makes
+the call fail at once with DEADLINE_EXCEEDED."""
+
+
+def finite_remaining(remaining: float | None) -> float | None:
+    """``remaining`` seconds as read from a gRPC context, or None when it means no deadline
+    (None, gRPC's "infinite" value, anything beyond :data:`NO_DEADLINE_BEYOND`, or NaN)."""
+    if remaining is None or not remaining <= NO_DEADLINE_BEYOND:
+        return None
+    return remaining
+
+
+def remaining_until(deadline: float | None, now: float) -> float | None:
+    """Seconds from ``now`` to ``deadline`` (negative once passed), or None when there is no
+    usable deadline (see :func:`finite_remaining`): an inherited deadline that far away is
+    never turned into a timeout for gRPC."""
+    return None if deadline is None else finite_remaining(deadline - now)

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import grpc
 
 from resilience import _keys
+from resilience._clock import remaining_until
 from resilience._events import GaugeReading, Observer
 from resilience._failover_switches import FailoverSwitches
 from resilience.algorithms._decision import Decision
@@ -37,9 +38,12 @@ DEFAULT_FAILOVER_CODES: frozenset[grpc.StatusCode] = frozenset(
         grpc.StatusCode.DEADLINE_EXCEEDED,
         grpc.StatusCode.RESOURCE_EXHAUSTED,
         grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNKNOWN,
     }
 )
-"""Outcomes of the local attempt that send a read to the remote center (breaker drops too)."""
+"""Outcomes of the local attempt that send a read to the remote center (breaker drops too).
+UNKNOWN is a crashed handler: often a local dependency failing, which the remote center may not
+share; the retry window bounds the extra load when the crash is the same everywhere."""
 
 COUNTERS = ("attempted", "admitted", "refused", "expired", "unreplayable", "succeeded", "failed")
 """Counter names: ``attempted`` = a read failed locally with a failover-worthy outcome; then
@@ -170,9 +174,12 @@ class FailoverCore:
         context = current_call_context()
         if context.failover or _is_marked(metadata):
             return None  # a failed-over call never fails over again (no ping-pong)
+        now = self._now()
         deadline = context.deadline  # inherited from the call being handled, if any
+        if remaining_until(deadline, now) is None:
+            deadline = None  # none, or too far away to be one (see NO_DEADLINE_BEYOND)
         if timeout is not None:
-            own = self._now() + timeout
+            own = now + timeout
             deadline = own if deadline is None else min(deadline, own)
         return Plan(method, deadline, metadata)
 

@@ -37,10 +37,13 @@ DEFAULT_FAILURE_CODES: frozenset[grpc.StatusCode] = frozenset(
         grpc.StatusCode.DEADLINE_EXCEEDED,
         grpc.StatusCode.RESOURCE_EXHAUSTED,
         grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNKNOWN,
         grpc.StatusCode.DATA_LOSS,
     }
 )
-"""Status codes that count as failures for the breaker and the dynamic timeout by default."""
+"""Status codes that count as failures for the breaker and the dynamic timeout by default.
+UNKNOWN is what a gRPC server answers when its handler raises (with or without the server
+interceptor): a crash is the callee's failure, as in the OpenTelemetry RPC conventions."""
 
 DEFAULT_CPU_THRESHOLDS: Mapping[int, float] = FrozenMap({1: 0.95, 2: 0.90, 3: 0.85, 4: 0.80})
 """Smoothed CPU usage (0..1) above which OverloadGuard starts shedding each tier."""

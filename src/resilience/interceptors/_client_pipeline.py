@@ -29,7 +29,7 @@ from opentelemetry.context import get_current
 from opentelemetry.trace import Span
 
 from resilience._chaos_rules import Fault
-from resilience._clock import Clock
+from resilience._clock import Clock, remaining_until
 from resilience._events import CallInfo, CallOutcome, Observer
 from resilience.context import current_call_context
 from resilience.errors import RejectReason
@@ -232,8 +232,10 @@ class ClientPipeline(Pipeline):
                 if timeout is None or dynamic < timeout:
                     timeout = dynamic
         if context.deadline is not None:
-            remaining = max(context.deadline - now, 0.0)
-            timeout = remaining if timeout is None or remaining < timeout else timeout
+            inherited = remaining_until(context.deadline, now)  # None: absurdly far, no deadline
+            if inherited is not None:
+                remaining = max(inherited, 0.0)
+                timeout = remaining if timeout is None or remaining < timeout else timeout
         if settings.propagate and (
             span is not None
             or color is not None

@@ -104,15 +104,26 @@ def _inject(metadata: Metadata, color: str | None, span: Span | None) -> None:
 
 
 def _merge_color(metadata: Metadata, color: str, has_baggage: bool) -> None:
+    """Set the color entry in the baggage already written (by the application or another
+    interceptor): every other entry is kept as it is, the color appears exactly once (in the
+    first ``baggage`` header), and a header left with nothing but a former color is removed."""
     entry = f"{COLOR_BAGGAGE}={quote(color, safe='')}"
     if not has_baggage:
         metadata.append((BAGGAGE, entry))
         return
-    for index, (key, value) in enumerate(metadata):
-        if key == BAGGAGE:
-            others = [m for m in str(value).split(",") if _member_key(m) != COLOR_BAGGAGE]
-            metadata[index] = (BAGGAGE, ",".join([*others, entry]))
-            return
+    merged: Metadata = []
+    placed = False
+    for key, value in metadata:
+        if key != BAGGAGE:
+            merged.append((key, value))
+            continue
+        others = [m for m in str(value).split(",") if _member_key(m) != COLOR_BAGGAGE]
+        if not placed:
+            others.append(entry)
+            placed = True
+        if any(m.strip() for m in others):
+            merged.append((BAGGAGE, ",".join(others)))
+    metadata[:] = merged
 
 
 def _member_key(member: str) -> str:
@@ -154,7 +165,7 @@ def incoming(metadata: Sequence[tuple[str, Any]] | None) -> Incoming:
             if checked is not None:
                 if carrier is None:
                     carrier = {}
-                carrier[key] = checked
+                carrier[key] = _combined(key, carrier.get(key), checked)
         elif key == TIER:
             tier = _TIERS.get(value) if isinstance(value, str) else None
             if tier is None:
@@ -183,11 +194,30 @@ def _checked_trace_header(key: str, value: object) -> str | None:
     return None
 
 
+def _combined(key: str, before: str | None, value: str) -> str:
+    """A trace header seen again: W3C Baggage and Trace Context combine several ``baggage``
+    (or ``tracestate``) headers into one comma-separated list, so the second header another
+    component added (sentry-sdk adds its own ``baggage``) is read too; members already present
+    are not repeated, and a list that would outgrow the header's size limit keeps what it had.
+    A repeated ``traceparent`` is ambiguous: the last one is used."""
+    if before is None or key == TRACEPARENT:
+        return value
+    known = {member.strip() for member in before.split(",")}
+    added = [member for member in value.split(",") if member.strip() not in known]
+    if not added:
+        return before
+    joined = ",".join([before, *added])
+    if len(joined) > _TRACE_CHECKS[key][0]:
+        logger.debug("resilience: ignoring a %s header past %d characters", key, len(before))
+        return before
+    return joined
+
+
 def _color_from(carrier: dict[str, str] | None) -> tuple[str | None, bool]:
     header = carrier.get(BAGGAGE) if carrier else None
     if header is None or COLOR_BAGGAGE not in header:
         return None, False
-    for member in header.split(","):
+    for member in reversed(header.split(",")):  # the last one wins, as in OpenTelemetry's
         name, _, rest = member.partition("=")
         if name.strip() != COLOR_BAGGAGE:
             continue

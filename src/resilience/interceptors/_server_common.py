@@ -16,7 +16,7 @@ from resilience.interceptors._server_pipeline import ServerCall
 from resilience.interceptors._shapes import Handler, Shape, shape_of
 
 _OK = grpc.StatusCode.OK
-_INTERNAL = grpc.StatusCode.INTERNAL
+_UNKNOWN = grpc.StatusCode.UNKNOWN
 _CANCELLED = grpc.StatusCode.CANCELLED
 _DEADLINE_EXCEEDED = grpc.StatusCode.DEADLINE_EXCEEDED
 
@@ -71,21 +71,24 @@ def ended_by_exception(
 ) -> tuple[grpc.StatusCode, BaseException | None, bool]:
     """How a call whose handler raised ends: its status, the exception to report (None when
     the handler aborted the call on purpose with ``context.abort``), and whether it crashed
-    (no status set): then the interceptor answers INTERNAL with a generic message itself, so
-    no exception text reaches the client (see :func:`answer_crash`)."""
+    (no status set): then the interceptor answers UNKNOWN, the code gRPC itself gives an
+    unhandled handler exception, but with a generic message instead of gRPC's, which carries
+    the exception text (``Exception calling application: <text>`` on sync servers,
+    ``Unexpected <class ...>: <text>`` on grpc.aio), so no exception text reaches the client."""
     code = context.code()
     if code is None:
         if isinstance(exc, grpc.RpcError) and not _active(context):
             return code_after_cancel(context), None, False  # the call ended under the handler
-        return _INTERNAL, exc, True
+        return _UNKNOWN, exc, True
     aborted = type(exc) is Exception and not exc.args  # what grpc's sync abort raises
     return code, None if aborted or isinstance(exc, grpc.aio.AbortError) else exc, False
 
 
 def log_crash(method: str, exc: BaseException) -> None:
-    """Log a handler's crash with its traceback (the client only learns "internal error")."""
+    """Log a handler's crash with its traceback (the client only learns UNKNOWN and a
+    generic message)."""
     logger.error(
-        "resilience: the handler of %s raised %s; answering INTERNAL",
+        "resilience: the handler of %s raised %s; answering UNKNOWN",
         method,
         type(exc).__name__,
         exc_info=exc,

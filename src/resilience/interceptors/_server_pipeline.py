@@ -14,7 +14,7 @@ import grpc
 from opentelemetry.context import Context as OtelContext
 from opentelemetry.trace import Span
 
-from resilience._clock import Clock
+from resilience._clock import Clock, finite_remaining
 from resilience._events import CallInfo, CallOutcome, Observer
 from resilience.algorithms import OverloadGuard
 from resilience.algorithms._decision import Decision
@@ -140,7 +140,7 @@ class ServerPipeline(Pipeline):
         One straight path with one clock read (the deadline's, the call's start when the
         clock is the default one, and the tracer re-check's): a server call's cost is mostly
         the code and data it touches with cold caches between two network waits."""
-        remaining = context.time_remaining()
+        remaining = finite_remaining(context.time_remaining())  # sync: 9.2e18 s = none
         now = _monotonic()
         registry = self.registry
         try:

@@ -141,7 +141,8 @@ class AioServerInterceptor(ServerFacade, grpc.aio.ServerInterceptor):
 
 
 async def _ended_by(call: ServerCall, method: str, context: Context, exc: Exception) -> None:
-    """End a call whose handler raised; a crash is answered INTERNAL with a generic message."""
+    """End a call whose handler raised; a crash is answered UNKNOWN (as by
+    gRPC) with a generic message."""
     code, exception, crashed = ended_by_exception(context, exc)
     call.end(code, exception)
     if crashed:

@@ -121,8 +121,8 @@ class ServerInterceptor(ServerFacade, grpc.ServerInterceptor):
 
 
 def _ended_by(call: ServerCall, method: str, context: grpc.ServicerContext, exc: Exception) -> None:
-    """End a call whose handler raised; a crash is answered INTERNAL with a generic message
-    (``context.abort`` raises, chained to the handler's exception)."""
+    """End a call whose handler raised; a crash is answered UNKNOWN (as by gRPC) with a generic
+    message (``context.abort`` raises, chained to the handler's exception)."""
     code, exception, crashed = ended_by_exception(context, exc)
     call.end(code, exception)
     if crashed:

@@ -4,8 +4,8 @@
 exception on the server side it captures that exception in a fresh isolation scope tagged with
 ``rpc.method``, ``resilience.color``, ``resilience.tier`` and ``trace_id``; the event carries the
 exception's stack (the handler's frames). The interceptor, not the reporter, answers the client
-with INTERNAL and :data:`GENERIC_INTERNAL_MESSAGE`, so no stack and no exception text leave the
-server.
+with UNKNOWN (gRPC's own code for it) and :data:`GENERIC_INTERNAL_MESSAGE`, so no stack and no
+exception text leave the server.
 
 Privacy: an event processor on that scope removes frame local variables (a handler's locals
 hold the request payload and the servicer context with its metadata), any ``request`` section,
@@ -46,7 +46,7 @@ _log = logging.getLogger("resilience.observability")
 
 
 def generic_internal_message() -> str:
-    """The message the server interceptor sends with INTERNAL instead of the exception text."""
+    """The message the server interceptor sends with UNKNOWN instead of the exception text."""
     return GENERIC_INTERNAL_MESSAGE
 
 

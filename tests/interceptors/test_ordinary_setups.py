@@ -1,0 +1,139 @@
+"""Ordinary setups that broke: a sync chain without deadlines, several ``baggage`` headers, and
+the status of a crashed handler (each test failed before its fix)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from opentelemetry import baggage
+
+from resilience._clock import NO_DEADLINE_BEYOND, finite_remaining, remaining_until
+from resilience._failover_core import DEFAULT_FAILOVER_CODES
+from resilience._keys import COLOR_BAGGAGE
+from resilience.context import current_color, is_shadow, time_remaining, traffic_color
+from resilience.interceptors._metadata import extract_context, incoming, outgoing
+from resilience.policy import DEFAULT_FAILURE_CODES
+from resilience.testing import EchoBehavior
+
+from .harness import Harness
+
+COLOR = f"{COLOR_BAGGAGE}=loadtest"
+
+
+def test_no_deadline_reads_none_and_a_two_hop_chain_works(harness: Harness) -> None:
+    seen: list[float | None] = []
+
+    def record(request: bytes, context: Any) -> None:
+        seen.append(time_remaining())
+
+    last = harness.server(behavior=EchoBehavior(on_call=record))
+    forward = harness.forward(harness.client(last.address))
+
+    def record_then_forward(request: bytes, context: Any) -> Any:
+        seen.append(time_remaining())
+        return forward(request, context)
+
+    first = harness.server(behavior=EchoBehavior(on_call=record_then_forward))
+    client = harness.client(first.address, plain=True)
+
+    assert client.call(timeout=None) == [b"ping"]
+    assert seen == [None, None]
+
+
+def test_gRPCs_infinite_remaining_time_means_no_deadline() -> None:
+    assert finite_remaining(9.223372036854776e18) is None
+    assert finite_remaining(float("nan")) is None
+    assert finite_remaining(None) is None
+    assert finite_remaining(2.5) == 2.5
+    assert finite_remaining(-1.0) == -1.0
+    assert remaining_until(100.0 + NO_DEADLINE_BEYOND * 2, 100.0) is None
+    assert remaining_until(float("inf"), 0.0) is None
+    assert remaining_until(3.0, 1.0) == 2.0
+
+
+def test_an_absurd_inherited_deadline_is_not_sent_onward(harness: Harness) -> None:
+    from resilience.context import CallContext, use_call_context
+
+    seen: list[float | None] = []
+    behavior = EchoBehavior(on_call=lambda request, context: seen.append(time_remaining()))
+    server = harness.server(behavior=behavior)
+    client = harness.client(server.address)
+
+    with use_call_context(CallContext(deadline=9.2e18)):
+        assert client.call(timeout=None) == [b"ping"]
+    assert seen == [None]
+
+
+def test_several_baggage_headers_are_read_as_one_list(harness: Harness) -> None:
+    seen: list[tuple[str | None, bool, dict[str, object]]] = []
+
+    def record(request: bytes, context: Any) -> None:
+        seen.append((current_color(), is_shadow(), dict(baggage.get_all())))
+
+    server = harness.server(behavior=EchoBehavior(on_call=record))
+    client = harness.client(server.address, plain=True)
+    # What sentry-sdk's GRPCIntegration does on a sync channel: a baggage header of its own
+    # after the one that carries the color.
+    metadata = [("baggage", f"tenant=acme,{COLOR}"), ("baggage", "sentry-trace_id=abc")]
+
+    assert client.call(timeout=None, metadata=metadata) == [b"ping"]
+    assert seen == [
+        ("loadtest", True, {"tenant": "acme", COLOR_BAGGAGE: "loadtest", "sentry-trace_id": "abc"})
+    ]
+
+
+def test_repeated_baggage_members_are_read_once() -> None:
+    found = incoming([("baggage", f"a=1,{COLOR}"), ("baggage", f"{COLOR},b=2")])
+    assert found.carrier == {"baggage": f"a=1,{COLOR},b=2"}
+    expected = {"a": "1", COLOR_BAGGAGE: "loadtest", "b": "2"}
+    assert baggage.get_all(extract_context(found)) == expected
+
+
+def test_the_color_merges_into_every_baggage_header_once() -> None:
+    existing = [
+        ("baggage", f"a=1,{COLOR_BAGGAGE}=old"),
+        ("x", "y"),
+        ("baggage", f"{COLOR_BAGGAGE}=old2,b=2"),
+    ]
+
+    written = outgoing(existing, color="loadtest", tier=None, failover=False)
+
+    members = [m for key, value in written if key == "baggage" for m in value.split(",")]
+    assert sorted(members) == sorted(["a=1", "b=2", COLOR])
+    assert ("x", "y") in written
+
+
+def test_a_header_holding_only_an_old_color_is_removed() -> None:
+    existing = [("baggage", "a=1"), ("baggage", f"{COLOR_BAGGAGE}=old")]
+
+    written = outgoing(existing, color="loadtest", tier=None, failover=False)
+
+    assert [value for key, value in written if key == "baggage"] == [f"a=1,{COLOR}"]
+
+
+def test_the_application_s_baggage_reaches_the_server_with_the_color(harness: Harness) -> None:
+    seen: list[dict[str, object]] = []
+    behavior = EchoBehavior(on_call=lambda request, context: seen.append(dict(baggage.get_all())))
+    server = harness.server(behavior=behavior)
+    client = harness.client(server.address)
+
+    with traffic_color("loadtest"):
+        client.call(metadata=[("baggage", "tenant=acme"), ("baggage", "region=eu")])
+
+    assert seen == [{"tenant": "acme", "region": "eu", COLOR_BAGGAGE: "loadtest"}]
+
+
+def test_a_crash_is_unknown_as_in_grpc_and_counts_for_breaker_and_failover(
+    harness: Harness,
+) -> None:
+    server = harness.server(behavior=EchoBehavior(raise_error=True))
+    client = harness.client(server.address)
+
+    result: Any = client.call()
+
+    assert result.code is grpc.StatusCode.UNKNOWN
+    assert "raised on purpose" not in result.details  # gRPC's own message carries the text
+    # A crash counts as the callee's failure, as INTERNAL did before.
+    assert grpc.StatusCode.UNKNOWN in DEFAULT_FAILURE_CODES
+    assert grpc.StatusCode.UNKNOWN in DEFAULT_FAILOVER_CODES
