@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from resilience._failover_requests import Attempts, RequestLog, Shape, call_options
-from resilience._failover_sync_calls import FailoverFuture, ResponseStream
+from resilience._failover_sync_calls import ResponseStream
+from resilience._failover_sync_future import FailoverFuture
 
 if TYPE_CHECKING:
     _UnaryUnaryBase = grpc.UnaryUnaryMultiCallable[Any, Any]

@@ -1,9 +1,8 @@
 """Sync call objects that can switch from the local attempt to the remote one.
 
 :class:`ResponseStream` (unary-stream, stream-stream) fails over only while no response
-message has arrived; :class:`FailoverFuture` (``future()`` of unary-response methods) switches
-in the local attempt's done callback, so nothing blocks until the caller asks for the result.
-Both hand the remote attempt's outcome to ``finish`` exactly once.
+message has arrived and hands the remote attempt's outcome to ``finish`` exactly once; the
+``future()`` twin is :mod:`resilience._failover_sync_future`.
 """
 
 from __future__ import annotations
@@ -55,6 +54,7 @@ class ResponseStream(_CallFuture):
         self._finish_remote = finish
         self._release = release
         self._worthy = worthy
+        self._cancelled = False
         self._watch(call)
 
     def __iter__(self) -> Iterator[Any]:
@@ -115,13 +115,13 @@ class ResponseStream(_CallFuture):
         _run(fn, self)
 
     def done(self) -> bool:
-        return self._callbacks is None
+        return self._cancelled or self._callbacks is None
 
     def running(self) -> bool:
         return not self.done()
 
     def cancelled(self) -> bool:
-        return bool(self._call.cancelled())
+        return self._cancelled or bool(self._call.cancelled())
 
     def result(self, timeout: float | None = None) -> Any:
         return self._call.result(timeout)
@@ -136,8 +136,13 @@ class ResponseStream(_CallFuture):
     # -- grpc.Call -------------------------------------------------------------------------
 
     def cancel(self) -> bool:
+        """Cancel the attempt in flight; once True, the call is cancelled and done at once
+        (its done callbacks run when gRPC reports the attempt's end)."""
         self._fail_over = None
-        return bool(self._call.cancel())
+        if not self._call.cancel():
+            return False
+        self._cancelled = True
+        return True
 
     def is_active(self) -> bool:
         return bool(self._call.is_active())
@@ -167,129 +172,3 @@ def _run(callback: Callable[..., Any], *args: Any) -> None:
         callback(*args)
     except Exception:
         _log.exception("a call callback raised")
-
-
-def _error_of(future: Any) -> BaseException | None:
-    if future.cancelled():
-        return None
-    error: BaseException | None = future.exception()
-    return error
-
-
-class FailoverFuture(_CallFuture):
-    """A Call and Future whose result is the remote attempt's when the local one failed over."""
-
-    def __init__(
-        self, local: Any, fail_over: FailOver, finish: Finish, release: Callable[[], None]
-    ) -> None:
-        self._condition = threading.Condition()
-        self._call = local
-        self._fail_over = fail_over
-        self._finish = finish
-        self._release = release
-        self._settled = False
-        self._cancel_requested = False
-        self._done_callbacks: list[Callable[[Any], None]] = []
-        self._rpc_callbacks: list[Callable[[], None]] = []
-        local.add_done_callback(self._local_done)
-
-    def _local_done(self, local: Any) -> None:
-        error = None if self._cancel_requested else _error_of(local)
-        remote = None if error is None else self._fail_over(error)
-        if remote is None:
-            self._settle()
-            return
-        with self._condition:
-            self._call = remote
-        remote.add_done_callback(self._remote_done)
-
-    def _remote_done(self, remote: Any) -> None:
-        error = None if remote.cancelled() else _error_of(remote)
-        self._finish(error)
-        self._settle()
-
-    def _settle(self) -> None:
-        with self._condition:
-            self._settled = True
-            self._condition.notify_all()
-            callbacks, self._done_callbacks = self._done_callbacks, []
-            rpc_callbacks, self._rpc_callbacks = self._rpc_callbacks, []
-        self._release()
-        for callback in rpc_callbacks:
-            _run(callback)
-        for done_callback in callbacks:
-            _run(done_callback, self)
-
-    def _wait(self, timeout: float | None) -> Any:
-        with self._condition:
-            if not self._condition.wait_for(lambda: self._settled, timeout):
-                raise grpc.FutureTimeoutError()
-            return self._call
-
-    # -- grpc.Future -----------------------------------------------------------------------
-
-    def cancel(self) -> bool:
-        with self._condition:
-            if self._settled:
-                return False
-            self._cancel_requested = True
-            call = self._call
-        return bool(call.cancel())
-
-    def cancelled(self) -> bool:
-        with self._condition:
-            return self._settled and bool(self._call.cancelled())
-
-    def running(self) -> bool:
-        return not self.done()
-
-    def done(self) -> bool:
-        with self._condition:
-            return self._settled
-
-    def result(self, timeout: float | None = None) -> Any:
-        return self._wait(timeout).result()
-
-    def exception(self, timeout: float | None = None) -> Exception | None:
-        error: Exception | None = self._wait(timeout).exception()
-        return error
-
-    def traceback(self, timeout: float | None = None) -> Any:
-        return self._wait(timeout).traceback()
-
-    def add_done_callback(self, fn: Callable[[Any], None]) -> None:
-        with self._condition:
-            if not self._settled:
-                self._done_callbacks.append(fn)
-                return
-        _run(fn, self)
-
-    # -- grpc.Call -------------------------------------------------------------------------
-
-    def is_active(self) -> bool:
-        return not self.done()
-
-    def time_remaining(self) -> float:
-        with self._condition:
-            call = self._call
-        return float(call.time_remaining())
-
-    def add_callback(self, callback: Callable[[], None]) -> bool:
-        with self._condition:
-            if self._settled:
-                return False
-            self._rpc_callbacks.append(callback)
-            return True
-
-    def initial_metadata(self) -> Any:
-        return self._wait(None).initial_metadata()
-
-    def trailing_metadata(self) -> Any:
-        return self._wait(None).trailing_metadata()
-
-    def code(self) -> grpc.StatusCode:
-        code: grpc.StatusCode = self._wait(None).code()
-        return code
-
-    def details(self) -> str:
-        return str(self._wait(None).details())
