@@ -38,8 +38,9 @@ SET_FAULTS = f"/{SERVICE}/SetFaults"
 GET_FAULTS = f"/{SERVICE}/GetFaults"
 TOKEN_KEY = "x-resilience-admin-token"
 MAX_REQUEST_BYTES = 1 << 20
-DEFAULT_MAX_TTL = 3600.0
-"""Default longest time, in seconds, that one SetFaults request may switch faults on for."""
+DEFAULT_MAX_TTL = 7200.0
+"""Default longest time, in seconds, that one SetFaults request may switch faults on for: two
+hours, room for the longest experiment (a one-hour ``duration`` plus its grace)."""
 _REQUEST_FIELDS = ("injector", "rules", "enabled", "ttl")
 
 

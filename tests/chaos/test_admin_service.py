@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,7 +10,17 @@ import grpc
 import pytest
 
 from loadtest.echo_server import AioEcho, Echo, RunningServer, SyncEcho
-from resilience._chaos_admin import GET_FAULTS, admin_handler, aio_admin_handler, call_admin
+from resilience._chaos_admin import (
+    GET_FAULTS,
+    SET_FAULTS,
+    TOKEN_KEY,
+    admin_handler,
+    aio_admin_handler,
+    call_admin,
+    handle,
+)
+from resilience._chaos_experiment import MAX_PHASE
+from resilience._chaos_run import TTL_GRACE
 from resilience.chaos import FaultInjector, FaultRule, InjectorRegistry
 from resilience.errors import ConfigError
 from resilience.testing import ManualClock
@@ -167,3 +178,17 @@ def test_switch_refuses_a_bad_lifetime_and_keeps_the_state(for_seconds: float) -
         )
     assert injector.rules == ()
     assert not injector.enabled
+
+
+def test_the_default_maximum_fits_the_longest_experiment() -> None:
+    registry = InjectorRegistry()
+    injector = registry.register("default", FaultInjector())
+    longest = {"rules": [{"abort": "INTERNAL"}], "ttl": MAX_PHASE + TTL_GRACE}
+    handle(
+        SET_FAULTS,
+        json.dumps(longest).encode(),
+        [(TOKEN_KEY, TOKEN)],
+        registry=registry,
+        token=TOKEN,
+    )
+    assert injector.enabled
