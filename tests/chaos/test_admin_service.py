@@ -133,6 +133,7 @@ NEW_RULES = [{"abort": "UNAVAILABLE", "message": "must not land"}]
         ({"ttl": MAX_TTL + 1}, "ttl: must be > 0 and at most 600 seconds"),
         ({"ttl": "30"}, "ttl: must be a finite number of seconds"),
         ({"for_seconds": 30}, "for_seconds: unknown field"),
+        ({"allowed_colors": ["vip"]}, "allowed_colors: unknown field"),
         ({"rules": [*NEW_RULES, {"color": "vip", "abort": "INTERNAL"}]}, "rules[1].color"),
     ],
 )
