@@ -9,7 +9,7 @@ import pytest
 
 from resilience._cli._demo_run import run_showcase
 from resilience._cli._demo_summary import DemoResult
-from resilience._cli._demo_view import split
+from resilience._cli._demo_words import split
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,8 @@ def test_the_breaker_opened_when_errors_reached_40_percent(
     result, text, _ = run
     assert result.peak_drop("errors 40%") > 0.2
     assert result.peak_drop("errors 40%") > result.peak_drop("errors 5%")
-    assert "breaker OPEN" in text
+    assert "half-open, drops" in text  # the breaker's own words: it has no open state
+    assert "OPEN" not in text
 
 
 def test_the_overload_shed_tier_4_and_kept_tier_1(run: tuple[DemoResult, str, Path]) -> None:
@@ -64,3 +65,21 @@ def test_the_output_explains_itself_and_the_timeline_is_drawn(
     assert ("kept in Redis" in text) or ("kept in memory" in text)
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"timeline: {plot}" in text
+
+
+def test_one_line_per_whole_second(run: tuple[DemoResult, str, Path]) -> None:
+    """Every sample covers one whole second (none printed twice, no short last one)."""
+    result, text, _ = run
+    assert [s.at for s in result.samples] == [float(n) for n in range(1, 13)]
+    seconds = [line.split()[0] for line in text.splitlines() if " ok/calls " in line]
+    assert seconds == [f"{n}s" for n in range(1, 13)]
+
+
+def test_each_phase_ends_with_what_was_measured(run: tuple[DemoResult, str, Path]) -> None:
+    result, text, _ = run
+    lines = [line.strip() for line in text.splitlines() if line.strip().startswith("measured:")]
+    assert len(lines) == 6
+    overload = lines[4]
+    t1_calls, t1_ok, *_ = split(result.totals("overload 3x"), "tier 1")
+    assert f"ok t1 {t1_ok / t1_calls:.0%}," in overload  # the figure, not a promise
+    assert "keeps its calls" not in text

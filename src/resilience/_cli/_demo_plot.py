@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 
 from resilience._cli._demo_script import PHASES, Sample
-from resilience._cli._demo_view import ROWS, split
+from resilience._cli._demo_words import ROWS, split
 
 _STYLES = {"loadtest": "--", "writes": ":"}
 

@@ -7,13 +7,15 @@ import time
 from collections import Counter
 from typing import TextIO
 
+from resilience._cli._demo_logs import collected
 from resilience._cli._demo_redis import LimitStore
-from resilience._cli._demo_script import STEADY_PER_TIER, WRITES, Phase, play
+from resilience._cli._demo_script import STEADY_PER_TIER, WRITES, Phase, Sample, play
 from resilience._cli._demo_services import BROWSE
 from resilience._cli._demo_summary import DemoResult, summary
 from resilience._cli._demo_topology import Centers
 from resilience._cli._demo_traffic import REMOTE_ROW, Callers, Stream, local_streams
 from resilience._cli._demo_view import header, make_view
+from resilience._cli._demo_words import measured, opening
 
 REMOTE_RATE = 8.0
 """Calls per second of the remote center's own callers."""
@@ -31,10 +33,12 @@ def run_showcase(
 ) -> DemoResult:
     """Run the two-center demo for ``duration`` seconds of script, print it to ``out`` (live
     view, then the summary), draw the timeline to ``plot`` (a PNG path, or None) and return
-    what was measured. ``observed``: give the interceptors the default observers (metrics)."""
+    what was measured. ``observed``: give the interceptors the default observers (metrics).
+    The library's log warnings go to the view and the summary, not to the terminal."""
     observers = None if observed else ()
     started = time.monotonic()
     with (
+        collected() as notes,
         LimitStore(use_redis=use_redis) as store,
         Centers(store=store.url, seed=seed, observers=observers) as centers,
     ):
@@ -51,19 +55,27 @@ def run_showcase(
             observers=observers,
             row=REMOTE_ROW,
         ).start()
-        view = make_view(
-            out, header(store.description, centers.local.port, centers.remote.port), live=live
-        )
+        title = header(store.description, centers.local.port, centers.remote.port)
+        view = make_view(out, title, store.kind, live=live)
         number = 0
 
-        def on_phase(phase: Phase) -> None:
+        def on_phase(phase: Phase, last: Sample | None) -> None:
             nonlocal number
             number += 1
-            view.phase(phase, number)
+            view.phase(phase, number, opening(phase, last))
+
+        def on_phase_end(phase: Phase, samples: list[Sample], before: Sample | None) -> None:
+            view.note(measured(samples, before))
 
         try:
             samples = play(
-                centers, local, remote, duration=duration, on_phase=on_phase, on_sample=view.sample
+                centers,
+                local,
+                remote,
+                duration=duration,
+                on_phase=on_phase,
+                on_sample=lambda sample: view.sample(sample, notes),
+                on_phase_end=on_phase_end,
             )
         finally:
             view.close()
@@ -72,7 +84,14 @@ def run_showcase(
         served = Counter(
             {row: n for (row, failover), n in centers.remote_backend.served.items() if failover}
         )
-        result = DemoResult(samples, served, store.kind, time.monotonic() - started)
+        result = DemoResult(
+            samples,
+            served,
+            store.kind,
+            time.monotonic() - started,
+            list(notes.messages),
+            notes.store_failures,
+        )
     out.write("\n" + summary(result) + "\n")
     if plot:
         from resilience._cli._demo_plot import plot_timeline

@@ -7,14 +7,16 @@ of what the callers saw and what the local gateway's mechanisms are doing.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import grpc
 
-from resilience._cli._demo_services import CHECK, GATEWAY_LIMIT, RESERVE
+from resilience._cli._demo_services import BREAKER, CHECK, GATEWAY_LIMIT, RESERVE
 from resilience._cli._demo_topology import Centers
 from resilience._cli._demo_traffic import Callers
 from resilience.chaos import FaultRule
@@ -43,7 +45,8 @@ def _errors(percentage: float) -> list[FaultRule]:
 @dataclass(frozen=True)
 class Phase:
     """One act of the script: ``share`` of the run; ``faults`` for the local backend; ``rate``
-    per tier of the local reads; ``banner`` says what to watch."""
+    per tier of the local reads; ``banner`` says what the script does and what the mechanisms
+    are built to do about it (conditionally: what they did is measured, not promised)."""
 
     name: str
     share: float
@@ -52,39 +55,61 @@ class Phase:
     rate: float = STEADY_PER_TIER
 
 
+_K = Fraction(1 / BREAKER["k"]).limit_denominator(10)
+_SUCCEED = f"{_K.numerator} call{'s' if _K.numerator > 1 else ''} in {_K.denominator}"
+"""The breaker's threshold in words: it drops nothing while more than this many succeed."""
 PHASES: tuple[Phase, ...] = (
-    Phase("steady", 0.12, "All healthy: every tier is served by the local center."),
+    Phase("steady", 0.12, "No faults injected: the baseline."),
     Phase(
         "errors 5%",
         0.14,
-        "The local backend fails 5% of calls. The breaker tolerates it (stays closed); "
-        "each failed read fails over to the remote center.",
+        "The local backend fails 5% of calls. The breaker drops nothing while more than "
+        f"{_SUCCEED} succeed; a failed read fails over to the remote center if the retry "
+        "window admits it.",
         tuple(_errors(5)),
     ),
     Phase(
         "errors 40%",
         0.18,
-        "The local backend fails 40% of calls. The gateway's breaker opens and drops calls "
-        "locally; reads fail over as far as the retry window allows; writes never fail over.",
+        f"The local backend fails 40% of calls. Once fewer than {_SUCCEED} succeed, the "
+        "breaker drops a share of the calls locally (half-open: it never drops all); failed "
+        "and dropped reads fail over as far as the retry window allows; writes never do.",
         tuple(_errors(40)),
     ),
     Phase(
         "latency spike",
         0.16,
         f"No more errors, but the local backend takes {SPIKE[0] * 1000:.0f}-"
-        f"{SPIKE[1] * 1000:.0f} ms. The dynamic timeout tightens; reads that time out fail "
-        "over.",
+        f"{SPIKE[1] * 1000:.0f} ms a call.",
         (FaultRule(method="/shop.Inventory/*", delay=SPIKE, name="latency spike"),),
     ),
     Phase(
         "overload 3x",
         0.22,
-        f"The backend is well again, but callers send 3x the gateway's {GATEWAY_LIMIT}/s. The "
-        "tiered limit sheds tier 4 first, then tier 3; tier 1 keeps its calls.",
+        f"The backend is well again, but callers send {3 * GATEWAY_LIMIT} calls/s, 3x what "
+        f"the gateway admits ({GATEWAY_LIMIT}/s, the most critical tier first). Tier 1 asks "
+        f"for {OVERLOAD_PER_TIER + WRITES:.0f}/s ({OVERLOAD_PER_TIER:.0f} reads, "
+        f"{WRITES:.0f} writes), the other tiers {OVERLOAD_PER_TIER:.0f} each.",
         rate=OVERLOAD_PER_TIER,
     ),
-    Phase("recovered", 0.18, "Back to normal: every tier served, breaker closed again."),
+    Phase(
+        "recovered",
+        0.18,
+        f"Back to {STEADY_PER_TIER:.0f} reads/s per tier, no faults.",
+    ),
 )
+
+
+def phase_seconds(duration: float) -> list[int]:
+    """Whole seconds each phase lasts: its share of ``duration`` rounded so that the phases
+    add up to ``round(duration)`` (at least one second each)."""
+    total = max(len(PHASES), round(duration))
+    bounds, shared = [0], 0.0
+    for phase in PHASES:
+        shared += phase.share
+        bounds.append(max(bounds[-1] + 1, round(shared * total)))
+    bounds[-1] = max(bounds[-1], total)
+    return [b - a for a, b in itertools.pairwise(bounds)]
 
 
 @dataclass
@@ -92,7 +117,7 @@ class Sample:
     """One second of the run, as the local center saw it."""
 
     at: float
-    """Seconds since the script started (end of the sampled interval)."""
+    """Seconds since the script started, a whole number: the end of the sampled second."""
     phase: str
     counts: Counter[tuple[str, str]]
     """Calls that ended in the interval, by (row, outcome label)."""
@@ -106,6 +131,8 @@ class Sample:
     """Failovers the local gateway sent to the remote center in the interval."""
     refused: int
     """Failovers the retry window refused in the interval."""
+    fallback: bool = False
+    """The gateway's Redis-backed limit was deciding locally (its store had failed)."""
     remote: Counter[str] = field(default_factory=Counter)
     """Calls of the remote center's own callers, by outcome label."""
 
@@ -116,27 +143,31 @@ def play(
     remote: Callers,
     *,
     duration: float,
-    on_phase: Callable[[Phase], None],
+    on_phase: Callable[[Phase, Sample | None], None],
     on_sample: Callable[[Sample], None],
+    on_phase_end: Callable[[Phase, list[Sample], Sample | None], None],
 ) -> list[Sample]:
-    """Play :data:`PHASES` over ``duration`` seconds; call ``on_phase`` as each begins and
-    ``on_sample`` once a second (and at each phase's end). Returns every sample."""
+    """Play :data:`PHASES` over ``duration`` seconds, whole seconds each (see
+    :func:`phase_seconds`). Calls ``on_phase(phase, last sample)`` as each begins,
+    ``on_sample`` at the end of every second, and ``on_phase_end(phase, its samples, the
+    sample before it)`` as it ends. Returns every sample."""
     samples: list[Sample] = []
     start = time.monotonic()
     stats = centers.local.channel.stats()
-    for phase in PHASES:
+    for phase, seconds in zip(PHASES, phase_seconds(duration), strict=True):
         centers.local_backend.injector.replace_rules(phase.faults)
         for stream in local.streams.values():
             if stream.method.endswith("/Browse"):
                 stream.rate = phase.rate
-        on_phase(phase)
-        end = time.monotonic() + phase.share * duration
-        while (left := end - time.monotonic()) > 0.05:
-            time.sleep(min(1.0, left))
+        before = samples[-1] if samples else None
+        on_phase(phase, before)
+        for _ in range(seconds):
+            tick = len(samples) + 1
+            time.sleep(max(0.0, start + tick - time.monotonic()))
             now = centers.local.channel.stats()
             gauges = centers.local.gauges()
             sample = Sample(
-                at=time.monotonic() - start,
+                at=float(tick),
                 phase=phase.name,
                 counts=local.take(),
                 drop_probability=gauges.get("breaker.drop_probability", 0.0),
@@ -145,9 +176,11 @@ def play(
                 failovers=now.admitted - stats.admitted,
                 refused=now.refused - stats.refused,
                 remote=Counter({label: n for (_, label), n in remote.take().items()}),
+                fallback=gauges.get("limiter.fallback", 0.0) > 0,
             )
             stats = now
             samples.append(sample)
             on_sample(sample)
+        on_phase_end(phase, samples[len(samples) - seconds :], before)
     centers.local_backend.injector.replace_rules(())
     return samples

@@ -27,6 +27,7 @@ from resilience.chaos import FaultInjector, fault_hook
 from resilience.context import current_color, current_method, current_tier, is_failover
 from resilience.failover import DualCenterChannel
 from resilience.interceptors import ClientInterceptor, ServerInterceptor
+from resilience.observability._gauges import default_gauge_registry
 from resilience.policy import Policy
 
 BROWSE, ORDER = "/shop.Catalog/Browse", "/shop.Catalog/Order"
@@ -36,12 +37,17 @@ GATEWAY_LIMIT = 60
 LOADTEST = "loadtest"
 OPTIONS = [("grpc.so_reuseport", 0)]
 TRUSTED = ["127.0.0.1/32", "::1/128"]
-_BREAKER = {"k": 1.5, "window": 1.0, "buckets": 10, "min_requests": 10, "probe_interval": 0.5}
+BREAKER = {"k": 1.5, "window": 1.0, "buckets": 10, "min_requests": 10, "probe_interval": 0.5}
 """k = 1.5: closed while more than 2 calls in 3 succeed (so 5% errors pass, 40% do not); a
 1-second window so that it opens and closes within the demo's phases."""
-_TIMEOUT = {"t_avg": 0.03, "t_hwm": 0.12, "t_max": 0.3, "n": 20}
+TIMEOUT = {"t_avg": 0.03, "t_hwm": 0.12, "t_max": 0.3, "n": 20}
 """The backend answers in about 5 ms: the timeout stays at 300 ms while the average is under
 30 ms and is cut to 120 ms as the average reaches 120 ms."""
+
+
+def limit_key(center: str) -> str:
+    """The name of the ``center``'s gateway limit (the instances of one center share it)."""
+    return f"demo.{center}.catalog"
 
 
 def gateway_policy(center: str, store: str) -> Policy:
@@ -50,7 +56,7 @@ def gateway_policy(center: str, store: str) -> Policy:
     over, ``Reserve`` a write that never does). The limit is named after the ``center``: the
     instances of one center's gateway share it; the other center has its own."""
     limit: dict[str, Any] = {"limit": GATEWAY_LIMIT, "tiered": True, "store": store}
-    limit["key"] = f"demo.{center}.catalog"
+    limit["key"] = limit_key(center)
     if store != "memory":
         limit.update({"mode": "periodic", "sync_interval": 0.1, "expected_instances": 1})
     return Policy.from_dict(
@@ -58,8 +64,8 @@ def gateway_policy(center: str, store: str) -> Policy:
             "trusted_peers": TRUSTED,
             "methods": {
                 "/shop.Catalog/*": {"rate_limit": limit},
-                CHECK: {"breaker": _BREAKER, "timeout": _TIMEOUT, "read": True},
-                RESERVE: {"breaker": _BREAKER, "timeout": _TIMEOUT, "read": False},
+                CHECK: {"breaker": BREAKER, "timeout": TIMEOUT, "read": True},
+                RESERVE: {"breaker": BREAKER, "timeout": TIMEOUT, "read": False},
             },
         }
     )
@@ -180,13 +186,19 @@ class Gateway:
             raise  # abort raised already; keeps type checkers informed
 
     def gauges(self) -> dict[str, float]:
-        """Gauges of the calls to the local backend's ``Check``: ``breaker.drop_probability``
-        and ``timeout.seconds``."""
-        return {
+        """Gauges of the calls to the local backend's ``Check`` (``breaker.drop_probability``,
+        ``timeout.seconds``) and of the gateway's limit (``limiter.fallback``: 1 while a
+        Redis-backed limit decides locally because the store failed; absent in memory)."""
+        gauges = {
             reading.name: reading.value
             for reading in self.breaker_client.gauge_readings()
             if reading.attributes.get("method") == CHECK
         }
+        key = limit_key(self.name)
+        for reading in default_gauge_registry().readings():
+            if reading.name == "limiter.fallback" and reading.attributes.get("limit") == key:
+                gauges["limiter.fallback"] = max(gauges.get("limiter.fallback", 0.0), reading.value)
+        return gauges
 
     def close(self) -> None:
         """Close the channels and stop the shared limit's background sync."""

@@ -7,23 +7,27 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from resilience._cli._demo_script import PHASES, Sample
 from resilience._cli._demo_traffic import REMOTE_ROW
-from resilience._cli._demo_view import ROWS, split
+from resilience._cli._demo_words import ROWS, split
 
 
 @dataclass
 class DemoResult:
     """Everything the run measured: ``samples`` (one a second), ``served_remotely`` (calls of
     the local center's rows that the remote backend served as failovers), ``store`` (where the
-    limit was kept: ``Redis`` or ``memory``) and the run's wall time in ``seconds``."""
+    limit was kept: ``Redis`` or ``memory``), the run's wall time in ``seconds`` and the
+    library's log ``warnings`` during the run, of which ``store_failures`` said that the
+    limit's store failed (the limit then decided locally until it answered again)."""
 
     samples: list[Sample]
     served_remotely: Counter[str]
     store: str
     seconds: float
+    warnings: list[str] = field(default_factory=list)
+    store_failures: int = 0
 
     def totals(self, phase: str | None = None) -> Counter[tuple[str, str]]:
         """Outcomes by (row, label), of one phase or of the whole run."""
@@ -86,8 +90,28 @@ def summary(result: DemoResult) -> str:
             + f" {result.peak_drop(phase.name):9.2f} {timeout * 1000:6.0f}ms {window:6d}"
             f" {result.failovers(phase.name):9d}"
         )
-    lines += ["", *LEGEND]
+    lines += ["", *_health(result), "", *LEGEND]
     return "\n".join(lines)
+
+
+def _health(result: DemoResult) -> list[str]:
+    """How the store and the library fared: store fallback seconds and the log warnings."""
+    lines = [f"  limit store: {result.store}"]
+    if result.store != "memory" and not result.store_failures:
+        lines[0] += "; store failures: none"
+    elif result.store != "memory":
+        lines[0] += (
+            f"; store failures: {result.store_failures} (each time, the gateway's limit "
+            "decided locally until the store answered again)"
+        )
+    if not result.warnings:
+        return [*lines, "  log warnings of the library during the run: none"]
+    lines.append(f"  log warnings of the library during the run: {len(result.warnings)}")
+    distinct = list(dict.fromkeys(result.warnings))
+    lines += [f"    {message}" for message in distinct[:3]]
+    if len(distinct) > 3:
+        lines.append(f"    ... and {len(distinct) - 3} other messages")
+    return lines
 
 
 LEGEND: Sequence[str] = (
@@ -100,7 +124,10 @@ LEGEND: Sequence[str] = (
     "  failed: errors the caller saw (backend failures no failover could hide, timeouts).",
     "  via remote: reads the local gateway failed over and the remote center served.",
     "  breaker p: the local gateway's peak drop probability toward its backend (0 = closed).",
-    "  timeout: the lowest dynamic timeout of the phase (it tightens as latency rises).",
+    "  timeout: the lowest dynamic timeout of the phase (it tightens as the backend's",
+    "    average latency rises, failed calls counting as slow, down to a floor).",
     "  window / failovers: the retry window's largest size (failovers per second allowed)",
-    "    and the failovers actually sent to the remote center in the phase.",
+    "    and the failovers actually sent to the remote center in the phase. The window grows",
+    "    only in a second whose failovers use it all up and halves after failovers fail, so",
+    "    it keeps its size while fewer failovers are needed.",
 )

@@ -2,6 +2,8 @@
 
 :class:`RichView` redraws a table in place (rich, the ``demo`` extra); :class:`PlainView` prints
 one line a second, used when the output is not a terminal, rich is missing or ``--no-live``.
+Both show the library's log warnings themselves (a count in the live table, a line in the
+plain view), as nothing else may write to the terminal while the view runs.
 """
 
 from __future__ import annotations
@@ -9,11 +11,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Protocol, TextIO
 
+from resilience._cli._demo_logs import LogNotes
 from resilience._cli._demo_script import Phase, Sample
 from resilience._cli._demo_services import GATEWAY_LIMIT
-
-ROWS = ("tier 1", "tier 2", "tier 3", "tier 4", "loadtest", "writes")
-SHED_LABELS = frozenset({"rate_limit", "shed", "overload"})
+from resilience._cli._demo_words import ROWS, breaker_state, split
 
 
 def header(store: str, local_port: int, remote_port: int) -> str:
@@ -33,57 +34,50 @@ def header(store: str, local_port: int, remote_port: int) -> str:
     )
 
 
-def split(counts: Counter[tuple[str, str]], row: str) -> tuple[int, int, int, int, int]:
-    """(calls, ok, shed by the limit, dropped by a breaker, failed otherwise) of one row."""
-    ok = shed = breaker = failed = 0
-    for (name, label), n in counts.items():
-        if name != row:
-            continue
-        if label == "ok":
-            ok += n
-        elif label in SHED_LABELS:
-            shed += n
-        elif label == "breaker":
-            breaker += n
-        else:
-            failed += n
-    return ok + shed + breaker + failed, ok, shed, breaker, failed
-
-
-def breaker_state(p: float) -> str:
-    return "closed" if p <= 0 else f"OPEN, drops {p:.0%}"
+def store_state(store: str, sample: Sample) -> str:
+    """Where the gateway's limit was decided in the sampled second."""
+    return "local fallback (store failed)" if sample.fallback else store
 
 
 class View(Protocol):
-    def phase(self, phase: Phase, number: int) -> None: ...
-    def sample(self, sample: Sample) -> None: ...
+    def phase(self, phase: Phase, number: int, banner: str) -> None: ...
+    def sample(self, sample: Sample, notes: LogNotes) -> None: ...
+    def note(self, text: str) -> None: ...
     def close(self) -> None: ...
 
 
 class PlainView:
     """One line a second: success per row, then the local gateway's mechanisms."""
 
-    def __init__(self, out: TextIO, title: str) -> None:
+    def __init__(self, out: TextIO, title: str, store: str) -> None:
         self._out = out
+        self._store = store
         out.write(title + "\n")
         out.flush()
 
-    def phase(self, phase: Phase, number: int) -> None:
-        self._out.write(f"\n== phase {number}/6: {phase.name}. {phase.banner}\n")
+    def phase(self, phase: Phase, number: int, banner: str) -> None:
+        self._out.write(f"\n== phase {number}/6: {phase.name}. {banner}\n")
         self._out.flush()
 
-    def sample(self, sample: Sample) -> None:
+    def note(self, text: str) -> None:
+        self._out.write(f"   {text}\n")
+        self._out.flush()
+
+    def sample(self, sample: Sample, notes: LogNotes) -> None:
+        warnings = notes.take()
         cells = []
         for row in ROWS:
             calls, ok, _, _, _ = split(sample.counts, row)
             short = row.replace("tier ", "t")
             cells.append(f"{short} {ok}/{calls}")
         self._out.write(
-            f"  {sample.at:4.0f}s ok/calls " + " ".join(cells) + f" | breaker "
+            f"  {sample.at:3.0f}s ok/calls " + " ".join(cells) + f" | breaker "
             f"{breaker_state(sample.drop_probability)} | timeout {sample.timeout * 1000:.0f} ms"
             f" | window {sample.window}/s, failovers {sample.failovers}"
             + (f" (refused {sample.refused})" if sample.refused else "")
+            + (f" | limit: {store_state(self._store, sample)}" if sample.fallback else "")
             + "\n"
+            + "".join(f"        log warning: {message}\n" for message in warnings)
         )
         self._out.flush()
 
@@ -95,26 +89,33 @@ class RichView:
     """Two tables redrawn in place (traffic rows; the local gateway's mechanisms); phase
     banners scroll above them."""
 
-    def __init__(self, console: Any, title: str) -> None:
+    def __init__(self, console: Any, title: str, store: str) -> None:
         from rich.live import Live
 
         self._console = console
-        console.print(title, highlight=False)
+        self._store = store
+        console.print(title, highlight=False, markup=False)
         self._phase = ""
         self._totals: Counter[tuple[str, str]] = Counter()
+        self._warnings = 0
         self._live = Live(console=console, refresh_per_second=4, transient=False)
         self._live.start()
 
-    def phase(self, phase: Phase, number: int) -> None:
-        self._phase = f"phase {number}/6: {phase.name}"
-        self._console.print(
-            f"\n[bold cyan]== {self._phase}.[/] {phase.banner}", highlight=False, soft_wrap=False
-        )
+    def phase(self, phase: Phase, number: int, banner: str) -> None:
+        from rich.text import Text
 
-    def sample(self, sample: Sample) -> None:
+        self._phase = f"phase {number}/6: {phase.name}"
+        text = Text.assemble(("\n== " + self._phase + ".", "bold cyan"), " " + banner)
+        self._console.print(text, highlight=False)
+
+    def note(self, text: str) -> None:
+        self._console.print("   " + text, highlight=False, markup=False, style="dim")
+
+    def sample(self, sample: Sample, notes: LogNotes) -> None:
         from rich.table import Table
 
         self._totals.update(sample.counts)
+        self._warnings += len(notes.take())
         rows = Table(title=f"{sample.at:3.0f} s  {self._phase}", title_justify="left")
         for column in ("row", "calls", "ok", "shed", "breaker", "failed", "ok so far"):
             rows.add_column(column, justify="left" if column == "row" else "right")
@@ -138,6 +139,10 @@ class RichView:
         gateway.add_row("retry window", f"{sample.window} /s")
         gateway.add_row("failovers sent", f"{sample.failovers} /s")
         gateway.add_row("failovers refused", f"{sample.refused} /s")
+        store = store_state(self._store, sample)
+        gateway.add_row("limit decided in", f"[red]{store}[/]" if sample.fallback else store)
+        gateway.add_row("store fallbacks", f"{notes.store_failures} so far")
+        gateway.add_row("log warnings", f"{self._warnings} so far (in the summary)")
         grid = Table.grid(padding=(0, 3))
         grid.add_row(rows, gateway)
         self._live.update(grid)
@@ -153,13 +158,13 @@ def _colored(ok: int, calls: int) -> str:
     return f"[{style}]{ok / calls:.0%}[/]"
 
 
-def make_view(out: TextIO, title: str, *, live: bool) -> View:
+def make_view(out: TextIO, title: str, store: str, *, live: bool) -> View:
     """A :class:`RichView` when ``live`` and ``out`` is a terminal with rich installed, else a
-    :class:`PlainView`."""
+    :class:`PlainView`. ``store``: where the limit is kept, in a word (Redis or memory)."""
     if live and out.isatty():
         try:
             from rich.console import Console
         except ImportError:
-            return PlainView(out, title)
-        return RichView(Console(file=out), title)
-    return PlainView(out, title)
+            return PlainView(out, title, store)
+        return RichView(Console(file=out), title, store)
+    return PlainView(out, title, store)
