@@ -4,7 +4,7 @@ redis-py client options every store uses."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from resilience.errors import ConfigError
 
@@ -20,12 +20,22 @@ Connections are pooled, so this is paid once per connection, not per call."""
 
 
 def redact(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (for logs and error messages)."""
+    """``url`` with its secrets replaced by ``***`` (for logs and error messages): the password
+    of its ``user:password@`` part and the value of any query option whose name contains
+    ``password`` (redis-py takes ``?password=...`` too)."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    shown = url
+    if parts.password is not None:
+        shown = shown.replace(f":{parts.password}@", ":***@", 1)
+    if "password" in unquote(parts.query).lower():
+        query = "&".join(_redacted_option(option) for option in parts.query.split("&"))
+        shown = shown.replace(f"?{parts.query}", f"?{query}", 1)
+    return shown
+
+
+def _redacted_option(option: str) -> str:
+    name, equals, _ = option.partition("=")
+    return f"{name}=***" if equals and "password" in unquote(name).lower() else option
 
 
 def parse_store_url(url: str) -> tuple[str, bool]:
