@@ -49,16 +49,12 @@ class InProcessSwitch:
 
     def switch_on(self, rules: tuple[FaultRule, ...], ttl: float) -> dict[str, Any]:
         previous = state_of(self._injector)
-        self._injector.replace_rules(rules)
-        self._injector.enable(for_seconds=ttl)
+        self._injector.switch(rules, enabled=True, for_seconds=ttl)
         return previous
 
     def restore(self, previous: dict[str, Any]) -> None:
-        self._injector.replace_rules(rules_from_dicts(previous["rules"], where="rules"))
-        if previous["enabled"]:
-            self._injector.enable()
-        else:
-            self._injector.disable()
+        rules = rules_from_dicts(previous["rules"], where="rules")
+        self._injector.switch(rules, enabled=previous["enabled"])
 
 
 class AdminSwitch:
