@@ -74,16 +74,21 @@ class ServerCall:
         self.span: Span | None = None
 
     def end(self, code: grpc.StatusCode, exception: BaseException | None = None) -> None:
-        """Release the overload permit with the call's latency; tell observers and tracing."""
+        """Release the overload permit with the call's latency; tell observers and tracing.
+        Only the first end counts (a cancellation can land in the abort that follows a
+        rejection, after the call ended): later ones do nothing."""
         duration = self.clock() - self.started
-        if self.overload is not None:
+        overload = self.overload
+        if overload is not None:
+            self.overload = None
             try:
-                self.overload.release(duration)
+                overload.release(duration)
             except Exception as exc:
                 report("server overload release", exc)
         info = self.info
         if info is None:
             return
+        self.info = None
         reason = None if self.rejection is None else self.rejection.reason
         outcome = CallOutcome(code, duration, reason, exception)
         tell_ended(info, outcome, self.observers, self.tracer, self.span)

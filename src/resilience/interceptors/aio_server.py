@@ -76,14 +76,20 @@ class AioServerInterceptor(ServerFacade, grpc.aio.ServerInterceptor):
         hooks = self._hooks
 
         async def admit(call: ServerCall, request: Any, context: Context) -> Any:
-            """Hooks, then admission (a rejected call ends here); the request to handle."""
-            if hooks:
-                request = await _run_hooks(hooks, method, request, context, call)
-            if pipeline.admit(call) is not None or (
-                call.state.awaited_limiter is not None
-                and await pipeline.admit_awaited(call) is not None
-            ):
-                await _reject(call, context)
+            """Hooks, then admission (a rejected call ends here); the request to handle. A
+            call cancelled while it waits here (its caller gave up, its deadline passed, in a
+            hook, a fault delay or a store's decision) ends here too, with the caller's code."""
+            try:
+                if hooks:
+                    request = await _run_hooks(hooks, method, request, context, call)
+                if pipeline.admit(call) is not None or (
+                    call.state.awaited_limiter is not None
+                    and await pipeline.admit_awaited(call) is not None
+                ):
+                    await _reject(call, context)
+            except asyncio.CancelledError:
+                call.end(code_after_cancel(context))  # a no-op if it had ended already
+                raise
             return request
 
         async def begin(request: Any, context: Context) -> tuple[ServerCall, Any]:
