@@ -102,17 +102,19 @@ class _UnaryResponse(_Delegating):
         return self._current
 
     def cancel(self) -> bool:
-        if self._task.done():
+        """Cancel the attempt in flight; once True, the call is cancelled and done at once,
+        as gRPC's own call is (the task that ran it ends on the next loop turn)."""
+        if self._task.done() or self._cancel_requested:
             return False
         self._cancel_requested = True
         self._current.cancel()
         return self._task.cancel()
 
     def cancelled(self) -> bool:
-        return self._task.cancelled()
+        return self._cancel_requested or self._task.cancelled()
 
     def done(self) -> bool:
-        return self._task.done()
+        return self._cancel_requested or self._task.done()
 
     def add_done_callback(self, callback: Callable[[Any], None]) -> None:
         self._task.add_done_callback(lambda _task: callback(self))

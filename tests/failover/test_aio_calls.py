@@ -62,6 +62,29 @@ async def test_a_cancelled_call_does_not_fail_over(
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("failing_local", [False, True], ids=["local", "remote"])
+async def test_a_cancel_that_returns_true_settles_the_call_at_once(
+    channel: AioDualCenterChannel, centers: Centers, failing_local: bool
+) -> None:
+    """As with grpc.aio's own calls: cancelled() and done() at once, callbacks run."""
+    if not failing_local:
+        centers.local.fail_every = 0
+    centers.local.delay = centers.remote.delay = 10.0
+    done: list[object] = []
+    call = channel.stream_unary(UPLOAD)(iter([b"a"]), timeout=30)
+    call.add_done_callback(done.append)
+    await asyncio.sleep(0.05)
+    assert call.cancel()
+    assert (call.cancelled(), call.done()) == (True, True)
+    assert not call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert await call.code() == grpc.StatusCode.CANCELLED
+    await asyncio.sleep(0)
+    assert done == [call]
+
+
+@pytest.mark.asyncio
 async def test_read_returns_messages_then_eof(channel: AioDualCenterChannel) -> None:
     call = channel.unary_stream(READ_STREAM)(b"s", timeout=5)
     messages = []
