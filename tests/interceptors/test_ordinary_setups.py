@@ -7,18 +7,21 @@ from typing import Any
 
 import grpc
 from opentelemetry import baggage
+from opentelemetry.context import attach, detach
+from opentelemetry.trace import NonRecordingSpan, SpanContext
 
 from resilience._clock import NO_DEADLINE_BEYOND, finite_remaining, remaining_until
 from resilience._failover_core import DEFAULT_FAILOVER_CODES
 from resilience._keys import COLOR_BAGGAGE
 from resilience.context import current_color, is_shadow, time_remaining, traffic_color
-from resilience.interceptors._metadata import extract_context, incoming, outgoing
+from resilience.interceptors._metadata import extract_context, incoming, inner_context, outgoing
 from resilience.policy import DEFAULT_FAILURE_CODES
 from resilience.testing import EchoBehavior
 
 from .harness import Harness
 
 COLOR = f"{COLOR_BAGGAGE}=loadtest"
+TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
 
 
 def test_no_deadline_reads_none_and_a_two_hop_chain_works(harness: Harness) -> None:
@@ -137,3 +140,51 @@ def test_a_crash_is_unknown_as_in_grpc_and_counts_for_breaker_and_failover(
     # A crash counts as the callee's failure, as INTERNAL did before.
     assert grpc.StatusCode.UNKNOWN in DEFAULT_FAILURE_CODES
     assert grpc.StatusCode.UNKNOWN in DEFAULT_FAILOVER_CODES
+
+
+def test_existing_trace_headers_stay_and_the_context_baggage_joins_theirs() -> None:
+    """An outer interceptor (sentry-sdk on an aio channel) wrote its own baggage: the
+    application's OpenTelemetry baggage and the trace context still travel, each once."""
+    token = attach(baggage.set_baggage("tenant", "acme"))
+    try:
+        written = outgoing(
+            [("sentry-trace", "abc-def-1"), ("baggage", "sentry-trace_id=abc")],
+            color="loadtest",
+            tier=None,
+            failover=False,
+            span=NonRecordingSpan(SpanContext(TRACE_ID, 0x1234, is_remote=False)),
+        )
+    finally:
+        detach(token)
+
+    assert [key for key, _ in written].count("baggage") == 1
+    assert dict(written)["baggage"].split(",") == ["sentry-trace_id=abc", "tenant=acme", COLOR]
+    assert dict(written)["traceparent"].split("-")[1] == f"{TRACE_ID:032x}"
+
+
+def test_a_traceparent_the_caller_wrote_is_kept() -> None:
+    mine = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+    written = outgoing([("traceparent", mine)], color="loadtest", tier=None, failover=False)
+
+    assert [value for key, value in written if key == "traceparent"] == [mine]
+
+
+def test_interceptors_inside_ours_see_the_calls_baggage() -> None:
+    """opentelemetry-instrumentation-grpc inside ours rewrites the baggage header from the
+    current context: that context must hold the color and the caller's metadata entries."""
+    written = outgoing([("baggage", "tenant=acme")], color="loadtest", tier=None, failover=False)
+
+    inner = inner_context(written, "loadtest")
+
+    assert inner is not None
+    assert baggage.get_all(inner) == {"tenant": "acme", COLOR_BAGGAGE: "loadtest"}
+
+
+def test_no_inner_context_when_the_current_one_holds_the_baggage() -> None:
+    token = attach(baggage.set_baggage(COLOR_BAGGAGE, "loadtest"))
+    try:
+        written = outgoing(None, color="loadtest", tier=None, failover=False)
+        assert inner_context(written, "loadtest") is None
+    finally:
+        detach(token)

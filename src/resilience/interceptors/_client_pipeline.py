@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import grpc
+from opentelemetry.context import Context as OtelContext
 from opentelemetry.context import get_current
 from opentelemetry.trace import Span
 
@@ -64,6 +65,7 @@ class ClientCall:
     __slots__ = (
         "clock",
         "info",
+        "inner_context",
         "metadata",
         "observers",
         "span",
@@ -94,6 +96,9 @@ class ClientCall:
         self.observers = observers
         self.tracer = tracer
         self.span = span
+        self.inner_context: OtelContext | None = None
+        """The OpenTelemetry context current while the call passes the interceptors inside
+        ours (see :func:`_metadata.inner_context`), or None for the caller's own."""
 
     def end(self, code: grpc.StatusCode) -> None:
         """Record the call's status: breaker and dynamic timeout (failure codes from the policy;
@@ -211,6 +216,7 @@ class ClientPipeline(Pipeline):
                     report("observer call_started", exc)
             if tracer is not None:
                 span = _start_span(tracer, info)
+        inner = None
         breaker = state.breaker
         if breaker is not None:
             try:
@@ -251,9 +257,10 @@ class ClientPipeline(Pipeline):
                     failover=context.failover,
                     span=span,
                 )
+                inner = _metadata.inner_context(metadata, color)
             except Exception as exc:
                 report("client metadata injection", exc)
-        return ClientCall(
+        call = ClientCall(
             state,
             self.clock,
             now if self._monotonic_clock else self.clock(),
@@ -264,6 +271,8 @@ class ClientPipeline(Pipeline):
             tracer,
             span,
         )
+        call.inner_context = inner
+        return call
 
 
 def _start_span(tracer: CallTracer, info: CallInfo) -> Span | None:

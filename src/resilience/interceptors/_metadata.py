@@ -3,9 +3,11 @@
 Outgoing (client): W3C ``traceparent``/``tracestate`` and ``baggage`` are written by the
 OpenTelemetry global propagator, with the traffic color set as the baggage entry
 :data:`resilience._keys.COLOR_BAGGAGE` (other entries are kept); the tier and the failover mark
-ride the library's own keys. When another interceptor (opentelemetry-instrumentation-grpc,
-sentry-sdk) already wrote trace headers, they are left alone and only the color is merged into
-their baggage, so no header is ever sent twice.
+ride the library's own keys. Headers the application or an outer interceptor already wrote
+win: a ``traceparent`` or ``tracestate`` there is left alone, and the baggage becomes one
+``baggage`` header holding their entries and ours, each once, with our color (see
+:func:`_merge_baggage`). Interceptors inside ours see the call's baggage as the current
+OpenTelemetry context (:func:`inner_context`).
 
 Incoming (server): every value is checked before use. A malformed or oversized value (a bad
 ``traceparent``, a tier of ``0`` or ``"abc"``, a non-ASCII or 10 KB color, garbage baggage) is
@@ -22,6 +24,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from opentelemetry import baggage, propagate, trace
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context, get_current
 from opentelemetry.trace import Span
 
@@ -61,20 +64,21 @@ def outgoing(
 
     ``span``: the call's own client span, injected as the parent of the remote side (default:
     the current span)."""
-    metadata: Metadata = list(existing) if existing else []
-    has_trace = has_baggage = False
-    for key, _ in metadata:
-        if key == TRACEPARENT:
-            has_trace = True
-        elif key == BAGGAGE:
-            has_baggage = True
-        elif key == FAILOVER:
-            failover = False  # already marked (by the failover channel)
-    if has_baggage or has_trace:
-        if color is not None:
-            _merge_color(metadata, color, has_baggage)
+    if not existing:
+        metadata: Metadata = []
+        carrier = _carrier(color, span)
+        if carrier:
+            metadata.extend(carrier.items())
     else:
-        _inject(metadata, color, span)
+        metadata = list(existing)
+        written = {key for key, _ in metadata}
+        if FAILOVER in written:
+            failover = False  # already marked (by the failover channel)
+        for key, value in _carrier(color, span).items():
+            if key == BAGGAGE and BAGGAGE in written:
+                _merge_baggage(metadata, value)
+            elif key not in written:  # a trace header someone already wrote is left alone
+                metadata.append((key, value))
     if tier is not None:
         metadata.append((TIER, _TIER_TEXT[tier]))
     if failover:
@@ -83,47 +87,79 @@ def outgoing(
 
 
 _TIER_TEXT = {1: "1", 2: "2", 3: "3", 4: "4"}
+_W3C_BAGGAGE = W3CBaggagePropagator()
 
 
-def _inject(metadata: Metadata, color: str | None, span: Span | None) -> None:
+def inner_context(metadata: Metadata | Any, color: str | None) -> Context | None:
+    """The OpenTelemetry context to make current while an outgoing call passes the interceptors
+    placed inside ours, or None when the current one already holds its baggage.
+
+    Such an interceptor may write the ``baggage`` header again from the current context (the
+    gRPC instrumentation of opentelemetry-python-contrib replaces the header with the current
+    context's baggage): so when the baggage ``metadata`` carries holds an entry the current
+    context lacks (the color chosen with ``traffic_color``, entries the application or an outer
+    interceptor wrote as metadata), the returned context holds those entries too."""
+    if color is None and not any(key == BAGGAGE for key, _ in metadata or ()):
+        return None  # no baggage of ours: nothing an inner interceptor could lose
+    ctx = get_current()
+    current = baggage.get_all(ctx)
+    if color is not None and current.get(COLOR_BAGGAGE) != color:
+        missing = True
+    else:
+        missing = any(
+            _member_key(member) not in current
+            for key, value in metadata or ()
+            if key == BAGGAGE
+            for member in str(value).split(",")
+        )
+    if not missing:
+        return None
+    headers = ",".join(str(value) for key, value in metadata or () if key == BAGGAGE)
+    return _W3C_BAGGAGE.extract({BAGGAGE: headers}, context=ctx)
+
+
+def _carrier(color: str | None, span: Span | None) -> dict[str, str]:
+    """The trace and baggage headers of the current context, with ``span`` as the parent and
+    ``color`` as a baggage entry (empty when there is nothing to carry)."""
     ctx = get_current()
     if span is None and color is None and not ctx:
-        return  # an empty context: no span, no baggage, nothing to carry
+        return {}  # an empty context: no span, no baggage, nothing to carry
     if span is not None:
         ctx = trace.set_span_in_context(span, ctx)
     if color is not None and baggage.get_baggage(COLOR_BAGGAGE, ctx) != color:
         ctx = baggage.set_baggage(COLOR_BAGGAGE, color, ctx)
     elif not trace.get_current_span(ctx).get_span_context().is_valid and not baggage.get_all(ctx):
-        return  # nothing to carry: skip the propagator
+        return {}  # nothing to carry: skip the propagator
     carrier: dict[str, str] = {}
     propagate.inject(carrier, context=ctx)
-    metadata.extend(carrier.items())
     if color is not None and BAGGAGE not in carrier:
         # The configured propagators do not carry baggage; the color travels anyway.
-        metadata.append((BAGGAGE, f"{COLOR_BAGGAGE}={quote(color, safe='')}"))
+        carrier[BAGGAGE] = f"{COLOR_BAGGAGE}={quote(color, safe='')}"
+    return carrier
 
 
-def _merge_color(metadata: Metadata, color: str, has_baggage: bool) -> None:
-    """Set the color entry in the baggage already written (by the application or another
-    interceptor): every other entry is kept as it is, the color appears exactly once (in the
-    first ``baggage`` header), and a header left with nothing but a former color is removed."""
-    entry = f"{COLOR_BAGGAGE}={quote(color, safe='')}"
-    if not has_baggage:
-        metadata.append((BAGGAGE, entry))
-        return
-    merged: Metadata = []
-    placed = False
-    for key, value in metadata:
+def _merge_baggage(metadata: Metadata, ours: str) -> None:
+    """Merge our baggage list into the baggage already written (by the application or an outer
+    interceptor): the lists of every ``baggage`` header become one header, in place of the
+    first, each member once. An entry already written wins over ours, except the color, which
+    is ours (the call's own); nothing else is dropped."""
+    own = [member for member in ours.split(",") if member.strip()]
+    color = any(_member_key(member) == COLOR_BAGGAGE for member in own)
+    members: list[str] = []
+    first = -1
+    for index, (key, value) in enumerate(metadata):
         if key != BAGGAGE:
-            merged.append((key, value))
             continue
-        others = [m for m in str(value).split(",") if _member_key(m) != COLOR_BAGGAGE]
-        if not placed:
-            others.append(entry)
-            placed = True
-        if any(m.strip() for m in others):
-            merged.append((BAGGAGE, ",".join(others)))
-    metadata[:] = merged
+        if first < 0:
+            first = index
+        for member in str(value).split(","):
+            old_color = color and _member_key(member) == COLOR_BAGGAGE
+            if member.strip() and member not in members and not old_color:
+                members.append(member)
+    keys = {_member_key(member) for member in members}
+    members.extend(member for member in own if _member_key(member) not in keys)
+    metadata[first] = (BAGGAGE, ",".join(members))
+    metadata[first + 1 :] = [item for item in metadata[first + 1 :] if item[0] != BAGGAGE]
 
 
 def _member_key(member: str) -> str:

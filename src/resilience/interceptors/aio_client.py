@@ -10,6 +10,7 @@ from typing import Any, overload
 
 import grpc
 import grpc.aio
+from opentelemetry.context import attach, detach
 
 from resilience._chaos_apply import delay_aio
 from resilience._clock import Clock, default_clock
@@ -118,6 +119,8 @@ class _Interceptor:
             _CallDetails,
             (details.method, call.timeout, metadata, details.credentials, details.wait_for_ready),
         )
+        inner = call.inner_context  # interceptors inside ours see the call's baggage
+        token = None if inner is None else attach(inner)
         try:
             grpc_call = await continuation(outgoing, request)
         except grpc.aio.AioRpcError as error:
@@ -126,6 +129,9 @@ class _Interceptor:
         except asyncio.CancelledError:
             call.end(_CANCELLED)
             raise
+        finally:
+            if token is not None:
+                detach(token)
         if grpc_call.done():
             _record(call, grpc_call)
         else:

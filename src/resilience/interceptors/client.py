@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import grpc
+from opentelemetry.context import attach, detach
 
 from resilience._chaos_apply import delay_sync
 from resilience._clock import Clock, default_clock
@@ -177,7 +178,15 @@ class ClientInterceptor(
                 getattr(details, "compression", None),
             ),
         )
-        future = continuation(outgoing, request)
+        inner = call.inner_context
+        if inner is None:
+            future = continuation(outgoing, request)
+        else:  # interceptors inside ours see the call's baggage (see _metadata.inner_context)
+            token = attach(inner)
+            try:
+                future = continuation(outgoing, request)
+            finally:
+                detach(token)
         future.add_done_callback(call.future_done)  # a unary call's runs at once: it is done
         return future
 
