@@ -12,11 +12,11 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext
 
 from resilience._clock import NO_DEADLINE_BEYOND, finite_remaining, remaining_until
 from resilience._failover_core import DEFAULT_FAILOVER_CODES
-from resilience._keys import COLOR_BAGGAGE
+from resilience._keys import COLOR_BAGGAGE, REJECT
 from resilience.context import current_color, is_shadow, time_remaining, traffic_color
 from resilience.interceptors._metadata import extract_context, incoming, inner_context, outgoing
-from resilience.policy import DEFAULT_FAILURE_CODES
-from resilience.testing import EchoBehavior
+from resilience.policy import DEFAULT_FAILURE_CODES, Policy
+from resilience.testing import EchoBehavior, ManualClock
 
 from .harness import Harness
 
@@ -188,3 +188,16 @@ def test_no_inner_context_when_the_current_one_holds_the_baggage() -> None:
         assert inner_context(written, "loadtest") is None
     finally:
         detach(token)
+
+
+def test_crashes_trip_the_breaker_by_default(harness: Harness) -> None:
+    behavior = EchoBehavior(raise_error=True)
+    server = harness.server(behavior=behavior)
+    policy = Policy.from_dict({"methods": {"*": {"breaker": {"min_requests": 5}}}})
+    client = harness.client(server.address, policy=policy, clock=ManualClock(100.0))
+
+    results: list[Any] = [client.call() for _ in range(40)]
+
+    drops = [r for r in results if r.trailing.get(REJECT) == "breaker"]
+    assert len(drops) >= 10  # the drop probability reaches 0.9 after a few crashes
+    assert behavior.calls == 40 - len(drops)
