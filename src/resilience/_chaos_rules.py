@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import grpc
 
+from resilience._limits import shown
 from resilience.errors import ConfigError
 
 Side = Literal["server", "client", "both"]
@@ -90,7 +91,7 @@ class FaultRule:
         (``"UNAVAILABLE"``) and ``delay`` a number or a two-element list. Errors are prefixed
         with ``where``."""
         if not isinstance(data, Mapping):
-            raise ConfigError(f"{where}: must be a table of rule fields, got {data!r}")
+            raise ConfigError(f"{where}: must be a table of rule fields, got {shown(data)}")
         unknown = sorted(set(data) - _FIELDS)
         if unknown:
             raise ConfigError(
@@ -127,7 +128,7 @@ def rules_from_dicts(items: Any, *, where: str = "faults") -> tuple[FaultRule, .
     """Parse a list of rule dicts (a policy's ``faults`` section or an experiment's
     ``[[faults]]`` tables); errors name the index and field, e.g. ``faults[1].side``."""
     if not isinstance(items, Iterable) or isinstance(items, (str, bytes, Mapping)):
-        raise ConfigError(f"{where}: must be a list of rule tables, got {items!r}")
+        raise ConfigError(f"{where}: must be a list of rule tables, got {shown(items)}")
     return tuple(FaultRule.from_dict(item, where=f"{where}[{i}]") for i, item in enumerate(items))
 
 
@@ -139,7 +140,7 @@ def parse_status_code(value: Any, *, field: str) -> grpc.StatusCode:
         code = grpc.StatusCode[value.upper()]
     else:
         raise ConfigError(
-            f"{field}: must be a gRPC status code name like 'UNAVAILABLE', got {value!r}"
+            f"{field}: must be a gRPC status code name like 'UNAVAILABLE', got {shown(value)}"
         )
     if code is grpc.StatusCode.OK:
         raise ConfigError(f"{field}: an abort needs a failing status code, got OK")
@@ -148,7 +149,7 @@ def parse_status_code(value: Any, *, field: str) -> grpc.StatusCode:
 
 def _number(value: Any, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{field}: must be a finite number, got {value!r}")
+        raise ConfigError(f"{field}: must be a finite number, got {shown(value)}")
     return float(value)
 
 
@@ -160,24 +161,24 @@ def _validate(rule: FaultRule) -> None:
     )
     if not valid_method or (method.endswith("*") and method != "*" and not method.endswith("/*")):
         raise ConfigError(
-            f"method: must be '*', '/pkg.Service/*' or '/pkg.Service/Method', got {method!r}"
+            f"method: must be '*', '/pkg.Service/*' or '/pkg.Service/Method', got {shown(method)}"
         )
     percentage = _number(rule.percentage, "percentage")
     if not 0.0 <= percentage <= 100.0:
-        raise ConfigError(f"percentage: must be in [0, 100], got {rule.percentage!r}")
+        raise ConfigError(f"percentage: must be in [0, 100], got {shown(rule.percentage)}")
     if rule.color is not None and (not isinstance(rule.color, str) or not rule.color):
-        raise ConfigError(f"color: must be a non-empty string or absent, got {rule.color!r}")
+        raise ConfigError(f"color: must be a non-empty string or absent, got {shown(rule.color)}")
     if rule.side not in _SIDES:
-        raise ConfigError(f"side: must be one of {list(_SIDES)}, got {rule.side!r}")
+        raise ConfigError(f"side: must be one of {list(_SIDES)}, got {shown(rule.side)}")
     _validate_delay(rule.delay)
     if rule.abort is not None and (
         not isinstance(rule.abort, grpc.StatusCode) or rule.abort is grpc.StatusCode.OK
     ):
-        raise ConfigError(f"abort: must be a failing grpc.StatusCode, got {rule.abort!r}")
+        raise ConfigError(f"abort: must be a failing grpc.StatusCode, got {shown(rule.abort)}")
     if not isinstance(rule.message, str):
-        raise ConfigError(f"message: must be a string, got {rule.message!r}")
+        raise ConfigError(f"message: must be a string, got {shown(rule.message)}")
     if not isinstance(rule.name, str):
-        raise ConfigError(f"name: must be a string, got {rule.name!r}")
+        raise ConfigError(f"name: must be a string, got {shown(rule.name)}")
     if not rule.delay and rule.abort is None:
         raise ConfigError("abort: a rule needs an action: set delay, abort, or both")
 
@@ -185,10 +186,14 @@ def _validate(rule: FaultRule) -> None:
 def _validate_delay(delay: Any) -> None:
     if isinstance(delay, tuple):
         if len(delay) != 2:
-            raise ConfigError(f"delay: a range must be [low, high] seconds, got {list(delay)!r}")
+            raise ConfigError(
+                f"delay: a range must be [low, high] seconds, got {shown(list(delay))}"
+            )
         low, high = (_number(v, "delay") for v in delay)
         if not 0.0 <= low <= high:
-            raise ConfigError(f"delay: a range needs 0 <= low <= high seconds, got {list(delay)!r}")
+            raise ConfigError(
+                f"delay: a range needs 0 <= low <= high seconds, got {shown(list(delay))}"
+            )
         return
     if _number(delay, "delay") < 0:
-        raise ConfigError(f"delay: must be >= 0 seconds, got {delay!r}")
+        raise ConfigError(f"delay: must be >= 0 seconds, got {shown(delay)}")

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from resilience._chaos_rules import FaultRule, rules_from_dicts
+from resilience._limits import MAX_ENTRIES, MAX_RECORD_BYTES, shown
 from resilience._policy_values import (
     Converter,
     Invalid,
@@ -47,18 +48,18 @@ DEFAULT_RECORD_MAX_BYTES = 64 * 1024 * 1024
 
 def _colors(raw: object) -> frozenset[str]:
     if isinstance(raw, (str, bytes)) or not isinstance(raw, Iterable):
-        raise Invalid(f"must be a list of traffic colors, got {raw!r}")
-    colors = frozenset(raw)
-    bad = sorted(repr(color) for color in colors if not valid_color(color))
+        raise Invalid(f"must be a list of traffic colors, got {shown(raw)}")
+    items = _bounded_list(raw, "colors")
+    bad = [shown(color) for color in items if not isinstance(color, str) or not valid_color(color)]
     if bad:
-        raise Invalid(f"colors are 1 to 64 characters of [A-Za-z0-9_.-], got {', '.join(bad)}")
-    return colors
+        raise Invalid(f"colors are 1 to 64 characters of [A-Za-z0-9_.-], got {', '.join(bad[:5])}")
+    return frozenset(str(color) for color in items)
 
 
 def _seed(raw: object) -> int | None:
     if raw is None or (isinstance(raw, int) and not isinstance(raw, bool)):
         return raw
-    raise Invalid(f"must be an integer, got {raw!r}")
+    raise Invalid(f"must be an integer, got {shown(raw)}")
 
 
 def _path(raw: object) -> str:
@@ -66,16 +67,25 @@ def _path(raw: object) -> str:
         raw = os.fspath(raw)
     if isinstance(raw, str) and raw.strip():
         return raw
-    raise Invalid(f"must be a file path, got {raw!r}")
+    raise Invalid(f"must be a file path, got {shown(raw)}")
 
 
 def _keys(raw: object) -> tuple[str, ...]:
     if isinstance(raw, (str, bytes)) or not isinstance(raw, Iterable):
-        raise Invalid(f"must be a list of metadata keys, got {raw!r}")
-    keys = tuple(raw)
+        raise Invalid(f"must be a list of metadata keys, got {shown(raw)}")
+    keys = _bounded_list(raw, "metadata keys")
     if not all(isinstance(key, str) and key for key in keys):
-        raise Invalid(f"must be a list of non-empty metadata keys, got {list(keys)!r}")
-    return keys
+        raise Invalid(f"must be a list of non-empty metadata keys, got {shown(keys)}")
+    return tuple(str(key) for key in keys)
+
+
+def _bounded_list(raw: Iterable[object], what: str) -> list[object]:
+    items: list[object] = []
+    for item in raw:
+        if len(items) == MAX_ENTRIES:
+            raise Invalid(f"must hold at most {MAX_ENTRIES} {what}")
+        items.append(item)
+    return items
 
 
 _CHAOS_FIELDS: dict[str, Converter[Any]] = {
@@ -87,7 +97,7 @@ _CHAOS_FIELDS: dict[str, Converter[Any]] = {
 _RECORD_FIELDS: dict[str, Converter[Any]] = {
     "rate": number(ge=0, le=1),
     "path": _path,
-    "max_bytes": integer(ge=256),
+    "max_bytes": integer(ge=256, le=MAX_RECORD_BYTES),
     "backups": integer(ge=0, le=100),
     "secret_keys": _keys,
 }
@@ -115,11 +125,11 @@ class ChaosSettings:
         faults = tuple(self.faults)
         for index, rule in enumerate(faults):
             if not isinstance(rule, FaultRule):
-                raise SettingError(f"faults[{index}]", f"must be a FaultRule, got {rule!r}")
+                raise SettingError(f"faults[{index}]", f"must be a FaultRule, got {shown(rule)}")
             if rule.color is not None and rule.color not in self.allowed_colors:
                 raise SettingError(
                     f"faults[{index}].color",
-                    f"{rule.color!r} is not in chaos.allowed_colors "
+                    f"{shown(rule.color)} is not in chaos.allowed_colors "
                     f"{sorted(self.allowed_colors)}; list it there to let that color get faults",
                 )
         object.__setattr__(self, "faults", faults)
@@ -169,6 +179,8 @@ def parse_record(record: object) -> RecordSettings | None:
 def _rules(faults: object) -> tuple[FaultRule, ...]:
     if isinstance(faults, (list, tuple)) and all(isinstance(rule, FaultRule) for rule in faults):
         return tuple(faults)  # already rules (a policy built in code)
+    if isinstance(faults, (list, tuple)) and len(faults) > MAX_ENTRIES:
+        raise SettingError("faults", f"must hold at most {MAX_ENTRIES} rules, got {len(faults)}")
     return rules_from_dicts(faults, where="faults")
 
 
@@ -178,5 +190,5 @@ def _switches(chaos: ChaosSettings) -> tuple[bool, frozenset[str], int | None]:
 
 def _table(path: str, raw: object) -> Mapping[str, Any]:
     if not isinstance(raw, Mapping):
-        raise SettingError(path, f"must be a table, got {raw!r}")
+        raise SettingError(path, f"must be a table, got {shown(raw)}")
     return raw

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from resilience._limits import MAX_CACHE_SIZE, MAX_ENTRIES, shown
 from resilience._policy_chaos import ChaosSettings, RecordSettings, parse_chaos, parse_record
 from resilience._policy_load import read_policy_file
 from resilience._policy_match import Layer, MethodTable, parse_layer, pattern_service
@@ -56,13 +57,15 @@ class Policy:
         record: Mapping[str, Any] | RecordSettings | None = None,
         cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
-        cache_size = convert("cache_size", integer(ge=1), cache_size)
+        cache_size = convert("cache_size", integer(ge=1, le=MAX_CACHE_SIZE), cache_size)
         if methods is None:
             methods = {}
         if not isinstance(methods, Mapping):
             raise SettingError(
-                "methods", f"must be a table of pattern -> settings, got {methods!r}"
+                "methods", f"must be a table of pattern -> settings, got {shown(methods)}"
             )
+        if len(methods) > MAX_ENTRIES:
+            raise SettingError("methods", f"must hold at most {MAX_ENTRIES} patterns")
         layers: dict[str, Layer] = {}
         for pattern, entry in methods.items():
             path = f"methods.{pattern}"
@@ -84,7 +87,7 @@ class Policy:
         "trusted_peers": [...]}``. Durations may be numbers (seconds), strings such as
         ``"250ms"`` or ``timedelta``; a section may also be given as its settings object."""
         if not isinstance(data, Mapping):
-            raise ConfigError(f"a policy must be a table (mapping), got {data!r}")
+            raise ConfigError(f"a policy must be a table (mapping), got {shown(data)}")
         check_keys("", data.keys(), TOP_KEYS)
         return cls(
             methods=data.get("methods"),

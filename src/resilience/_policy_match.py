@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from resilience._limits import shown
 from resilience._policy_schema import SCALARS, SECTIONS, MethodSettings, SectionSpec
 from resilience._policy_values import SettingError, check_keys, convert
 
@@ -44,7 +45,7 @@ Layer = Mapping[str, Any]
 def parse_layer(path: str, entry: object) -> Layer:
     """Check and convert one pattern's table; ``path`` is ``methods.<pattern>``."""
     if not isinstance(entry, Mapping):
-        raise SettingError(path, f"must be a table of method settings, got {entry!r}")
+        raise SettingError(path, f"must be a table of method settings, got {shown(entry)}")
     check_keys(path, entry.keys(), METHOD_KEYS)
     layer: dict[str, Any] = {}
     for key, raw in entry.items():
@@ -62,7 +63,7 @@ def _parse_section(path: str, spec: SectionSpec, raw: object) -> SectionPatch:
     if isinstance(raw, spec.cls):
         return SectionPatch(on=True, keys={name: getattr(raw, name) for name in spec.fields})
     if not isinstance(raw, Mapping):
-        raise SettingError(path, f"must be a table, true or false, got {raw!r}")
+        raise SettingError(path, f"must be a table, true or false, got {shown(raw)}")
     check_keys(path, raw.keys(), spec.fields)
     keys = {key: convert(f"{path}.{key}", spec.fields[key], value) for key, value in raw.items()}
     return SectionPatch(on=True, keys=keys)
@@ -75,7 +76,7 @@ def pattern_service(path: str, pattern: str) -> tuple[str, bool]:
         return "", True
     match = _PATTERN.fullmatch(pattern) if isinstance(pattern, str) else None
     if match is None:
-        raise SettingError(path, f"not a method pattern: {pattern!r}; {_PATTERN_HELP}")
+        raise SettingError(path, f"not a method pattern: {shown(pattern)}; {_PATTERN_HELP}")
     return f"/{match.group(1)}", match.group(2) == "*"
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from urllib.parse import unquote
 
+from resilience._limits import MAX_ENTRIES, shown
 from resilience._policy_values import Invalid, SettingError
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -45,7 +46,7 @@ def _split_ip_peer(text: str) -> tuple[IPAddress, int | None]:
 
 def _parse_entry(raw: object) -> tuple[IPNetwork | None, tuple[IPAddress, int | None] | None]:
     if not isinstance(raw, str) or not raw:
-        raise Invalid(f"{_ENTRY_HELP}, got {raw!r}")
+        raise Invalid(f"{_ENTRY_HELP}, got {shown(raw)}")
     scheme, colon, rest = raw.partition(":")
     try:
         if colon and scheme in ("ipv4", "ipv6"):
@@ -54,7 +55,7 @@ def _parse_entry(raw: object) -> tuple[IPNetwork | None, tuple[IPAddress, int | 
             return None, None
         return ipaddress.ip_network(raw), None
     except ValueError as exc:
-        raise Invalid(f"{_ENTRY_HELP}, got {raw!r} ({exc})") from None
+        raise Invalid(f"{_ENTRY_HELP}, got {shown(raw)} ({exc})") from None
 
 
 class TrustedPeers:
@@ -63,13 +64,15 @@ class TrustedPeers:
     __slots__ = ("_addresses", "_cache", "_exact", "_lock", "_networks", "entries")
 
     def __init__(self, entries: Iterable[object], *, path: str = "trusted_peers") -> None:
-        if isinstance(entries, (str, bytes)):
-            raise SettingError(path, f"must be a list of peers, got {entries!r}")
+        if isinstance(entries, (str, bytes, Mapping)) or not isinstance(entries, Iterable):
+            raise SettingError(path, f"must be a list of peers, got {shown(entries)}")
         self._networks: list[IPNetwork] = []
         self._addresses: set[tuple[IPAddress, int | None]] = set()
         self._exact: set[str] = set()
         kept: list[str] = []
         for index, raw in enumerate(entries):
+            if index == MAX_ENTRIES:
+                raise SettingError(path, f"must hold at most {MAX_ENTRIES} peers")
             try:
                 network, address = _parse_entry(raw)
             except Invalid as exc:

@@ -18,6 +18,15 @@ from urllib.parse import urlsplit
 
 import grpc
 
+from resilience._limits import (
+    MAX_BUCKETS,
+    MAX_COUNT,
+    MAX_EMA_CALLS,
+    MAX_INSTANCES,
+    MAX_SECONDS,
+    MAX_SYNC_INTERVAL,
+    shown,
+)
 from resilience._policy_values import (
     Converter,
     FrozenMap,
@@ -65,13 +74,15 @@ def _store(raw: object) -> str:
             parts.scheme == "unix" and parts.path
         ):
             return raw
-    raise Invalid(f'must be "memory" or a redis://, rediss:// or unix:// URL, got {raw!r}')
+    raise Invalid(f'must be "memory" or a redis://, rediss:// or unix:// URL, got {shown(raw)}')
 
 
 def _limit_key(raw: object) -> str | None:
     if raw is None or (isinstance(raw, str) and 0 < len(raw) <= 200 and raw.strip() == raw):
         return raw
-    raise Invalid(f"must be a name of 1 to 200 characters without surrounding spaces, got {raw!r}")
+    raise Invalid(
+        f"must be a name of 1 to 200 characters without surrounding spaces, got {shown(raw)}"
+    )
 
 
 def _tier_number(raw: object) -> int:
@@ -79,18 +90,18 @@ def _tier_number(raw: object) -> int:
         raw = int(raw)
     if isinstance(raw, int) and not isinstance(raw, bool) and 1 <= raw <= 4:
         return raw
-    raise Invalid(f"tiers are 1, 2, 3 or 4, got {raw!r}")
+    raise Invalid(f"tiers are 1, 2, 3 or 4, got {shown(raw)}")
 
 
 def _cpu_thresholds(raw: object) -> Mapping[int, float]:
     if not isinstance(raw, Mapping):
-        raise Invalid(f"must be a table of tier -> CPU usage (0..1], got {raw!r}")
+        raise Invalid(f"must be a table of tier -> CPU usage (0..1], got {shown(raw)}")
     given = {_tier_number(tier): _fraction(value) for tier, value in raw.items()}
     merged = {**DEFAULT_CPU_THRESHOLDS, **given}
     ordered = [merged[tier] for tier in (1, 2, 3, 4)]
     if any(later > earlier for earlier, later in itertools.pairwise(ordered)):
         raise Invalid(
-            f"must not increase from tier 1 to tier 4 (tier 4 is shed first), got {merged!r}"
+            f"must not increase from tier 1 to tier 4 (tier 4 is shed first), got {shown(merged)}"
         )
     return FrozenMap(merged)
 
@@ -100,7 +111,7 @@ _fraction = number(gt=0, le=1)
 
 def _status_codes(raw: object) -> frozenset[grpc.StatusCode]:
     if isinstance(raw, (str, bytes)) or not isinstance(raw, Iterable):
-        raise Invalid(f"must be a list of grpc.StatusCode names, got {raw!r}")
+        raise Invalid(f"must be a list of grpc.StatusCode names, got {shown(raw)}")
     codes = set()
     for item in raw:
         code = item if isinstance(item, grpc.StatusCode) else _status_code(item)
@@ -114,17 +125,17 @@ def _status_code(raw: object) -> grpc.StatusCode:
     name = raw.upper() if isinstance(raw, str) else None
     if name is None or name not in grpc.StatusCode.__members__:
         names = ", ".join(name for name in grpc.StatusCode.__members__ if name != "OK")
-        raise Invalid(f"{raw!r} is not a grpc.StatusCode name; known names: {names}")
+        raise Invalid(f"{shown(raw)} is not a grpc.StatusCode name; known names: {names}")
     return grpc.StatusCode[name]
 
 
 _BREAKER_FIELDS: dict[str, Converter[Any]] = {
     "k": number(ge=1),
-    "window": duration(gt=0),
-    "buckets": integer(ge=1),
-    "min_requests": integer(ge=0),
+    "window": duration(gt=0, le=MAX_SECONDS),
+    "buckets": integer(ge=1, le=MAX_BUCKETS),
+    "min_requests": integer(ge=0, le=MAX_COUNT),
     "max_drop": number(gt=0, le=1),
-    "probe_interval": duration(gt=0),
+    "probe_interval": duration(gt=0, le=MAX_SECONDS),
 }
 
 
@@ -149,10 +160,10 @@ class BreakerSettings:
 
 
 _TIMEOUT_FIELDS: dict[str, Converter[Any]] = {
-    "t_avg": duration(ge=0),
-    "t_hwm": duration(gt=0),
-    "t_max": duration(gt=0),
-    "n": integer(ge=1),
+    "t_avg": duration(ge=0, le=MAX_SECONDS),
+    "t_hwm": duration(gt=0, le=MAX_SECONDS),
+    "t_max": duration(gt=0, le=MAX_SECONDS),
+    "n": integer(ge=1, le=MAX_EMA_CALLS),
     "streams": boolean,
 }
 
@@ -176,19 +187,19 @@ class TimeoutSettings:
             raise SettingError(
                 "timeout",
                 "must satisfy 0 <= t_avg < t_hwm <= t_max, got "
-                f"t_avg={self.t_avg!r}, t_hwm={self.t_hwm!r}, t_max={self.t_max!r}",
+                f"t_avg={shown(self.t_avg)}, t_hwm={shown(self.t_hwm)}, t_max={shown(self.t_max)}",
             )
 
 
 _RATE_LIMIT_FIELDS: dict[str, Converter[Any]] = {
-    "limit": integer(ge=1),
-    "window": duration(gt=0),
-    "buckets": integer(ge=1),
+    "limit": integer(ge=1, le=MAX_COUNT),
+    "window": duration(gt=0, le=MAX_SECONDS),
+    "buckets": integer(ge=1, le=MAX_BUCKETS),
     "tiered": boolean,
     "store": _store,
     "mode": one_of("periodic", "exact"),
-    "sync_interval": duration(gt=0),
-    "expected_instances": integer(ge=1),
+    "sync_interval": duration(gt=0, le=MAX_SYNC_INTERVAL),
+    "expected_instances": integer(ge=1, le=MAX_INSTANCES),
     "fail_open": boolean,
     "key": _limit_key,
 }
@@ -224,8 +235,8 @@ class RateLimitSettings:
 
 _OVERLOAD_FIELDS: dict[str, Converter[Any]] = {
     "cpu_thresholds": _cpu_thresholds,
-    "window": duration(gt=0),
-    "buckets": integer(ge=1),
+    "window": duration(gt=0, le=MAX_SECONDS),
+    "buckets": integer(ge=1, le=MAX_BUCKETS),
 }
 
 
@@ -298,5 +309,7 @@ class MethodSettings:
         for name, spec in SECTIONS.items():
             value = getattr(self, name)
             if value is not None and not isinstance(value, spec.cls):
-                raise SettingError(name, f"must be a {spec.cls.__name__} or None, got {value!r}")
+                raise SettingError(
+                    name, f"must be a {spec.cls.__name__} or None, got {shown(value)}"
+                )
         _normalize(self, "", SCALARS)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from resilience._limits import shown
 from resilience.errors import ConfigError
 
 T = TypeVar("T")
@@ -77,15 +78,15 @@ def _check_range(
         or (le is not None and value > le)
         or (lt is not None and value >= lt)
     ):
-        raise Invalid(f"must be {_bounds_text(ge, gt, le, lt)}, got {value!r}")
+        raise Invalid(f"must be {_bounds_text(ge, gt, le, lt)}, got {shown(value)}")
 
 
 def _as_float(raw: object, what: str) -> float:
     if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-        raise Invalid(f"must be {what}, got {raw!r}")
+        raise Invalid(f"must be {what}, got {shown(raw)}")
     value = float(raw)
     if not math.isfinite(value):
-        raise Invalid(f"must be a finite number, got {raw!r}")
+        raise Invalid(f"must be a finite number, got {shown(raw)}")
     return value
 
 
@@ -118,7 +119,7 @@ def parse_duration(raw: object) -> float:
     if isinstance(raw, str):
         match = _DURATION.fullmatch(raw)
         if match is None:
-            raise Invalid(f"must be {DURATION_HELP}, got {raw!r}")
+            raise Invalid(f"must be {DURATION_HELP}, got {shown(raw)}")
         return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     return _as_float(raw, DURATION_HELP)
 
@@ -146,7 +147,7 @@ def integer(*, ge: int | None = None, le: int | None = None) -> Converter[int]:
         if isinstance(raw, float) and raw.is_integer():
             raw = int(raw)
         if isinstance(raw, bool) or not isinstance(raw, int):
-            raise Invalid(f"must be an integer, got {raw!r}")
+            raise Invalid(f"must be an integer, got {shown(raw)}")
         _check_range(raw, ge, None, le, None)
         return raw
 
@@ -156,7 +157,7 @@ def integer(*, ge: int | None = None, le: int | None = None) -> Converter[int]:
 def boolean(raw: object) -> bool:
     """Exactly ``True`` or ``False`` (no strings, no numbers)."""
     if not isinstance(raw, bool):
-        raise Invalid(f"must be true or false, got {raw!r}")
+        raise Invalid(f"must be true or false, got {shown(raw)}")
     return raw
 
 
@@ -166,7 +167,7 @@ def one_of(*choices: str) -> Converter[str]:
 
     def to_choice(raw: object) -> str:
         if raw not in choices:
-            raise Invalid(f"must be {allowed}, got {raw!r}")
+            raise Invalid(f"must be {allowed}, got {shown(raw)}")
         return str(raw)
 
     return to_choice

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import TracebackType
 
 from resilience._clock import Clock, default_clock
+from resilience._limits import MAX_POLICY_BYTES, shown
 from resilience._policy_core import Policy
 from resilience._policy_load import parse_policy_text, read_policy_file
 from resilience._policy_values import convert, number
@@ -90,6 +91,12 @@ class PolicyWatcher:
             signature = self._stat_signature()
             if signature == self._stat and time.time() - signature[0] / 1e9 > _RACY_SECONDS:
                 return None
+            if signature[1] > MAX_POLICY_BYTES:
+                self._stat = signature
+                self._reject(
+                    None, f"{self._path}: {signature[1]} bytes; at most {MAX_POLICY_BYTES}"
+                )
+                return None
             raw = self._path.read_bytes()
         except OSError as exc:
             self._reject(None, f"cannot read {self._path}: {exc}")
@@ -107,6 +114,10 @@ class PolicyWatcher:
             policy = Policy.from_tree(tree, source=str(self._path))
         except (ConfigError, MissingExtraError, UnicodeDecodeError) as exc:
             self._reject(digest, str(exc))
+            return None
+        except Exception as exc:  # a library bug: the current policy stays, the error is shown
+            logger.exception("loading %s failed unexpectedly", self._path)
+            self._reject(digest, f"{self._path}: {type(exc).__name__}: {shown(exc)}")
             return None
         self._digest, self._rejected, self._policy = digest, None, policy
         self.reloads += 1

@@ -16,7 +16,8 @@ from resilience.algorithms import (
     TieredLimiter,
 )
 from resilience.context import tier
-from resilience.interceptors import _metadata
+from resilience.interceptors import _guard, _metadata
+from resilience.observability import default_gauge_registry
 from resilience.policy import Policy
 
 from .harness import SHAPES, Harness
@@ -105,3 +106,33 @@ def test_raising_observers_do_not_fail_calls(
 
     assert all(isinstance(result, list) for result in results)
     assert len([r for r in caplog.records if r.name == "resilience"]) == 2  # started, ended
+
+
+def out_of_memory(*args: Any, **kwargs: Any) -> Any:
+    raise MemoryError
+
+
+def test_a_method_state_that_cannot_be_built_is_logged_and_counted(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Building a method's breaker fails (as a huge window would with MemoryError): the calls
+    still go through, unprotected, and the failure is logged once and counted per call."""
+    monkeypatch.setattr(SreBreaker, "__init__", out_of_memory)
+    server = harness.server(policy=EVERYTHING)
+    client = harness.client(server.address, policy=EVERYTHING)
+    before = _guard.fault_counts().get("method state", 0)
+
+    with caplog.at_level(logging.WARNING, logger="resilience"):
+        results = [client.call(shape) for shape in SHAPES]
+
+    assert all(isinstance(result, list) for result in results)
+    assert _guard.fault_counts()["method state"] >= before + len(SHAPES)
+    warnings = [r for r in caplog.records if r.name == "resilience"]
+    assert len(warnings) == 1
+    assert "method state raised MemoryError" in warnings[0].getMessage()
+    exported = {
+        reading.name: reading.value
+        for reading in default_gauge_registry().readings()
+        if reading.name.startswith("internal_errors.")
+    }
+    assert exported["internal_errors.method state"] >= before + len(SHAPES)

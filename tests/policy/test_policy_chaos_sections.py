@@ -91,7 +91,10 @@ def test_policies_differing_only_in_chaos_or_recording_are_not_equal() -> None:
         ),
         ({"record": {"rate": 0.1}}, "record.path: missing"),
         ({"record": {"path": "x", "rate": 2}}, "record.rate: must be >= 0 and <= 1, got 2"),
-        ({"record": {"path": "x", "max_bytes": 10}}, "record.max_bytes: must be >= 256, got 10"),
+        (
+            {"record": {"path": "x", "max_bytes": 10}},
+            "record.max_bytes: must be >= 256 and <= 1073741824, got 10",
+        ),
         ({"record": {"path": "", "rate": 0.1}}, "record.path: must be a file path, got ''"),
         ({"record": {"path": "x", "rates": 1}}, 'record.rates: unknown key; did you mean "rate"?'),
     ],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 
 from resilience._clock import Clock, default_clock
+from resilience._limits import MAX_BUCKETS, MAX_COUNT
 from resilience.algorithms._decision import Decision
 from resilience.algorithms._params import Duration, integer, seconds
 from resilience.algorithms._window import RollingCounter
@@ -51,9 +52,9 @@ class WindowLimiter:
         *,
         clock: Clock = default_clock,
     ) -> None:
-        self._limit = integer("limit", limit, minimum=0)
+        self._limit = integer("limit", limit, minimum=0, maximum=MAX_COUNT)
         self._window = seconds("window", window)
-        self._buckets = integer("buckets", buckets, minimum=1)
+        self._buckets = integer("buckets", buckets, minimum=1, maximum=MAX_BUCKETS)
         self._counter = RollingCounter(
             window=self._window, buckets=self._buckets, channels=self._CHANNELS
         )

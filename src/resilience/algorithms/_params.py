@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
+from resilience._limits import shown
+from resilience.errors import ConfigError
+
 Duration = float | timedelta
 """Seconds as a float (or int), or a :class:`datetime.timedelta`."""
 
@@ -21,12 +24,16 @@ def seconds(name: str, value: Duration, *, allow_zero: bool = False) -> float:
     return float(converted)
 
 
-def integer(name: str, value: int, *, minimum: int) -> int:
-    """``value`` as an int that is >= ``minimum`` (bools and floats are refused)."""
+def integer(name: str, value: int, *, minimum: int, maximum: int | None = None) -> int:
+    """``value`` as an int in ``[minimum, maximum]`` (bools and floats are refused). Above
+    ``maximum`` (a size bound of :mod:`resilience._limits`) raises ConfigError, a ValueError
+    naming the parameter and the bound."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {shown(value)}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be <= {maximum}, got {value!r}")
     return value
 
 

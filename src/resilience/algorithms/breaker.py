@@ -7,6 +7,7 @@ import threading
 from enum import Enum
 
 from resilience._clock import Clock, default_clock
+from resilience._limits import MAX_BUCKETS, MAX_COUNT
 from resilience.algorithms._decision import ALLOWED, Decision
 from resilience.algorithms._params import Duration, integer, number, seconds
 from resilience.algorithms._window import RollingCounter
@@ -87,8 +88,8 @@ class SreBreaker:
     ) -> None:
         self._accepts_weight = number("k", k, low=1.0)
         self._window = seconds("window", window)
-        self._buckets = integer("buckets", buckets, minimum=1)
-        self._min_requests = integer("min_requests", min_requests, minimum=0)
+        self._buckets = integer("buckets", buckets, minimum=1, maximum=MAX_BUCKETS)
+        self._min_requests = integer("min_requests", min_requests, minimum=0, maximum=MAX_COUNT)
         self._max_drop = number("max_drop", max_drop, low=0.0, high=1.0)
         self._probe_interval = seconds("probe_interval", probe_interval)
         self._counter = RollingCounter(window=self._window, buckets=self._buckets, channels=2)

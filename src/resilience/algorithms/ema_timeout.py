@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from resilience._limits import MAX_EMA_CALLS
 from resilience.algorithms._params import Duration, integer, seconds
 
 
@@ -49,7 +50,7 @@ class EmaTimeout:
             raise ValueError(f"t_avg must be < t_hwm ({self._t_hwm}), got {self._t_avg!r}")
         if not self._t_hwm <= self._t_max:
             raise ValueError(f"t_max must be >= t_hwm ({self._t_hwm}), got {self._t_max!r}")
-        self._rate = 2.0 / (integer("n", n, minimum=1) + 1)
+        self._rate = 2.0 / (integer("n", n, minimum=1, maximum=MAX_EMA_CALLS) + 1)
         self._keep = 1.0 - self._rate
         self._ema = 0.0
         self._timeout = self._t_max

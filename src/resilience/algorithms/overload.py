@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from resilience._clock import Clock, default_clock
+from resilience._limits import MAX_BUCKETS
 from resilience.algorithms._cpu import CpuSampler, default_cpu_sampler
 from resilience.algorithms._decision import ALLOWED, Decision
 from resilience.algorithms._params import Duration, integer, number, seconds
@@ -90,7 +91,7 @@ class OverloadGuard:
     ) -> None:
         self._thresholds = _validated_thresholds(cpu_thresholds)
         window_seconds = seconds("window", window)
-        buckets = integer("buckets", buckets, minimum=1)
+        buckets = integer("buckets", buckets, minimum=1, maximum=MAX_BUCKETS)
         self._per_second = buckets / window_seconds
         self._counter = RollingCounter(window=window_seconds, buckets=buckets, channels=2)
         self._sampler = cpu_sampler if cpu_sampler is not None else default_cpu_sampler()

@@ -6,6 +6,7 @@ import math
 import threading
 
 from resilience._clock import Clock, default_clock
+from resilience._limits import MAX_COUNT
 from resilience.algorithms._decision import ALLOWED, Decision
 from resilience.algorithms._params import Duration, integer, number, seconds
 from resilience.algorithms._window import RollingCounter
@@ -76,9 +77,9 @@ class AdaptiveRetryWindow:
         self._period = seconds("period", period)
         self._success_threshold = number("success_threshold", success_threshold, low=0.0, high=1.0)
         self._growth_ratio = number("growth_ratio", growth_ratio, low=0.0)
-        self._window = integer("initial", initial, minimum=1)
+        self._window = integer("initial", initial, minimum=1, maximum=MAX_COUNT)
         if max_window is not None:
-            integer("max_window", max_window, minimum=initial)
+            integer("max_window", max_window, minimum=initial, maximum=MAX_COUNT)
         self._max_window = max_window
         if max_ratio is not None:
             number("max_ratio", max_ratio, low=0.0, low_open=True)

@@ -14,6 +14,7 @@ from typing import ClassVar, Generic, Literal, TypeVar
 
 from resilience._clock import Clock, default_clock
 from resilience._events import GaugeReading
+from resilience._limits import MAX_INSTANCES
 from resilience.algorithms import SlidingWindowLimiter, TieredLimiter
 from resilience.algorithms._decision import Decision
 from resilience.algorithms._params import Duration, integer, seconds
@@ -60,7 +61,9 @@ class SharedCore:
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be 'periodic' or 'exact', got {mode!r}")
-        instances = integer("expected_instances", expected_instances, minimum=1)
+        instances = integer(
+            "expected_instances", expected_instances, minimum=1, maximum=MAX_INSTANCES
+        )
         self.spec = LimitSpec(name, limit, seconds("window", window), buckets, tiered)
         self.exact = mode == "exact"
         self.sync_interval = seconds("sync_interval", sync_interval)

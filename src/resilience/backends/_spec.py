@@ -16,6 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from resilience._limits import MAX_BUCKETS, MAX_COUNT
+from resilience.errors import ConfigError
+
 TIERS = 4
 """Tiers 1 (most critical) .. 4 of the tiered rule."""
 
@@ -50,6 +53,11 @@ class LimitSpec:
             raise ValueError(f"window must be > 0 seconds, got {self.window!r}")
         if isinstance(self.buckets, bool) or not isinstance(self.buckets, int) or self.buckets < 1:
             raise ValueError(f"buckets must be an int >= 1, got {self.buckets!r}")
+        if self.buckets > MAX_BUCKETS or self.limit > MAX_COUNT:
+            raise ConfigError(
+                f"buckets must be <= {MAX_BUCKETS} and limit <= {MAX_COUNT}, "
+                f"got {self.buckets!r} and {self.limit!r}"
+            )
         slot_us = to_us(self.window / self.buckets)
         if slot_us < 1000:
             raise ValueError(

@@ -1,26 +1,36 @@
 """Containment of the library's own faults: a bug in a policy, an observer or the metadata code
-is logged and the call goes on without that part.
+is logged and counted, and the call goes on without that part.
 
 The first failure of each kind (where it happened and the exception type) is logged as a
 warning with its traceback on the ``resilience`` logger; repeats are logged at debug level, so a
-bug hit on every call does not flood the log.
+bug hit on every call does not flood the log. Every failure is counted by where it happened:
+:func:`fault_counts`, exported as the counter ``resilience.internal_errors`` (attribute
+``resilience.where``; for example ``method state`` when a method's breaker, timeout or limiter
+could not be built, say on MemoryError, and the call ran without them).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+
+from resilience._events import GaugeReading
+from resilience.observability._gauges import register_gauge_source
 
 logger = logging.getLogger("resilience")
 
 _seen: set[tuple[str, type[BaseException]]] = set()
+_counts: dict[str, int] = {}
 _lock = threading.Lock()
 
 
 def report(where: str, exc: BaseException) -> None:
-    """Log that ``where`` (e.g. ``"client breaker admission"``) raised ``exc``; never raises."""
+    """Log that ``where`` (e.g. ``"client breaker admission"``) raised ``exc`` and count it;
+    never raises."""
     key = (where, type(exc))
     with _lock:
+        _counts[where] = _counts.get(where, 0) + 1
         first = key not in _seen
         if first:
             _seen.add(key)
@@ -33,3 +43,22 @@ def report(where: str, exc: BaseException) -> None:
         )
     else:
         logger.debug("resilience: %s raised %r again", where, exc)
+
+
+def fault_counts() -> dict[str, int]:
+    """How many times each part of the library failed and was skipped since start, by where
+    (a copy)."""
+    with _lock:
+        return dict(_counts)
+
+
+class _FaultCounts:
+    """Publishes :func:`fault_counts` as ``internal_errors.<where>`` readings."""
+
+    def gauge_readings(self) -> Iterator[GaugeReading]:
+        for where, count in fault_counts().items():
+            yield GaugeReading(f"internal_errors.{where}", float(count), {})
+
+
+_SOURCE = _FaultCounts()
+register_gauge_source(_SOURCE)  # module-level: the weak reference lives as long as the module

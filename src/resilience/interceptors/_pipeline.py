@@ -74,7 +74,7 @@ def state_of(registry: Registry, method: str | bytes) -> MethodState:
 def passthrough_state(method: str | bytes, exc: Exception) -> MethodState:
     """After building the method's state raised ``exc``: log it, and a state with every
     policy off (see :func:`state_of`)."""
-    report("policy lookup", exc)
+    report("method state", exc)
     name = method.decode("utf-8", "replace") if isinstance(method, bytes) else method
     return MethodState.passthrough(name)
 

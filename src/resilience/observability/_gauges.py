@@ -80,6 +80,15 @@ GAUGES: tuple[GaugeSpec, ...] = (
         label="resilience.failover.outcome",
     ),
     GaugeSpec(
+        "internal_errors.",
+        "resilience.internal_errors",
+        "{error}",
+        "Faults of the library's own parts that a call went on without, since start, by where "
+        "(e.g. 'method state': a method's breaker or limiter could not be built).",
+        counter=True,
+        label="resilience.where",
+    ),
+    GaugeSpec(
         "limiter.fallback",
         "resilience.limiter.fallback",
         "1",
