@@ -99,6 +99,12 @@ class World:
             )
         return self._drivers[key]
 
+    def failovers(self, route: str, secure: bool) -> int:
+        """Failovers the dual channel of ``route`` has tried so far (0 for other routes)."""
+        driver = self._drivers.get((route, secure))
+        stats = getattr(getattr(driver, "channel", None), "stats", None)
+        return 0 if stats is None else int(stats().attempted)
+
     def close(self) -> None:
         for driver in self._drivers.values():
             if self._loop is not None:

@@ -149,6 +149,10 @@ def _waited_out(o: Outcome) -> bool:
     return (o.raised, o.code) == ("RpcError", grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
+NO_FAILOVER = {"cancel_after_begin", "wait_for_ready"}
+"""Cases whose local attempt ends without a failover when the local center is down: cancelled
+by the caller, or waiting for the local center until the deadline."""
+
 DOCUMENTED: dict[tuple[str, str, str], tuple[str, Callable[[Outcome], bool]]] = {
     ("aio", "default", "cancel_after_begin"): (AIO_INTERCEPTED_CANCEL, _settled_later),
     ("aio", "full", "cancel_after_begin"): (AIO_INTERCEPTED_CANCEL, _settled_later),
@@ -262,7 +266,10 @@ def test_bare_grpc_does_what_the_description_says(world: World, name: str) -> No
 @pytest.mark.parametrize("name", ALL_CASES)
 def test_the_library_gives_what_bare_grpc_gives(world: World, route: str, name: str) -> None:
     bare = world.reference(name, lambda: _run(world, "bare", name))
+    before = world.failovers(route, name in SECURE_CASES)
     outcome = _run(world, route, name)
+    if route == "dual_down" and name not in NO_FAILOVER:
+        assert world.failovers(route, name in SECURE_CASES) > before, "no failover was tried"
     documented = DOCUMENTED.get((world.flavour, route, name)) or DOCUMENTED.get(("*", route, name))
     if documented is not None:
         where, expected = documented
