@@ -26,7 +26,8 @@ from resilience.policy import Policy
 from resilience.testing import ManualClock
 
 from . import _interop_service as svc
-from ._interop_clients import AioDriver, Outcome, SyncDriver
+from ._interop_aio import AioDriver
+from ._interop_clients import Outcome, SyncDriver
 from .support import LoopThread, closed_address
 
 READS = Policy.from_dict({"methods": {"*": {"read": True}}})

@@ -55,6 +55,10 @@ def _status(code: str, message: str, **params: Any) -> bytes:
 CASES: dict[str, Case] = {
     "empty_unary": lambda d: d.unary(svc.EMPTY, b""),
     "large_unary": lambda d: d.unary(svc.UNARY, svc.encode(271828, size=314159)),
+    "large_unary_future": lambda d: d.unary_future(svc.UNARY, svc.encode(271828, size=314159)),
+    "status_unavailable_future": lambda d: d.unary_future(
+        svc.UNARY, _status("UNAVAILABLE", NON_ASCII), metadata=ECHO_METADATA
+    ),
     "client_streaming": lambda d: d.client_stream(
         svc.INPUT, [bytes(size) for size in REQUEST_SIZES]
     ),
@@ -184,6 +188,10 @@ ECHOED = {"initial": ECHO_METADATA[:1], "trailing": ECHO_METADATA[1:]}
 DESCRIBED: dict[str, Callable[[Outcome], bool]] = {
     "empty_unary": _ok(0),
     "large_unary": _ok(314159),
+    "large_unary_future": _ok(314159),
+    "status_unavailable_future": lambda o: (
+        _failed(grpc.StatusCode.UNAVAILABLE, NON_ASCII)(o) and o.trailing == ECHO_METADATA[1:]
+    ),
     "client_streaming": _ok(b"74922"),
     "server_streaming": _ok(RESPONSE_SIZES),
     "bidi_streaming": _ok(RESPONSE_SIZES),
