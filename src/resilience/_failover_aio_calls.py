@@ -89,6 +89,9 @@ class _UnaryResponse(_Delegating):
             except grpc.RpcError as remote_error:
                 self._attempts.finish(remote_error)
                 raise
+            except asyncio.CancelledError:
+                self._attempts.finish(None)  # the caller gave up: no verdict on the remote
+                raise
             self._attempts.finish(None)
             return response
         finally:
@@ -176,7 +179,10 @@ class _StreamResponse(_Delegating):
     def cancel(self) -> bool:
         self._cancel_requested = True
         self._may_fail_over = False
-        return bool(self._current.cancel())
+        if not self._current.cancel():
+            return False
+        self._settle(None)  # a remote attempt in flight counts as succeeded, as on sync
+        return True
 
     def cancelled(self) -> bool:
         return bool(self._current.cancelled())

@@ -67,13 +67,15 @@ async def test_a_cancel_that_returns_true_settles_the_call_at_once(
     channel: AioDualCenterChannel, centers: Centers, failing_local: bool
 ) -> None:
     """As with grpc.aio's own calls: cancelled() and done() at once, callbacks run."""
+    answering = centers.remote if failing_local else centers.local
     if not failing_local:
         centers.local.fail_every = 0
-    centers.local.delay = centers.remote.delay = 10.0
+    answering.delay = 10.0
     done: list[object] = []
     call = channel.stream_unary(UPLOAD)(iter([b"a"]), timeout=30)
     call.add_done_callback(done.append)
-    await asyncio.sleep(0.05)
+    while not answering.received:
+        await asyncio.sleep(0.01)
     assert call.cancel()
     assert (call.cancelled(), call.done()) == (True, True)
     assert not call.cancel()
@@ -82,6 +84,28 @@ async def test_a_cancel_that_returns_true_settles_the_call_at_once(
     assert await call.code() == grpc.StatusCode.CANCELLED
     await asyncio.sleep(0)
     assert done == [call]
+    stats = channel.stats()
+    assert (stats.admitted, stats.succeeded, stats.failed) == (
+        int(failing_local),
+        int(failing_local),
+        0,
+    )
+
+
+@pytest.mark.asyncio
+async def test_a_cancelled_remote_stream_still_counts_its_outcome(
+    channel: AioDualCenterChannel, centers: Centers
+) -> None:
+    centers.remote.delay = 10.0
+    call = channel.unary_stream(READ_STREAM)(b"x", timeout=30)
+    reading = asyncio.ensure_future(call.read())
+    while not centers.remote.received:
+        await asyncio.sleep(0.01)
+    assert call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reading
+    stats = channel.stats()
+    assert (stats.admitted, stats.succeeded, stats.failed) == (1, 1, 0)
 
 
 @pytest.mark.asyncio

@@ -83,6 +83,9 @@ def test_cancelling_the_remote_attempt(
             threading.Thread(target=list, args=(_drain(call),), daemon=True).start()
         assert wait_until(functools.partial(_has, centers.remote.received, attempt))
         _assert_cancelled_at_once(call)
+    # each admitted failover ends in exactly one of succeeded / failed, cancelled or not
+    assert wait_until(lambda: channel.stats().succeeded == 3)
+    assert (channel.stats().admitted, channel.stats().failed) == (3, 0)
 
 
 def _drain(call: Iterator[Any]) -> Iterator[Any]:
