@@ -39,7 +39,9 @@ def test_call_over_the_limit_is_rejected_with_reason_and_pushback(
     assert isinstance(rejected, Failure)
     assert rejected.code is grpc.StatusCode.RESOURCE_EXHAUSTED
     method = ECHO_METHODS[shape]
-    assert rejected.details == f"resilience: rejected by rate_limit (limit 3 per 1s on {method})"
+    assert rejected.details == (
+        f"resilience: rejected by rate_limit (limit 3 per 1s on * (this call: {method}))"
+    )
     assert rejected.trailing[REJECT] == "rate_limit"
     assert 0 <= int(rejected.trailing[PUSHBACK]) <= 1000
     assert behavior.calls == 3 * (2 if shape == "stream_stream" else 1)  # bidi: per message
@@ -66,6 +68,36 @@ def test_a_service_wide_limit_is_one_budget_for_all_its_methods(harness: Harness
     results = [client.call("unary_unary"), client.call("unary_stream"), client.call("stream_unary")]
 
     assert [isinstance(result, Failure) for result in results] == [False, False, True]
+
+
+def test_a_rejection_names_the_shared_limit_that_ran_out(harness: Harness) -> None:
+    """Two calls of one method use up a service-wide limit; a call of another method is then
+    refused, and the details name the exhausted limit (its pattern), not only the method."""
+    policy = limited(2, "/resilience.testing.Echo/*")
+    server = harness.server(policy=policy, clock=ManualClock(100.0))
+    client = harness.client(server.address)
+    for _ in range(2):
+        client.call("stream_unary")
+
+    rejected = client.call("unary_unary")
+
+    assert isinstance(rejected, Failure)
+    assert rejected.details == (
+        "resilience: rejected by rate_limit (limit 2 per 1s on /resilience.testing.Echo/* "
+        f"(this call: {ECHO_METHODS['unary_unary']}))"
+    )
+
+
+def test_a_limit_on_one_method_names_just_that_method(harness: Harness) -> None:
+    method = ECHO_METHODS["unary_unary"]
+    server = harness.server(policy=limited(1, method), clock=ManualClock(100.0))
+    client = harness.client(server.address)
+    client.call("unary_unary")
+
+    rejected = client.call("unary_unary")
+
+    assert isinstance(rejected, Failure)
+    assert rejected.details == f"resilience: rejected by rate_limit (limit 1 per 1s on {method})"
 
 
 def test_rejections_reach_the_client_observer_and_breaker_as_failures(harness: Harness) -> None:

@@ -58,7 +58,9 @@ def test_less_critical_tier_is_shed_to_keep_what_tier_1_asked_for(harness: Harne
     assert isinstance(shed, Failure)
     assert shed.code is grpc.StatusCode.RESOURCE_EXHAUSTED
     method = ECHO_METHODS["unary_unary"]
-    assert shed.details == f"resilience: rejected by shed (tier 3; limit 10 per 1s on {method})"
+    assert shed.details == (
+        f"resilience: rejected by shed (tier 3; limit 10 per 1s on * (this call: {method}))"
+    )
     assert shed.trailing[REJECT] == "shed"
     assert PUSHBACK not in shed.trailing
     assert calls(1, 1) == [[b"ping"]]

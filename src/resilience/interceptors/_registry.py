@@ -27,7 +27,7 @@ from resilience.interceptors._server_limits import (
     build_limiter,
     build_overload,
 )
-from resilience.policy import MethodSettings, Policy
+from resilience.policy import MethodSettings, Policy, RateLimitSettings
 
 _PASSTHROUGH = MethodSettings(breaker=None, propagate=False)
 
@@ -100,7 +100,7 @@ class MethodState:
                     self.limiter = limiter
             else:
                 self.limiter = shared.get(limit, build_limiter)
-            self.limit_text = f"limit {limit.limit} per {limit.window:g}s on {method}"
+            self.limit_text = limit_text(limit, method)
         if settings.overload is not None:
             self.overload = shared.get(settings.overload, build_overload)
 
@@ -231,6 +231,14 @@ class Registry:
         registry: reporting it here too would count it twice.)"""
         for state in list(self._states.values()):
             yield from state.gauge_readings(self.side)
+
+
+def limit_text(limit: RateLimitSettings, method: str) -> str:
+    """The limit a rejection names: its key (the pattern that declared it, or the ``key`` the
+    policy gave it), plus the called method when the limit is shared by several methods."""
+    key = limit.key or method
+    where = key if key == method else f"{key} (this call: {method})"
+    return f"limit {limit.limit} per {limit.window:g}s on {where}"
 
 
 def _close_all(instances: list[Any]) -> None:
