@@ -168,27 +168,81 @@ _TIMEOUT_FIELDS: dict[str, Converter[Any]] = {
 }
 
 
+DEFAULT_T_MAX = 0.500
+"""``t_max`` when a policy does not set it, seconds."""
+
+T_AVG_RATIO = 0.12
+"""``t_avg`` when not set, as a fraction of ``t_max`` (60 ms of the default 500 ms)."""
+
+T_HWM_RATIO = 0.5
+"""``t_hwm`` when not set, as a fraction of ``t_max`` (250 ms of the default 500 ms)."""
+
+
 @dataclass(frozen=True, slots=True)
 class TimeoutSettings:
     """Client-side EmaTimeout, seconds: the timeout moves in ``[t_hwm, t_max]`` as the EMA of
     latency (over about ``n`` calls) moves between ``t_avg`` and ``t_hwm``; requires
     ``0 <= t_avg < t_hwm <= t_max``. ``streams``: also apply it to streaming calls (off, since a
-    long-lived stream outlives any latency-based timeout)."""
+    long-lived stream outlives any latency-based timeout).
 
-    t_avg: float = 0.060
-    t_hwm: float = 0.250
-    t_max: float = 0.500
+    ``t_max`` not set is 0.5 s; ``t_avg`` and ``t_hwm`` not set are derived from ``t_max``
+    (``0.12 * t_max`` and ``0.5 * t_max``: 60 ms and 250 ms at the default ``t_max``), so a
+    lone ``t_max = "100ms"`` gives 12 ms and 50 ms. Once built, all three are floats.
+    """
+
+    t_avg: float | None = None
+    t_hwm: float | None = None
+    t_max: float | None = None
     n: int = 80
     streams: bool = False
 
     def __post_init__(self) -> None:
+        unset = [name for name in ("t_avg", "t_hwm", "t_max") if getattr(self, name) is None]
+        if self.t_max is None:
+            object.__setattr__(self, "t_max", DEFAULT_T_MAX)
+        _normalize(self, "timeout", {"t_max": _TIMEOUT_FIELDS["t_max"]})
+        t_max = _built(self.t_max)
+        if self.t_avg is None:
+            object.__setattr__(self, "t_avg", T_AVG_RATIO * t_max)
+        if self.t_hwm is None:
+            object.__setattr__(self, "t_hwm", T_HWM_RATIO * t_max)
         _normalize(self, "timeout", _TIMEOUT_FIELDS)
-        if not self.t_avg < self.t_hwm <= self.t_max:
-            raise SettingError(
-                "timeout",
-                "must satisfy 0 <= t_avg < t_hwm <= t_max, got "
-                f"t_avg={shown(self.t_avg)}, t_hwm={shown(self.t_hwm)}, t_max={shown(self.t_max)}",
-            )
+        t_avg, t_hwm, t_max = self.seconds()
+        if not t_avg < t_hwm <= t_max:
+            raise SettingError("timeout", _order_problem(t_avg, t_hwm, t_max, unset))
+
+    def seconds(self) -> tuple[float, float, float]:
+        """``(t_avg, t_hwm, t_max)`` in seconds, as built (never None)."""
+        return _built(self.t_avg), _built(self.t_hwm), _built(self.t_max)
+
+
+def _built(value: float | None) -> float:
+    return 0.0 if value is None else value  # never None once __post_init__ ran
+
+
+_DERIVED = {
+    "t_avg": f"not set, so {T_AVG_RATIO:g} * t_max",
+    "t_hwm": f"not set, so {T_HWM_RATIO:g} * t_max",
+    "t_max": "not set, so the default",
+}
+
+
+def _order_problem(t_avg: float, t_hwm: float, t_max: float, unset: list[str]) -> str:
+    """Why ``0 <= t_avg < t_hwm <= t_max`` fails, marking the values the user did not set and
+    saying what to set."""
+    values = {"t_avg": t_avg, "t_hwm": t_hwm, "t_max": t_max}
+    got = ", ".join(
+        f"{name}={shown(value)}" + (f" ({_DERIVED[name]})" if name in unset else "")
+        for name, value in values.items()
+    )
+    problem = f"must satisfy 0 <= t_avg < t_hwm <= t_max, got {got}"
+    if not unset:
+        return f"{problem}; change them so that t_avg < t_hwm <= t_max"
+    if t_avg >= t_hwm:
+        fix = "set t_hwm above t_avg" if "t_hwm" in unset else "set t_avg below t_hwm"
+    else:
+        fix = "set t_max to at least t_hwm" if "t_max" in unset else "set t_hwm to at most t_max"
+    return f"{problem}; {fix}, or set all three explicitly"
 
 
 _RATE_LIMIT_FIELDS: dict[str, Converter[Any]] = {

@@ -111,7 +111,8 @@ STRUCTURE_CASES: list[tuple[str, dict[str, Any], str]] = [
         "timeout-order",
         {"methods": {SAY: {"timeout": {"t_avg": 0.3}}}},
         f"methods.{SAY}.timeout: must satisfy 0 <= t_avg < t_hwm <= t_max, "
-        "got t_avg=0.3, t_hwm=0.25, t_max=0.5",
+        "got t_avg=0.3, t_hwm=0.25 (not set, so 0.5 * t_max), t_max=0.5 (not set, so the "
+        "default); set t_hwm above t_avg, or set all three explicitly",
     ),
     (
         "limit-missing",

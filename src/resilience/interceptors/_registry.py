@@ -84,7 +84,7 @@ class MethodState:
             )
         timeout = settings.timeout
         if timeout is not None:
-            self.timeout = EmaTimeout(timeout.t_avg, timeout.t_hwm, timeout.t_max, timeout.n)
+            self.timeout = EmaTimeout(*timeout.seconds(), timeout.n)
             self.timeout_streams = timeout.streams
 
     def _build_server(self, method: str, settings: MethodSettings, shared: _Shared) -> None:
