@@ -1,141 +1,222 @@
 """Several processes share one limit through a real redis-server (bounded: ~4 s of load each).
 
 4 workers offer 1,000 requests/s each against one limit of 2,000/s (window 1 s, 10 slots), for
-4 s of which the last 3 are measured (the issue asks for 5 s; shortened to keep the suite quick
-on a shared 2-core machine). The truth is read from Redis itself: a monitor thread copies the
-per-slot admitted counts out of the limit's ring before they are overwritten.
+4 s of which the last 3 are measured, with the store's default socket timeout: on a loaded
+machine some decisions fall back to the local share, and the test judges them against the
+bound docs/distributed-limiting.md states instead of excluding the run.
+
+The truth is what the workers report: for each request the wall-clock time before and after
+its decision, and whether it was decided locally. A request counts in a window for a ceiling
+only if it was certainly decided inside it (both times inside), and for a floor if it may have
+been (its interval meets the window), so a starved worker never makes a bound fail that the
+limiter kept.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 
 import pytest
-import redis
 
 from . import workers
+from .workers import Call, Report
 
 LIMIT, WORKERS, RATE, SECONDS = 2000, 4, 1000.0, 4.0
-
-
-class SlotMonitor:
-    """Polls the ring hash of ``key`` every 0.2 s and keeps each slot's latest admitted count
-    (channel 0; the layout is described in ring.lua), so that every 10-slot window can be
-    summed afterwards."""
-
-    def __init__(self, url: str, key: str) -> None:
-        self._client = redis.Redis.from_url(url, socket_timeout=2.0, decode_responses=True)
-        self._key = key
-        self.slots: dict[int, int] = {}
-        self.complete: set[int] = set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> SlotMonitor:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(2)
-        self._client.close()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.2):
-            fields: dict[str, str] = self._client.hgetall(self._key)  # type: ignore[assignment]
-            if "c" not in fields:
-                continue
-            newest, size = int(fields["c"]), 11  # the ring: slots newest - 10 .. newest
-            for position in range(size):
-                slot = newest - (newest - position) % size
-                self.slots[slot] = int(fields.get(f"{position}:0", 0))
-                if slot < newest:
-                    self.complete.add(slot)  # read after it ended: its count is final
-
-    def window_sums(self, first: int, last: int, buckets: int = 10) -> dict[int, int]:
-        """Admitted in each window of ``buckets`` consecutive slots within [first, last], keyed
-        by its first slot; only windows whose every slot was read after it ended (a monitor
-        starved for over a second on a loaded machine misses some, and would under-count)."""
-        return {
-            start: sum(self.slots[s] for s in range(start, start + buckets))
-            for start in range(first, last - buckets + 2)
-            if all(s in self.complete for s in range(start, start + buckets))
-        }
+SHARE = LIMIT // WORKERS
+"""The fallback limit of each worker (``limit // expected_instances``)."""
+SLOT, BUCKETS = 0.1, 10
+PERIODIC_CEILING = 1.05
+"""Periodic mode's documented accuracy, as a factor of the limit."""
 
 
 @pytest.fixture(scope="module")
 def pool() -> Iterator[ProcessPoolExecutor]:
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=WORKERS, mp_context=context) as executor:
-        list(executor.map(time.sleep, [0] * WORKERS))  # start the workers before timing
+        # Start the workers and import the limiters in each before timing (on a loaded
+        # machine a cold worker takes over a second to import them).
+        list(executor.map(workers.warm_up, [0.2] * WORKERS))
         yield executor
+
+
+@dataclass
+class Window:
+    """What the workers admitted in the ``BUCKETS`` slots from slot ``first``."""
+
+    first: int
+    certain: int
+    """Admitted, certainly decided inside the window (a lower bound of the truth)."""
+    possible: int
+    """Admitted, possibly decided inside it (an upper bound of the truth)."""
+    by_store: int
+    """Of ``certain``, decided by the store."""
+    local: list[int]
+    """Per worker: admitted locally (certainly inside)."""
+    store_rejected_last_slot: bool
+    """The store rejected a tier-1 request certainly decided in the window's last slot (so
+    its count for the window had reached the limit)."""
+    written_back: bool
+    """A worker decided locally within a window before this one's end: what the store counts
+    may include a write-back counted twice (a retry after a reply that timed out), so the
+    store's rejections do not bound the truth from below."""
+
+    def describe(self) -> str:
+        return (
+            f"window from {self.first * SLOT:.1f}: admitted {self.certain}..{self.possible} "
+            f"({self.certain / LIMIT:.3f}x the limit), by the store {self.by_store}, locally "
+            f"per worker {self.local}, store rejected in its last slot: "
+            f"{self.store_rejected_last_slot}, write-back possible: {self.written_back}"
+        )
+
+
+def windows(reports: list[Report], first: int, last: int) -> list[Window]:
+    """Every window of ``BUCKETS`` slots within slots [first, last]."""
+    found = []
+    for begin in range(first, last - BUCKETS + 2):
+        t0, t1 = begin * SLOT, (begin + BUCKETS) * SLOT
+        end_slot = (begin + BUCKETS - 1) * SLOT
+        certain = possible = by_store = 0
+        local = [0] * len(reports)
+        rejected_late = written_back = False
+        for index, report in enumerate(reports):
+            for before, after, tier, allowed, was_local in report.calls:
+                inside = t0 <= before and after < t1
+                written_back |= was_local and after >= t0 - BUCKETS * SLOT and before < t1
+                if not allowed:
+                    # A tier-1 rejection (every one of a sliding window) means the total
+                    # had reached the limit; other tiers are shed before that.
+                    rejected_late |= inside and tier == 1 and not was_local and before >= end_slot
+                    continue
+                possible += after >= t0 and before < t1
+                if inside:
+                    certain += 1
+                    by_store += not was_local
+                    local[index] += was_local
+        found.append(Window(begin, certain, possible, by_store, local, rejected_late, written_back))
+    return found
+
+
+def own_share_kept(calls: list[Call], first: int, last: int) -> list[str]:
+    """Each local admission's own window (this worker's admissions, the store's included,
+    certainly inside the window ending with it) held at most ``SHARE``; the breaches,
+    described."""
+    breaches = []
+    for index, (before, _after, _tier, allowed, was_local) in enumerate(calls):
+        slot = int(before / SLOT)
+        if not (allowed and was_local and first <= slot <= last):
+            continue
+        # The local limiter's slots follow its own clock, not the wall's: its window covers
+        # at least the last BUCKETS - 1 slots' length before the decision, whatever the phase.
+        start = before - (BUCKETS - 1) * SLOT
+        own = sum(1 for call in calls[: index + 1] if call[3] and call[0] >= start)
+        if own > SHARE:
+            breaches.append(f"local admission at {before:.3f}: {own} own admissions in window")
+    return breaches
+
+
+def tier_4_shed_locally(calls: list[Call], since: float) -> list[str]:
+    """No local admission of tier 4 after ``since`` where this worker's own demand of tiers
+    1-3 in the last complete window (certainly inside it, whatever the phase of the local
+    limiter's slots) reached ``SHARE``: the reservation then leaves tier 4 nothing. (A worker
+    starved for a window demanded less, and its fallback rightly reserves less.)"""
+    breaches = []
+    for index, (before, _after, tier, allowed, was_local) in enumerate(calls):
+        if not (tier == 4 and allowed and was_local and before >= since):
+            continue
+        lo, hi = before - BUCKETS * SLOT, before - SLOT
+        reserved = sum(1 for c in calls[:index] if c[2] < 4 and c[0] >= lo and c[1] < hi)
+        if reserved >= SHARE:
+            breaches.append(f"tier 4 admitted at {before:.3f} with {reserved} reserved")
+    return breaches
 
 
 def measured_slots(start: float) -> tuple[int, int]:
     """First and last 100 ms slot of the measured period (second 1 to the end, minus a slot)."""
-    return int((start + 1.0) * 10) + 1, int((start + SECONDS) * 10) - 1
+    return int((start + 1.0) / SLOT) + 1, int((start + SECONDS) / SLOT) - 1
+
+
+def judge(reports: list[Report], start: float, mode: str) -> list[Window]:
+    """Assert the documented bounds on every measured window; return the windows.
+
+    Exact mode: the store admits at most ``LIMIT`` per window (local admissions written back
+    included), each worker deciding locally keeps its own admissions within ``SHARE``, so the
+    total stays within ``LIMIT`` plus the local admissions (at most ``SHARE`` per worker that
+    fell back). A window whose last slot saw the store reject admitted at least ``LIMIT``
+    (unless a write-back may have been counted twice).
+    Periodic mode: at most ``PERIODIC_CEILING`` times the limit, plus what was decided locally
+    (at most ``SHARE`` per worker and window; its fallback does not count the view's own
+    admissions).
+    """
+    first, last = measured_slots(start)
+    measured = windows(reports, first, last)
+    for window in measured:
+        shown = window.describe()
+        assert all(local <= SHARE for local in window.local), shown
+        if mode == "exact":
+            assert window.by_store <= LIMIT, shown
+            if window.store_rejected_last_slot and not window.written_back:
+                assert window.possible >= LIMIT, shown
+        else:
+            assert window.certain <= LIMIT * PERIODIC_CEILING + sum(window.local), shown
+    for report in reports if mode == "exact" else ():
+        breaches = own_share_kept(report.calls, first, last)
+        assert not breaches, breaches[:5]
+    summary = [round(window.certain / LIMIT, 3) for window in measured]
+    fell_back = sum(call[4] for report in reports for call in report.calls)
+    print(f"{mode}: admitted/limit per window {summary}; decided locally: {fell_back} calls")
+    return measured
 
 
 @pytest.mark.parametrize("mode", ["exact", "periodic"])
 def test_four_processes_share_one_limit(
     pool: ProcessPoolExecutor, redis_url: str, prefix: str, mode: str
 ) -> None:
-    start = time.time() + 0.5
-    with SlotMonitor(redis_url, f"{{{prefix}:shared}}:w") as monitor:
-        futures = [
-            pool.submit(workers.run_sliding, redis_url, prefix, mode, LIMIT, RATE, start, SECONDS)
-            for _ in range(WORKERS)
-        ]
-        reports = [future.result(timeout=30) for future in futures]
-    assert not any(report.fell_back for report in reports), "Redis was too slow: no measurement"
-    first, last = measured_slots(start)
-    measured = monitor.window_sums(first, last)
-    assert len(measured) >= 5, sorted(monitor.complete)
-    # The lower bound is what the workers managed to offer (a shared machine may starve them).
-    offered_all = offered_per_window([t for report in reports for t in report.calls], first, last)
-    windows = list(measured.values())
-    offered = [offered_all[start - first] for start in measured]
-    floors = [0.95 * min(LIMIT, count) for count in offered]
-    assert all(admitted >= floor for admitted, floor in zip(windows, floors, strict=True)), (
-        windows,
-        offered,
-    )
-    ceiling = LIMIT if mode == "exact" else LIMIT * 1.05
-    assert max(windows) <= ceiling, windows
-
-
-def offered_per_window(calls: list[float], first: int, last: int, buckets: int = 10) -> list[int]:
-    """Requests made in each window of ``buckets`` 100 ms slots within [first, last]."""
-    per_slot: dict[int, int] = {}
-    for at in calls:
-        per_slot[int(at * 10)] = per_slot.get(int(at * 10), 0) + 1
-    return [
-        sum(per_slot.get(s, 0) for s in range(begin, begin + buckets))
-        for begin in range(first, last - buckets + 2)
-    ]
-
-
-def test_three_gateways_reach_the_tiered_steady_state(
-    pool: ProcessPoolExecutor, redis_url: str, prefix: str
-) -> None:
-    """ALGORITHMS.md's worked steady state scaled by 10 (limit 1,000/s, tier demand
-    500/400/400/1,000 per second, spread over 3 processes): admitted 500/400/100/0 per second,
-    each within 5% of the limit."""
-    mix = (1,) * 5 + (2,) * 4 + (3,) * 4 + (4,) * 10  # 23 requests in these proportions
-    rate = 2300 / 3
-    start = time.time() + 0.5
+    start = time.time() + 1.0
     futures = [
-        pool.submit(workers.run_tiered, redis_url, prefix, 1000, mix, rate, start, SECONDS)
-        for _ in range(3)
+        pool.submit(
+            workers.run_sliding, redis_url, prefix, mode, LIMIT, RATE, start, SECONDS, WORKERS
+        )
+        for _ in range(WORKERS)
     ]
     reports = [future.result(timeout=30) for future in futures]
-    assert not any(report.fell_back for report in reports)
+    judge(reports, start, mode)
+
+
+@pytest.mark.parametrize("mode", ["exact", "periodic"])
+def test_four_gateways_reach_the_tiered_steady_state(
+    pool: ProcessPoolExecutor, redis_url: str, prefix: str, mode: str
+) -> None:
+    """ALGORITHMS.md's worked steady state scaled by 20 (limit 2,000/s, tier demand
+    1,000/800/800/2,000 per second, spread over 4 processes): admitted 1,000/800/200/0 per
+    second, each within 5% of the limit, decided by the store or locally. A falling-back
+    worker keeps the tiers' thresholds: it sheds tier 4 while its own demand of the tiers
+    above fills its share."""
+    mix = (1,) * 5 + (2,) * 4 + (3,) * 4 + (4,) * 10  # 23 requests in these proportions
+    rate = 4600 / WORKERS
+    start = time.time() + 1.0
+    futures = [
+        pool.submit(
+            workers.run_tiered, redis_url, prefix, LIMIT, mix, rate, start, SECONDS, mode, WORKERS
+        )
+        for _ in range(WORKERS)
+    ]
+    reports = [future.result(timeout=30) for future in futures]
+    judge(reports, start, mode)
+    for report in reports:
+        breaches = tier_4_shed_locally(report.calls, start + 1.0)
+        assert not breaches, breaches[:5]
+    # Offered may fall short of the plan on a starved machine: judge the rates on what was.
+    offered = sum(1 for report in reports for call in report.calls if call[0] >= start + 1.0) / (
+        SECONDS - 1.0
+    )
+    if offered < 0.9 * 4600:
+        pytest.skip(f"the workers offered {offered:.0f}/s of 4,600/s: rates not comparable")
     rates = {
         tier: sum(report.admitted[tier] for report in reports) / (SECONDS - 1.0)
         for tier in (1, 2, 3, 4)
     }
-    assert rates == pytest.approx({1: 500, 2: 400, 3: 100, 4: 0}, abs=50)
+    assert rates == pytest.approx({1: 1000, 2: 800, 3: 200, 4: 0}, abs=0.05 * LIMIT)

@@ -9,27 +9,46 @@ from dataclasses import dataclass
 
 from resilience.backends import RedisStore, SharedSlidingWindowLimiter, SharedTieredLimiter
 
-SOCKET_TIMEOUT = 0.25
-"""Generous on purpose: the test machine is shared, and these tests measure accuracy, not the
-fallback (test_outage.py cuts at the default 10 ms)."""
+Call = tuple[float, float, int, bool, bool]
+"""One request: wall-clock time before and after the decision, tier, admitted, and whether it
+was decided locally (the limiter was falling back when it returned)."""
 
 
 @dataclass
 class Report:
-    """What one worker saw: admissions per tier (after ``measure_from``), the wall-clock time
-    of every request it made, and whether its limiter ever fell back to local limiting."""
+    """What one worker saw: admissions per tier (after ``measure_from``), every request it
+    made (see :data:`Call`), and whether its limiter ever fell back to local limiting."""
 
     admitted: dict[int, int]
-    calls: list[float]
+    calls: list[Call]
     fell_back: bool
 
 
+def warm_up(seconds: float) -> None:
+    """Run in a worker before the measurement: this module (and the limiters) are imported
+    by now; the sleep spreads the warm-ups over every worker of the pool."""
+    time.sleep(seconds)
+
+
 def run_sliding(
-    url: str, prefix: str, mode: str, limit: int, rate: float, start: float, seconds: float
+    url: str,
+    prefix: str,
+    mode: str,
+    limit: int,
+    rate: float,
+    start: float,
+    seconds: float,
+    instances: int = 1,
 ) -> Report:
-    store = RedisStore.from_url(url, prefix=prefix, socket_timeout=SOCKET_TIMEOUT)
+    """One instance of a sliding-window limit with the store's default socket timeout (the
+    defaults must hold on a loaded host; what falls back is reported, not excluded)."""
+    store = RedisStore.from_url(url, prefix=prefix)
     limiter = SharedSlidingWindowLimiter(
-        store, name="shared", limit=limit, mode="exact" if mode == "exact" else "periodic"
+        store,
+        name="shared",
+        limit=limit,
+        mode="exact" if mode == "exact" else "periodic",
+        expected_instances=instances,
     )
     try:
         return _pace(lambda _: limiter.try_acquire().allowed, limiter, (1,), rate, start, seconds)
@@ -46,9 +65,18 @@ def run_tiered(
     rate: float,
     start: float,
     seconds: float,
+    mode: str = "periodic",
+    instances: int = 1,
 ) -> Report:
-    store = RedisStore.from_url(url, prefix=prefix, socket_timeout=SOCKET_TIMEOUT)
-    limiter = SharedTieredLimiter(store, name="gateway", limit=limit)
+    """One instance of a tiered limit (as :func:`run_sliding`)."""
+    store = RedisStore.from_url(url, prefix=prefix)
+    limiter = SharedTieredLimiter(
+        store,
+        name="gateway",
+        limit=limit,
+        mode="exact" if mode == "exact" else "periodic",
+        expected_instances=instances,
+    )
     try:
         return _pace(
             lambda tier: limiter.try_acquire(tier).allowed, limiter, mix, rate, start, seconds
@@ -70,7 +98,7 @@ def _pace(
     through ``mix``; count admissions from the second second on (the first fills the window)."""
     admitted = dict.fromkeys(set(mix), 0)
     fell_back = False
-    calls: list[float] = []
+    calls: list[Call] = []
     while time.time() < start:
         time.sleep(0.001)
     measure_from, end = start + 1.0, start + seconds
@@ -83,9 +111,11 @@ def _pace(
         if due > now:
             time.sleep(due - now)
         tier = mix[index % len(mix)]
-        calls.append(time.time())
+        before = time.time()
         allowed = acquire(tier)
-        fell_back = fell_back or limiter.fallback
+        local = limiter.fallback
+        calls.append((before, time.time(), tier, allowed, local))
+        fell_back = fell_back or local
         if due >= measure_from:
             admitted[tier] += int(allowed)
         index += 1

@@ -53,6 +53,18 @@ class SlidingWindowLimiter(WindowLimiter):
                 return NEVER
             return self._rate_limited(count + n - self._limit, now)
 
+    def record(self, n: int, allowed: bool) -> None:
+        """Count a decision of weight ``n`` taken elsewhere (for example by a shared store) as
+        if this limiter had taken it now: an admission counts towards :attr:`count`, a
+        rejection is not counted (as here)."""
+        if not allowed:
+            return
+        now = self._clock()
+        with self._lock:
+            totals, current, _ = self._counter.advance_rows(now)
+            current[0] += n
+            totals[0] += n
+
     def __repr__(self) -> str:
         return (
             f"SlidingWindowLimiter(limit={self._limit}, window={self._window}, "

@@ -134,5 +134,20 @@ class TieredLimiter(WindowLimiter):
                     return _SHED
             return self._rate_limited(total - self._limit, now)
 
+    def record(self, tier: int, n: int, allowed: bool) -> None:
+        """Count a decision on ``n`` requests of ``tier`` taken elsewhere (for example by a
+        shared store) as if this limiter had taken it now: demand always, and the admission
+        if ``allowed``, so the reservation and the window start from them."""
+        k = tier - 1
+        now = self._clock()
+        with self._lock:
+            totals, current, _ = self._counter.advance_rows(now)
+            current[_DEMAND + k] += n
+            totals[_DEMAND + k] += n
+            if allowed:
+                for channel in (k, _TOTAL):
+                    current[channel] += n
+                    totals[channel] += n
+
     def __repr__(self) -> str:
         return f"TieredLimiter(limit={self._limit}, window={self._window}, buckets={self._buckets})"

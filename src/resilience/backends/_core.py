@@ -9,16 +9,16 @@ the part of the two shells that does no I/O either: the constructor, read-only s
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import ClassVar, Generic, Literal, TypeVar
 
 from resilience._clock import Clock, default_clock
 from resilience._events import GaugeReading
 from resilience._limits import MAX_INSTANCES
-from resilience.algorithms import SlidingWindowLimiter, TieredLimiter
 from resilience.algorithms._decision import Decision
 from resilience.algorithms._params import Duration, integer, seconds
 from resilience.backends._contract import AioStore, Store
+from resilience.backends._share import LocalShare
 from resilience.backends._spec import LimitSpec, Snapshot
 from resilience.backends._view import PeriodicView
 from resilience.backends.fallback import (
@@ -70,14 +70,9 @@ class SharedCore:
         self.fail_open = bool(fail_open)
         local_limit = limit // instances if fallback_limit is None else fallback_limit
         local_limit = integer("fallback_limit", local_limit, minimum=0)
-        self.local_acquire: Callable[[int, int], Decision]
-        if tiered:
-            self.local_acquire = TieredLimiter(
-                local_limit, window, buckets, clock=clock
-            ).try_acquire
-        else:
-            sliding = SlidingWindowLimiter(local_limit, window, buckets, clock=clock)
-            self.local_acquire = lambda _tier, n: sliding.try_acquire(n)
+        self.local = LocalShare(
+            self.spec, local_limit, clock=clock, store_now=store_now, write_back=self.exact
+        )
         behaviour = (
             f"deciding locally with a limit of {local_limit} per {self.spec.window:g} s"
             if self.fail_open
@@ -107,9 +102,16 @@ class SharedCore:
             return self.view.try_acquire(tier, n)
         if not self.fail_open:
             return Decision(False, self.breaker.retry_in() or None, _RATE_LIMIT)
-        decision = self.local_acquire(tier, n)
+        decision = self.local.try_acquire(tier, n)
         if self.view is not None:
             self.view.record(tier, n, decision.allowed)
+        return decision
+
+    def store_decided(self, tier: int, n: int, decision: Decision) -> Decision:
+        """The store decided this call: count it in this instance's share (exact mode) and
+        close the breaker."""
+        self.local.record(tier, n, decision.allowed)
+        self.breaker.succeeded()
         return decision
 
     def store_failed(self, error: BaseException, tier: int, n: int) -> Decision:

@@ -73,13 +73,30 @@ class _AioSharedLimiter(SharedShell[AioStore, SyncTask]):
             self._bind()
         core = self._core
         if core.exact and not self._closed and core.breaker.allow():
+            if core.local.unwritten and not await self._write_back():
+                return core.decide_locally(tier, n)
             try:
                 decision = await self._store.decide(core.spec, tier, n)
             except Exception as error:  # any store fault: decide locally, never fail the call
                 return core.store_failed(error, tier, n)
-            core.breaker.succeeded()
-            return decision
+            return core.store_decided(tier, n, decision)
         return core.decide_locally(tier, n)
+
+    async def _write_back(self) -> bool:
+        """The asyncio twin of the sync limiter's write-back after a fallback (see there)."""
+        core = self._core
+        deltas = core.local.take_unwritten()
+        if not deltas:
+            return True
+        try:
+            await self._store.exchange(core.spec, core.instance, deltas)
+        except BaseException as error:
+            core.local.restore(deltas)  # cancelled too: the counts must not be lost
+            if not isinstance(error, Exception):
+                raise
+            core.breaker.failed(error)
+            return False
+        return True
 
     def decide_nowait(self, tier: int = 1, n: int = 1) -> Decision:
         """Periodic mode only: the decision ``await try_acquire`` would give, synchronously

@@ -39,16 +39,34 @@ class _SharedLimiter(SharedShell[Store, SyncThread]):
     def _acquire(self, tier: int, n: int) -> Decision:
         core = self._core
         if core.exact and core.breaker.allow():
+            if core.local.unwritten and not self._write_back():
+                return core.decide_locally(tier, n)
             try:
                 decision = self._store.decide(core.spec, tier, n)
             except Exception as error:  # any store fault: decide locally, never fail the call
                 return core.store_failed(error, tier, n)
-            core.breaker.succeeded()
-            return decision
+            return core.store_decided(tier, n, decision)
         if self._sync is not None and not self._started:  # _started comes with the runner
             self._started = True
             self._sync.start()
         return core.decide_locally(tier, n)
+
+    def _write_back(self) -> bool:
+        """Exact mode, first call to reach the store after a fallback: add what this instance
+        decided locally meanwhile to the store's counts (in the slots it happened in), before
+        the store decides again. Returns whether the store took it; if not, the counts are
+        kept for the next try and the breaker opens again."""
+        core = self._core
+        deltas = core.local.take_unwritten()
+        if not deltas:
+            return True
+        try:
+            self._store.exchange(core.spec, core.instance, deltas)
+        except Exception as error:
+            core.local.restore(deltas)
+            core.breaker.failed(error)
+            return False
+        return True
 
     def sync_now(self) -> bool:
         """Periodic mode: push this instance's counts and pull the global ones now (the

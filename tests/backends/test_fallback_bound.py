@@ -1,0 +1,149 @@
+"""Exact mode's fallback stays within the instance's share when the store times out.
+
+A real redis-server is frozen with SIGSTOP, so every call waits for the socket timeout, as on
+a host too loaded to answer in time. Two instances share a limit of 100 per second
+(``expected_instances=2``: a share of 50 each). Time is a ManualClock given to the stores
+(their scripts read it instead of Redis TIME) and the limiters, so slots are deterministic;
+only the timeouts take real time (50 ms each, a few per test). Sync and asyncio stacks alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from resilience._clock import ManualClock
+from resilience.backends import (
+    AioSharedSlidingWindowLimiter,
+    AioSharedTieredLimiter,
+    SharedSlidingWindowLimiter,
+    SharedTieredLimiter,
+)
+
+from ._topologies import FLAVOURS, acquire, make_store, settle
+from .conftest import RedisServer
+
+LIMIT, INSTANCES, SLOT = 100, 2, 0.1
+SHARE = LIMIT // INSTANCES
+TIMEOUT = 0.05
+
+
+def instance(flavour: str, url: str, prefix: str, clock: ManualClock, *, tiered: bool) -> Any:
+    """One exact-mode instance of the limit, on a store of its own."""
+    store = make_store(flavour, url, prefix=prefix, clock=clock, socket_timeout=TIMEOUT)
+    if flavour == "aio":
+        kind: Any = AioSharedTieredLimiter if tiered else AioSharedSlidingWindowLimiter
+    else:
+        kind = SharedTieredLimiter if tiered else SharedSlidingWindowLimiter
+    options = {"close_store": True} if flavour == "aio" else {}
+    limiter = kind(
+        store,
+        name="bound",
+        limit=LIMIT,
+        mode="exact",
+        expected_instances=INSTANCES,
+        clock=clock,
+        **options,
+    )
+    return store, limiter
+
+
+async def admitted(limiter: Any, count: int, tier: int = 1) -> int:
+    return sum([(await acquire(limiter, tier)).allowed for _ in range(count)])
+
+
+async def close(flavour: str, store: Any, limiter: Any) -> None:
+    if flavour == "aio":
+        await limiter.aclose()
+    else:
+        limiter.close()
+        await settle(store.close())
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_frozen_store_keeps_the_window_at_the_limit_and_counts_the_fallback_on_recovery(
+    redis_server: RedisServer, redis_url: str, prefix: str, flavour: str
+) -> None:
+    async def scenario() -> None:
+        clock = ManualClock(1_000.0)
+        a_store, a = instance(flavour, redis_url, prefix, clock, tiered=False)
+        b_store, b = instance(flavour, redis_url, prefix, clock, tiered=False)
+        try:
+            # Through the store, alternately: the window fills, 50 each.
+            taken = [await admitted(limiter, 1) for _ in range(60) for limiter in (a, b)]
+            assert sum(taken) == LIMIT
+            assert not a.fallback
+            assert not b.fallback
+
+            redis_server.pause()
+            try:
+                # Both fall back; each already admitted its share in this window, so the
+                # window stays at the limit (a fresh local limiter admitted 50 more each).
+                assert await admitted(a, 60) == 0
+                assert a.fallback
+                assert await admitted(b, 60) == 0
+                assert b.fallback
+                clock.advance(5 * SLOT)  # the same window: still nothing
+                assert await admitted(a, 60) + await admitted(b, 60) == 0
+
+                # A window later a's own admissions have expired: it admits its share.
+                clock.advance(6 * SLOT)
+                assert await admitted(a, 60) == SHARE
+            finally:
+                redis_server.resume()
+
+            # The store answers again (after the breaker's longest back-off): a writes its
+            # 50 local admissions back before its next decision, so the window holds them
+            # and a and b together take only the other 50 (without the write-back, 100).
+            clock.advance(0.5)
+            assert await admitted(a, 1) == 1
+            assert not a.fallback
+            assert await admitted(b, 60) == LIMIT - SHARE - 1
+            assert not b.fallback
+        finally:
+            redis_server.resume()
+            await close(flavour, a_store, a)
+            await close(flavour, b_store, b)
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_frozen_store_still_sheds_tiers_in_order(
+    redis_server: RedisServer, redis_url: str, prefix: str, flavour: str
+) -> None:
+    """One instance offers 20/20/20/50 per second of tiers 1..4 (its share is 50): falling
+    back, it keeps the store's demand of the tiers above, so tier 4 stays shed and tier 1 is
+    served first (a fresh local limiter knew no demand and admitted tier 4 first come)."""
+    mix = (1, 1, 2, 2, 3, 3, 4, 4, 4, 4, 4)  # per slot
+
+    async def scenario() -> None:
+        clock = ManualClock(2_000.0)
+        store, limiter = instance(flavour, redis_url, prefix, clock, tiered=True)
+        served = dict.fromkeys((1, 2, 3, 4), 0)
+        try:
+            for _ in range(10):  # one window through the store
+                for tier in mix:
+                    await acquire(limiter, tier)
+                clock.advance(SLOT)
+            assert not limiter.fallback
+            redis_server.pause()
+            try:
+                for _ in range(10):  # the next window, decided locally
+                    for tier in mix:
+                        served[tier] += (await acquire(limiter, tier)).allowed
+                    clock.advance(SLOT)
+                assert limiter.fallback
+            finally:
+                redis_server.resume()
+        finally:
+            redis_server.resume()
+            await close(flavour, store, limiter)
+        assert served[4] == 0, served
+        assert served[1] > 0, served
+        assert served[1] >= served[2] >= served[3], served
+        assert sum(served.values()) <= SHARE, served
+
+    asyncio.run(scenario())
