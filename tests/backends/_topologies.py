@@ -157,7 +157,7 @@ async def policy_limit_is_shared_end_to_end(flavour: str, url: str, key: str) ->
     """``build_limiter`` on a policy's section (start-up check included, fail-closed, so an
     unreachable store would raise): two limiters built from it share the exact limit. The URL
     gets a generous operation timeout: fail-closed, a first command slower than the default
-    10 ms on a loaded machine (a cluster client reads the slot map first) would be a rejection."""
+    timeout on a loaded machine (a cluster client reads the slot map first) would be a rejection."""
     url += ("&" if "?" in url else "?") + "socket_timeout=2"
     settings = policy_for(url, key, mode="exact").settings_for("/shop.Cart/Add").rate_limit
     assert settings is not None

@@ -35,8 +35,11 @@ from resilience.errors import ConfigError
 logger = logging.getLogger("resilience.backends")
 
 DEFAULT_PREFIX = "resilience"
-DEFAULT_SOCKET_TIMEOUT = 0.010
-"""Seconds a Redis operation may take before the limiter falls back to its local limit."""
+DEFAULT_SOCKET_TIMEOUT = 0.050
+"""Seconds a Redis operation may take before the limiter falls back to its local limit. Sized
+for a loaded host: with both cores of a 2-core machine busy, 4 processes deciding 1,000 calls/s
+each through one redis-server met a 10 ms timeout thousands of times in 4 s and a 50 ms one
+rarely (0 local decisions in 5 of 6 runs); a healthy round trip on loopback is under 0.1 ms."""
 
 
 class _Script:
