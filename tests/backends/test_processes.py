@@ -105,13 +105,14 @@ def own_share_kept(calls: list[Call], first: int, last: int) -> list[str]:
     certainly inside the window ending with it) held at most ``SHARE``; the breaches,
     described."""
     breaches = []
-    for index, (before, _after, _tier, allowed, was_local) in enumerate(calls):
+    for index, (before, after, _tier, allowed, was_local) in enumerate(calls):
         slot = int(before / SLOT)
         if not (allowed and was_local and first <= slot <= last):
             continue
         # The local limiter's slots follow its own clock, not the wall's: its window covers
-        # at least the last BUCKETS - 1 slots' length before the decision, whatever the phase.
-        start = before - (BUCKETS - 1) * SLOT
+        # at least the last BUCKETS - 1 slots' length before the decision, whatever the phase,
+        # and the decision was taken by ``after`` at the latest.
+        start = after - (BUCKETS - 1) * SLOT
         own = sum(1 for call in calls[: index + 1] if call[3] and call[0] >= start)
         if own > SHARE:
             breaches.append(f"local admission at {before:.3f}: {own} own admissions in window")
@@ -124,10 +125,12 @@ def tier_4_shed_locally(calls: list[Call], since: float) -> list[str]:
     limiter's slots) reached ``SHARE``: the reservation then leaves tier 4 nothing. (A worker
     starved for a window demanded less, and its fallback rightly reserves less.)"""
     breaches = []
-    for index, (before, _after, tier, allowed, was_local) in enumerate(calls):
+    for index, (before, after, tier, allowed, was_local) in enumerate(calls):
         if not (tier == 4 and allowed and was_local and before >= since):
             continue
-        lo, hi = before - BUCKETS * SLOT, before - SLOT
+        # Decided between ``before`` and ``after`` (a starved worker may take long): counted
+        # only what the last complete window at any such instant holds.
+        lo, hi = after - BUCKETS * SLOT, before - SLOT
         reserved = sum(1 for c in calls[:index] if c[2] < 4 and c[0] >= lo and c[1] < hi)
         if reserved >= SHARE:
             breaches.append(f"tier 4 admitted at {before:.3f} with {reserved} reserved")
@@ -205,16 +208,16 @@ def test_four_gateways_reach_the_tiered_steady_state(
         for _ in range(WORKERS)
     ]
     reports = [future.result(timeout=30) for future in futures]
-    judge(reports, start, mode)
+    measured = judge(reports, start, mode)
     for report in reports:
         breaches = tier_4_shed_locally(report.calls, start + 1.0)
         assert not breaches, breaches[:5]
-    # Offered may fall short of the plan on a starved machine: judge the rates on what was.
-    offered = sum(1 for report in reports for call in report.calls if call[0] >= start + 1.0) / (
-        SECONDS - 1.0
-    )
-    if offered < 0.9 * 4600:
-        pytest.skip(f"the workers offered {offered:.0f}/s of 4,600/s: rates not comparable")
+    # The steady state is reached only where the workers kept to their plan: a starved worker
+    # offers in bursts, and the reservations follow what it offered. The bounds above hold
+    # regardless; the rates are judged only on a run whose every window was at the limit.
+    least = min(window.certain for window in measured) / LIMIT
+    if least < 0.95:
+        pytest.skip(f"a window admitted {least:.2f}x the limit (starved workers): no steady state")
     rates = {
         tier: sum(report.admitted[tier] for report in reports) / (SECONDS - 1.0)
         for tier in (1, 2, 3, 4)
