@@ -66,7 +66,8 @@ class ServerFacade:
         self._pipeline = ServerPipeline(policy, observers, clock, aio=self._AIO)
         register_gauge_source(self)  # polled (weakly held) when metrics are collected
         self._user_hooks: tuple[ServerHook, ...] = tuple(hooks)
-        self._hooks = self._pipeline.plugins.server_hooks(aio=self._AIO) + self._user_hooks
+        self._hooked = self._pipeline.plugins  # what self._hooks were built from
+        self._hooks = self._hooked.server_hooks(aio=self._AIO) + self._user_hooks
         self._handlers = HandlerCache(self._wrap)
 
     @property
@@ -76,19 +77,22 @@ class ServerFacade:
 
     def update_policy(self, policy: Policy) -> None:
         """Swap in ``policy`` atomically; calls in flight finish under the old one, and each
-        method whose settings are unchanged keeps its limiter and overload state."""
-        previous = self._pipeline.plugins
+        method whose settings are unchanged keeps its limiter and overload state. It applies
+        in full or not at all: a new policy refused (ConfigError, TypeError) changes nothing,
+        and closing what the old one held never fails the reload (it is logged)."""
         self._pipeline.update_policy(policy)
         plugins = self._pipeline.plugins
-        if not plugins.same_objects(previous):  # new hooks: rewrap handlers as they are called
+        if not plugins.same_objects(self._hooked):  # new hooks: rewrap handlers as called
             self._hooks = plugins.server_hooks(aio=self._AIO) + self._user_hooks
             self._handlers = HandlerCache(self._wrap)
+            self._hooked = plugins
 
     def close(self) -> None:
         """Release what the policy holds: stop the background sync of Redis-backed limits,
         close their connections and the traffic recording file. Idempotent; call it after
         stopping the server. Calls that still arrive are decided locally, never failed (and
-        still recorded: the file is reopened to append)."""
+        still recorded: the file is reopened to append). A release that fails (the recording
+        file on a full disk) is logged as a warning, never raised."""
         self._pipeline.close()
 
     @property

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from resilience._events import GaugeReading
 from resilience.observability._gauges import register_gauge_source
@@ -62,3 +62,20 @@ class _FaultCounts:
 
 _SOURCE = _FaultCounts()
 register_gauge_source(_SOURCE)  # module-level: the weak reference lives as long as the module
+
+
+def release(what: str, close: Callable[[], object]) -> None:
+    """Run ``close``, which releases ``what`` (a replaced policy's recording file, a store
+    connection); an exception is logged as a warning, never raised. A reload or ``close()``
+    that fails halfway would leave a mixed policy, and a resource whose release failed cannot
+    be released again by raising."""
+    try:
+        close()
+    except Exception as exc:
+        logger.warning(
+            "resilience: closing %s raised %s: %s; carrying on without it",
+            what,
+            type(exc).__name__,
+            exc,
+            exc_info=exc,
+        )

@@ -20,6 +20,7 @@ from typing import Any
 from resilience._clock import Clock, default_clock
 from resilience._events import GaugeReading
 from resilience.algorithms import EmaTimeout, OverloadGuard, SreBreaker
+from resilience.interceptors._guard import release
 from resilience.interceptors._server_limits import (
     AwaitedLimiter,
     Limiter,
@@ -242,8 +243,9 @@ def limit_text(limit: RateLimitSettings, method: str) -> str:
 
 
 def _close_all(instances: list[Any]) -> None:
-    """Close the instances that hold resources (store-backed limiters); others have no close."""
+    """Close the instances that hold resources (store-backed limiters); others have no close.
+    A close that raises is logged and the others are still closed (see :func:`._guard.release`)."""
     for instance in instances:
         close = getattr(instance, "close", None)
         if close is not None:
-            close()
+            release(f"a shared limiter ({type(instance).__name__})", close)

@@ -21,7 +21,7 @@ from resilience.algorithms._decision import Decision
 from resilience.context import CallContext
 from resilience.errors import RejectReason
 from resilience.interceptors import _metadata
-from resilience.interceptors._guard import report
+from resilience.interceptors._guard import release, report
 from resilience.interceptors._pipeline import Pipeline, Rejection, passthrough_state, tell_ended
 from resilience.interceptors._plugins import Plugins
 from resilience.interceptors._registry import MethodState, Registry
@@ -119,7 +119,9 @@ class ServerPipeline(Pipeline):
 
     def update_policy(self, policy: Policy) -> None:
         """Check the new policy's stores, then swap it in (see :meth:`Pipeline.update_policy`);
-        a fail-closed limit on an unreachable store raises ConfigError and keeps the old one."""
+        a fail-closed limit on an unreachable store raises ConfigError and keeps the old one.
+        Once the new policy is in force, the old one's resources it no longer uses are closed;
+        a close that fails (the old recording file on a full disk) is logged, never raised."""
         plugins = self.plugins
         if isinstance(policy, Policy):  # else the base class raises TypeError
             check_policy_stores(policy, self._checked_stores)
@@ -127,14 +129,16 @@ class ServerPipeline(Pipeline):
         super().update_policy(policy)
         replaced, self.plugins = self.plugins, plugins
         if replaced.recorder is not None and replaced.recorder is not plugins.recorder:
-            replaced.recorder.close()  # a call still in flight reopens it to append
+            # a call still in flight reopens it to append
+            release("the replaced policy's traffic recording file", replaced.recorder.close)
 
     def close(self) -> None:
         """Stop the background work of the policy's store-backed limits (see Registry.close)
-        and close the traffic recording file (a late call reopens it to append)."""
+        and close the traffic recording file (a late call reopens it to append). Never
+        raises: a close that fails is logged."""
         self.registry.close()
         if self.plugins.recorder is not None:
-            self.plugins.recorder.close()
+            release("the traffic recording file", self.plugins.recorder.close)
 
     def start(self, method: str, context: Any) -> ServerCall:
         """Read the call's context: trace, color, tier, failover mark, deadline; tell observers

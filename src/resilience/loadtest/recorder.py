@@ -187,11 +187,12 @@ class TrafficRecorder:
         return self._tapped_aio(method, requests, list(metadata or ()), shape, self._clock())
 
     def close(self) -> None:
-        """Close the file (a later record reopens it and appends)."""
+        """Close the file (a later record reopens it and appends). Raises OSError when the
+        last buffered lines cannot be written (a full disk); the file is closed all the same."""
         with self._lock:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
+            file, self._file = self._file, None
+            if file is not None:
+                file.close()
 
     def __enter__(self) -> TrafficRecorder:
         return self
