@@ -69,6 +69,12 @@ unit: $(STAMP)
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir build/site
 
+# The docs site with working search, on loopback only, rebuilt as the docs change (Ctrl-C stops).
+.PHONY: docs-serve
+DOCS_PORT ?= 8000
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
+
 # The package as users get it: build the wheel, install it alone in a fresh venv, smoke-test it.
 wheel-check: wheel
 	@$(MAKE) --no-print-directory wheel-smoke
