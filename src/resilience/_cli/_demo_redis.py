@@ -5,10 +5,11 @@ package ``redis`` (the ``redis`` extra) is installed, so both instances of a rea
 would share it; else in process memory, and the description says why. The demo's server never
 touches disk (``--save '' --appendonly no``) and is stopped when the demo ends.
 
-The store URL allows each Redis command :data:`SOCKET_TIMEOUT` seconds, not the library's
-10 ms default: the demo's limit syncs in periodic mode on a background thread, so a slow
-answer delays no call, and on a loaded host (the demo shares the CPU with its own twelve
-servers and callers) a 10 ms bound sends the limit into local fallback every few seconds.
+The store URL allows each Redis command :data:`SOCKET_TIMEOUT` seconds, more than the
+library's default: the demo's limit syncs in periodic mode on a background thread, so a slow
+answer delays no call, while on a loaded host (the demo shares the CPU with its own servers
+and callers) a bound of a few milliseconds sent the limit into local fallback every few
+seconds, each time with a warning.
 """
 
 from __future__ import annotations
