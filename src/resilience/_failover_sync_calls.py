@@ -55,6 +55,8 @@ class ResponseStream(_CallFuture):
         self._release = release
         self._worthy = worthy
         self._cancelled = False
+        self._switch = threading.Condition()  # cancel() waits out a switch to the remote
+        self._switching = False
         self._watch(call)
 
     def __iter__(self) -> Iterator[Any]:
@@ -68,18 +70,33 @@ class ResponseStream(_CallFuture):
             self._run_callbacks()
             raise
         except grpc.RpcError as error:
-            fail_over, self._fail_over = self._fail_over, None
-            remote = fail_over(error) if fail_over is not None else None
+            remote = self._start_remote(error)
             if remote is None:
                 self._settle(error)
                 self._run_callbacks()
                 raise
-            self._call, self._finish = remote, self._finish_remote
             self._watch(remote)
             return self.__next__()
         if self._fail_over is not None or self._finish is not None:
             self._settle(None)  # the first message commits the call to this attempt
         return message
+
+    def _start_remote(self, error: BaseException) -> Any:
+        """The remote attempt if the local ``error`` fails over, else None; a concurrent
+        ``cancel()`` waits until it is known which attempt it must cancel."""
+        with self._switch:
+            fail_over, self._fail_over = self._fail_over, None
+            self._switching = fail_over is not None
+        remote = None
+        try:
+            remote = fail_over(error) if fail_over is not None else None
+        finally:
+            with self._switch:
+                if remote is not None:
+                    self._call, self._finish = remote, self._finish_remote
+                self._switching = False
+                self._switch.notify_all()
+        return remote
 
     def _settle(self, error: BaseException | None) -> None:
         finish, self._finish, self._fail_over = self._finish, None, None
@@ -138,8 +155,11 @@ class ResponseStream(_CallFuture):
     def cancel(self) -> bool:
         """Cancel the attempt in flight; once True, the call is cancelled and done at once
         (its done callbacks run when gRPC reports the attempt's end)."""
-        self._fail_over = None
-        if not self._call.cancel():
+        with self._switch:
+            self._fail_over = None
+            self._switch.wait_for(lambda: not self._switching)
+            call = self._call
+        if not call.cancel():
             return False
         self._cancelled = True
         return True
