@@ -19,7 +19,7 @@ from typing import Any
 
 import grpc
 
-from resilience import _policy_chaos, _policy_core, _policy_schema
+from resilience import _limits, _policy_chaos, _policy_core, _policy_schema
 from resilience._chaos_rules import FaultRule
 from resilience._policy_values import Invalid
 
@@ -213,8 +213,53 @@ def render() -> str:
         "",
         *key_table(_policy_chaos.RecordSettings, _policy_chaos._RECORD_FIELDS),
         "",
+        *limits_section(),
     ]
     return "\n".join(out)
+
+
+def limits_section() -> list[str]:
+    """The bounds of :mod:`resilience._limits`, with their values read from the module."""
+    lim = _limits
+    mib = lim.MAX_POLICY_BYTES // (1 << 20)
+    rows = [
+        ("`buckets` (breaker, rate_limit, overload)", f"{lim.MAX_BUCKETS:,}"),
+        ("`rate_limit.limit`, `breaker.min_requests`", f"{lim.MAX_COUNT:,}"),
+        ("windows, `probe_interval`, `t_avg` / `t_hwm` / `t_max`", f"{lim.MAX_SECONDS:g} s"),
+        ("`rate_limit.sync_interval`", f"{lim.MAX_SYNC_INTERVAL:g} s"),
+        ("`timeout.n`", f"{lim.MAX_EMA_CALLS:,}"),
+        ("`rate_limit.expected_instances`", f"{lim.MAX_INSTANCES:,}"),
+        ("`record.max_bytes`", f"{lim.MAX_RECORD_BYTES:,} (1 GiB)"),
+        (
+            "method patterns, `trusted_peers`, `faults`, colors, `secret_keys`",
+            f"{lim.MAX_ENTRIES:,} each",
+        ),
+        ("`Policy(cache_size=...)`", f"{lim.MAX_CACHE_SIZE:,}"),
+        ("policy file size", f"{lim.MAX_POLICY_BYTES:,} bytes ({mib} MiB)"),
+        ("YAML aliases (`*name`) in a file", f"{lim.MAX_YAML_ALIASES:,}"),
+        ("values in a parsed file, aliases expanded", f"{lim.MAX_NODES:,}"),
+        ("nesting depth of a parsed file", f"{lim.MAX_DEPTH}"),
+        ("a value quoted in an error message", f"cut to about {lim.SHOWN_CHARS} characters"),
+    ]
+    return [
+        "## Limits",
+        "",
+        "Every size-like setting has an upper bound, far above what a deployment needs and far",
+        "below what would exhaust a process; a value above it raises `ConfigError` naming the key",
+        "and the bound (`methods.*.breaker.buckets: must be >= 1 and <= 1000, got 1000000000`).",
+        "A policy file is checked before it is built: its size, its YAML aliases and the values",
+        "it expands to. The algorithms' constructors (`SreBreaker`, `SlidingWindowLimiter`...)",
+        "apply the same bounds to buckets and counts; `TrafficRecorder` to `max_bytes` and",
+        f"`max_stream_messages` (at most {_limits.MAX_STREAM_MESSAGES:,}), the dual-center",
+        f"channels to `max_replay_messages` ({_limits.MAX_STREAM_MESSAGES:,}) and",
+        f"`max_replay_bytes` ({_limits.MAX_REPLAY_BYTES:,}), the metrics, tracing and Sentry",
+        f"observers to `max_methods` ({_limits.MAX_CACHE_SIZE:,}).",
+        "",
+        "| what | at most |",
+        "|---|---|",
+        *(f"| {what} | {bound} |" for what, bound in rows),
+        "",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

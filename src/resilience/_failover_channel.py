@@ -19,6 +19,8 @@ from resilience._failover_core import (
 )
 from resilience._failover_requests import DEFAULT_MAX_BYTES, DEFAULT_MAX_MESSAGES
 from resilience._failover_switches import FailoverSwitches
+from resilience._limits import MAX_REPLAY_BYTES, MAX_STREAM_MESSAGES
+from resilience.errors import ConfigError
 from resilience.observability._gauges import register_gauge_source
 
 C = TypeVar("C")
@@ -43,6 +45,11 @@ def _check(
         raise ValueError(f"max_replay_messages must be an int >= 0, got {max_replay_messages!r}")
     if not isinstance(max_replay_bytes, int) or max_replay_bytes < 0:
         raise ValueError(f"max_replay_bytes must be an int >= 0 bytes, got {max_replay_bytes!r}")
+    if max_replay_messages > MAX_STREAM_MESSAGES or max_replay_bytes > MAX_REPLAY_BYTES:
+        raise ConfigError(
+            f"max_replay_messages must be <= {MAX_STREAM_MESSAGES} and max_replay_bytes <= "
+            f"{MAX_REPLAY_BYTES}, got {max_replay_messages!r} and {max_replay_bytes!r}"
+        )
     return codes
 
 

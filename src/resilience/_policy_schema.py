@@ -39,6 +39,7 @@ from resilience._policy_values import (
     number,
     one_of,
 )
+from resilience.backends._url import redact, url_problem
 
 DEFAULT_FAILURE_CODES: frozenset[grpc.StatusCode] = frozenset(
     {
@@ -65,16 +66,23 @@ def _normalize(obj: object, section: str, fields: Mapping[str, Converter[Any]]) 
         object.__setattr__(obj, key, value)
 
 
+_STORE_HELP = 'must be "memory" or a redis://, rediss:// or unix:// URL'
+
+
 def _store(raw: object) -> str:
+    """``"memory"`` or a store URL checked whole (host, port, database and every query option)
+    when the policy is built, so a bad URL fails the load rather than the first call."""
     if raw == "memory":
         return "memory"
-    if isinstance(raw, str):
-        parts = urlsplit(raw)
-        if (parts.scheme in ("redis", "rediss") and parts.hostname) or (
-            parts.scheme == "unix" and parts.path
-        ):
-            return raw
-    raise Invalid(f'must be "memory" or a redis://, rediss:// or unix:// URL, got {shown(raw)}')
+    if not isinstance(raw, str):
+        raise Invalid(f"{_STORE_HELP}, got {shown(raw)}")
+    problem = url_problem(raw)
+    if problem is None:
+        return raw
+    shown_url = shown(redact(raw))
+    if urlsplit(raw).scheme not in ("redis", "rediss", "unix") or problem == "missing host":
+        raise Invalid(f"{_STORE_HELP}, got {shown_url}")
+    raise Invalid(f"{problem}, in {shown_url}")
 
 
 def _limit_key(raw: object) -> str | None:

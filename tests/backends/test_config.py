@@ -18,7 +18,7 @@ from resilience.backends import (
     parse_store_url,
 )
 from resilience.errors import ConfigError
-from resilience.policy import RateLimitSettings
+from resilience.policy import Policy, RateLimitSettings
 
 
 @pytest.mark.parametrize(
@@ -131,3 +131,89 @@ def test_aio_exact_mode_must_be_awaited(redis_url: str, prefix: str) -> None:
 def test_a_shared_limit_needs_a_name(redis_url: str) -> None:
     with pytest.raises(ConfigError, match=r"rate_limit\.key"):
         build_limiter(RateLimitSettings(limit=3, store=redis_url), aio=False, check=False)
+
+
+BAD_URLS = [
+    ("redis://cache:notaport/0", "Port could not be cast"),
+    ("redis://cache:99999/0", "Port out of range"),
+    ("redis://cache/zero", "database must be a number, got 'zero'"),
+    ("redis://cache/3?cluster=true", "Redis Cluster has only database 0"),
+    ("redis://cache?cluster=maybe", "cluster must be true or false, got 'maybe'"),
+    ("redis://cache?socket_timeout=abc", "socket_timeout must be seconds > 0, got 'abc'"),
+    ("redis://cache?socket_timeout=0", "socket_timeout must be seconds > 0, got '0'"),
+    ("redis://cache?max_connections=-1", "max_connections must be a whole number"),
+    (
+        "rediss://cache?ssl_ca_cert=/ca.pem",
+        "unknown query option 'ssl_ca_cert'; did you mean \"ssl_ca_certs\"?",
+    ),
+    ("redis://cache?bogus=1", "unknown query option 'bogus'"),
+    ("redis://cache?ssl_ca_certs=/ca.pem", "ssl_ca_certs needs rediss:// (TLS)"),
+    ("rediss://cache?ssl_cert_reqs=maybe", "ssl_cert_reqs must be one of none, optional, required"),
+    ("redis://cache?protocol=4", "protocol must be one of 2, 3"),
+]
+
+
+@pytest.mark.parametrize(("url", "problem"), BAD_URLS)
+def test_every_part_of_a_store_url_is_checked(url: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        parse_store_url(url)
+
+
+@pytest.mark.parametrize(("url", "problem"), BAD_URLS)
+def test_a_policy_with_a_bad_store_url_fails_to_build(url: str, problem: str) -> None:
+    tree = {"methods": {"/shop.Cart/*": {"rate_limit": {"limit": 10, "store": url}}}}
+    with pytest.raises(ConfigError, match=re.escape(problem)) as raised:
+        Policy.from_dict(tree)
+    assert str(raised.value).startswith("methods./shop.Cart/*.rate_limit.store: ")
+
+
+def test_a_bad_store_url_in_a_policy_never_shows_the_password() -> None:
+    tree = {"methods": {"*": {"rate_limit": {"limit": 1, "store": "redis://:s3cret@h?bogus=1"}}}}
+    with pytest.raises(ConfigError) as raised:
+        Policy.from_dict(tree)
+    assert "s3cret" not in str(raised.value)
+
+
+GOOD_OPTIONS = {
+    "db": "1",
+    "socket_timeout": "0.5",
+    "socket_connect_timeout": "0.25",
+    "socket_read_size": "65536",
+    "max_connections": "20",
+    "health_check_interval": "0",
+    "socket_keepalive": "true",
+    "retry_on_timeout": "no",
+    "client_name": "shop",
+    "username": "svc",
+    "password": "pw",
+    "protocol": "3",
+}
+GOOD_TLS_OPTIONS = {
+    "ssl_keyfile": "/k.pem",
+    "ssl_certfile": "/c.pem",
+    "ssl_ca_certs": "/ca.pem",
+    "ssl_ca_path": "/etc/ssl/certs",
+    "ssl_ca_data": "x",
+    "ssl_password": "pw",
+    "ssl_ciphers": "HIGH",
+    "ssl_cert_reqs": "required",
+    "ssl_check_hostname": "true",
+}
+
+
+def test_every_allowed_option_is_one_redis_py_connections_take() -> None:
+    """The allow-list matches redis-py: a connection is built (no I/O) with each option, so an
+    option we accept never turns into a TypeError at connect time."""
+    pytest.importorskip("redis")
+    from resilience.backends import RedisStore
+    from resilience.backends._url import QUERY_OPTIONS
+
+    covered = {*GOOD_OPTIONS, *GOOD_TLS_OPTIONS, "cluster"}
+    assert covered == QUERY_OPTIONS
+    for scheme, options in (("redis", GOOD_OPTIONS), ("rediss", GOOD_TLS_OPTIONS)):
+        for name, value in options.items():
+            store = RedisStore.from_url(f"{scheme}://127.0.0.1:1/0?{name}={value}")
+            try:
+                store._client.connection_pool.make_connection().disconnect()
+            finally:
+                store.close()

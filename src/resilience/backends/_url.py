@@ -3,9 +3,11 @@ redis-py client options every store uses."""
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
+from resilience._limits import MAX_SECONDS, shown
 from resilience.errors import ConfigError
 
 _SCHEMES = ("redis", "rediss", "unix")
@@ -38,56 +40,113 @@ def _redacted_option(option: str) -> str:
     return f"{name}=***" if equals and "password" in unquote(name).lower() else option
 
 
-def parse_store_url(url: str) -> tuple[str, bool]:
-    """Validate a Redis URL; return it without our ``cluster`` query flag, and that flag.
+_INTEGER_OPTIONS = ("db", "socket_read_size", "max_connections", "health_check_interval")
+_SECONDS_OPTIONS = ("socket_timeout", "socket_connect_timeout")
+_BOOLEAN_OPTIONS = ("cluster", "socket_keepalive", "retry_on_timeout", "ssl_check_hostname")
+_TEXT_OPTIONS = ("client_name", "username", "password")
+_TLS_OPTIONS = (
+    "ssl_keyfile",
+    "ssl_certfile",
+    "ssl_ca_certs",
+    "ssl_ca_path",
+    "ssl_ca_data",
+    "ssl_password",
+    "ssl_ciphers",
+)
+_CHOICES = {"ssl_cert_reqs": ("none", "optional", "required"), "protocol": ("2", "3")}
+QUERY_OPTIONS = frozenset(
+    (*_INTEGER_OPTIONS, *_SECONDS_OPTIONS, *_BOOLEAN_OPTIONS, *_TEXT_OPTIONS, *_TLS_OPTIONS)
+) | frozenset(_CHOICES)
+"""Query options a store URL may carry: ``cluster`` (ours) and the redis-py connection options
+the stores support. Anything else (a typo such as ``ssl_ca_cert``) is refused when the URL is
+checked, instead of failing every connection later. ``ssl_*`` options need ``rediss://``."""
 
-    Accepted: ``redis://[[user]:password@]host[:port][/db]``, ``rediss://`` (TLS) and
-    ``unix:///path``, with redis-py's query options. Raises ConfigError naming the problem.
-    """
-    shown = redact(url) if isinstance(url, str) else repr(url)
-    if not isinstance(url, str):
-        raise ConfigError(f"store must be 'memory' or a redis:// URL, got {shown}")
+
+def _option_problem(name: str, value: str, scheme: str) -> str | None:
+    """What is wrong with one query option, or None."""
+    if name not in QUERY_OPTIONS:
+        close = difflib.get_close_matches(name, sorted(QUERY_OPTIONS), n=1)
+        hint = f'did you mean "{close[0]}"? ' if close else ""
+        return (
+            f"unknown query option {shown(name)}; {hint}known: {', '.join(sorted(QUERY_OPTIONS))}"
+        )
+    if name.startswith("ssl_") and scheme != "rediss":
+        return f"{name} needs rediss:// (TLS)"
+    if name in _INTEGER_OPTIONS and not value.isdigit():
+        return f"{name} must be a whole number >= 0, got {shown(value)}"
+    if name in _SECONDS_OPTIONS and not _positive_seconds(value):
+        return f"{name} must be seconds > 0, got {shown(value)}"
+    if name in _BOOLEAN_OPTIONS and value.lower() not in (*_TRUE, *_FALSE):
+        return f"{name} must be true or false, got {shown(value)}"
+    choices = _CHOICES.get(name)
+    if choices is not None and value.lower() not in choices:
+        return f"{name} must be one of {', '.join(choices)}, got {shown(value)}"
+    return None
+
+
+def _positive_seconds(value: str) -> bool:
+    try:
+        seconds = float(value)
+    except ValueError:
+        return False
+    return 0 < seconds <= MAX_SECONDS
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with a store URL (scheme, host, port, database, every query option), or
+    None when redis-py would accept it and every option is one the stores support."""
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise ConfigError(f"store URL {shown}: {exc}") from None
+        return str(exc)
     if parts.scheme not in _SCHEMES:
-        raise ConfigError(
-            f"store URL {shown}: scheme must be redis://, rediss:// (TLS) or unix://, "
-            f"got {parts.scheme + '://' if parts.scheme else 'none'}"
-        )
+        got = parts.scheme + "://" if parts.scheme else "none"
+        return f"scheme must be redis://, rediss:// (TLS) or unix://, got {got}"
     if parts.scheme == "unix":
         if not parts.path:
-            raise ConfigError(f"store URL {shown}: unix:// needs a socket path")
+            return "unix:// needs a socket path"
     else:
         if not parts.hostname:
-            raise ConfigError(f"store URL {shown}: missing host")
+            return "missing host"
         if port == 0:
-            raise ConfigError(f"store URL {shown}: port must be in 1..65535")
+            return "port must be in 1..65535"
         database = parts.path.strip("/")
         if database and not database.isdigit():
-            raise ConfigError(f"store URL {shown}: database must be a number, got {database!r}")
+            return f"database must be a number, got {shown(database)}"
     query = parse_qsl(parts.query, keep_blank_values=True)
-    flags = [value for name, value in query if name == "cluster"]
+    for name, value in query:
+        problem = _option_problem(name, value, parts.scheme)
+        if problem is not None:
+            return problem
+    flags = [value.lower() for name, value in query if name == "cluster"]
+    if flags and flags[-1] in _TRUE:
+        if parts.scheme == "unix":
+            return "Redis Cluster needs redis:// or rediss://"
+        if parts.path.strip("/") not in ("", "0"):
+            return "Redis Cluster has only database 0"
+    return None
+
+
+def parse_store_url(url: str) -> tuple[str, bool]:
+    """Validate a Redis URL; return it without our ``cluster`` query flag, and that flag.
+
+    Accepted: ``redis://[[user]:password@]host[:port][/db]``, ``rediss://`` (TLS) and
+    ``unix:///path``, with the query options of :data:`QUERY_OPTIONS`. Raises ConfigError
+    naming the problem (see :func:`url_problem`); the password is never shown.
+    """
+    if not isinstance(url, str):
+        raise ConfigError(f"store must be 'memory' or a redis:// URL, got {shown(url)}")
+    problem = url_problem(url)
+    if problem is not None:
+        raise ConfigError(f"store URL {shown(redact(url))}: {problem}")
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    flags = [value.lower() for name, value in query if name == "cluster"]
     if not flags:
         return url, False
-    cluster = _flag(flags[-1], shown)
-    if cluster and parts.scheme == "unix":
-        raise ConfigError(f"store URL {shown}: Redis Cluster needs redis:// or rediss://")
-    if cluster and parts.path.strip("/") not in ("", "0"):
-        raise ConfigError(f"store URL {shown}: Redis Cluster has only database 0")
     kept = urlencode([(name, value) for name, value in query if name != "cluster"])
-    return urlunsplit(parts._replace(query=kept)), cluster
-
-
-def _flag(value: str, shown: str) -> bool:
-    lowered = value.lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ConfigError(f"store URL {shown}: cluster must be true or false, got {value!r}")
+    return urlunsplit(parts._replace(query=kept)), flags[-1] in _TRUE
 
 
 def client_options(

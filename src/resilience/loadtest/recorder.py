@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Any
 
 from resilience._clock import Clock
+from resilience._limits import MAX_RECORD_BYTES, MAX_STREAM_MESSAGES
 from resilience.errors import ConfigError
 from resilience.loadtest.format import CallSpec, MetadataValue, encode_call, header_line
 
@@ -77,12 +78,19 @@ class TrafficRecorder:
     ) -> None:
         if isinstance(sample_rate, bool) or not 0.0 <= sample_rate <= 1.0:
             raise ConfigError(f"sample_rate: must be in [0, 1], got {sample_rate!r}")
-        if not isinstance(max_bytes, int) or max_bytes < 256:
-            raise ConfigError(f"max_bytes: must be an int >= 256, got {max_bytes!r}")
+        if not isinstance(max_bytes, int) or not 256 <= max_bytes <= MAX_RECORD_BYTES:
+            raise ConfigError(
+                f"max_bytes: must be an int in [256, {MAX_RECORD_BYTES}], got {max_bytes!r}"
+            )
         if not isinstance(backups, int) or not 0 <= backups <= 100:
             raise ConfigError(f"backups: must be an int in [0, 100], got {backups!r}")
-        if not isinstance(max_stream_messages, int) or max_stream_messages < 1:
-            raise ConfigError(f"max_stream_messages: must be >= 1, got {max_stream_messages!r}")
+        if not isinstance(max_stream_messages, int) or not (
+            1 <= max_stream_messages <= MAX_STREAM_MESSAGES
+        ):
+            raise ConfigError(
+                f"max_stream_messages: must be in [1, {MAX_STREAM_MESSAGES}], "
+                f"got {max_stream_messages!r}"
+            )
         if isinstance(secret_keys, str):
             raise ConfigError(f"secret_keys: must be a collection of keys, got {secret_keys!r}")
         self.path = os.fspath(path)

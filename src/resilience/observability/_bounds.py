@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
+from resilience._limits import MAX_CACHE_SIZE
 from resilience.errors import ConfigError
 
 DEFAULT_COLORS: frozenset[str] = frozenset({"loadtest", "shadow"})
@@ -57,8 +58,14 @@ class AttributeBounds:
                     f"colors: each color must be a non-empty string other than {NO_COLOR!r} "
                     f"and {OTHER_COLOR!r}, got {color!r}"
                 )
-        if isinstance(max_methods, bool) or not isinstance(max_methods, int) or max_methods < 1:
-            raise ConfigError(f"max_methods must be an integer >= 1, got {max_methods!r}")
+        if (
+            isinstance(max_methods, bool)
+            or not isinstance(max_methods, int)
+            or not 1 <= max_methods <= MAX_CACHE_SIZE
+        ):
+            raise ConfigError(
+                f"max_methods must be an integer >= 1 and <= {MAX_CACHE_SIZE}, got {max_methods!r}"
+            )
         self._colors = allowed
         self._max_methods = max_methods
         self._methods: dict[str, str] = {}
