@@ -187,11 +187,17 @@ class World:
             return self._open(self._address("default", secure), secure, Policy())
         if route == "full":
             return self._open(self._address("full", secure), secure, self._policy)
-        local = closed_address() if route == "dual_down" else self._address("plain_a", secure)
         dual = AioDualCenterChannel if self.aio else DualCenterChannel
+        if route == "stack_down":  # the whole library: interceptors inside, the full server
+            local = self._open(closed_address(), secure, self._policy)
+            remote = self._open(self._address("full", secure), secure, self._policy)
+        else:
+            up = route == "dual_up"
+            local = self._open(self._address("plain_a", secure) if up else closed_address(), secure)
+            remote = self._open(self._address("plain_b", secure), secure)
         return dual(
-            self._open(local, secure),
-            self._open(self._address("plain_b", secure), secure),
+            local,
+            remote,
             policy=READS,
             window=AdaptiveRetryWindow(initial=100_000, clock=self._clock),
         )

@@ -8,7 +8,9 @@ through five routes and must give what bare gRPC gives:
   streams, tiered rate limit, overload guard, fault injection enabled, traffic recording,
   trusted peers);
 - ``dual_up``: a dual-center channel whose policy marks every method a read, both centers up;
-- ``dual_down``: the same with nothing listening at the local center's address.
+- ``dual_down``: the same with nothing listening at the local center's address;
+- ``stack_down``: the whole library: the dual channel over inner channels with the full
+  client interceptor, the local center down, the remote one behind the full server interceptor.
 
 Outcomes that differ from bare gRPC by design are listed in :data:`DOCUMENTED` with the page
 that states them (docs/failover.md, docs/interceptors.md). Servers and channels are shared per
@@ -133,7 +135,7 @@ SECURE_CASES: dict[str, Case] = {
     ),
 }
 
-ROUTES = ("default", "full", "dual_up", "dual_down")
+ROUTES = ("default", "full", "dual_up", "dual_down", "stack_down")
 
 AIO_INTERCEPTED_CANCEL = (
     "docs/interceptors.md, Known gRPC behaviours: on grpc.aio, a call made through any client "
@@ -161,6 +163,7 @@ DOCUMENTED: dict[tuple[str, str, str], tuple[str, Callable[[Outcome], bool]]] = 
     ("aio", "default", "cancel_after_begin"): (AIO_INTERCEPTED_CANCEL, _settled_later),
     ("aio", "full", "cancel_after_begin"): (AIO_INTERCEPTED_CANCEL, _settled_later),
     ("*", "dual_down", "wait_for_ready"): (WAIT_FOR_READY_LOCAL_DOWN, _waited_out),
+    ("*", "stack_down", "wait_for_ready"): (WAIT_FOR_READY_LOCAL_DOWN, _waited_out),
 }
 """(flavour or "*", route, case) -> (where the docs state why that route differs from bare
 gRPC, what it gives instead)."""
@@ -276,7 +279,7 @@ def test_the_library_gives_what_bare_grpc_gives(world: World, route: str, name: 
     bare = world.reference(name, lambda: _run(world, "bare", name))
     before = world.failovers(route, name in SECURE_CASES)
     outcome = _run(world, route, name)
-    if route == "dual_down" and name not in NO_FAILOVER:
+    if route.endswith("_down") and name not in NO_FAILOVER:
         assert world.failovers(route, name in SECURE_CASES) > before, "no failover was tried"
     documented = DOCUMENTED.get((world.flavour, route, name)) or DOCUMENTED.get(("*", route, name))
     if documented is not None:
