@@ -38,18 +38,19 @@ def plot_timeline(samples: Sequence[Sample], path: str, *, title: str) -> str:
     timeout.set_ylabel("dynamic timeout (ms)")
     timeout.set_ylim(bottom=0)
     failover.plot(at, [s.window for s in samples], color="tab:gray", label="retry window (per s)")
+    starts = [t - 1 for t in at]  # each sample covers the second that ends at its time
     failover.bar(
-        at,
+        starts,
         [s.failovers for s in samples],
-        width=0.8,
+        width=0.9,
         color="tab:green",
         label="failovers sent",
         align="edge",
     )
     failover.bar(
-        at,
+        starts,
         [-s.refused for s in samples],
-        width=0.8,
+        width=0.9,
         color="tab:orange",
         label="failovers refused (below 0)",
         align="edge",

@@ -8,6 +8,7 @@ plain view), as nothing else may write to the terminal while the view runs.
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 from typing import Any, Protocol, TextIO
 
@@ -24,7 +25,10 @@ def header(store: str, local_port: int, remote_port: int) -> str:
         "every hop running the resilience interceptors.\n"
         f"  Gateways: local :{local_port}, remote :{remote_port}. Each admits {GATEWAY_LIMIT} "
         "calls/s, tier 1 (most critical) first;\n"
-        f"  the limit is kept {store}.\n"
+        + textwrap.fill(
+            f"the limit is kept {store}.", 88, initial_indent="  ", subsequent_indent="  "
+        )
+        + "\n"
         "  The local gateway calls its backend through a breaker and a dynamic timeout. A read\n"
         "  that fails there is sent once to the remote center, if the adaptive retry window\n"
         "  admits it. Writes never fail over.\n"
