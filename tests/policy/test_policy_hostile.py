@@ -171,7 +171,7 @@ TREES = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tree=st.dictionaries(KEYS, TREES, max_size=4))
 def test_any_tree_builds_a_policy_or_raises_config_error(tree: dict[str, Any]) -> None:
     message = ""
@@ -183,9 +183,13 @@ def test_any_tree_builds_a_policy_or_raises_config_error(tree: dict[str, Any]) -
 
 
 @settings(max_examples=100, deadline=None)
-@given(tree=st.dictionaries(KEYS, TREES, max_size=4))
-def test_any_json_file_loads_or_raises_config_error(tmp_path_factory: Any, tree: Any) -> None:
-    path = tmp_path_factory.mktemp("fuzz") / "policy.json"
-    path.write_text(json.dumps(tree), encoding="utf-8")
+@given(tree=st.dictionaries(KEYS, TREES, max_size=4), suffix=st.sampled_from([".json", ".yaml"]))
+def test_any_file_loads_or_raises_config_error(
+    tmp_path_factory: Any, tree: Any, suffix: str
+) -> None:
+    yaml = pytest.importorskip("yaml")
+    path = tmp_path_factory.mktemp("fuzz") / f"policy{suffix}"
+    text = json.dumps(tree) if suffix == ".json" else yaml.safe_dump(tree)
+    path.write_text(text, encoding="utf-8")
     with contextlib.suppress(ConfigError):
         Policy.from_file(path)
