@@ -45,15 +45,18 @@ def test_each_known_reading_becomes_its_metric(harness: MetricsHarness) -> None:
         reading("limiter.fallback", 1, limit="checkout"),
     )
     harness.gauges.register(source)
-    method = {"rpc.method": "a.B/C", "side": "client"}
+    method = {"rpc.system.name": "grpc", "rpc.method": "a.B/C", "resilience.side": "client"}
     assert harness.value("resilience.breaker.drop_probability", method) == 0.4
     assert harness.value("resilience.breaker.state", method) == 1
     assert harness.value("resilience.timeout", method) == 0.25
-    assert harness.value("resilience.failover.window", {"target": "remote"}) == 7
+    assert harness.value("resilience.failover.window", {"resilience.target": "remote"}) == 7
     outcome = "resilience.failover.outcome"
     assert harness.value("resilience.failovers", {outcome: "attempted"}) == 12
-    assert harness.value("resilience.failovers", {outcome: "refused", "target": "remote"}) == 2
-    assert harness.value("resilience.limiter.fallback", {"limit": "checkout"}) == 1
+    assert (
+        harness.value("resilience.failovers", {outcome: "refused", "resilience.target": "remote"})
+        == 2
+    )
+    assert harness.value("resilience.limiter.fallback", {"resilience.limit": "checkout"}) == 1
     assert harness.value("resilience.state") == 0
 
     source.readings = [reading("breaker.drop_probability", 0.0, method="/a.B/C")]
@@ -63,7 +66,12 @@ def test_each_known_reading_becomes_its_metric(harness: MetricsHarness) -> None:
 def test_unknown_readings_go_to_the_catch_all_gauge(harness: MetricsHarness) -> None:
     source = Source(reading("queue.depth", 3, queue="q"))  # held: the registry holds it weakly
     harness.gauges.register(source)
-    assert harness.value("resilience.state", {"resilience.gauge": "queue.depth", "queue": "q"}) == 3
+    assert (
+        harness.value(
+            "resilience.state", {"resilience.gauge": "queue.depth", "resilience.queue": "q"}
+        )
+        == 3
+    )
 
 
 def test_a_failing_source_does_not_hide_the_others(harness: MetricsHarness) -> None:

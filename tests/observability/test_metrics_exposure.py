@@ -37,7 +37,6 @@ ALLOWED_LABELS = {
     "resilience_side",
     "resilience_reject_reason",
     "resilience_tier",
-    "side",
     "le",
     "otel_scope_name",
     "otel_scope_version",

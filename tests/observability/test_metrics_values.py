@@ -90,7 +90,7 @@ def test_decision_events_are_counted_with_their_attributes(harness: MetricsHarne
     harness.observer.event("failover.attempted", {"target": "remote"})
     harness.observer.event("limiter.fallback", {})
     name = "resilience.decisions"
-    attempted = {"resilience.decision": "failover.attempted", "target": "remote"}
+    attempted = {"resilience.decision": "failover.attempted", "resilience.target": "remote"}
     assert harness.value(name, attempted) == 2
     assert harness.value(name, {"resilience.decision": "limiter.fallback"}) == 1
 

@@ -9,7 +9,7 @@ to ``"other"``, and method names beyond a fixed number of distinct ones collapse
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from resilience._limits import MAX_CACHE_SIZE
 from resilience.errors import ConfigError
@@ -28,6 +28,10 @@ OTHER_COLOR = "other"
 
 OTHER_METHOD = "_OTHER"
 """The method value once the bound on distinct methods is reached (OTel RPC conventions)."""
+
+RPC_SYSTEM_NAME = "rpc.system.name"
+RPC_SYSTEM = "grpc"
+"""``rpc.system.name`` and its value on every series about a gRPC method (RPC conventions)."""
 
 _TIERS = {None: "none", 1: "1", 2: "2", 3: "3", 4: "4"}
 
@@ -96,6 +100,23 @@ class AttributeBounds:
                 else:
                     bounded = OTHER_METHOD
             return bounded
+
+    def exported(self, raw: Mapping[str, str]) -> dict[str, str]:
+        """A gauge reading's or decision event's attributes in the library's one scheme:
+        ``method`` becomes ``rpc.system.name="grpc"`` and the bounded ``rpc.method`` (the RPC
+        semantic conventions), a key that already has a namespace (a dot) stays, and any
+        other key is put under ``resilience.`` (``side`` -> ``resilience.side``, ``target`` ->
+        ``resilience.target``, ``limit`` -> ``resilience.limit``)."""
+        exported: dict[str, str] = {}
+        for key, value in raw.items():
+            if key == "method":
+                exported[RPC_SYSTEM_NAME] = RPC_SYSTEM
+                exported["rpc.method"] = self.method(value)
+            elif "." in key:
+                exported[key] = value
+            else:
+                exported[f"resilience.{key}"] = value
+        return exported
 
     @staticmethod
     def tier(tier: int | None) -> str:

@@ -97,8 +97,10 @@ GAUGES: tuple[GaugeSpec, ...] = (
 )
 """The readings the library's own sources publish; a reading matching no spec is exported by
 the catch-all gauge ``resilience.state`` with its name in the ``resilience.gauge`` attribute.
-A ``method`` attribute (``/pkg.Service/Method``) is exported as ``rpc.method``
-(``pkg.Service/Method``), bounded as on the call metrics."""
+Attributes are exported in the scheme of :meth:`AttributeBounds.exported`: ``method``
+(``/pkg.Service/Method``) as ``rpc.system.name="grpc"`` and ``rpc.method``
+(``pkg.Service/Method``, bounded as on the call metrics), ``side`` as ``resilience.side``,
+``target`` as ``resilience.target``, ``limit`` as ``resilience.limit``."""
 
 OTHER_GAUGE_METRIC = "resilience.state"
 
@@ -183,10 +185,7 @@ def spec_for(name: str) -> GaugeSpec | None:
 def _attributes(
     reading: GaugeReading, spec: GaugeSpec | None, bounds: AttributeBounds
 ) -> dict[str, str]:
-    attributes = dict(reading.attributes)
-    method = attributes.pop("method", None)
-    if method is not None:
-        attributes["rpc.method"] = bounds.method(method)
+    attributes = bounds.exported(reading.attributes)
     if spec is None:
         attributes["resilience.gauge"] = reading.name
     elif spec.label is not None:

@@ -23,6 +23,11 @@ The library adds, under its own ``resilience.`` namespace:
   ``resilience.decision`` and the event's own low-cardinality attributes;
 - the polled gauges of :mod:`resilience.observability._gauges` (breaker, timeout, retry window,
   failovers, limiter fallback).
+
+One attribute scheme on every series: ``rpc.system.name="grpc"`` and ``rpc.method`` wherever a
+series is about a method; the side as the metric name's ``client``/``server`` where it has one,
+else as ``resilience.side``; every other library attribute under ``resilience.``
+(``resilience.color``, ``resilience.tier``, ``resilience.target``, ``resilience.limit``...).
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ from resilience.errors import RejectReason
 from resilience.observability._bounds import (
     DEFAULT_COLORS,
     DEFAULT_MAX_METHODS,
+    RPC_SYSTEM,
+    RPC_SYSTEM_NAME,
     AttributeBounds,
 )
 from resilience.observability._gauges import (
@@ -215,7 +222,7 @@ class MetricsObserver:
         key = (name, frozenset(attributes.items()))
         cached = self._events.get(key)
         if cached is None:
-            cached = {**attributes, "resilience.decision": name}
+            cached = {**self._bounds.exported(attributes), "resilience.decision": name}
             if len(self._events) < _MAX_EVENT_SETS:
                 self._events[key] = cached
             else:
@@ -250,7 +257,7 @@ class MetricsObserver:
         attributes = self._base.get(key)
         if attributes is None:
             attributes = {
-                "rpc.system.name": "grpc",
+                RPC_SYSTEM_NAME: RPC_SYSTEM,
                 "rpc.method": bounded_method,
                 "resilience.color": bounded_color,
             }
