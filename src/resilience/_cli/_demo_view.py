@@ -141,18 +141,35 @@ class RichView:
         gateway.add_row("breaker", breaker_state(sample.drop_probability))
         gateway.add_row("dynamic timeout", f"{sample.timeout * 1000:.0f} ms")
         gateway.add_row("retry window", f"{sample.window} /s")
-        gateway.add_row("failovers sent", f"{sample.failovers} /s")
-        gateway.add_row("failovers refused", f"{sample.refused} /s")
+        gateway.add_row("failovers /s", f"{sample.failovers} sent, {sample.refused} refused")
         store = store_state(self._store, sample)
-        gateway.add_row("limit decided in", f"[red]{store}[/]" if sample.fallback else store)
-        gateway.add_row("store fallbacks", f"{notes.store_failures} so far")
-        gateway.add_row("log warnings", f"{self._warnings} so far (in the summary)")
-        grid = Table.grid(padding=(0, 3))
-        grid.add_row(rows, gateway)
-        self._live.update(grid)
+        gateway.add_row(
+            "limit decided in",
+            (f"[red]{store}[/]" if sample.fallback else store)
+            + f" ({notes.store_failures} store failures)" * (self._store != "memory"),
+        )
+        gateway.add_row("log warnings", f"{self._warnings} (quoted in the summary)")
+        self._live.update(_side_by_side(rows, gateway, self._console.width))
 
     def close(self) -> None:
         self._live.stop()
+
+
+def _side_by_side(left: Any, right: Any, width: int) -> Any:
+    """The two tables side by side when the terminal is wide enough, else one above the other
+    (squeezed side by side into 80 columns, the traffic table's cells are cut to one letter)."""
+    from rich.console import Group
+    from rich.table import Table
+
+    if width < WIDE:
+        return Group(left, right)
+    grid = Table.grid(padding=(0, 3))
+    grid.add_row(left, right)
+    return grid
+
+
+WIDE = 120
+"""Terminal columns from which both tables of the live view fit side by side."""
 
 
 def _colored(ok: int, calls: int) -> str:
