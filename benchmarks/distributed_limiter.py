@@ -8,7 +8,7 @@ background sync running) and in exact mode on a real redis-server, limits' Redis
 is compared with). Then the accuracy of periodic mode, simulated deterministically: 4 instances
 sharing 2,000/s over a MemoryStore with staggered 100 ms syncs.
 
-Targets (issue 4): periodic adds <= 2 us per decision over memory; exact costs <= 1.2x a PING.
+Targets: periodic adds <= 2 us per decision over memory; exact costs <= 1.2x a PING.
 Starts its own ``redis-server`` on a free loopback port unless ``--redis-url`` is given. Writes
 ``benchmarks/results/distributed_limiter.json``.
 

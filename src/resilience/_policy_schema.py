@@ -2,7 +2,8 @@
 
 Each section's keys are described once, by a converter table; the dataclass runs it in
 ``__post_init__`` (so a hand-built ``BreakerSettings(k=0.5)`` fails like a bad file does), and
-the policy loader runs it on every key it reads. Defaults are those of ALGORITHMS.md.
+the policy loader runs it on every key it reads. Defaults are those of the algorithms' pages
+(docs/algorithms/).
 
 Adding a section (for example ``faults``): write its dataclass and converter table here, add a
 field to :class:`MethodSettings`, and register a :class:`SectionSpec` in :data:`SECTIONS`.

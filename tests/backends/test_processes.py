@@ -193,7 +193,7 @@ def test_four_processes_share_one_limit(
 def test_four_gateways_reach_the_tiered_steady_state(
     pool: ProcessPoolExecutor, redis_url: str, prefix: str, mode: str
 ) -> None:
-    """ALGORITHMS.md's worked steady state scaled by 20 (limit 2,000/s, tier demand
+    """The tiered limiter's worked steady state scaled by 20 (limit 2,000/s, tier demand
     1,000/800/800/2,000 per second, spread over 4 processes): admitted 1,000/800/200/0 per
     second, each within 5% of the limit, decided by the store or locally. A falling-back
     worker keeps the tiers' thresholds: it sheds tier 4 while its own demand of the tiers

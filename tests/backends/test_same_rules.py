@@ -1,4 +1,4 @@
-"""The shared limiters apply ALGORITHMS.md's rules exactly: decision for decision the same as
+"""The shared limiters apply the in-memory limiters' rules exactly: decision for decision as
 the memory SlidingWindowLimiter / TieredLimiter, on the memory store and on Redis, in exact mode
 and in periodic mode (one instance, synced after every step or every few steps)."""
 

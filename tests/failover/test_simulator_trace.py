@@ -1,4 +1,5 @@
-"""The failover simulator reproduces ALGORITHMS.md's worked trace and halving, deterministically."""
+"""The failover simulator reproduces the retry window's worked trace and halving,
+deterministically."""
 
 from __future__ import annotations
 

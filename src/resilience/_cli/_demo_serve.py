@@ -1,6 +1,6 @@
 """``resilience demo --serve``: both centers, healthy, serving until Ctrl-C or ``--duration``.
 
-For load tests from outside (``resilience loadtest``, issue 7's "against the demo server"): it
+For load tests from outside (``resilience loadtest`` against the demo server): it
 prints the local gateway's address and a ready-to-paste command with the shipped flow file.
 """
 

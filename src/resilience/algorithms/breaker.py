@@ -30,7 +30,8 @@ class BreakerState(str, Enum):
 
 
 class SreBreaker:
-    """Adaptive throttling from the Google SRE book (ALGORITHMS.md section 3).
+    """Client-side adaptive throttling (Google, *Site Reliability Engineering*, "Handling
+    Overload").
 
     Over a rolling ``window`` of ``buckets`` slots, ``requests`` counts every call that has a
     result: each admitted call when its outcome reaches :meth:`record`, and each dropped call at
@@ -45,11 +46,11 @@ class SreBreaker:
     itself as successes return. If nothing was admitted for ``probe_interval`` seconds the next
     call is admitted anyway (a probe), so a recovered callee is noticed even at high ``p``.
 
-    ``k``: >= 1 (the SRE book prefers 2; the seed 1.5-2; smaller drops more; below 1 it would
-    drop calls even when every call succeeds). ``window``: seconds (> 0). ``buckets``: slots
-    (>= 1). ``min_requests``: calls in the window before anything is dropped (>= 0).
-    ``max_drop``: the cap on p, in [0, 1]. ``probe_interval``: seconds (> 0). ``rng``: draws the
-    drop decision. ``clock``: seconds, read once per call.
+    ``k``: >= 1 (the SRE book prefers 2, the QQ Music article 1.5-2; smaller drops more; below 1 it
+    would drop calls even when every call succeeds). ``window``: seconds (> 0). ``buckets``: slots
+    (>= 1). ``min_requests``: calls in the window before anything is dropped (>= 0). ``max_drop``:
+    the cap on p, in [0, 1]. ``probe_interval``: seconds (> 0). ``rng``: draws the drop decision.
+    ``clock``: seconds, read once per call.
 
     Why admitted calls are counted at :meth:`record`, not at admission: a call still in flight
     has a request but no accept yet, so counting it early makes a burst of slow successes after

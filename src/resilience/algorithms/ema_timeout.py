@@ -9,7 +9,7 @@ from resilience.algorithms._params import Duration, integer, seconds
 
 
 class EmaTimeout:
-    """A dynamic timeout in ``[t_hwm, t_max]`` driven by an EMA of latency (ALGORITHMS.md §4).
+    """A dynamic timeout in ``[t_hwm, t_max]`` driven by an EMA of latency (after ema-timeout).
 
     Each :meth:`observe` folds a sample into ``ema <- r * x + (1 - r) * ema`` with
     ``r = 2 / (n + 1)`` and ``ema`` starting at 0; a failed or timed-out call contributes
@@ -27,8 +27,8 @@ class EmaTimeout:
     All times are seconds (float or timedelta): ``0 <= t_avg < t_hwm <= t_max``. ``n`` (>= 1) is
     the EMA's span in samples: larger follows latency more slowly. Choose ``t_avg`` near the
     healthy mean latency, ``t_hwm`` where the caller would rather fail than wait, ``t_max`` the
-    most any single call may take. Source: the seed's "EMA-based dynamic timeout", citing the
-    ema-timeout project (defaults Tavg 60, Thwm 250, Tmax 500 ms, N 80).
+    most any single call may take. Source: the QQ Music article's "EMA-based dynamic timeout",
+    citing the ema-timeout project (defaults Tavg 60, Thwm 250, Tmax 500 ms, N 80).
 
     No clock: the timeout moves with samples, not with time. Thread-safe: :meth:`observe`
     updates under a lock and :meth:`timeout` reads one precomputed float.

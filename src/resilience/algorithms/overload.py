@@ -24,7 +24,7 @@ DEFAULT_CPU_THRESHOLDS: Mapping[int, float] = MappingProxyType({1: 0.95, 2: 0.90
 
 
 class OverloadGuard:
-    """BBR-style adaptive shedding with per-tier CPU thresholds (ALGORITHMS.md section 6).
+    """BBR-style adaptive shedding with per-tier CPU thresholds (as go-kratos/aegis, go-zero).
 
     A call of tier k is shed (reason ``"overload"``) iff::
 
@@ -55,7 +55,7 @@ class OverloadGuard:
     ``buckets``: slots (>= 1). ``cpu_sampler``: a callable returning utilization 0..1 (default:
     Linux ``/proc/stat``, else this process's CPU time); an exception or a value that is not a
     number in 0..1 skips that sample. ``sample_interval``, ``cooldown``: seconds (> 0).
-    ``decay``: in [0, 1). ``clock``: seconds, read once per call. Source: the seed article's
+    ``decay``: in [0, 1). ``clock``: seconds, read once per call. Source: the QQ Music article's
     section 3.2 and the BBR limiters of go-kratos/aegis and go-zero. Thread-safe.
     """
 

@@ -19,7 +19,8 @@ _REQUESTS, _RETRIES, _SUCCESSES, _OUTCOMES = range(4)
 
 
 class AdaptiveRetryWindow:
-    """The seed's adaptive retry algorithm (ALGORITHMS.md section 5).
+    """The adaptive retry algorithm for cross-center failover of "How QQ Music Achieves High
+    Availability" (probe up while retries succeed, halve when they fail).
 
     Time is cut into periods ``floor(now / period)``. In period i, ``t`` counts local requests
     (:meth:`record_request`), ``g`` the retries :meth:`try_acquire` admitted, and ``s`` is the
@@ -44,7 +45,7 @@ class AdaptiveRetryWindow:
     ``period``: seconds (> 0). ``success_threshold``: in [0, 1]. ``growth_ratio``: >= 0.
     ``initial``: f(0) (>= 1). ``max_window``: None or >= ``initial``. ``max_ratio``: None or
     > 0. ``enabled``: the global switch (also settable later). ``clock``: seconds, read once per
-    call. Source: the seed article's "adaptive retry algorithm". Thread-safe.
+    call. Source: the QQ Music article's "adaptive retry algorithm". Thread-safe.
     """
 
     __slots__ = (

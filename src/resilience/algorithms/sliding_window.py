@@ -7,7 +7,7 @@ from resilience.algorithms._limiter import NEVER, WindowLimiter
 
 
 class SlidingWindowLimiter(WindowLimiter):
-    """A sliding-window counter limiter (ALGORITHMS.md section 1).
+    """A sliding-window counter limiter (no burst at a fixed window's boundary).
 
     The ``window`` (seconds) is split into ``buckets`` slots of ``window / buckets`` seconds,
     aligned to ``floor(now / slot)``. :attr:`count` is the number of requests admitted in the
@@ -20,7 +20,7 @@ class SlidingWindowLimiter(WindowLimiter):
     nothing queues: the caller learns at once, with ``retry_after`` seconds until enough of the
     oldest slots expire to admit it.
 
-    Source: the seed article's "distributed rate limiting" section, which weighed fixed window
+    Source: the QQ Music article's "distributed rate limiting" section, which weighed fixed window
     (boundary bursts), leaky bucket (queueing) and token bucket (bursts reach the callee) and
     chose the sliding-window counter. Thread-safe; the lock covers O(1) arithmetic only.
 

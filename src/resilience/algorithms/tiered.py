@@ -22,7 +22,7 @@ _DEMAND_ABOVE = tuple(tuple(range(_DEMAND, _DEMAND + k)) for k in range(_TIERS))
 class Tier(IntEnum):
     """How critical a request is: 1 the most critical, 4 the first to be shed.
 
-    Examples from the source (the seed's "service tiering"): 1 login, playback, entitlement;
+    Examples from the QQ Music article's "service tiering": 1 login, playback, entitlement;
     2 charts, comments; 3 avatars, pop-ups; 4 red-dot badges. Any int 1..4 is accepted wherever
     a Tier is.
     """
@@ -47,7 +47,7 @@ class TierStats:
 
 
 class TieredLimiter(WindowLimiter):
-    """Strict-priority limiting with capacity reserved from recent demand (ALGORITHMS.md §2).
+    """Strict-priority limiting with capacity reserved from recent demand (tiers 1 to 4).
 
     Let ``D_j`` be tier j's demand (every request, admitted or not) over the last complete
     window (the ``buckets`` slots before the current one: a steady estimate, free of the dip
@@ -73,7 +73,7 @@ class TieredLimiter(WindowLimiter):
     and for a rate-limited one the time until enough of the oldest slots expire for the total
     to admit ``n`` (a lower bound), or None when ``n > limit``.
 
-    Source: the seed article's "service tiering" and "gateway tiered limiting" ("under high
+    Source: the QQ Music article's "service tiering" and "gateway tiered limiting" ("under high
     load only Level 1 passes"). Parameters as :class:`SlidingWindowLimiter`. Thread-safe.
     """
 

@@ -1,4 +1,4 @@
-"""The admission rules of ALGORITHMS.md sections 1-2, over counts that came from a store.
+"""The admission rules of SlidingWindowLimiter and TieredLimiter, over counts from a store.
 
 Pure arithmetic shared by the memory store, the decoding of the Redis script's replies and the
 periodic local view; ``decide.lua`` evaluates the same rules inside Redis.

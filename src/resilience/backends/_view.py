@@ -16,8 +16,8 @@ times what this instance admitted since ``last sync - lag``. So the estimated co
     global + unsynced + (scale - 1) * own admissions since (last sync - lag)
 
 and ``n`` new requests weigh ``scale * n`` (the others are taking their share meanwhile). With
-one instance ``scale`` is 1 and the rules are exactly ALGORITHMS.md's; with N instances of equal
-demand each takes 1/N of the room. The last complete window (the tiered rule's demand) is
+one instance ``scale`` is 1 and the rules are exactly the in-memory limiters'; with N instances
+of equal demand each takes 1/N of the room. The last complete window (the tiered rule's demand) is
 estimated as ``global + unsynced``: it is nearly all synced.
 """
 

@@ -79,8 +79,9 @@ class SyncTask:
         delay = self._interval
         # The flag as well as the cancellation: a step may swallow a CancelledError, and stop()
         # must still end the loop. A cancel that lands while a command's timeout fires can come
-        # out as a timeout error (redis/redis-py#2551 and #2028; python/cpython#134471 for
-        # asyncio.timeout), and with a socket timeout of tens of ms that window is not rare.
+        # out as a timeout error (redis/redis-py#2551 and redis/redis-py#2028;
+        # python/cpython#134471 for asyncio.timeout), and with a socket timeout of tens of ms
+        # that window is not rare.
         while True:
             await asyncio.sleep(delay)
             if self._stopped:

@@ -153,9 +153,10 @@ def window_recurrence(
     initial: int = 1,
     success: float = 1.0,
 ) -> list[int]:
-    """f(0..periods-1) by ALGORITHMS.md section 5, computed directly (no window object): each
-    period has ``traffic`` requests and ``wanted`` failovers (default: enough to use the window
-    up), whose success rate is ``success``. Used to check runs and tests against the rule."""
+    """f(0..periods-1) by the adaptive retry window's rule, computed directly (no window
+    object): each period has ``traffic`` requests and ``wanted`` failovers (default: enough to
+    use the window up), whose success rate is ``success``. Used to check runs and tests against
+    the rule."""
     sizes = [initial]
     while len(sizes) < periods:
         f = sizes[-1]
