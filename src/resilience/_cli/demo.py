@@ -13,7 +13,12 @@ was measured and a PNG timeline close it. ``--serve`` keeps both centers serving
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 from resilience._cli._help import plain
@@ -91,7 +96,8 @@ def _refusal(args: argparse.Namespace) -> str | None:
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
-    """Run the demo; exit code 0, or 2 for arguments it cannot run with."""
+    """Run the demo; exit code 0, 2 for arguments it cannot run with, 130 when interrupted
+    (Ctrl-C, a closed terminal or SIGTERM: everything it started is stopped first)."""
     refusal = _refusal(args)
     if refusal is not None:
         print(refusal, file=sys.stderr)
@@ -113,27 +119,56 @@ def run_demo_command(args: argparse.Namespace) -> int:
             return 2
         print(f"metrics for Prometheus: {metrics.url}", flush=True)
     try:
-        if args.serve:
-            from resilience._cli._demo_serve import serve_centers
-
-            return serve_centers(
-                sys.stdout,
-                port=args.port,
-                duration=args.duration,
-                seed=args.seed,
-                observed=metrics is not None,
-            )
-        from resilience._cli._demo_run import run_showcase
-
-        run_showcase(
-            sys.stdout,
-            duration=args.duration or DEFAULT_DURATION,
-            seed=args.seed,
-            plot=DEFAULT_PLOT if args.plot is None else args.plot or None,
-            live=not args.no_live,
-            observed=metrics is not None,
-        )
+        with _hangup_as_interrupt():
+            return _run_live(args, observed=metrics is not None)
+    except KeyboardInterrupt:
+        print("resilience demo: interrupted; what it started is stopped")
+        return 130
     finally:
         if metrics is not None:
             metrics.stop()
+
+
+@contextlib.contextmanager
+def _hangup_as_interrupt() -> Iterator[None]:
+    """While inside, SIGHUP (the terminal closed) and SIGTERM raise KeyboardInterrupt, as
+    Ctrl-C does, so the demo's ``with`` blocks stop its servers and its redis-server instead
+    of leaving the redis-server running. Only in the main thread (where Python runs signal
+    handlers); the previous handlers come back on leaving."""
+    names = ("SIGHUP", "SIGTERM")
+    signals = [getattr(signal, n) for n in names if hasattr(signal, n)]
+    if threading.current_thread() is not threading.main_thread():
+        signals = []
+    previous = {number: signal.getsignal(number) for number in signals}
+
+    def interrupt(number: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    for number in signals:
+        signal.signal(number, interrupt)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _run_live(args: argparse.Namespace, *, observed: bool) -> int:
+    """The live demo, or with ``--serve`` both centers serving; exit code 0."""
+    if args.serve:
+        from resilience._cli._demo_serve import serve_centers
+
+        return serve_centers(
+            sys.stdout, port=args.port, duration=args.duration, seed=args.seed, observed=observed
+        )
+    from resilience._cli._demo_run import run_showcase
+
+    run_showcase(
+        sys.stdout,
+        duration=args.duration or DEFAULT_DURATION,
+        seed=args.seed,
+        plot=DEFAULT_PLOT if args.plot is None else args.plot or None,
+        live=not args.no_live,
+        observed=observed,
+    )
     return 0
