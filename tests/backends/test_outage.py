@@ -68,9 +68,9 @@ def test_a_killed_redis_falls_back_at_once_and_resumes_within_a_second(
             assert not limiter.sync_now()
             assert limiter.gauge_readings().__next__().value == 1.0  # the fallback gauge
         admitted = sum(limiter.try_acquire().allowed for _ in range(600))
-        # The local share, less what this instance already admitted in the window (exact
-        # mode counts the store's admission and the call that met the outage in it).
-        assert admitted == 1000 // 4 - (2 if mode == "exact" else 0)
+        # The local share, less what this instance already admitted in the window (the
+        # first admission and the call that met the outage).
+        assert admitted == 1000 // 4 - 2
 
         redis_server.start()
         took = wait_until(lambda: not limiter.fallback, 3.0, limiter.try_acquire)

@@ -70,9 +70,10 @@ class SharedCore:
         self.fail_open = bool(fail_open)
         local_limit = limit // instances if fallback_limit is None else fallback_limit
         local_limit = integer("fallback_limit", local_limit, minimum=0)
-        self.local = LocalShare(
-            self.spec, local_limit, clock=clock, store_now=store_now, write_back=self.exact
-        )
+        self.share = LimitSpec(name, local_limit, self.spec.window, buckets, tiered)
+        """This instance's share while the store is skipped (periodic mode's fallback)."""
+        self.local = LocalShare(self.share, clock=clock, store_now=store_now)
+        """Exact mode's fallback: the share, counting the store's decisions too."""
         behaviour = (
             f"deciding locally with a limit of {local_limit} per {self.spec.window:g} s"
             if self.fail_open
@@ -102,10 +103,9 @@ class SharedCore:
             return self.view.try_acquire(tier, n)
         if not self.fail_open:
             return Decision(False, self.breaker.retry_in() or None, _RATE_LIMIT)
-        decision = self.local.try_acquire(tier, n)
         if self.view is not None:
-            self.view.record(tier, n, decision.allowed)
-        return decision
+            return self.view.decide_own(self.share, tier, n)
+        return self.local.try_acquire(tier, n)
 
     def store_decided(self, tier: int, n: int, decision: Decision) -> Decision:
         """The store decided this call: count it in this instance's share (exact mode) and

@@ -1,9 +1,9 @@
-"""One instance's own share of a shared limit: what a shared limiter decides by while the
-store is skipped (fail-open).
+"""One instance's own share of an exact-mode shared limit: what it decides by while the store
+is skipped (fail-open). Periodic mode applies the same rule to its view's own counts.
 
 The share is a local SlidingWindowLimiter or TieredLimiter of ``share`` requests per window
-(default ``limit // expected_instances``). In exact mode it also counts every decision the
-store took for this instance (:meth:`LocalShare.record`), so a fallback starts from what this
+(default ``limit // expected_instances``). It also counts every decision the store took for
+this instance (:meth:`LocalShare.record`), so a fallback starts from what this
 instance already admitted in the window, and, tiered, from the demand of the tiers above that
 reserves capacity: never from an empty window. What it admits and sees demanded while
 falling back is kept per store slot until it is written back to the store
@@ -21,33 +21,22 @@ from resilience.backends._spec import Deltas, LimitSpec, to_us
 
 
 class LocalShare:
-    """``share`` requests per window of ``spec``'s geometry, by ``spec``'s rule, decided
-    locally. ``clock``: local seconds; ``store_now``: the store's time (slots of the deltas
-    written back). ``write_back``: keep local decisions for the store (exact mode; periodic
-    mode pushes them through its view instead). Thread-safe."""
+    """Exact mode's fallback: ``share.limit`` requests per window of ``share``'s geometry, by
+    its rule, decided locally. ``clock``: local seconds; ``store_now``: the store's time (the
+    slots of the counts written back). Thread-safe."""
 
-    __slots__ = ("_limiter", "_lock", "_spec", "_store_now", "_write_back", "unwritten")
+    __slots__ = ("_limiter", "_lock", "_spec", "_store_now", "unwritten")
 
-    def __init__(
-        self, spec: LimitSpec, share: int, *, clock: Clock, store_now: Clock, write_back: bool
-    ) -> None:
-        self._spec = spec
+    def __init__(self, share: LimitSpec, *, clock: Clock, store_now: Clock) -> None:
+        self._spec = share
         self._limiter: SlidingWindowLimiter | TieredLimiter
-        if spec.tiered:
-            self._limiter = TieredLimiter(share, spec.window, spec.buckets, clock=clock)
-        else:
-            self._limiter = SlidingWindowLimiter(share, spec.window, spec.buckets, clock=clock)
+        kind = TieredLimiter if share.tiered else SlidingWindowLimiter
+        self._limiter = kind(share.limit, share.window, share.buckets, clock=clock)
         self._store_now = store_now
-        self._write_back = write_back
         self._lock = threading.Lock()
         self.unwritten: Deltas = {}
         """Store slot -> per-channel counts decided locally and not yet written back (empty,
         hence false, nearly always: the hot path tests it without the lock)."""
-
-    @property
-    def share(self) -> int:
-        """Requests per window this instance may admit on its own."""
-        return self._limiter.limit
 
     def record(self, tier: int, n: int, allowed: bool) -> None:
         """Count a decision the store took for this instance (already in the store)."""
@@ -58,15 +47,13 @@ class LocalShare:
             limiter.record(n, allowed)
 
     def try_acquire(self, tier: int, n: int) -> Decision:
-        """Decide locally within the share; with ``write_back``, keep the decision for the
-        store."""
+        """Decide locally within the share, and keep the decision for the store."""
         limiter = self._limiter
         if isinstance(limiter, TieredLimiter):
             decision = limiter.try_acquire(tier, n)
         else:
             decision = limiter.try_acquire(n)
-        if self._write_back:
-            self._keep(tier, n, decision.allowed)
+        self._keep(tier, n, decision.allowed)
         return decision
 
     def _keep(self, tier: int, n: int, allowed: bool) -> None:

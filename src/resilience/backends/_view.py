@@ -29,7 +29,7 @@ import threading
 from resilience._clock import Clock
 from resilience.algorithms._decision import ALLOWED, Decision
 from resilience.backends._ring import SlotRing
-from resilience.backends._rules import rejection
+from resilience.backends._rules import decide_on_counts, rejection
 from resilience.backends._spec import TIERS, Deltas, LimitSpec, Snapshot, to_us
 
 
@@ -185,6 +185,25 @@ class PeriodicView:
             for i, (seen, unsynced) in enumerate(pairs):
                 per_slot[i] += seen + scale * unsynced
         return per_slot
+
+    def decide_own(self, share: LimitSpec, tier: int, n: int) -> Decision:
+        """The fallback's decision, while the store is skipped: ``share``'s rule over this
+        instance's own counts of the window (what it admitted, whether the view or an earlier
+        fallback decided it, and its demand per tier), counted like :meth:`try_acquire`'s, so
+        the next sync pushes it."""
+        spec = self._spec
+        local = self._clock()
+        now_us = to_us(local) + self._offset_us
+        current = now_us // spec.slot_us
+        with self._lock:
+            ring = self._ring
+            ring.advance(current)
+            slots = range(current - ring.size + 1, current + 1)
+            rows = ring.rows[self._own_base : self._own_base + spec.channels]
+            counts = [[int(row[s % ring.size]) for s in slots] for row in rows]
+            decision = decide_on_counts(share, counts, tier, n, (now_us % spec.slot_us) / 1e6)
+            self._count(current, local, tier, n, decision.allowed)
+        return decision
 
     def record(self, tier: int, n: int, allowed: bool) -> None:
         """Count a decision taken elsewhere (the fallback limiter), so the next sync pushes it."""
