@@ -2,16 +2,18 @@
 (plus its `redis` extra) installed: the package as users get it, not the source tree.
 
 Checks what a source-tree test cannot: the files shipped beside the code (py.typed, the Lua
-scripts, the simulator's scenarios), the console entry point, and one real call, sync and aio,
+scripts, the simulator's scenarios), the Apache-2.0 LICENSE in the dist-info and a PyPI
+description without relative links, the console entry point, and one real call, sync and aio,
 through both interceptors in all four shapes. Exits non-zero with a message on the first failure.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 
 import grpc
@@ -36,6 +38,38 @@ def shipped_files() -> None:
     check("site-packages" in str(Path(str(package))), f"imported from {package}, not the wheel")
     for name in ("py.typed", "backends/decide.lua", "simulate/scenarios/worked-trace.toml"):
         check(package.joinpath(name).is_file(), f"{name} is missing from the wheel")
+
+
+_LINK = re.compile(
+    r"\]\(\s*<?([^)\s>]*)"  # [text](target)
+    r"|^\s*\[[^\]]+\]:\s*<?(\S+?)>?\s*$"  # [ref]: target
+    r"|(?:href|src)\s*=\s*[\"']([^\"']*)",  # <a href="target">, <img src="target">
+    re.MULTILINE,
+)
+_ABSOLUTE = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:|#)")
+
+
+def relative_links(markdown: str) -> list[str]:
+    """Link targets in ``markdown`` that are neither absolute URLs nor in-page anchors: they
+    break wherever the text is shown away from its files (PyPI shows the description alone)."""
+    targets = (
+        next(group for group in match.groups() if group is not None)
+        for match in _LINK.finditer(markdown)
+    )
+    return [target for target in targets if not _ABSOLUTE.match(target)]
+
+
+def package_metadata() -> None:
+    dist = metadata.distribution("grpc-resilience")
+    licenses = [str(f) for f in dist.files or () if f.name == "LICENSE"]
+    check(any(".dist-info/licenses/" in name for name in licenses), f"no LICENSE: {licenses}")
+    license_text = (Path(str(dist.locate_file(licenses[0])))).read_text(encoding="utf-8")
+    check("Apache License" in license_text and "Version 2.0" in license_text, "LICENSE text")
+    check(dist.metadata["License-Expression"] == "Apache-2.0", "License-Expression")
+    description = dist.metadata.get_payload()  # type: ignore[attr-defined]
+    check(bool(description), "no long description in METADATA")
+    links = relative_links(description)
+    check(not links, f"relative links in the PyPI description: {links}")
 
 
 def console_script() -> None:
@@ -73,6 +107,7 @@ async def aio_call() -> None:
 
 def main() -> None:
     shipped_files()
+    package_metadata()
     console_script()
     sync_call()
     asyncio.run(aio_call())
