@@ -15,12 +15,15 @@ from typing import Any
 import pytest
 
 from resilience._clock import ManualClock
+from resilience.algorithms._decision import Decision
 from resilience.backends import (
     AioSharedSlidingWindowLimiter,
     AioSharedTieredLimiter,
+    MemoryStore,
     SharedSlidingWindowLimiter,
     SharedTieredLimiter,
 )
+from resilience.backends._spec import Deltas, LimitSpec, Snapshot
 
 from ._topologies import FLAVOURS, acquire, make_store, settle
 from .conftest import RedisServer
@@ -149,3 +152,47 @@ def test_a_frozen_store_still_sheds_tiers_in_order(
         assert sum(served.values()) <= SHARE, served
 
     asyncio.run(scenario())
+
+
+class TimingOutStore(MemoryStore):
+    """A memory store whose next ``failures`` calls raise TimeoutError, as a store that timed
+    out would (a real store cannot be made to fail one chosen call)."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        super().__init__(clock=clock)
+        self.failures = 0
+
+    def _maybe_fail(self) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise TimeoutError("timed out")
+
+    def decide(self, spec: LimitSpec, tier: int, n: int) -> Decision:
+        self._maybe_fail()
+        return super().decide(spec, tier, n)
+
+    def exchange(self, spec: LimitSpec, instance: str, deltas: Deltas) -> Snapshot:
+        self._maybe_fail()
+        return super().exchange(spec, instance, deltas)
+
+
+def test_a_write_back_that_fails_is_kept_for_the_next_call_that_reaches_the_store() -> None:
+    clock = ManualClock(10.0)
+    store = TimingOutStore(clock)
+    a, b = (
+        SharedSlidingWindowLimiter(
+            store, name="kept", limit=LIMIT, mode="exact", expected_instances=2, clock=clock
+        )
+        for _ in range(2)
+    )
+    store.failures = 1
+    assert sum(a.try_acquire().allowed for _ in range(30)) == 30  # local after the timeout
+    assert a.fallback
+    clock.advance(0.06)  # past the first back-off: the next call writes back first
+    store.failures = 1  # ... and that write times out: decided locally, counts kept
+    assert a.try_acquire().allowed
+    assert a.fallback
+    clock.advance(0.2)  # past the doubled back-off
+    assert a.try_acquire().allowed  # writes back all 31, then the store decides
+    assert a.fallback is False  # (not narrowed by mypy, unlike `not a.fallback`)
+    assert sum(b.try_acquire().allowed for _ in range(LIMIT)) == LIMIT - 32
