@@ -115,7 +115,9 @@ def key_table(cls: type[Any], converters: Mapping[str, Callable[..., Any]] | Non
         converter = converters.get(field.name) if converters is not None else None
         accepted = allowed(converter) if converter is not None else "see above"
         kind = str(field.type).replace("|", "\\|")
-        rows.append(f"| `{field.name}` | `{kind}` | {literal(default_of(field))} | {accepted} |")
+        shown = field.metadata.get("shown")  # a default computed when built, in words
+        default = f"`{shown}`" if shown is not None else literal(default_of(field))
+        rows.append(f"| `{field.name}` | `{kind}` | {default} | {accepted} |")
     return rows
 
 

@@ -187,6 +187,11 @@ T_HWM_RATIO = 0.5
 """``t_hwm`` when not set, as a fraction of ``t_max`` (250 ms of the default 500 ms)."""
 
 
+def _derived_default(ratio: float) -> str:
+    """How the policy reference shows a bound derived from ``t_max``."""
+    return f"{ratio:g} * t_max ({ratio * DEFAULT_T_MAX:g})"
+
+
 @dataclass(frozen=True, slots=True)
 class TimeoutSettings:
     """Client-side EmaTimeout, seconds: the timeout moves in ``[t_hwm, t_max]`` as the EMA of
@@ -199,9 +204,9 @@ class TimeoutSettings:
     lone ``t_max = "100ms"`` gives 12 ms and 50 ms. Once built, all three are floats.
     """
 
-    t_avg: float | None = None
-    t_hwm: float | None = None
-    t_max: float | None = None
+    t_avg: float | None = field(default=None, metadata={"shown": _derived_default(T_AVG_RATIO)})
+    t_hwm: float | None = field(default=None, metadata={"shown": _derived_default(T_HWM_RATIO)})
+    t_max: float | None = field(default=None, metadata={"shown": f"{DEFAULT_T_MAX:g}"})
     n: int = 80
     streams: bool = False
 

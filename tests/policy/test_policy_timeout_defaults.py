@@ -5,6 +5,7 @@ which values were not set and what to set."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +72,10 @@ def test_explicit_values_in_conflict_are_not_called_defaults() -> None:
     assert str(caught.value).endswith(
         "got t_avg=0.3, t_hwm=0.2, t_max=1.0; change them so that t_avg < t_hwm <= t_max"
     )
+
+
+def test_the_policy_reference_shows_the_derived_defaults() -> None:
+    page = Path(__file__).resolve().parents[2] / "docs" / "policy-reference.md"
+    text = page.read_text(encoding="utf-8")
+    assert "| `t_avg` | `float \\| None` | `0.12 * t_max (0.06)` |" in text
+    assert "| `t_hwm` | `float \\| None` | `0.5 * t_max (0.25)` |" in text
