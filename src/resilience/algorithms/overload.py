@@ -56,7 +56,8 @@ class OverloadGuard:
     Linux ``/proc/stat``, else this process's CPU time); an exception or a value that is not a
     number in 0..1 skips that sample. ``sample_interval``, ``cooldown``: seconds (> 0).
     ``decay``: in [0, 1). ``clock``: seconds, read once per call. Source: the QQ Music article's
-    section 3.2 and the BBR limiters of go-kratos/aegis and go-zero. Thread-safe.
+    server-side adaptive shedding and the BBR limiters of go-kratos/aegis and go-zero.
+    Thread-safe.
     """
 
     __slots__ = (
