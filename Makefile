@@ -11,7 +11,7 @@ DEMO_STAMP := $(VENV)/.installed-demo
 SYSTEM_BINARIES := redis-server:redis-server redis-cli:redis-tools prometheus:prometheus
 
 .PHONY: demo test lint typecheck unit venv system-deps bench docs wheel-check wheel wheel-smoke \
-	compat clean
+	compat stress clean
 
 demo: $(DEMO_STAMP)
 	$(PY) -m resilience demo
@@ -113,6 +113,22 @@ compat: wheel
 	    || failed="$$failed $$v"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "compat: the wheel smoke test failed on:$$failed"; exit 1; fi
+
+# The timing-sensitive tests (-m timing) STRESS_RUNS times under a CPU hog on every core
+# (stress-ng, installed here when missing and root; else one Python busy loop per core), then
+# the failures per test. Not part of `make test`: about a minute per run.
+STRESS_RUNS ?= 10
+STRESS_ARGS ?= -m timing
+stress: $(STAMP)
+	@if ! command -v stress-ng >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing the Debian package stress-ng"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq stress-ng >/dev/null; \
+	  else \
+	    echo "stress-ng not found (Debian: sudo apt-get install stress-ng): Python busy loops instead"; \
+	  fi; \
+	fi
+	$(PY) tests/stress.py --runs $(STRESS_RUNS) $(STRESS_ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/algorithms.py

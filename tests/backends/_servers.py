@@ -8,10 +8,13 @@ caller stops them with :meth:`stop`, which kills every process it started.
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import redis
@@ -22,6 +25,36 @@ STARTUP_TIMEOUT = 15.0
 """Seconds a topology may take to answer (the only waits in these tests)."""
 
 _BASE = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+
+
+FROZEN_AT_MOST = 5.0
+"""Seconds after which :func:`frozen` thaws the server even if its block has not ended."""
+
+
+@contextmanager
+def frozen(process: subprocess.Popen[bytes]) -> Iterator[threading.Event]:
+    """Stop ``process`` (SIGSTOP) for the block: from the moment this returns it answers
+    nothing, its sockets stay open, and a client's only way out is its own timeout (unlike
+    ``DEBUG SLEEP`` sent from a thread, there is no race with the command reaching the server).
+    It continues (SIGCONT) when the block ends or after :data:`FROZEN_AT_MOST` seconds,
+    whichever comes first; the yielded event is set once it has."""
+    thawed = threading.Event()
+    lock = threading.Lock()
+
+    def thaw() -> None:
+        with lock:
+            if not thawed.is_set():
+                process.send_signal(signal.SIGCONT)
+                thawed.set()
+
+    process.send_signal(signal.SIGSTOP)
+    timer = threading.Timer(FROZEN_AT_MOST, thaw)
+    timer.start()
+    try:
+        yield thawed
+    finally:
+        timer.cancel()
+        thaw()
 
 
 def free_ports(count: int) -> list[int]:
@@ -127,6 +160,10 @@ class RedisClusterServers(_Processes):
             return port
         finally:
             client.close()
+
+    def process_of(self, port: int) -> subprocess.Popen[bytes]:
+        """The server process of the node on ``port``."""
+        return self.processes[self.ports.index(port)]
 
     def node(self, port: int) -> redis.Redis:
         """A plain client of one node (for inspection; it does not follow redirections)."""

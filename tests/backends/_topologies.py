@@ -157,15 +157,19 @@ async def policy_limit_is_shared_end_to_end(flavour: str, url: str, key: str) ->
     """``build_limiter`` on a policy's section (start-up check included, fail-closed, so an
     unreachable store would raise): two limiters built from it share the exact limit. The URL
     gets a generous operation timeout: fail-closed, a first command slower than the default
-    timeout on a loaded machine (a cluster client reads the slot map first) would be a rejection."""
-    url += ("&" if "?" in url else "?") + "socket_timeout=2"
+    timeout on a loaded machine (a cluster client reads the slot map first) would be a rejection;
+    so does the connect (a URL's socket_timeout leaves the connect timeout at the default)."""
+    url += ("&" if "?" in url else "?") + "socket_timeout=2&socket_connect_timeout=2"
     settings = policy_for(url, key, mode="exact").settings_for("/shop.Cart/Add").rate_limit
     assert settings is not None
     limiters: list[Any] = [build_limiter(settings, aio=flavour == "aio") for _ in range(2)]
     try:
         assert all(needs_await(limiter) == (flavour == "aio") for limiter in limiters)
         allowed = [(await settle(limiters[i % 2].try_acquire(1))).allowed for i in range(5)]
-        assert allowed == [True, True, True, False, False]
+        assert allowed == [True, True, True, False, False], (
+            allowed,
+            [limiter.limiter.fallback for limiter in limiters],
+        )
     finally:
         for limiter in limiters:
             await settle(getattr(limiter, "aclose", limiter.close)())

@@ -71,6 +71,12 @@ class RedisServer:
         if self._process is not None:
             self._process.send_signal(signal.SIGCONT)
 
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        """The running server process (for :func:`_servers.frozen`)."""
+        assert self._process is not None, "the redis-server is not running"
+        return self._process
+
     def kill(self) -> None:
         """Stop the server at once (SIGKILL), as a crash would."""
         if self._process is not None:

@@ -4,16 +4,19 @@ locally within the same call (or rejects, fail-closed) and resumes by itself."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from resilience.backends import RedisStore, SharedSlidingWindowLimiter, check_store
+from resilience.backends.fallback import DEFAULT_INITIAL_BACKOFF
 from resilience.backends.redis_store import DEFAULT_SOCKET_TIMEOUT
 from resilience.errors import ConfigError
+from timing import Stopwatch
 
+from ._servers import frozen
 from .conftest import RedisServer, free_port
 
 OUTAGE_TIMEOUT = 0.1
@@ -73,8 +76,9 @@ def test_a_killed_redis_falls_back_at_once_and_resumes_within_a_second(
         assert admitted == 1000 // 4 - 2
 
         redis_server.start()
-        took = wait_until(lambda: not limiter.fallback, 3.0, limiter.try_acquire)
-        assert took <= 1.0
+        with Stopwatch() as watch:
+            wait_until(lambda: not limiter.fallback, 3.0, limiter.try_acquire)
+        watch.within(1.0, "resuming after Redis came back")
     finally:
         limiter.close()
         store.close()
@@ -102,27 +106,33 @@ def test_a_slow_redis_is_cut_at_the_socket_timeout(
 ) -> None:
     store = RedisStore.from_url(redis_url, prefix=prefix)  # the default socket timeout
     limiter = SharedSlidingWindowLimiter(store, name="slow", limit=100, mode="exact")
-    sleeper = redis_server.client()
+    reached: list[float] = []  # when each call reached the store (monotonic seconds)
+    decide = store.decide
+
+    def counted(*args: Any) -> Any:
+        reached.append(time.monotonic())
+        return decide(*args)
+
+    store.decide = counted  # type: ignore[method-assign,assignment]
     try:
         wait_until(lambda: limiter.try_acquire().allowed and not limiter.fallback, 3.0, int)
-        blocker = threading.Thread(target=sleeper.execute_command, args=("DEBUG", "SLEEP", "0.6"))
-        blocker.start()
-        time.sleep(0.1)  # the server is now asleep
-        began = time.perf_counter()
-        decision = limiter.try_acquire()
-        took = time.perf_counter() - began
-        assert decision.allowed
-        assert limiter.fallback
-        # The default socket timeout plus this shared machine's scheduling slack; the server
-        # sleeps 0.6 s.
-        assert took < DEFAULT_SOCKET_TIMEOUT + 0.15
-        began = time.perf_counter()
-        for _ in range(20):
-            limiter.try_acquire()
-        assert time.perf_counter() - began < 0.05  # the breaker skips the sleeping server
-        blocker.join(5)
+        with frozen(redis_server.process) as thawed:
+            with Stopwatch() as first:
+                decision = limiter.try_acquire()
+            assert decision.allowed
+            assert limiter.fallback
+            assert not thawed.is_set(), "the call waited until Redis continued"
+            first.within(
+                DEFAULT_SOCKET_TIMEOUT + 0.15,
+                "one call meeting a stopped Redis (the socket timeout)",
+            )
+            reached.clear()
+            with Stopwatch() as rest:
+                decisions = [limiter.try_acquire() for _ in range(20)]
+            # The breaker skips the stopped server: at most one probe per back-off elapsed.
+            probes = 1 + int(rest.elapsed / DEFAULT_INITIAL_BACKOFF)
+            assert len(reached) <= probes, (len(reached), rest.elapsed, reached, decisions)
     finally:
-        sleeper.close()
         limiter.close()
         store.close()
 

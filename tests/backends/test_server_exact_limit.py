@@ -5,7 +5,6 @@ loop keeps running other tasks while Redis is slow (the sync server blocks a wor
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Iterator
 
@@ -17,6 +16,7 @@ from resilience._keys import REJECT
 from resilience.policy import Policy
 from resilience.testing import aio_echo_call
 
+from ._servers import frozen
 from .conftest import RedisServer
 
 SLOW_STORE_TIMEOUT = 0.3
@@ -60,11 +60,6 @@ def test_an_aio_server_awaits_a_slow_redis_without_blocking_its_loop(
         client = harness.client(server.address)
         assert client.call() == [b"ping"]  # warm: connection made, script loaded
 
-        blocking = redis_server.client()
-        sleeper = threading.Thread(target=blocking.execute_command, args=("DEBUG", "SLEEP", "0.8"))
-        sleeper.start()
-        time.sleep(0.1)  # let DEBUG SLEEP reach Redis first
-
         async def call_while_ticking() -> tuple[list[bytes], float, int]:
             ticks = 0
 
@@ -82,9 +77,8 @@ def test_an_aio_server_awaits_a_slow_redis_without_blocking_its_loop(
                 ticker.cancel()
             return result, time.monotonic() - started, ticks
 
-        result, took, ticks = harness.run(call_while_ticking())
-        sleeper.join()
-        blocking.close()
+        with frozen(redis_server.process):
+            result, took, ticks = harness.run(call_while_ticking())
     finally:
         harness.close()
 

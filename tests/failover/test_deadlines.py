@@ -10,11 +10,13 @@ import grpc
 from resilience.algorithms import AdaptiveRetryWindow
 from resilience.context import CallContext, use_call_context
 from resilience.testing import ManualClock
+from timing import Stopwatch
 
 from .conftest import READS, Centers, Client, ClientFactory
 
 SLACK = 0.2
-"""Seconds of scheduling slack allowed past a deadline on a loaded 2-core machine."""
+"""Seconds of scheduling slack allowed past a deadline (beyond it, only when the host stalled
+the test: see tests/timing.py)."""
 
 
 def _client(centers: Centers, make_client: ClientFactory) -> Client:
@@ -28,15 +30,14 @@ def test_the_remote_attempt_gets_only_the_time_left(
     centers.local.fail_every, centers.local.delay = 1, 0.15
     centers.remote.delay = 2.0
     client = _client(centers, make_client)
-    start = time.monotonic()
-    outcome = client.read(b"x", timeout=0.5)
-    elapsed = time.monotonic() - start
+    with Stopwatch() as watch:
+        outcome = client.read(b"x", timeout=0.5)
     assert outcome.code == grpc.StatusCode.DEADLINE_EXCEEDED
-    assert elapsed < 0.5 + SLACK
     (remote,) = centers.remote.received
     assert remote.time_remaining is not None
     assert remote.time_remaining <= 0.5 - 0.15
     assert client.channel.stats().admitted == 1
+    watch.within(0.5 + SLACK, "a failed-over read with a 0.5 s timeout")
 
 
 def test_no_time_left_returns_the_local_error_without_failing_over(
@@ -44,13 +45,13 @@ def test_no_time_left_returns_the_local_error_without_failing_over(
 ) -> None:
     centers.local.delay = 1.0
     client = _client(centers, make_client)
-    start = time.monotonic()
-    outcome = client.read(b"x", timeout=0.2)
+    with Stopwatch() as watch:
+        outcome = client.read(b"x", timeout=0.2)
     assert outcome.code == grpc.StatusCode.DEADLINE_EXCEEDED
-    assert time.monotonic() - start < 0.2 + SLACK
     assert centers.remote.received == []
     stats = client.channel.stats()
     assert (stats.attempted, stats.expired, stats.admitted) == (1, 1, 0)
+    watch.within(0.2 + SLACK, "a read with a 0.2 s timeout")
 
 
 def test_an_inherited_deadline_bounds_the_failover(
@@ -59,11 +60,10 @@ def test_an_inherited_deadline_bounds_the_failover(
     centers.local.fail_every, centers.local.delay = 1, 0.1
     centers.remote.delay = 2.0
     client = _client(centers, make_client)
-    start = time.monotonic()
-    with use_call_context(CallContext(deadline=start + 0.4)):
+    with Stopwatch() as watch, use_call_context(CallContext(deadline=time.monotonic() + 0.4)):
         outcome = client.read(b"x")  # no timeout of its own
     assert outcome.code == grpc.StatusCode.DEADLINE_EXCEEDED
-    assert time.monotonic() - start < 0.4 + SLACK
     (remote,) = centers.remote.received
     assert remote.time_remaining is not None
     assert remote.time_remaining <= 0.4 - 0.1
+    watch.within(0.4 + SLACK, "a failed-over read under an inherited 0.4 s deadline")
