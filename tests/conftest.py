@@ -1,9 +1,9 @@
 """Suite-wide markers and the timing tally.
 
 - ``e2e``: the test starts a server (an in-process gRPC server on 127.0.0.1 included), a
-  process, or uses Redis, Prometheus or Bugsink. Given by the fixtures below or by a module's
-  ``pytestmark``; a test without it that starts a gRPC server or a subprocess fails and says to
-  mark it, so ``-m "not e2e"`` stays the fast, self-contained part.
+  process, or uses Redis, Prometheus or Bugsink. Given by the fixtures and modules below or by
+  a module's ``pytestmark``; under ``-m "not e2e"`` a test without it that starts a gRPC server
+  or a subprocess fails and says to mark it, so that selection stays fast and self-contained.
 - ``timing``: the test's verdict depends on how fast the host runs it (real sleeps, rates,
   deadlines, races between threads and servers); ``make stress`` runs these under a CPU hog.
 """
@@ -40,6 +40,10 @@ E2E_MODULES = frozenset(
         "chaos/test_admin_service.py",
         "chaos/test_experiment_run.py",
         "chaos/test_fault_over_grpc.py",
+        "conformance/test_cancellation.py",
+        "conformance/test_deadlines.py",
+        "conformance/test_neighbours.py",
+        "conformance/test_reloads.py",
         "demo/test_limit_store.py",
         "demo/test_serve_loadtest.py",
         "docs/test_examples.py",
@@ -56,6 +60,7 @@ E2E_MODULES = frozenset(
         "loadtest/test_record_replay.py",
         "observability/test_default_wiring.py",
         "observability/test_grpc_observed.py",
+        "observability/test_metrics_exposure.py",
         "observability/test_sentry_reporter.py",
         "observability/test_sentry_with_grpc_integration.py",
         "test_public_api.py",
@@ -66,6 +71,7 @@ E2E_MODULES = frozenset(
 TIMING_MODULES = frozenset(
     {
         "backends/test_aio.py",
+        "backends/test_fallback_bound.py",
         "backends/test_lifecycle.py",
         "backends/test_outage.py",
         "backends/test_processes.py",
@@ -120,8 +126,9 @@ def _refuse(what: str) -> Any:
 def _e2e_only_starts_servers(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Outside ``e2e`` tests, starting a gRPC server or a subprocess is an error."""
-    if request.node.get_closest_marker("e2e") is None:
+    """When ``-m`` deselects ``e2e`` tests, starting a gRPC server or a subprocess outside one is
+    an error (so a test that should carry the marker says so); a full run does not check."""
+    if "e2e" in request.config.option.markexpr and request.node.get_closest_marker("e2e") is None:
         monkeypatch.setattr(grpc, "server", _refuse("starts a gRPC server"))
         monkeypatch.setattr(grpc.aio, "server", _refuse("starts a gRPC server"))
         monkeypatch.setattr(subprocess, "Popen", _refuse("starts a process"))
