@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -59,17 +58,6 @@ class RedisServer:
                     time.sleep(0.02)
         finally:
             client.close()
-
-    def pause(self) -> None:
-        """Freeze the server (SIGSTOP): connections stay open and every call times out, as
-        with a server starved of CPU or stuck in a slow command."""
-        if self._process is not None:
-            self._process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        """Thaw a paused server (SIGCONT); harmless if it runs."""
-        if self._process is not None:
-            self._process.send_signal(signal.SIGCONT)
 
     @property
     def process(self) -> subprocess.Popen[bytes]:

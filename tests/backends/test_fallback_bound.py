@@ -1,8 +1,8 @@
 """Exact mode's fallback stays within the instance's share when the store times out.
 
-A real redis-server is frozen with SIGSTOP, so every call waits for the socket timeout, as on
-a host too loaded to answer in time. Two instances share a limit of 100 per second
-(``expected_instances=2``: a share of 50 each). Time is a ManualClock given to the stores
+A real redis-server is frozen with SIGSTOP (``_servers.frozen``), so every call waits for the
+socket timeout, as on a host too loaded to answer in time. Two instances share a limit of 100
+per second (``expected_instances=2``: a share of 50 each). Time is a ManualClock given to the stores
 (their scripts read it instead of Redis TIME) and the limiters, so slots are deterministic;
 only the timeouts take real time (50 ms each, a few per test). Sync and asyncio stacks alike.
 """
@@ -25,6 +25,7 @@ from resilience.backends import (
 )
 from resilience.backends._spec import Deltas, LimitSpec, Snapshot
 
+from ._servers import frozen
 from ._topologies import FLAVOURS, acquire, make_store, settle
 from .conftest import RedisServer
 
@@ -80,8 +81,7 @@ def test_a_frozen_store_keeps_the_window_at_the_limit_and_counts_the_fallback_on
             assert not a.fallback
             assert not b.fallback
 
-            redis_server.pause()
-            try:
+            with frozen(redis_server.process):
                 # Both fall back; each already admitted its share in this window, so the
                 # window stays at the limit (a fresh local limiter admitted 50 more each).
                 assert await admitted(a, 60) == 0
@@ -94,8 +94,6 @@ def test_a_frozen_store_keeps_the_window_at_the_limit_and_counts_the_fallback_on
                 # A window later a's own admissions have expired: it admits its share.
                 clock.advance(6 * SLOT)
                 assert await admitted(a, 60) == SHARE
-            finally:
-                redis_server.resume()
 
             # The store answers again (after the breaker's longest back-off): a writes its
             # 50 local admissions back before its next decision, so the window holds them
@@ -108,7 +106,6 @@ def test_a_frozen_store_keeps_the_window_at_the_limit_and_counts_the_fallback_on
             assert LIMIT - SHARE - 3 <= await admitted(b, 60) <= LIMIT - SHARE
             assert not b.fallback
         finally:
-            redis_server.resume()
             await close(flavour, a_store, a)
             await close(flavour, b_store, b)
 
@@ -134,17 +131,13 @@ def test_a_frozen_store_still_sheds_tiers_in_order(
                     await acquire(limiter, tier)
                 clock.advance(SLOT)
             assert not limiter.fallback
-            redis_server.pause()
-            try:
+            with frozen(redis_server.process):
                 for _ in range(10):  # the next window, decided locally
                     for tier in mix:
                         served[tier] += (await acquire(limiter, tier)).allowed
                     clock.advance(SLOT)
                 assert limiter.fallback
-            finally:
-                redis_server.resume()
         finally:
-            redis_server.resume()
             await close(flavour, store, limiter)
         assert served[4] == 0, served
         assert served[1] > 0, served
