@@ -44,6 +44,10 @@ HOLD_LIMIT = 20.0
 """Seconds a held call waits at most for the test to let it go (a safety net, never reached)."""
 
 
+STOP_LIMIT = 10.0
+"""Seconds a sync server's stop may take before the test goes on without it."""
+
+
 class Ends:
     """An observer counting each side's start and end reports, with the codes calls ended with."""
 
@@ -240,7 +244,10 @@ class Stack:
     def close(self) -> None:
         if self.loop is None:
             self.channel.close()
-            self._echo.stop(None)
+            # bounded: a sync server's stop waits for handler threads still running
+            stopping = threading.Thread(target=self._echo.stop, args=(None,), daemon=True)
+            stopping.start()
+            stopping.join(STOP_LIMIT)
             self.server.close()
         else:
             self.loop.run(self._stop_aio())

@@ -126,7 +126,7 @@ class _Interceptor:
         except grpc.aio.AioRpcError as error:
             call.end(error.code())
             raise
-        except asyncio.CancelledError:
+        except BaseException:  # cancelled, or never sent (a closed channel): it ends here
             call.end(_CANCELLED)
             raise
         finally:

@@ -32,6 +32,7 @@ class _CallDetails(_Details, grpc.ClientCallDetails):
 
 
 _new_details = tuple.__new__
+_CANCELLED = grpc.StatusCode.CANCELLED
 
 
 if TYPE_CHECKING:
@@ -179,13 +180,14 @@ class ClientInterceptor(
             ),
         )
         inner = call.inner_context
-        if inner is None:
+        token = None if inner is None else attach(inner)  # see _metadata.inner_context
+        try:
             future = continuation(outgoing, request)
-        else:  # interceptors inside ours see the call's baggage (see _metadata.inner_context)
-            token = attach(inner)
-            try:
-                future = continuation(outgoing, request)
-            finally:
+        except BaseException:  # never sent (a closed channel): the call ends here
+            call.end(_CANCELLED)
+            raise
+        finally:
+            if token is not None:
                 detach(token)
         future.add_done_callback(call.future_done)  # a unary call's runs at once: it is done
         return future
