@@ -38,7 +38,7 @@ from typing import Any
 import redis
 from limits import parse, storage, strategies
 
-from resilience._clock import ManualClock
+from resilience._base.clock import ManualClock
 from resilience.algorithms import SlidingWindowLimiter
 from resilience.backends import MemoryStore, RedisStore, SharedSlidingWindowLimiter
 

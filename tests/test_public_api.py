@@ -19,11 +19,11 @@ PUBLIC_MODULES = (
     "resilience.errors",
     "resilience.failover",
     "resilience.interceptors",
-    "resilience.loadtest",
+    "resilience.tools.loadtest",
     "resilience.observability",
     "resilience.policy",
     "resilience.shadow",
-    "resilience.simulate",
+    "resilience.tools.simulate",
     "resilience.testing",
 )
 

@@ -19,9 +19,12 @@ from typing import Any
 
 import grpc
 
-from resilience import _limits, _policy_chaos, _policy_core, _policy_schema
-from resilience._chaos_rules import FaultRule
-from resilience._policy_values import Invalid
+from resilience._base import limits as _limits
+from resilience.chaos._rules import FaultRule
+from resilience.policy import _chaos as _policy_chaos
+from resilience.policy import _core as _policy_core
+from resilience.policy import _schema as _policy_schema
+from resilience.policy._values import Invalid
 
 PAGE = Path(__file__).resolve().parent.parent / "policy-reference.md"
 
@@ -221,7 +224,7 @@ def render() -> str:
 
 
 def limits_section() -> list[str]:
-    """The bounds of :mod:`resilience._limits`, with their values read from the module."""
+    """The bounds of :mod:`resilience._base.limits`, with their values read from the module."""
     lim = _limits
     mib = lim.MAX_POLICY_BYTES // (1 << 20)
     rows = [

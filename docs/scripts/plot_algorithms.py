@@ -3,7 +3,7 @@
 Run from the repository root: ``python docs/scripts/plot_algorithms.py [--out DIR]``. Every
 scenario runs the library's own classes on a :class:`resilience.testing.ManualClock` with a
 seeded random generator, so the pictures are deterministic and take about a second to draw.
-The scenarios follow ``resilience demo --simulated`` (src/resilience/_cli/demo_simulated.py),
+The scenarios follow ``resilience demo --simulated`` (src/resilience/tools/cli/demo_simulated.py),
 stretched over time so that each plot shows the algorithm's state as it moves.
 """
 
@@ -21,7 +21,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from resilience._cli.demo_simulated import SettableCpu, warmed_overload_guard
 from resilience.algorithms import (
     AdaptiveRetryWindow,
     EmaTimeout,
@@ -31,6 +30,7 @@ from resilience.algorithms import (
     TieredLimiter,
 )
 from resilience.testing import ManualClock
+from resilience.tools.cli.demo_simulated import SettableCpu, warmed_overload_guard
 
 OUT = Path(__file__).resolve().parent.parent / "img"
 TIER_COLORS = ("#1b5e20", "#1565c0", "#ef6c00", "#b71c1c")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from resilience.simulate import load_scenario, plot_failover, run_failover, standard_scenarios
+from resilience.tools.simulate import load_scenario, plot_failover, run_failover, standard_scenarios
 
 OUT = Path(__file__).resolve().parent.parent / "img"
 

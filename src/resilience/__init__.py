@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from resilience._version import __version__
 
 if TYPE_CHECKING:
-    from resilience._clock import ManualClock
+    from resilience._base.clock import ManualClock
     from resilience.algorithms import (
         AdaptiveRetryWindow,
         BreakerState,
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
         ClientInterceptor,
         ServerInterceptor,
     )
-    from resilience.loadtest import TrafficRecorder
     from resilience.observability import (
         ContextFilter,
         JsonFormatter,
@@ -48,6 +47,7 @@ if TYPE_CHECKING:
         serve_metrics,
     )
     from resilience.policy import MethodSettings, Policy, PolicyWatcher
+    from resilience.recording import TrafficRecorder
     from resilience.shadow import ShadowRouter
 
 _EXPORTS: dict[str, str] = {
@@ -68,7 +68,7 @@ _EXPORTS: dict[str, str] = {
     "FaultInjector": "resilience.chaos",
     "FaultRule": "resilience.chaos",
     "JsonFormatter": "resilience.observability",
-    "ManualClock": "resilience._clock",
+    "ManualClock": "resilience._base.clock",
     "MethodSettings": "resilience.policy",
     "MetricsObserver": "resilience.observability",
     "MissingExtraError": "resilience.errors",
@@ -85,7 +85,7 @@ _EXPORTS: dict[str, str] = {
     "Tier": "resilience.algorithms",
     "TierStats": "resilience.algorithms",
     "TieredLimiter": "resilience.algorithms",
-    "TrafficRecorder": "resilience.loadtest",
+    "TrafficRecorder": "resilience.tools.loadtest",
     "serve_metrics": "resilience.observability",
 }
 """Public name -> module that defines it. Keep in step with ``__all__`` and TYPE_CHECKING."""

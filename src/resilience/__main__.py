@@ -7,19 +7,19 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from resilience._cli import COMMANDS
 from resilience._version import __version__
+from resilience.tools.cli import COMMANDS
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with one subparser per module in ``resilience._cli.COMMANDS``."""
+    """The top-level parser with one subparser per module in ``resilience.tools.cli.COMMANDS``."""
     parser = argparse.ArgumentParser(
         prog="resilience", description="Resilience for Python gRPC services."
     )
     parser.add_argument("--version", action="version", version=f"resilience {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"resilience._cli.{name}").register(subparsers)
+        importlib.import_module(f"resilience.tools.cli.{name}").register(subparsers)
     return parser
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import grpc
 import grpc.aio
 
-from resilience._clock import ManualClock
+from resilience._base.clock import ManualClock
 
 __all__ = [
     "ECHO_METHODS",

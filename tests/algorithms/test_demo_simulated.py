@@ -7,7 +7,7 @@ import io
 import pytest
 
 from resilience.__main__ import main
-from resilience._cli.demo_simulated import run_simulated_demo
+from resilience.tools.cli.demo_simulated import run_simulated_demo
 
 
 def test_the_demo_shows_every_worked_example() -> None:

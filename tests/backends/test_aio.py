@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from resilience._clock import ManualClock
+from resilience._base.clock import ManualClock
 from resilience.algorithms import SlidingWindowLimiter, TieredLimiter
 from resilience.backends import (
     AioRedisStore,

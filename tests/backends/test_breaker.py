@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from resilience._clock import ManualClock
+from resilience._base.clock import ManualClock
 from resilience.backends import StoreBreaker
 
 

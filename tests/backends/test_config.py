@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from resilience._clock import ManualClock
+from resilience._base.clock import ManualClock
 from resilience.algorithms import TieredLimiter
 from resilience.backends import (
     LimitSpec,

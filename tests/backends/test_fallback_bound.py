@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from resilience._clock import ManualClock
+from resilience._base.clock import ManualClock
 from resilience.algorithms._decision import Decision
 from resilience.backends import (
     AioSharedSlidingWindowLimiter,

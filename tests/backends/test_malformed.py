@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from resilience._clock import ManualClock
+from resilience._base.clock import ManualClock
 from resilience.backends import LimitSpec, RedisStore, SharedSlidingWindowLimiter
 
 NOW = 1000.0

@@ -8,7 +8,7 @@ import bisect
 
 import pytest
 
-from resilience._clock import ManualClock
+from resilience._base.clock import ManualClock
 from resilience.backends import MemoryStore, SharedSlidingWindowLimiter, SharedTieredLimiter
 
 TICK = 0.001

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from resilience._clock import ManualClock
+from resilience._base.clock import ManualClock
 from resilience.backends import check_store, parse_store_url
 from resilience.errors import ConfigError
 from timing import Stopwatch

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from resilience._clock import ManualClock
+from resilience._base.clock import ManualClock
 from resilience.algorithms import SlidingWindowLimiter, TieredLimiter
 from resilience.backends import (
     MemoryStore,

@@ -12,7 +12,7 @@ import grpc
 import pytest
 
 from interceptors.harness import AioHarness, Failure, Harness
-from resilience._keys import REJECT
+from resilience._base.keys import REJECT
 from resilience.policy import Policy
 from resilience.testing import aio_echo_call
 

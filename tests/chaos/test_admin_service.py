@@ -10,7 +10,8 @@ import grpc
 import pytest
 
 from loadtest.echo_server import AioEcho, Echo, RunningServer, SyncEcho
-from resilience._chaos_admin import (
+from resilience.chaos import FaultInjector, FaultRule, InjectorRegistry
+from resilience.chaos._admin import (
     GET_FAULTS,
     SET_FAULTS,
     TOKEN_KEY,
@@ -19,11 +20,10 @@ from resilience._chaos_admin import (
     call_admin,
     handle,
 )
-from resilience._chaos_experiment import MAX_PHASE
-from resilience._chaos_run import TTL_GRACE
-from resilience.chaos import FaultInjector, FaultRule, InjectorRegistry
 from resilience.errors import ConfigError
 from resilience.testing import ManualClock
+from resilience.tools.experiments._experiment import MAX_PHASE
+from resilience.tools.experiments._run import TTL_GRACE
 
 from .pipeline import COLORED, hook, say
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from resilience._chaos_experiment import Experiment
 from resilience.errors import ConfigError
+from resilience.tools.experiments._experiment import Experiment
 
 EXPERIMENT = """\
 [experiment]

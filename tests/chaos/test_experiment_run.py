@@ -10,12 +10,12 @@ import grpc
 import pytest
 
 from loadtest.echo_server import AioEcho, Echo, RunningServer, SyncEcho
-from resilience._chaos_admin import aio_admin_handler
-from resilience._chaos_experiment import Experiment
-from resilience._chaos_run import InProcessSwitch, run_experiment
-from resilience._cli import chaos
 from resilience.chaos import FaultInjector, FaultRule, InjectorRegistry
-from resilience.loadtest.flow import Flow, WeightedPicker
+from resilience.chaos._admin import aio_admin_handler
+from resilience.tools.cli import chaos
+from resilience.tools.experiments._experiment import Experiment
+from resilience.tools.experiments._run import InProcessSwitch, run_experiment
+from resilience.tools.loadtest.flow import Flow, WeightedPicker
 
 from .pipeline import hook
 

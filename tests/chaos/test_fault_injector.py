@@ -11,7 +11,7 @@ from typing import Any
 import grpc
 import pytest
 
-from resilience._keys import REJECT
+from resilience._base.keys import REJECT
 from resilience.chaos import (
     Fault,
     FaultInjector,

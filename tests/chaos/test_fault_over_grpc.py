@@ -8,7 +8,7 @@ import grpc
 import pytest
 
 from loadtest.echo_server import Echo, echo_server
-from resilience._keys import REJECT
+from resilience._base.keys import REJECT
 from resilience.chaos import FaultInjector, FaultRule
 
 from .pipeline import COLORED, hook, say

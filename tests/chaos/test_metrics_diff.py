@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from resilience._chaos_run import changed, scrape
+from resilience.tools.experiments._run import changed, scrape
 
 EXPOSITION = """\
 # HELP resilience_rejections_total calls refused

@@ -22,7 +22,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 
-from resilience._events import CallInfo, CallOutcome
+from resilience.events import CallInfo, CallOutcome
 from resilience.interceptors import (
     AioClientInterceptor,
     AioServerInterceptor,

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from resilience._cli._demo_redis import SOCKET_TIMEOUT, LimitStore
-from resilience._cli._demo_topology import Centers
+from resilience.tools.cli._demo_redis import SOCKET_TIMEOUT, LimitStore
+from resilience.tools.cli._demo_topology import Centers
 
 
 def test_without_redis_the_limit_is_kept_in_memory() -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from resilience._cli._demo_run import run_showcase
-from resilience._cli._demo_summary import DemoResult
-from resilience._cli._demo_words import split
+from resilience.tools.cli._demo_run import run_showcase
+from resilience.tools.cli._demo_summary import DemoResult
+from resilience.tools.cli._demo_words import split
 
 
 @pytest.fixture(scope="module")

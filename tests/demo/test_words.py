@@ -7,11 +7,11 @@ from collections import Counter
 
 import pytest
 
-from resilience._cli._demo_logs import collected
-from resilience._cli._demo_script import PHASES, Sample
-from resilience._cli._demo_services import TIMEOUT
-from resilience._cli._demo_summary import DemoResult, summary
-from resilience._cli._demo_words import breaker_state, measured, opening
+from resilience.tools.cli._demo_logs import collected
+from resilience.tools.cli._demo_script import PHASES, Sample
+from resilience.tools.cli._demo_services import TIMEOUT
+from resilience.tools.cli._demo_summary import DemoResult, summary
+from resilience.tools.cli._demo_words import breaker_state, measured, opening
 
 SPIKE = next(phase for phase in PHASES if phase.name == "latency spike")
 

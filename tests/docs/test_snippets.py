@@ -298,15 +298,15 @@ def _check_data(block: Block) -> None:
     if block.no_run is not None:
         return
     if "experiment" in tree:
-        from resilience.chaos import Experiment
+        from resilience.tools.experiments import Experiment
 
         Experiment.from_dict(tree)
     elif "call" in tree:
-        from resilience.loadtest import Flow
+        from resilience.tools.loadtest import Flow
 
         Flow.from_dict(tree)
     elif "traffic" in tree:
-        from resilience.simulate.scenario import Scenario
+        from resilience.tools.simulate.scenario import Scenario
 
         Scenario.from_dict(tree)
     else:

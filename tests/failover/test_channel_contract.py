@@ -11,8 +11,8 @@ import grpc
 import grpc.aio
 import pytest
 
-from resilience._events import CallInfo, CallOutcome
 from resilience.algorithms import AdaptiveRetryWindow
+from resilience.events import CallInfo, CallOutcome
 from resilience.failover import AioDualCenterChannel, DualCenterChannel
 from resilience.interceptors import ClientInterceptor
 from resilience.testing import ManualClock

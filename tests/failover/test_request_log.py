@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from hypothesis import given
 from hypothesis import strategies as st
 
-from resilience._failover_requests import AioRequestLog, RequestLog, message_size
+from resilience.failover._requests import AioRequestLog, RequestLog, message_size
 
 
 def test_a_second_attempt_replays_then_continues_the_stream() -> None:

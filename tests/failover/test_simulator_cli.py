@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from resilience._cli import simulate
 from resilience.errors import ConfigError, MissingExtraError
-from resilience.simulate import Scenario, load_scenario, plot_failover, run_failover
+from resilience.tools.cli import simulate
+from resilience.tools.simulate import Scenario, load_scenario, plot_failover, run_failover
 
 
 def _run(*argv: str) -> int:

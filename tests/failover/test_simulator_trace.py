@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from resilience.simulate import Scenario, load_scenario, run_failover, window_recurrence
+from resilience.tools.simulate import Scenario, load_scenario, run_failover, window_recurrence
 
 
 def test_worked_trace_grows_1_2_4_8_16_26_36() -> None:

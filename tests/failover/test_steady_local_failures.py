@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import pytest
 
-from resilience.simulate import window_recurrence
 from resilience.testing import ManualClock
+from resilience.tools.simulate import window_recurrence
 
 from .conftest import OK, READS, Centers, Client, ClientFactory, Outcome
 

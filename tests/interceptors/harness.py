@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import grpc
 import grpc.aio
 
-from resilience._events import CallInfo, CallOutcome
+from resilience.events import CallInfo, CallOutcome
 from resilience.interceptors import (
     AioClientInterceptor,
     AioServerInterceptor,

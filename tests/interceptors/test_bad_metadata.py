@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from opentelemetry import baggage, trace
 
-from resilience._keys import COLOR_BAGGAGE
+from resilience._base.keys import COLOR_BAGGAGE
 from resilience.context import current_call_context
 from resilience.policy import Policy
 from resilience.testing import EchoBehavior

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from resilience._keys import REJECT
+from resilience._base.keys import REJECT
 from resilience.policy import Policy
 from resilience.testing import EchoBehavior, ManualClock
 

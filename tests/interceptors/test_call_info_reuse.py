@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from resilience._clock import ManualClock
+from resilience._base.clock import ManualClock
 from resilience.interceptors import _pipeline
 from resilience.interceptors._client_pipeline import ClientPipeline
 

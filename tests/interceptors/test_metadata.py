@@ -6,7 +6,7 @@ from opentelemetry import baggage, trace
 from opentelemetry.context import attach, detach
 from opentelemetry.sdk.trace import TracerProvider
 
-from resilience._keys import COLOR_BAGGAGE, FAILOVER, TIER
+from resilience._base.keys import COLOR_BAGGAGE, FAILOVER, TIER
 from resilience.interceptors._metadata import extract_context, incoming, outgoing
 
 

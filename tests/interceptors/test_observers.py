@@ -8,8 +8,8 @@ import logging
 import grpc
 import pytest
 
-from resilience._events import CallInfo
 from resilience.context import traffic_color
+from resilience.events import CallInfo
 from resilience.policy import Policy
 from resilience.testing import ECHO_METHODS, EchoBehavior, ManualClock
 

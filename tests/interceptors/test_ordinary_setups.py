@@ -10,10 +10,10 @@ from opentelemetry import baggage
 from opentelemetry.context import attach, detach
 from opentelemetry.trace import NonRecordingSpan, SpanContext
 
-from resilience._clock import NO_DEADLINE_BEYOND, finite_remaining, remaining_until
-from resilience._failover_core import DEFAULT_FAILOVER_CODES
-from resilience._keys import COLOR_BAGGAGE, REJECT
+from resilience._base.clock import NO_DEADLINE_BEYOND, finite_remaining, remaining_until
+from resilience._base.keys import COLOR_BAGGAGE, REJECT
 from resilience.context import current_color, is_shadow, time_remaining, traffic_color
+from resilience.failover._core import DEFAULT_FAILOVER_CODES
 from resilience.interceptors._metadata import extract_context, incoming, inner_context, outgoing
 from resilience.policy import DEFAULT_FAILURE_CODES, Policy
 from resilience.testing import EchoBehavior, ManualClock

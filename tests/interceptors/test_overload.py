@@ -6,7 +6,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from resilience._keys import PUSHBACK, REJECT
+from resilience._base.keys import PUSHBACK, REJECT
 from resilience.algorithms import ALLOWED, Decision
 from resilience.context import tier
 from resilience.interceptors import _registry

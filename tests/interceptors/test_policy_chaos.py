@@ -11,10 +11,10 @@ from typing import Any
 import grpc
 import pytest
 
-from resilience._keys import REJECT
+from resilience._base.keys import REJECT
 from resilience.context import traffic_color
-from resilience.loadtest import read_recording
 from resilience.policy import Policy
+from resilience.recording import read_recording
 from resilience.testing import ECHO_METHODS, EchoBehavior
 
 from .harness import Failure, Harness, Recorder

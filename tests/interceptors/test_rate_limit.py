@@ -6,7 +6,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from resilience._keys import PUSHBACK, REJECT
+from resilience._base.keys import PUSHBACK, REJECT
 from resilience.policy import Policy
 from resilience.testing import ECHO_METHODS, EchoBehavior, ManualClock
 

@@ -8,7 +8,7 @@ from typing import Any
 import grpc
 import pytest
 
-from resilience._keys import PUSHBACK, REJECT
+from resilience._base.keys import PUSHBACK, REJECT
 from resilience.context import current_tier, tier
 from resilience.policy import Policy
 from resilience.testing import ECHO_METHODS, EchoBehavior, ManualClock

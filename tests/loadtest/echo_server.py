@@ -21,7 +21,7 @@ from typing import Any
 
 import grpc
 
-from resilience._keys import COLOR_BAGGAGE, REJECT
+from resilience._base.keys import COLOR_BAGGAGE, REJECT
 
 
 @dataclass(frozen=True)

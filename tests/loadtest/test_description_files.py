@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from resilience.errors import ConfigError
-from resilience.loadtest.flow import Flow, WeightedPicker
-from resilience.loadtest.format import CallSpec, encode_call, header_line, read_recording
+from resilience.recording.format import CallSpec, encode_call, header_line, read_recording
+from resilience.tools.loadtest.flow import Flow, WeightedPicker
 
 FLOW = """\
 # a crafted flow

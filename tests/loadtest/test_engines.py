@@ -7,11 +7,11 @@ import asyncio
 import pytest
 
 from loadtest.echo_server import Echo, echo_server
-from resilience.loadtest._core import LoadSettings
-from resilience.loadtest.engine_aio import run_aio
-from resilience.loadtest.engine_sync import run_sync
-from resilience.loadtest.flow import CallSource, Flow, WeightedPicker
-from resilience.loadtest.report import Results
+from resilience.tools.loadtest._core import LoadSettings
+from resilience.tools.loadtest.engine_aio import run_aio
+from resilience.tools.loadtest.engine_sync import run_sync
+from resilience.tools.loadtest.flow import CallSource, Flow, WeightedPicker
+from resilience.tools.loadtest.report import Results
 
 FLOW = Flow.from_dict(
     {

@@ -19,12 +19,12 @@ from resilience.interceptors import (
     ClientInterceptor,
     ServerInterceptor,
 )
-from resilience.loadtest._core import LoadSettings
-from resilience.loadtest.flow import ReplaySource
-from resilience.loadtest.format import CallSpec
-from resilience.loadtest.hook import recording_hook
-from resilience.loadtest.recorder import TrafficRecorder
-from resilience.loadtest.run import run_load
+from resilience.recording.format import CallSpec
+from resilience.recording.hook import recording_hook
+from resilience.recording.recorder import TrafficRecorder
+from resilience.tools.loadtest._core import LoadSettings
+from resilience.tools.loadtest.flow import ReplaySource
+from resilience.tools.loadtest.run import run_load
 
 RELAY = "/front.Front/Relay"
 

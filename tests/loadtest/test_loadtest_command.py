@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from loadtest.echo_server import Echo, echo_server
-from resilience._cli import loadtest
+from resilience.tools.cli import loadtest
 
 FLOW = """\
 [[call]]

@@ -10,12 +10,12 @@ import grpc
 import pytest
 
 from loadtest.echo_server import Echo, echo_server
-from resilience.loadtest._core import LoadSettings
-from resilience.loadtest.engine_aio import run_aio
-from resilience.loadtest.engine_sync import run_sync
-from resilience.loadtest.flow import ReplaySource
-from resilience.loadtest.hook import recording_hook
-from resilience.loadtest.recorder import TrafficRecorder
+from resilience.recording.hook import recording_hook
+from resilience.recording.recorder import TrafficRecorder
+from resilience.tools.loadtest._core import LoadSettings
+from resilience.tools.loadtest.engine_aio import run_aio
+from resilience.tools.loadtest.engine_sync import run_sync
+from resilience.tools.loadtest.flow import ReplaySource
 
 ORIGINAL = [
     ("/echo.Echo/Say", b"first", (("authorization", "Bearer t0ken"), ("x-user", "alice"))),

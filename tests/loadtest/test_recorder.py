@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from resilience.errors import ConfigError
-from resilience.loadtest.format import read_recording
-from resilience.loadtest.recorder import TrafficRecorder
+from resilience.recording.format import read_recording
+from resilience.recording.recorder import TrafficRecorder
 
 SECRET_METADATA = (
     ("Authorization", "Bearer s3cr3t-token"),

@@ -7,8 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from resilience.errors import ConfigError
-from resilience.loadtest._core import Dispatcher, LoadSettings, reject_reason, request_metadata
-from resilience.loadtest.format import CallSpec
+from resilience.recording.format import CallSpec
+from resilience.tools.loadtest._core import (
+    Dispatcher,
+    LoadSettings,
+    reject_reason,
+    request_metadata,
+)
 
 
 def test_steady_rate_spaces_calls_evenly() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import grpc
 
-from resilience._events import CallInfo, CallOutcome, GaugeReading
+from resilience.events import CallInfo, CallOutcome, GaugeReading
 from resilience.observability import MetricsObserver
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "docs" / "grafana-dashboard.json"

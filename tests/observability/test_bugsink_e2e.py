@@ -10,7 +10,7 @@ import grpc
 import pytest
 import sentry_sdk
 
-from resilience._events import CallInfo, CallOutcome
+from resilience.events import CallInfo, CallOutcome
 from resilience.observability import SentryReporter
 
 from .conftest import close_sentry

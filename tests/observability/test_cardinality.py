@@ -6,7 +6,7 @@ import grpc
 from hypothesis import given
 from hypothesis import strategies as st
 
-from resilience._events import CallInfo, CallOutcome
+from resilience.events import CallInfo, CallOutcome
 from resilience.observability import AttributeBounds
 
 from .conftest import MetricsHarness

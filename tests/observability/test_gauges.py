@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import grpc
 
-from resilience._events import CallInfo, CallOutcome, GaugeReading
+from resilience.events import CallInfo, CallOutcome, GaugeReading
 from resilience.observability import GaugeRegistry
 from resilience.observability._bounds import DEFAULT_MAX_METHODS
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import grpc
 from opentelemetry.metrics import NoOpMeterProvider
 
-from resilience._events import CallInfo, CallOutcome
+from resilience.events import CallInfo, CallOutcome
 from resilience.observability import MetricsObserver
 
 from .conftest import MetricsHarness

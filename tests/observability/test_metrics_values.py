@@ -5,8 +5,8 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from resilience._events import CallInfo, CallOutcome, Side
 from resilience.errors import ConfigError, RejectReason
+from resilience.events import CallInfo, CallOutcome, Side
 from resilience.observability import MetricsObserver
 
 from .conftest import MetricsHarness

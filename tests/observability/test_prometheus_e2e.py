@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from resilience._events import CallInfo, CallOutcome, GaugeReading
+from resilience.events import CallInfo, CallOutcome, GaugeReading
 from resilience.observability import GaugeRegistry, MetricsObserver, serve_metrics
 
 from .dashboard import queries

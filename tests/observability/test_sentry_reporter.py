@@ -13,7 +13,7 @@ import sentry_sdk
 from opentelemetry.sdk.trace import TracerProvider
 from sentry_sdk.utils import event_from_exception
 
-from resilience._events import CallInfo, CallOutcome
+from resilience.events import CallInfo, CallOutcome
 from resilience.observability import SentryReporter, generic_internal_message, scrub_event
 
 from .conftest import close_sentry

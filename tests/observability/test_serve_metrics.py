@@ -9,8 +9,8 @@ import urllib.request
 import grpc
 import pytest
 
-from resilience._events import CallInfo, CallOutcome
 from resilience.errors import ConfigError, MissingExtraError
+from resilience.events import CallInfo, CallOutcome
 from resilience.observability import GaugeRegistry, MetricsObserver, serve_metrics
 
 

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import NoOpTracerProvider, SpanKind, StatusCode
 
-from resilience._events import CallInfo, CallOutcome
+from resilience.events import CallInfo, CallOutcome
 from resilience.observability import CallTracer, default_call_tracer
 
 

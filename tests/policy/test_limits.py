@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 import pytest
 
-from resilience._limits import (
+from resilience._base.limits import (
     MAX_BUCKETS,
     MAX_CACHE_SIZE,
     MAX_COUNT,
@@ -33,8 +33,8 @@ from resilience.algorithms import (
 from resilience.backends import LimitSpec, MemoryStore, SharedSlidingWindowLimiter
 from resilience.errors import ConfigError
 from resilience.failover import DualCenterChannel
-from resilience.loadtest import TrafficRecorder
 from resilience.observability import MetricsObserver
+from resilience.recording import TrafficRecorder
 
 CASES: list[tuple[str, Callable[[], object], str]] = [
     (

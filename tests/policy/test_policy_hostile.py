@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from resilience._limits import MAX_NODES, MAX_POLICY_BYTES, MAX_YAML_ALIASES
+from resilience._base.limits import MAX_NODES, MAX_POLICY_BYTES, MAX_YAML_ALIASES
 from resilience.errors import ConfigError
 from resilience.policy import Policy, PolicyWatcher
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import threading
 
-from resilience._clock import Clock, default_clock
-from resilience._limits import MAX_BUCKETS, MAX_COUNT
+from resilience._base.clock import Clock, default_clock
+from resilience._base.limits import MAX_BUCKETS, MAX_COUNT
 from resilience.algorithms._decision import Decision
 from resilience.algorithms._params import Duration, integer, seconds
 from resilience.algorithms._window import RollingCounter

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-from resilience._limits import shown
+from resilience._base.limits import shown
 from resilience.errors import ConfigError
 
 Duration = float | timedelta
@@ -26,7 +26,7 @@ def seconds(name: str, value: Duration, *, allow_zero: bool = False) -> float:
 
 def integer(name: str, value: int, *, minimum: int, maximum: int | None = None) -> int:
     """``value`` as an int in ``[minimum, maximum]`` (bools and floats are refused). Above
-    ``maximum`` (a size bound of :mod:`resilience._limits`) raises ConfigError, a ValueError
+    ``maximum`` (a size bound of :mod:`resilience._base.limits`) raises ConfigError, a ValueError
     naming the parameter and the bound."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name} must be an integer >= {minimum}, got {shown(value)}")

@@ -6,8 +6,8 @@ import random
 import threading
 from enum import Enum
 
-from resilience._clock import Clock, default_clock
-from resilience._limits import MAX_BUCKETS, MAX_COUNT
+from resilience._base.clock import Clock, default_clock
+from resilience._base.limits import MAX_BUCKETS, MAX_COUNT
 from resilience.algorithms._decision import ALLOWED, Decision
 from resilience.algorithms._params import Duration, integer, number, seconds
 from resilience.algorithms._window import RollingCounter

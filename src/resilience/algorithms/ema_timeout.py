@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from resilience._limits import MAX_EMA_CALLS
+from resilience._base.limits import MAX_EMA_CALLS
 from resilience.algorithms._params import Duration, integer, seconds
 
 

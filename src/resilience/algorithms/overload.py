@@ -7,8 +7,8 @@ import threading
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from resilience._clock import Clock, default_clock
-from resilience._limits import MAX_BUCKETS
+from resilience._base.clock import Clock, default_clock
+from resilience._base.limits import MAX_BUCKETS
 from resilience.algorithms._cpu import CpuSampler, default_cpu_sampler
 from resilience.algorithms._decision import ALLOWED, Decision
 from resilience.algorithms._params import Duration, integer, number, seconds

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import threading
 
-from resilience._clock import Clock, default_clock
-from resilience._limits import MAX_COUNT
+from resilience._base.clock import Clock, default_clock
+from resilience._base.limits import MAX_COUNT
 from resilience.algorithms._decision import ALLOWED, Decision
 from resilience.algorithms._params import Duration, integer, number, seconds
 from resilience.algorithms._window import RollingCounter

@@ -12,9 +12,8 @@ import uuid
 from collections.abc import Iterator
 from typing import ClassVar, Generic, Literal, TypeVar
 
-from resilience._clock import Clock, default_clock
-from resilience._events import GaugeReading
-from resilience._limits import MAX_INSTANCES
+from resilience._base.clock import Clock, default_clock
+from resilience._base.limits import MAX_INSTANCES
 from resilience.algorithms._decision import Decision
 from resilience.algorithms._params import Duration, integer, seconds
 from resilience.backends._contract import AioStore, Store
@@ -28,7 +27,7 @@ from resilience.backends.fallback import (
 )
 from resilience.backends.periodic import SyncTask, SyncThread
 from resilience.errors import RejectReason
-from resilience.observability._gauges import register_gauge_source
+from resilience.events import GaugeReading, register_gauge_source
 
 Mode = Literal["periodic", "exact"]
 MODES: tuple[Mode, ...] = ("periodic", "exact")

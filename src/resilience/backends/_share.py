@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 
-from resilience._clock import Clock
+from resilience._base.clock import Clock
 from resilience.algorithms import SlidingWindowLimiter, TieredLimiter
 from resilience.algorithms._decision import Decision
 from resilience.backends._spec import Deltas, LimitSpec, to_us

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from resilience._limits import MAX_BUCKETS, MAX_COUNT
+from resilience._base.limits import MAX_BUCKETS, MAX_COUNT
 from resilience.errors import ConfigError
 
 TIERS = 4

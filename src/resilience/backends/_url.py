@@ -7,7 +7,7 @@ import difflib
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-from resilience._limits import MAX_SECONDS, shown
+from resilience._base.limits import MAX_SECONDS, shown
 from resilience.errors import ConfigError
 
 _SCHEMES = ("redis", "rediss", "unix")

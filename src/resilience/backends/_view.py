@@ -26,7 +26,7 @@ from __future__ import annotations
 import bisect
 import threading
 
-from resilience._clock import Clock
+from resilience._base.clock import Clock
 from resilience.algorithms._decision import ALLOWED, Decision
 from resilience.backends._ring import SlotRing
 from resilience.backends._rules import decide_on_counts, rejection

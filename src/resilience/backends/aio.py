@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 
-from resilience._clock import Clock, default_clock
+from resilience._base.clock import Clock, default_clock
 from resilience.algorithms._decision import Decision
 from resilience.algorithms._params import Duration
 from resilience.backends._contract import AioStore
@@ -22,7 +22,7 @@ from resilience.backends._core import Mode, SharedShell
 from resilience.backends._spec import TIERS
 from resilience.backends.fallback import DEFAULT_MAX_BACKOFF
 from resilience.backends.periodic import SyncTask
-from resilience.observability._gauges import unregister_gauge_source
+from resilience.events import unregister_gauge_source
 
 
 class _AioSharedLimiter(SharedShell[AioStore, SyncTask]):

@@ -13,7 +13,7 @@ import logging
 import threading
 from typing import Protocol, TypedDict, runtime_checkable
 
-from resilience._clock import Clock, default_clock
+from resilience._base.clock import Clock, default_clock
 from resilience.algorithms import SlidingWindowLimiter, TieredLimiter
 from resilience.algorithms._decision import Decision
 from resilience.backends._contract import Store

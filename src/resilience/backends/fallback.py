@@ -13,8 +13,8 @@ import logging
 import threading
 from collections.abc import Iterator
 
-from resilience._clock import Clock, default_clock
-from resilience._events import GaugeReading
+from resilience._base.clock import Clock, default_clock
+from resilience.events import GaugeReading
 
 logger = logging.getLogger("resilience.backends")
 

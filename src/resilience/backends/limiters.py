@@ -23,7 +23,7 @@ from resilience.backends._contract import Store
 from resilience.backends._core import SharedShell
 from resilience.backends._spec import TIERS
 from resilience.backends.periodic import SyncThread
-from resilience.observability._gauges import unregister_gauge_source
+from resilience.events import unregister_gauge_source
 
 
 class _SharedLimiter(SharedShell[Store, SyncThread]):

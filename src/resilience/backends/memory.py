@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 
-from resilience._clock import Clock, default_clock
+from resilience._base.clock import Clock, default_clock
 from resilience.algorithms._decision import Decision
 from resilience.backends._rules import decide_on_counts
 from resilience.backends._spec import Counts, Deltas, LimitSpec, Snapshot, to_us

@@ -9,7 +9,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable
 
-from resilience._clock import default_clock
+from resilience._base.clock import default_clock
 
 logger = logging.getLogger("resilience.backends")
 

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from importlib import resources
 from typing import Any, ClassVar, TypeVar
 
-from resilience._clock import Clock
-from resilience._optional import require
+from resilience._base.clock import Clock
+from resilience._base.optional import require
 from resilience.algorithms._decision import ALLOWED, Decision
 from resilience.backends._rules import rejection
 from resilience.backends._spec import (

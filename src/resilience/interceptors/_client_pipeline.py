@@ -29,11 +29,11 @@ from opentelemetry.context import Context as OtelContext
 from opentelemetry.context import get_current
 from opentelemetry.trace import Span
 
-from resilience._chaos_rules import Fault
-from resilience._clock import Clock, remaining_until
-from resilience._events import CallInfo, CallOutcome, Observer
+from resilience._base.clock import Clock, remaining_until
+from resilience.chaos._rules import Fault
 from resilience.context import current_call_context
 from resilience.errors import RejectReason
+from resilience.events import CallInfo, CallOutcome, Observer
 from resilience.interceptors import _metadata
 from resilience.interceptors._guard import report
 from resilience.interceptors._pipeline import (

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from resilience._clock import Clock
-from resilience._events import GaugeReading, Observer
+from resilience._base.clock import Clock
+from resilience.events import GaugeReading, Observer
 from resilience.interceptors._client_pipeline import ClientPipeline
 from resilience.interceptors._server_common import HandlerCache, ServerHook
 from resilience.interceptors._server_pipeline import ServerPipeline
@@ -43,7 +43,7 @@ class ClientFacade:
         return self._pipeline.injector
 
     def gauge_readings(self) -> list[GaugeReading]:
-        """Current per-method gauges (a :class:`resilience._events.GaugeSource`):
+        """Current per-method gauges (a :class:`resilience.events.GaugeSource`):
         ``breaker.drop_probability``, ``breaker.state`` (0 closed, 1 half-open),
         ``timeout.seconds``."""
         return self._pipeline.gauge_readings()
@@ -103,5 +103,5 @@ class ServerFacade:
         return self._pipeline.plugins.injector
 
     def gauge_readings(self) -> list[GaugeReading]:
-        """Current per-method gauges (a :class:`resilience._events.GaugeSource`)."""
+        """Current per-method gauges (a :class:`resilience.events.GaugeSource`)."""
         return self._pipeline.gauge_readings()

@@ -15,8 +15,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 
-from resilience._events import GaugeReading
-from resilience.observability._gauges import register_gauge_source
+from resilience.events import GaugeReading, register_gauge_source
 
 logger = logging.getLogger("resilience")
 

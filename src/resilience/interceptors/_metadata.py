@@ -2,7 +2,7 @@
 
 Outgoing (client): W3C ``traceparent``/``tracestate`` and ``baggage`` are written by the
 OpenTelemetry global propagator, with the traffic color set as the baggage entry
-:data:`resilience._keys.COLOR_BAGGAGE` (other entries are kept); the tier and the failover mark
+:data:`resilience._base.keys.COLOR_BAGGAGE` (other entries are kept); the tier and the failover mark
 ride the library's own keys. Headers the application or an outer interceptor already wrote
 win: a ``traceparent`` or ``tracestate`` there is left alone, and the baggage becomes one
 ``baggage`` header holding their entries and ours, each once, with our color (see
@@ -28,7 +28,7 @@ from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context, get_current
 from opentelemetry.trace import Span
 
-from resilience._keys import COLOR_BAGGAGE, FAILOVER, TIER
+from resilience._base.keys import COLOR_BAGGAGE, FAILOVER, TIER
 from resilience.context import valid_color
 
 logger = logging.getLogger("resilience")

@@ -18,10 +18,10 @@ from collections.abc import Sequence
 import grpc
 from opentelemetry.trace import Span
 
-from resilience._clock import Clock
-from resilience._events import CallInfo, CallOutcome, GaugeReading, Observer, Side
-from resilience._keys import PUSHBACK, REJECT
+from resilience._base.clock import Clock
+from resilience._base.keys import PUSHBACK, REJECT
 from resilience.errors import RejectReason
+from resilience.events import CallInfo, CallOutcome, GaugeReading, Observer, Side
 from resilience.interceptors._guard import report
 from resilience.interceptors._registry import MethodState, Registry
 from resilience.observability._defaults import default_observers

@@ -14,13 +14,13 @@ import threading
 import weakref
 from typing import TYPE_CHECKING
 
-from resilience._policy_chaos import ChaosSettings, RecordSettings
 from resilience.policy import Policy
+from resilience.policy._chaos import ChaosSettings, RecordSettings
 
 if TYPE_CHECKING:
     from resilience.chaos import FaultInjector
     from resilience.interceptors._server_common import ServerHook
-    from resilience.loadtest import TrafficRecorder
+    from resilience.recording import TrafficRecorder
 
 _recorders: weakref.WeakValueDictionary[RecordSettings, TrafficRecorder] = (
     weakref.WeakValueDictionary()
@@ -57,7 +57,7 @@ class Plugins:
         is still recorded), then fault injection."""
         hooks: list[ServerHook] = []
         if self.recorder is not None:
-            from resilience.loadtest.hook import recording_hook
+            from resilience.recording.hook import recording_hook
 
             hooks.append(recording_hook(self.recorder))
         if self.injector is not None:
@@ -81,7 +81,7 @@ def build_injector(chaos: ChaosSettings) -> FaultInjector:
 
 def shared_recorder(record: RecordSettings) -> TrafficRecorder:
     """The process's recorder for ``record`` (created on first use, kept while in use)."""
-    from resilience.loadtest import TrafficRecorder
+    from resilience.recording import TrafficRecorder
 
     with _recorders_lock:
         recorder = _recorders.get(record)

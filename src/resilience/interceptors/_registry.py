@@ -17,9 +17,9 @@ import threading
 from collections.abc import Hashable, Iterator
 from typing import Any
 
-from resilience._clock import Clock, default_clock
-from resilience._events import GaugeReading
+from resilience._base.clock import Clock, default_clock
 from resilience.algorithms import EmaTimeout, OverloadGuard, SreBreaker
+from resilience.events import GaugeReading
 from resilience.interceptors._guard import release
 from resilience.interceptors._server_limits import (
     AwaitedLimiter,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from resilience._clock import Clock
+from resilience._base.clock import Clock
 from resilience.algorithms import OverloadGuard, SlidingWindowLimiter, TieredLimiter
 from resilience.algorithms._decision import Decision
 from resilience.policy import OverloadSettings, RateLimitSettings

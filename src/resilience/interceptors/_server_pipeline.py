@@ -14,12 +14,12 @@ import grpc
 from opentelemetry.context import Context as OtelContext
 from opentelemetry.trace import Span
 
-from resilience._clock import Clock, finite_remaining
-from resilience._events import CallInfo, CallOutcome, Observer
+from resilience._base.clock import Clock, finite_remaining
 from resilience.algorithms import OverloadGuard
 from resilience.algorithms._decision import Decision
 from resilience.context import CallContext
 from resilience.errors import RejectReason
+from resilience.events import CallInfo, CallOutcome, Observer
 from resilience.interceptors import _metadata
 from resilience.interceptors._guard import release, report
 from resilience.interceptors._pipeline import Pipeline, Rejection, passthrough_state, tell_ended

@@ -12,9 +12,9 @@ import grpc
 import grpc.aio
 from opentelemetry.context import attach, detach
 
-from resilience._chaos_apply import delay_aio
-from resilience._clock import Clock, default_clock
-from resilience._events import Observer
+from resilience._base.clock import Clock, default_clock
+from resilience.chaos._apply import delay_aio
+from resilience.events import Observer
 from resilience.interceptors._client_pipeline import ClientCall
 from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._guard import report

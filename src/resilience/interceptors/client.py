@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import grpc
 from opentelemetry.context import attach, detach
 
-from resilience._chaos_apply import delay_sync
-from resilience._clock import Clock, default_clock
-from resilience._events import Observer
+from resilience._base.clock import Clock, default_clock
+from resilience.chaos._apply import delay_sync
+from resilience.events import Observer
 from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._pipeline import Rejection
 from resilience.policy import Policy

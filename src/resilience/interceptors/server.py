@@ -9,9 +9,9 @@ from typing import Any
 import grpc
 from opentelemetry.context import attach
 
-from resilience._clock import Clock, default_clock
-from resilience._events import Observer
+from resilience._base.clock import Clock, default_clock
 from resilience.context import set_call_context
+from resilience.events import Observer
 from resilience.interceptors._facade import ServerFacade
 from resilience.interceptors._server_common import (
     ServerHook,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 
-from resilience._limits import MAX_CACHE_SIZE
+from resilience._base.limits import MAX_CACHE_SIZE
 from resilience.errors import ConfigError
 
 DEFAULT_COLORS: frozenset[str] = frozenset({"loadtest", "shadow"})

@@ -14,7 +14,7 @@ from typing import Any
 
 from opentelemetry import baggage, trace
 
-from resilience._keys import COLOR_BAGGAGE
+from resilience._base.keys import COLOR_BAGGAGE
 
 _Getter = Callable[[], Any]
 

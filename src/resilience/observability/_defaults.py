@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from resilience._events import Observer
+from resilience.events import Observer
 from resilience.observability.metrics import default_metrics_observer
 from resilience.observability.sentry import SentryReporter
 

@@ -1,7 +1,7 @@
 """Slowly changing state exported by polling: breaker, dynamic timeout, retry window, limiter.
 
 The owners of that state (per-method interceptor state, the failover channel, the distributed
-limiter) are :class:`~resilience._events.GaugeSource` objects registered in a
+limiter) are :class:`~resilience.events.GaugeSource` objects registered in a
 :class:`GaugeRegistry`. Nothing runs per call: a metrics exporter polls the registry when it
 collects (for Prometheus, on each scrape).
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
-from resilience._events import GaugeReading, GaugeSource
+from resilience.events import GaugeReading, GaugeSource
 from resilience.observability._bounds import AttributeBounds
 
 _log = logging.getLogger("resilience.observability")

@@ -41,9 +41,9 @@ import grpc
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, MeterProvider, NoOpMeterProvider, Observation
 
-from resilience._events import CallInfo, CallOutcome
 from resilience._version import __version__
 from resilience.errors import RejectReason
+from resilience.events import CallInfo, CallOutcome
 from resilience.observability._bounds import (
     DEFAULT_COLORS,
     DEFAULT_MAX_METHODS,
@@ -111,7 +111,7 @@ Attributes = dict[str, str]
 
 
 class MetricsObserver:
-    """An :class:`~resilience._events.Observer` recording golden signals and decisions.
+    """An :class:`~resilience.events.Observer` recording golden signals and decisions.
 
     Keyword-only options: ``meter_provider`` (default: the global one, so a provider set later
     is picked up); ``colors``, the traffic colors exported as themselves (others become

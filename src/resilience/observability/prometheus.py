@@ -15,7 +15,7 @@ from typing import Any
 
 from opentelemetry import metrics
 
-from resilience._optional import require
+from resilience._base.optional import require
 from resilience.errors import ConfigError
 
 

@@ -1,6 +1,6 @@
 """Crash reports: an exception escaping a server handler goes to Sentry, nothing else does.
 
-:class:`SentryReporter` is an :class:`~resilience._events.Observer`. On ``call_ended`` with an
+:class:`SentryReporter` is an :class:`~resilience.events.Observer`. On ``call_ended`` with an
 exception on the server side it captures that exception in a fresh isolation scope tagged with
 ``rpc.method``, ``resilience.color``, ``resilience.tier`` and ``trace_id``; the event carries the
 exception's stack (the handler's frames). The interceptor, not the reporter, answers the client
@@ -30,7 +30,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from resilience._events import CallInfo, CallOutcome
+from resilience.events import CallInfo, CallOutcome
 from resilience.observability import _context
 from resilience.observability._bounds import DEFAULT_COLORS, DEFAULT_MAX_METHODS, AttributeBounds
 

@@ -30,8 +30,8 @@ from opentelemetry import trace
 from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, Span, SpanKind
 from opentelemetry.trace.status import Status, StatusCode
 
-from resilience._events import CallInfo, CallOutcome
 from resilience._version import __version__
+from resilience.events import CallInfo, CallOutcome
 from resilience.observability._bounds import DEFAULT_COLORS, DEFAULT_MAX_METHODS, AttributeBounds
 from resilience.observability.metrics import is_error
 

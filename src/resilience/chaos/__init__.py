@@ -1,0 +1,54 @@
+"""Fault injection inside the library's own interceptors: delays and aborts by rule.
+
+A :class:`FaultInjector` holds an immutable tuple of :class:`FaultRule` values and an on/off
+switch. Servers plug it into their interceptor as a hook::
+
+    injector = FaultInjector(allowed_colors=["loadtest"])
+    ServerInterceptor(hooks=[fault_hook(injector)])          # aio: aio_fault_hook(injector)
+
+The hook asks one pure question per call, :meth:`FaultInjector.pick`, and applies the answer
+with :func:`apply_sync` / :func:`apply_aio` (sleep, then abort). The client side uses
+:func:`delay_sync` / :func:`delay_aio` plus its own local reject with ``fault.code``.
+
+Safety: an injector is off until the server enables it (``enabled=True``, :meth:`enable`, a
+policy, or the admin service of :mod:`resilience.chaos._admin`); nothing a caller sends turns
+it on. A rule scoped to a traffic color is only accepted when the server lists that color in
+``allowed_colors``, so a caller carrying a color can only receive the faults the server
+operator decided that color gets. Rules without a color apply to all traffic.
+"""
+
+from __future__ import annotations
+
+from resilience.chaos._admin import admin_handler, aio_admin_handler, call_admin
+from resilience.chaos._apply import (
+    FAULT_TRAILER,
+    aio_fault_hook,
+    apply_aio,
+    apply_sync,
+    delay_aio,
+    delay_sync,
+    fault_hook,
+)
+from resilience.chaos._injector import FaultInjector, InjectorRegistry, injectors
+from resilience.chaos._rules import Fault, FaultRule, Side, parse_status_code, rules_from_dicts
+
+__all__ = [
+    "FAULT_TRAILER",
+    "Fault",
+    "FaultInjector",
+    "FaultRule",
+    "InjectorRegistry",
+    "Side",
+    "admin_handler",
+    "aio_admin_handler",
+    "aio_fault_hook",
+    "apply_aio",
+    "apply_sync",
+    "call_admin",
+    "delay_aio",
+    "delay_sync",
+    "fault_hook",
+    "injectors",
+    "parse_status_code",
+    "rules_from_dicts",
+]

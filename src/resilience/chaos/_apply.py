@@ -1,0 +1,94 @@
+"""Applying faults: the sleeps and aborts behind :mod:`resilience.chaos`, and its server hooks.
+
+A server hook is called as ``hook(method, metadata, request, context)`` by the server
+interceptors before admission, inside the call's contexts (so
+:func:`resilience.context.current_color` is the caller's color); it ends the call by aborting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from resilience._base.keys import REJECT
+from resilience.chaos._rules import Fault
+from resilience.context import current_color
+from resilience.errors import RejectReason
+
+if TYPE_CHECKING:
+    from resilience.chaos._injector import FaultInjector
+
+FAULT_TRAILER: tuple[tuple[str, str], ...] = ((REJECT, RejectReason.FAULT.value),)
+"""Trailing metadata of a call aborted by an injected fault."""
+
+
+def delay_sync(fault: Fault, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Block for the fault's delay, if any."""
+    if fault.delay > 0:
+        sleep(fault.delay)
+
+
+async def delay_aio(
+    fault: Fault, *, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+) -> None:
+    """Wait (without blocking the loop) for the fault's delay, if any."""
+    if fault.delay > 0:
+        await sleep(fault.delay)
+
+
+def apply_sync(
+    fault: Fault, context: grpc.ServicerContext, *, sleep: Callable[[float], None] = time.sleep
+) -> None:
+    """Apply a server-side fault in a sync handler: sleep, then, when ``fault.code`` is set,
+    abort with that status and ``x-resilience-reject: fault`` (raises, as ``abort`` does)."""
+    delay_sync(fault, sleep=sleep)
+    if fault.code is not None:
+        context.set_trailing_metadata(FAULT_TRAILER)
+        context.abort(fault.code, fault.message)
+
+
+async def apply_aio(
+    fault: Fault,
+    context: grpc.aio.ServicerContext[Any, Any],
+    *,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+) -> None:
+    """The :func:`apply_sync` of grpc.aio handlers."""
+    await delay_aio(fault, sleep=sleep)
+    if fault.code is not None:
+        await context.abort(fault.code, fault.message, trailing_metadata=FAULT_TRAILER)
+
+
+SyncHook = Callable[[str, Mapping[str, Any], Any, Any], None]
+AioHook = Callable[[str, Mapping[str, Any], Any, Any], Awaitable[None]]
+
+
+def fault_hook(injector: FaultInjector, *, sleep: Callable[[float], None] = time.sleep) -> SyncHook:
+    """A sync server hook that applies ``injector``'s server-side faults: it sleeps for a
+    delay and aborts with the fault's status and ``x-resilience-reject: fault``."""
+
+    def inject_fault(method: str, metadata: Mapping[str, Any], request: Any, context: Any) -> None:
+        fault = injector.pick("server", method, current_color())
+        if fault is not None:
+            apply_sync(fault, context, sleep=sleep)
+
+    return inject_fault
+
+
+def aio_fault_hook(
+    injector: FaultInjector, *, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+) -> AioHook:
+    """The :func:`fault_hook` of grpc.aio servers (awaits the delay, never blocks the loop)."""
+
+    async def inject_fault(
+        method: str, metadata: Mapping[str, Any], request: Any, context: Any
+    ) -> None:
+        fault = injector.pick("server", method, current_color())
+        if fault is not None:
+            await apply_aio(fault, context, sleep=sleep)
+
+    return inject_fault
