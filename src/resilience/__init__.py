@@ -85,7 +85,7 @@ _EXPORTS: dict[str, str] = {
     "Tier": "resilience.algorithms",
     "TierStats": "resilience.algorithms",
     "TieredLimiter": "resilience.algorithms",
-    "TrafficRecorder": "resilience.tools.loadtest",
+    "TrafficRecorder": "resilience.recording",
     "serve_metrics": "resilience.observability",
 }
 """Public name -> module that defines it. Keep in step with ``__all__`` and TYPE_CHECKING."""

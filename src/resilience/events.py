@@ -12,13 +12,19 @@ bug in an observer is logged and never fails an RPC.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import contextlib
+import logging
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import grpc
 
 Side = Literal["client", "server"]
+
+_log = logging.getLogger("resilience.observability")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +91,82 @@ class Observer(Protocol):
         """A named decision happened, e.g. ``failover.attempted`` with ``{"target": ...}``."""
 
 
+ServerHook = Callable[[str, dict[str, Any], Any, Any], Any]
+"""A server plug-in (fault injection, traffic recording): ``hook(method, metadata, request,
+context)`` runs before admission, inside the call's contexts (``current_color()`` works), with
+the invocation metadata as a dict and the request (an iterator for request streams). It may
+return a replacement request (for example a recording wrapper around a request stream) or None.
+On an aio server it may be a coroutine function. To end the call (an injected fault), it calls
+``context.abort``; any other exception is logged and the call proceeds."""
+
+
 class GaugeSource(Protocol):
     """Something whose state is exported as gauges when an observer polls it."""
 
     def gauge_readings(self) -> Iterable[GaugeReading]:
         """The current readings; called from the exporter's thread, must be thread-safe."""
+
+
+class GaugeRegistry:
+    """The set of gauge sources an exporter polls. Thread-safe.
+
+    Sources are held weakly when they can be (an interceptor that is garbage collected leaves
+    the registry by itself) and strongly otherwise (then call :meth:`unregister`). A source
+    whose ``gauge_readings`` raises is skipped for that poll and logged at debug level.
+    """
+
+    __slots__ = ("_lock", "_strong", "_weak")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._weak: weakref.WeakSet[GaugeSource] = weakref.WeakSet()
+        self._strong: list[GaugeSource] = []
+
+    def register(self, source: GaugeSource) -> None:
+        """Poll ``source`` from now on (registering it twice has no further effect)."""
+        with self._lock:
+            try:
+                self._weak.add(source)
+            except TypeError:  # not weak-referenceable, e.g. a slotted object without __weakref__
+                if not any(existing is source for existing in self._strong):
+                    self._strong.append(source)
+
+    def unregister(self, source: GaugeSource) -> None:
+        """Stop polling ``source``; unknown sources are ignored."""
+        with self._lock:
+            with contextlib.suppress(TypeError):  # not weak-referenceable: never in the set
+                self._weak.discard(source)
+            self._strong = [existing for existing in self._strong if existing is not source]
+
+    def sources(self) -> list[GaugeSource]:
+        """A snapshot of the registered sources."""
+        with self._lock:
+            return [*self._weak, *self._strong]
+
+    def readings(self) -> list[GaugeReading]:
+        """Poll every source once; a failing source contributes nothing."""
+        collected: list[GaugeReading] = []
+        for source in self.sources():
+            try:
+                collected.extend(source.gauge_readings())
+            except Exception:
+                _log.debug("gauge source %r failed; skipped for this poll", source, exc_info=True)
+        return collected
+
+
+_default_registry = GaugeRegistry()
+
+
+def default_gauge_registry() -> GaugeRegistry:
+    """The process-wide registry that the default metrics observer polls."""
+    return _default_registry
+
+
+def register_gauge_source(source: GaugeSource) -> None:
+    """Register ``source`` in the process-wide registry (see :class:`GaugeRegistry`)."""
+    _default_registry.register(source)
+
+
+def unregister_gauge_source(source: GaugeSource) -> None:
+    """Remove ``source`` from the process-wide registry."""
+    _default_registry.unregister(source)

@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from resilience._base.clock import Clock
-from resilience.events import GaugeReading, Observer
+from resilience.events import GaugeReading, Observer, ServerHook
 from resilience.interceptors._client_pipeline import ClientPipeline
-from resilience.interceptors._server_common import HandlerCache, ServerHook
+from resilience.interceptors._server_common import HandlerCache
 from resilience.interceptors._server_pipeline import ServerPipeline
 from resilience.observability import register_gauge_source
 from resilience.policy import Policy

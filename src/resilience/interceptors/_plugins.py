@@ -19,7 +19,7 @@ from resilience.policy._chaos import ChaosSettings, RecordSettings
 
 if TYPE_CHECKING:
     from resilience.chaos import FaultInjector
-    from resilience.interceptors._server_common import ServerHook
+    from resilience.events import ServerHook
     from resilience.recording import TrafficRecorder
 
 _recorders: weakref.WeakValueDictionary[RecordSettings, TrafficRecorder] = (

@@ -11,6 +11,7 @@ import grpc.aio
 from opentelemetry import context as otel_context
 
 from resilience.context import set_call_context
+from resilience.events import ServerHook
 from resilience.interceptors._guard import logger, report
 from resilience.interceptors._server_pipeline import ServerCall
 from resilience.interceptors._shapes import Handler, Shape, shape_of
@@ -104,15 +105,6 @@ def code_after_cancel(context: Any) -> grpc.StatusCode:
     """The status of a call that stopped early: its deadline passed, or the client cancelled."""
     remaining = context.time_remaining()
     return _DEADLINE_EXCEEDED if remaining is not None and remaining <= 0 else _CANCELLED
-
-
-ServerHook = Callable[[str, dict[str, Any], Any, Any], Any]
-"""A server plug-in (fault injection, traffic recording): ``hook(method, metadata, request,
-context)`` runs before admission, inside the call's contexts (``current_color()`` works), with
-the invocation metadata as a dict and the request (an iterator for request streams). It may
-return a replacement request (for example a recording wrapper around a request stream) or None.
-On an aio server it may be a coroutine function. To end the call (an injected fault), it calls
-``context.abort``; any other exception is logged and the call proceeds."""
 
 
 def hook_failed(call: ServerCall, context: Any, exc: BaseException) -> bool:

@@ -13,10 +13,9 @@ from opentelemetry.context import attach
 
 from resilience._base.clock import Clock, default_clock
 from resilience.context import set_call_context
-from resilience.events import Observer
+from resilience.events import Observer, ServerHook
 from resilience.interceptors._facade import ServerFacade
 from resilience.interceptors._server_common import (
-    ServerHook,
     code_after_cancel,
     code_after_return,
     ended_by_exception,

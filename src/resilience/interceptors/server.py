@@ -11,10 +11,9 @@ from opentelemetry.context import attach
 
 from resilience._base.clock import Clock, default_clock
 from resilience.context import set_call_context
-from resilience.events import Observer
+from resilience.events import Observer, ServerHook
 from resilience.interceptors._facade import ServerFacade
 from resilience.interceptors._server_common import (
-    ServerHook,
     code_after_cancel,
     code_after_return,
     ended_by_exception,
@@ -46,7 +45,7 @@ class ServerInterceptor(ServerFacade, grpc.ServerInterceptor):
     the crash reporter of :mod:`resilience.observability`; ``()`` for none). ``clock``: seconds,
     for the algorithms and call durations. ``hooks``: plug-ins run before admission, in the
     call's contexts (fault injection, traffic recording; see
-    :data:`resilience.interceptors._server_common.ServerHook`). Usage::
+    :data:`resilience.events.ServerHook`). Usage::
 
         server = grpc.server(executor, interceptors=[ServerInterceptor(policy)])
     """

@@ -8,16 +8,15 @@ reports need sentry-sdk initialised by the application. See docs/observability.m
 
 from __future__ import annotations
 
-from resilience.observability._bounds import AttributeBounds
-from resilience.observability._defaults import default_observers
-from resilience.observability._gauges import (
-    GAUGES,
+from resilience.events import (
     GaugeRegistry,
-    GaugeSpec,
     default_gauge_registry,
     register_gauge_source,
     unregister_gauge_source,
 )
+from resilience.observability._bounds import AttributeBounds
+from resilience.observability._defaults import default_observers
+from resilience.observability._gauges import GAUGES, GaugeSpec
 from resilience.observability.logging import ContextFilter, JsonFormatter
 from resilience.observability.metrics import MetricsObserver, default_metrics_observer
 from resilience.observability.prometheus import MetricsServer, serve_metrics

@@ -2,8 +2,8 @@
 
 The owners of that state (per-method interceptor state, the failover channel, the distributed
 limiter) are :class:`~resilience.events.GaugeSource` objects registered in a
-:class:`GaugeRegistry`. Nothing runs per call: a metrics exporter polls the registry when it
-collects (for Prometheus, on each scrape).
+:class:`~resilience.events.GaugeRegistry`. Nothing runs per call: a metrics exporter polls the
+registry when it collects (for Prometheus, on each scrape).
 
 Method names are bounded as on the call metrics (:class:`AttributeBounds`, shared with them):
 past the bound, new names collapse to ``"_OTHER"``, and readings that end up with the same
@@ -13,19 +13,13 @@ breaker, the longest timeout), the sum for a counter.
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import threading
-import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
-from resilience.events import GaugeReading, GaugeSource
+from resilience.events import GaugeReading, GaugeRegistry
 from resilience.observability._bounds import AttributeBounds
-
-_log = logging.getLogger("resilience.observability")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,71 +97,6 @@ Attributes are exported in the scheme of :meth:`AttributeBounds.exported`: ``met
 ``target`` as ``resilience.target``, ``limit`` as ``resilience.limit``."""
 
 OTHER_GAUGE_METRIC = "resilience.state"
-
-
-class GaugeRegistry:
-    """The set of gauge sources an exporter polls. Thread-safe.
-
-    Sources are held weakly when they can be (an interceptor that is garbage collected leaves
-    the registry by itself) and strongly otherwise (then call :meth:`unregister`). A source
-    whose ``gauge_readings`` raises is skipped for that poll and logged at debug level.
-    """
-
-    __slots__ = ("_lock", "_strong", "_weak")
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._weak: weakref.WeakSet[GaugeSource] = weakref.WeakSet()
-        self._strong: list[GaugeSource] = []
-
-    def register(self, source: GaugeSource) -> None:
-        """Poll ``source`` from now on (registering it twice has no further effect)."""
-        with self._lock:
-            try:
-                self._weak.add(source)
-            except TypeError:  # not weak-referenceable, e.g. a slotted object without __weakref__
-                if not any(existing is source for existing in self._strong):
-                    self._strong.append(source)
-
-    def unregister(self, source: GaugeSource) -> None:
-        """Stop polling ``source``; unknown sources are ignored."""
-        with self._lock:
-            with contextlib.suppress(TypeError):  # not weak-referenceable: never in the set
-                self._weak.discard(source)
-            self._strong = [existing for existing in self._strong if existing is not source]
-
-    def sources(self) -> list[GaugeSource]:
-        """A snapshot of the registered sources."""
-        with self._lock:
-            return [*self._weak, *self._strong]
-
-    def readings(self) -> list[GaugeReading]:
-        """Poll every source once; a failing source contributes nothing."""
-        collected: list[GaugeReading] = []
-        for source in self.sources():
-            try:
-                collected.extend(source.gauge_readings())
-            except Exception:
-                _log.debug("gauge source %r failed; skipped for this poll", source, exc_info=True)
-        return collected
-
-
-_default_registry = GaugeRegistry()
-
-
-def default_gauge_registry() -> GaugeRegistry:
-    """The process-wide registry that the default metrics observer polls."""
-    return _default_registry
-
-
-def register_gauge_source(source: GaugeSource) -> None:
-    """Register ``source`` in the process-wide registry (see :class:`GaugeRegistry`)."""
-    _default_registry.register(source)
-
-
-def unregister_gauge_source(source: GaugeSource) -> None:
-    """Remove ``source`` from the process-wide registry."""
-    _default_registry.unregister(source)
 
 
 _EXACT = {spec.reading: spec for spec in GAUGES if not spec.reading.endswith(".")}

@@ -43,7 +43,7 @@ from opentelemetry.metrics import CallbackOptions, MeterProvider, NoOpMeterProvi
 
 from resilience._version import __version__
 from resilience.errors import RejectReason
-from resilience.events import CallInfo, CallOutcome
+from resilience.events import CallInfo, CallOutcome, GaugeRegistry, default_gauge_registry
 from resilience.observability._bounds import (
     DEFAULT_COLORS,
     DEFAULT_MAX_METHODS,
@@ -51,11 +51,7 @@ from resilience.observability._bounds import (
     RPC_SYSTEM_NAME,
     AttributeBounds,
 )
-from resilience.observability._gauges import (
-    GaugeRegistry,
-    create_gauge_instruments,
-    default_gauge_registry,
-)
+from resilience.observability._gauges import create_gauge_instruments
 
 METER_NAME = "resilience"
 
