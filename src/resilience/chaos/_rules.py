@@ -17,6 +17,7 @@ from typing import Any, Literal
 import grpc
 
 from resilience._base.limits import shown
+from resilience._base.patterns import PATTERN_HELP, is_pattern, pattern_matches
 from resilience.errors import ConfigError
 
 Side = Literal["server", "client", "both"]
@@ -78,12 +79,7 @@ class FaultRule:
             return False
         if self.color is not None and self.color != color:
             return False
-        pattern = self.method
-        if pattern == "*":
-            return True
-        if pattern.endswith("/*"):
-            return method.startswith(pattern[:-1])
-        return method == pattern
+        return pattern_matches(self.method, method)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, where: str = "fault") -> FaultRule:
@@ -154,15 +150,8 @@ def _number(value: Any, field: str) -> float:
 
 
 def _validate(rule: FaultRule) -> None:
-    method = rule.method
-    valid_method = isinstance(method, str) and (
-        method == "*"
-        or (method.startswith("/") and "*" not in method[:-1] and method.count("/") == 2)
-    )
-    if not valid_method or (method.endswith("*") and method != "*" and not method.endswith("/*")):
-        raise ConfigError(
-            f"method: must be '*', '/pkg.Service/*' or '/pkg.Service/Method', got {shown(method)}"
-        )
+    if not is_pattern(rule.method):
+        raise ConfigError(f"method: not a method pattern: {shown(rule.method)}; {PATTERN_HELP}")
     percentage = _number(rule.percentage, "percentage")
     if not 0.0 <= percentage <= 100.0:
         raise ConfigError(f"percentage: must be in [0, 100], got {shown(rule.percentage)}")

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import re
 import threading
 
-_PATTERN = re.compile(r"^(\*|/[^/*\s]+/\*|/[^/*\s]+/[^/*\s]+)$")
+from resilience._base.patterns import PATTERN_HELP, is_pattern, service_pattern
 
 
 def _check_pattern(pattern: str) -> str:
-    if not isinstance(pattern, str) or not _PATTERN.match(pattern):
-        raise ValueError(
-            f"pattern must be '*', '/pkg.Service/*' or '/pkg.Service/Method', got {pattern!r}"
-        )
+    if not is_pattern(pattern):
+        raise ValueError(f"not a method pattern: {pattern!r}; {PATTERN_HELP}")
     return pattern
 
 
@@ -71,8 +68,8 @@ class FailoverSwitches:
             return True
         if "*" in disabled or method in disabled:
             return False
-        service_end = method.rfind("/")
-        return service_end <= 0 or method[: service_end + 1] + "*" not in disabled
+        service = service_pattern(method)
+        return service is None or service not in disabled
 
     def __repr__(self) -> str:
         return f"FailoverSwitches(disabled={sorted(self._disabled)!r})"

@@ -14,20 +14,17 @@ built (and validated) when it is loaded; a lookup only picks one.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from resilience._base.limits import shown
+from resilience._base.patterns import PATTERN_HELP, split_pattern
 from resilience.policy._schema import SCALARS, SECTIONS, MethodSettings, SectionSpec
 from resilience.policy._values import SettingError, check_keys, convert
 
 METHOD_KEYS: frozenset[str] = frozenset(SECTIONS) | frozenset(SCALARS)
 """Every key a method pattern's table may hold."""
-
-_PATTERN = re.compile(r"/([^/*\s]+)/(\*|[^/*\s]+)")
-_PATTERN_HELP = 'expected "*", "/pkg.Service/*" or "/pkg.Service/Method"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +68,11 @@ def _parse_section(path: str, spec: SectionSpec, raw: object) -> SectionPatch:
 
 def pattern_service(path: str, pattern: str) -> tuple[str, bool]:
     """Split a pattern into its service (``/pkg.Service``, or ``""`` for ``*``) and whether it
-    names a whole service; raises SettingError for anything else."""
-    if pattern == "*":
-        return "", True
-    match = _PATTERN.fullmatch(pattern) if isinstance(pattern, str) else None
-    if match is None:
-        raise SettingError(path, f"not a method pattern: {shown(pattern)}; {_PATTERN_HELP}")
-    return f"/{match.group(1)}", match.group(2) == "*"
+    names the whole service; SettingError naming ``path`` for anything else."""
+    split = split_pattern(pattern)
+    if split is None:
+        raise SettingError(path, f"not a method pattern: {shown(pattern)}; {PATTERN_HELP}")
+    return split
 
 
 def resolve(path: str, chain: list[tuple[str, Layer]]) -> MethodSettings:
