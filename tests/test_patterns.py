@@ -24,7 +24,7 @@ def test_the_three_forms_split() -> None:
 def test_every_user_of_the_grammar_refuses_the_same_malformed_patterns(pattern: object) -> None:
     assert not is_pattern(pattern)
     with pytest.raises(ConfigError, match="not a method pattern"):
-        Policy.from_dict({"methods": {pattern: {"tier": 1}}})  # type: ignore[dict-item]
+        Policy.from_dict({"methods": {pattern: {"tier": 1}}})
     with pytest.raises(ConfigError, match="not a method pattern"):
         FaultRule(method=pattern, delay=0.01)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="not a method pattern"):
