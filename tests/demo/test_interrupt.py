@@ -12,9 +12,10 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("redis-server") is None, reason="redis-server not installed"
-)
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed"),
+]
 
 
 @pytest.mark.parametrize(
