@@ -7,6 +7,10 @@ import json
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.e2e  # runs a subprocess
+
 RUNTIME = (
     "resilience",
     "resilience.interceptors",

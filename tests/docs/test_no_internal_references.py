@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.e2e  # runs a subprocess
+
 ROOT = Path(__file__).resolve().parents[2]
 _NAMES = ["ALGORITHMS", "BASELINES", "DESIGN"]
 INTERNAL = re.compile(
