@@ -34,7 +34,7 @@ SHAPES = ("unary_unary", "unary_stream", "stream_stream")
 HELD_DEADLINE = 1.0
 """Seconds of the deadline of a call held at a gate or by Redis (it never gets through); long
 enough for the call to reach the server on a loaded host."""
-FAULT_DELAY, FAULT_DEADLINE = 1.0, 0.5
+FAULT_DELAY, FAULT_DEADLINE = 1.5, 1.0
 """An injected delay longer than the call's deadline (sync servers sleep it out)."""
 PAUSE_MS = 10_000
 """How long Redis stays paused at most (the test unpauses it as soon as the caller is done)."""
