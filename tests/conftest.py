@@ -70,7 +70,7 @@ E2E_MODULES = frozenset(
 
 TIMING_MODULES = frozenset(
     {
-        "backends/test_aio.py",
+        "backends/test_aio_limiters.py",
         "backends/test_fallback_bound.py",
         "backends/test_lifecycle.py",
         "backends/test_outage.py",

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import cast
 
 import grpc
-from quickstart_sync import METHOD, serve  # the service of the sync quickstart, beside this file
+from quickstart import METHOD, serve  # the service of the sync quickstart, beside this file
 
 from resilience import ClientInterceptor, Policy
 

@@ -92,18 +92,18 @@ class EchoBehavior:
         return (self.fail_code if failing else None), self.latency
 
 
-def _wait_sync(context: grpc.ServicerContext, seconds: float) -> None:
+def _wait(context: grpc.ServicerContext, seconds: float) -> None:
     if seconds > 0:
         ended = threading.Event()
         context.add_callback(ended.set)
         ended.wait(seconds)
 
 
-def _respond_sync(behavior: EchoBehavior, request: bytes, context: grpc.ServicerContext) -> bytes:
+def _respond(behavior: EchoBehavior, request: bytes, context: grpc.ServicerContext) -> bytes:
     code, latency = behavior._begin()
     if code is not None:
         context.abort(code, "echo: failing on purpose")
-    _wait_sync(context, latency)
+    _wait(context, latency)
     if behavior.on_call is not None:
         replaced = behavior.on_call(request, context)
         if isinstance(replaced, bytes):
@@ -111,25 +111,25 @@ def _respond_sync(behavior: EchoBehavior, request: bytes, context: grpc.Servicer
     return request
 
 
-def _sync_handlers(behavior: EchoBehavior) -> grpc.GenericRpcHandler:
+def _handlers(behavior: EchoBehavior) -> grpc.GenericRpcHandler:
     def unary(request: bytes, context: grpc.ServicerContext) -> bytes:
-        return _respond_sync(behavior, request, context)
+        return _respond(behavior, request, context)
 
     def server_stream(request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
-        response = _respond_sync(behavior, request, context)
+        response = _respond(behavior, request, context)
         for index in range(behavior.stream_items):
             if index:
-                _wait_sync(context, behavior.stream_interval)
+                _wait(context, behavior.stream_interval)
             yield response
 
     def client_stream(requests: Iterator[bytes], context: grpc.ServicerContext) -> bytes:
-        return _respond_sync(behavior, b"".join(requests), context)
+        return _respond(behavior, b"".join(requests), context)
 
     def bidi_stream(requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[bytes]:
         for index, request in enumerate(requests):
             if index:
-                _wait_sync(context, behavior.stream_interval)
-            yield _respond_sync(behavior, request, context)
+                _wait(context, behavior.stream_interval)
+            yield _respond(behavior, request, context)
 
     return grpc.method_handlers_generic_handler(
         ECHO_SERVICE,
@@ -142,7 +142,7 @@ def _sync_handlers(behavior: EchoBehavior) -> grpc.GenericRpcHandler:
     )
 
 
-async def _respond_aio(
+async def _aio_respond(
     behavior: EchoBehavior, request: bytes, context: grpc.aio.ServicerContext[Any, Any]
 ) -> bytes:
     code, latency = behavior._begin()
@@ -163,17 +163,17 @@ def _aio_handlers(behavior: EchoBehavior) -> grpc.GenericRpcHandler:
     Context = grpc.aio.ServicerContext[Any, Any]
 
     async def unary(request: bytes, context: Context) -> bytes:
-        return await _respond_aio(behavior, request, context)
+        return await _aio_respond(behavior, request, context)
 
     async def server_stream(request: bytes, context: Context) -> AsyncIterator[bytes]:
-        response = await _respond_aio(behavior, request, context)
+        response = await _aio_respond(behavior, request, context)
         for index in range(behavior.stream_items):
             if index and behavior.stream_interval > 0:
                 await asyncio.sleep(behavior.stream_interval)
             yield response
 
     async def client_stream(requests: AsyncIterator[bytes], context: Context) -> bytes:
-        return await _respond_aio(behavior, b"".join([r async for r in requests]), context)
+        return await _aio_respond(behavior, b"".join([r async for r in requests]), context)
 
     async def bidi_stream(requests: AsyncIterator[bytes], context: Context) -> AsyncIterator[bytes]:
         index = 0
@@ -181,7 +181,7 @@ def _aio_handlers(behavior: EchoBehavior) -> grpc.GenericRpcHandler:
             if index and behavior.stream_interval > 0:
                 await asyncio.sleep(behavior.stream_interval)
             index += 1
-            yield await _respond_aio(behavior, request, context)
+            yield await _aio_respond(behavior, request, context)
 
     return grpc.method_handlers_generic_handler(
         ECHO_SERVICE,
@@ -216,7 +216,7 @@ class EchoServer:
             interceptors=list(interceptors),
             options=list(options),
         )
-        self._server.add_generic_rpc_handlers((_sync_handlers(self.behavior),))
+        self._server.add_generic_rpc_handlers((_handlers(self.behavior),))
         self.port = self._server.add_insecure_port("127.0.0.1:0")
         self.address = f"127.0.0.1:{self.port}"
 

@@ -17,8 +17,8 @@ from resilience.chaos import (
     FaultInjector,
     FaultRule,
     InjectorRegistry,
-    apply_aio,
-    apply_sync,
+    aio_apply_fault,
+    apply_fault,
 )
 from resilience.errors import ConfigError
 from resilience.testing import ManualClock
@@ -152,7 +152,7 @@ def test_apply_sync_sleeps_then_aborts_with_the_fault_trailer() -> None:
     context = FakeContext()
     fault = Fault(0.25, grpc.StatusCode.UNAVAILABLE, "chaos")
     with pytest.raises(RuntimeError, match="aborted"):
-        apply_sync(fault, context, sleep=slept.append)  # type: ignore[arg-type]
+        apply_fault(fault, context, sleep=slept.append)  # type: ignore[arg-type]
     assert slept == [0.25]
     assert context.aborted == (grpc.StatusCode.UNAVAILABLE, "chaos")
     assert tuple(context.trailers) == ((REJECT, "fault"),)
@@ -166,7 +166,7 @@ def test_apply_aio_awaits_the_delay_and_a_delay_only_fault_does_not_abort() -> N
 
     async def scenario() -> FakeContext:
         context = FakeContext()
-        await apply_aio(Fault(delay=0.5), context, sleep=fake_sleep)  # type: ignore[arg-type]
+        await aio_apply_fault(Fault(delay=0.5), context, sleep=fake_sleep)  # type: ignore[arg-type]
         return context
 
     context = asyncio.run(scenario())

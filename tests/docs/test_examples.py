@@ -33,13 +33,13 @@ def _load(name: str) -> ModuleType:
 
 @pytest.mark.usefixtures("examples")
 def test_sync_quickstart_carries_color_and_tier_to_the_handler() -> None:
-    reply = _load("quickstart_sync").main()
+    reply = _load("quickstart").main()
     assert reply == "hello newcomer (color=loadtest, tier=2)"
 
 
 @pytest.mark.usefixtures("examples")
 def test_aio_quickstart_carries_color_and_tier_to_the_handler() -> None:
-    reply = asyncio.run(_load("quickstart_aio").main())
+    reply = asyncio.run(_load("aio_quickstart").main())
     assert reply == "hello newcomer (color=loadtest, tier=2)"
 
 

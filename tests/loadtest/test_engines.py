@@ -8,8 +8,8 @@ import pytest
 
 from loadtest.echo_server import Echo, echo_server
 from resilience.tools.loadtest._core import LoadSettings
-from resilience.tools.loadtest.engine_aio import run_aio
-from resilience.tools.loadtest.engine_sync import run_sync
+from resilience.tools.loadtest.aio_engine import aio_run_calls
+from resilience.tools.loadtest.engine import run_calls
 from resilience.tools.loadtest.flow import CallSource, Flow, WeightedPicker
 from resilience.tools.loadtest.report import Results
 
@@ -27,8 +27,8 @@ FLOW = Flow.from_dict(
 
 def run(engine: str, target: str, source: CallSource, settings: LoadSettings) -> Results:
     if engine == "aio":
-        return asyncio.run(run_aio(target, source, settings))
-    return run_sync(target, source, settings)
+        return asyncio.run(aio_run_calls(target, source, settings))
+    return run_calls(target, source, settings)
 
 
 @pytest.mark.parametrize("server_aio", [False, True], ids=["sync-server", "aio-server"])

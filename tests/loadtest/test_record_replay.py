@@ -13,8 +13,8 @@ from loadtest.echo_server import Echo, echo_server
 from resilience.recording.hook import recording_hook
 from resilience.recording.recorder import TrafficRecorder
 from resilience.tools.loadtest._core import LoadSettings
-from resilience.tools.loadtest.engine_aio import run_aio
-from resilience.tools.loadtest.engine_sync import run_sync
+from resilience.tools.loadtest.aio_engine import aio_run_calls
+from resilience.tools.loadtest.engine import run_calls
 from resilience.tools.loadtest.flow import ReplaySource
 
 ORIGINAL = [
@@ -59,9 +59,9 @@ def test_replay_reproduces_the_recorded_calls_colored(
     echo = Echo()
     with echo_server(server_aio, echo) as server:
         if engine == "aio":
-            report = asyncio.run(run_aio(server.target, source, settings)).report()
+            report = asyncio.run(aio_run_calls(server.target, source, settings)).report()
         else:
-            report = run_sync(server.target, source, settings).report()
+            report = run_calls(server.target, source, settings).report()
     assert report.codes == {"OK": 3}
     replayed = [(s.method, s.requests, s.metadata.get("x-user"), s.color) for s in echo.calls]
     assert replayed == [

@@ -99,7 +99,7 @@ def test_the_aio_tap_records_the_request_stream(tmp_path: Path) -> None:
             yield item
 
     async def read() -> list[bytes]:
-        tapped = recorder.tap_aio("/a.B/Chat", stream(), shape="stream_stream")
+        tapped = recorder.aio_tap("/a.B/Chat", stream(), shape="stream_stream")
         return [item async for item in tapped]
 
     assert asyncio.run(read()) == [b"a", b"b"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from resilience.backends._contract import AioStore, Store
 from resilience.backends._spec import LimitSpec, Snapshot
 from resilience.backends._url import parse_store_url
-from resilience.backends.aio import AioSharedSlidingWindowLimiter, AioSharedTieredLimiter
+from resilience.backends.aio_limiters import AioSharedSlidingWindowLimiter, AioSharedTieredLimiter
 from resilience.backends.factory import (
     AioTierLimiter,
     TierLimiter,

@@ -19,7 +19,7 @@ from resilience.algorithms._decision import Decision
 from resilience.backends._contract import Store
 from resilience.backends._core import Mode
 from resilience.backends._url import parse_store_url, redact
-from resilience.backends.aio import AioSharedSlidingWindowLimiter, AioSharedTieredLimiter
+from resilience.backends.aio_limiters import AioSharedSlidingWindowLimiter, AioSharedTieredLimiter
 from resilience.backends.limiters import SharedSlidingWindowLimiter, SharedTieredLimiter
 from resilience.backends.redis_store import AioRedisStore, RedisStore
 from resilience.errors import ConfigError

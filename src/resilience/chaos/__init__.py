@@ -7,8 +7,8 @@ switch. Servers plug it into their interceptor as a hook::
     ServerInterceptor(hooks=[fault_hook(injector)])          # aio: aio_fault_hook(injector)
 
 The hook asks one pure question per call, :meth:`FaultInjector.pick`, and applies the answer
-with :func:`apply_sync` / :func:`apply_aio` (sleep, then abort). The client side uses
-:func:`delay_sync` / :func:`delay_aio` plus its own local reject with ``fault.code``.
+with :func:`apply_fault` / :func:`aio_apply_fault` (sleep, then abort). The client side uses
+:func:`delay_fault` / :func:`aio_delay_fault` plus its own local reject with ``fault.code``.
 
 Safety: an injector is off until the server enables it (``enabled=True``, :meth:`enable`, a
 policy, or the admin service of :mod:`resilience.chaos._admin`); nothing a caller sends turns
@@ -22,11 +22,11 @@ from __future__ import annotations
 from resilience.chaos._admin import admin_handler, aio_admin_handler, call_admin
 from resilience.chaos._apply import (
     FAULT_TRAILER,
+    aio_apply_fault,
+    aio_delay_fault,
     aio_fault_hook,
-    apply_aio,
-    apply_sync,
-    delay_aio,
-    delay_sync,
+    apply_fault,
+    delay_fault,
     fault_hook,
 )
 from resilience.chaos._injector import FaultInjector, InjectorRegistry, injectors
@@ -41,12 +41,12 @@ __all__ = [
     "Side",
     "admin_handler",
     "aio_admin_handler",
+    "aio_apply_fault",
+    "aio_delay_fault",
     "aio_fault_hook",
-    "apply_aio",
-    "apply_sync",
+    "apply_fault",
     "call_admin",
-    "delay_aio",
-    "delay_sync",
+    "delay_fault",
     "fault_hook",
     "injectors",
     "parse_status_code",

@@ -26,13 +26,13 @@ FAULT_TRAILER: tuple[tuple[str, str], ...] = ((REJECT, RejectReason.FAULT.value)
 """Trailing metadata of a call aborted by an injected fault."""
 
 
-def delay_sync(fault: Fault, *, sleep: Callable[[float], None] = time.sleep) -> None:
+def delay_fault(fault: Fault, *, sleep: Callable[[float], None] = time.sleep) -> None:
     """Block for the fault's delay, if any."""
     if fault.delay > 0:
         sleep(fault.delay)
 
 
-async def delay_aio(
+async def aio_delay_fault(
     fault: Fault, *, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
 ) -> None:
     """Wait (without blocking the loop) for the fault's delay, if any."""
@@ -40,41 +40,41 @@ async def delay_aio(
         await sleep(fault.delay)
 
 
-def apply_sync(
+def apply_fault(
     fault: Fault, context: grpc.ServicerContext, *, sleep: Callable[[float], None] = time.sleep
 ) -> None:
     """Apply a server-side fault in a sync handler: sleep, then, when ``fault.code`` is set,
     abort with that status and ``x-resilience-reject: fault`` (raises, as ``abort`` does)."""
-    delay_sync(fault, sleep=sleep)
+    delay_fault(fault, sleep=sleep)
     if fault.code is not None:
         context.set_trailing_metadata(FAULT_TRAILER)
         context.abort(fault.code, fault.message)
 
 
-async def apply_aio(
+async def aio_apply_fault(
     fault: Fault,
     context: grpc.aio.ServicerContext[Any, Any],
     *,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
 ) -> None:
-    """The :func:`apply_sync` of grpc.aio handlers."""
-    await delay_aio(fault, sleep=sleep)
+    """The :func:`apply_fault` of grpc.aio handlers."""
+    await aio_delay_fault(fault, sleep=sleep)
     if fault.code is not None:
         await context.abort(fault.code, fault.message, trailing_metadata=FAULT_TRAILER)
 
 
-SyncHook = Callable[[str, Mapping[str, Any], Any, Any], None]
+Hook = Callable[[str, Mapping[str, Any], Any, Any], None]
 AioHook = Callable[[str, Mapping[str, Any], Any, Any], Awaitable[None]]
 
 
-def fault_hook(injector: FaultInjector, *, sleep: Callable[[float], None] = time.sleep) -> SyncHook:
+def fault_hook(injector: FaultInjector, *, sleep: Callable[[float], None] = time.sleep) -> Hook:
     """A sync server hook that applies ``injector``'s server-side faults: it sleeps for a
     delay and aborts with the fault's status and ``x-resilience-reject: fault``."""
 
     def inject_fault(method: str, metadata: Mapping[str, Any], request: Any, context: Any) -> None:
         fault = injector.pick("server", method, current_color())
         if fault is not None:
-            apply_sync(fault, context, sleep=sleep)
+            apply_fault(fault, context, sleep=sleep)
 
     return inject_fault
 
@@ -89,6 +89,6 @@ def aio_fault_hook(
     ) -> None:
         fault = injector.pick("server", method, current_color())
         if fault is not None:
-            await apply_aio(fault, context, sleep=sleep)
+            await aio_apply_fault(fault, context, sleep=sleep)
 
     return inject_fault

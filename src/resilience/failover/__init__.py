@@ -20,11 +20,16 @@ from typing import ClassVar
 import grpc
 import grpc.aio
 
-from resilience.failover._aio import AioStreamStream, AioStreamUnary, AioUnaryStream, AioUnaryUnary
+from resilience.failover._aio_callables import (
+    AioStreamStream,
+    AioStreamUnary,
+    AioUnaryStream,
+    AioUnaryUnary,
+)
+from resilience.failover._callables import StreamStream, StreamUnary, UnaryStream, UnaryUnary
 from resilience.failover._channel import DualCenterBase
 from resilience.failover._core import DEFAULT_FAILOVER_CODES, FailoverStats
 from resilience.failover._switches import FailoverSwitches
-from resilience.failover._sync import StreamStream, StreamUnary, UnaryStream, UnaryUnary
 
 __all__ = [
     "DEFAULT_FAILOVER_CODES",

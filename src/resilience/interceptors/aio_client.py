@@ -13,7 +13,7 @@ import grpc.aio
 from opentelemetry.context import attach, detach
 
 from resilience._base.clock import Clock, default_clock
-from resilience.chaos._apply import delay_aio
+from resilience.chaos._apply import aio_delay_fault
 from resilience.events import Observer
 from resilience.interceptors._client_pipeline import ClientCall
 from resilience.interceptors._facade import ClientFacade
@@ -105,7 +105,7 @@ class _Interceptor:
         if pipeline.injector is not None:  # chaos configured: a client-side fault first
             fault = pipeline.client_fault(details.method)
             if fault is not None:
-                await delay_aio(fault)
+                await aio_delay_fault(fault)
                 rejection = pipeline.fault_rejection(details.method, fault)
                 if rejection is not None:
                     raise _local_error(rejection)

@@ -9,7 +9,7 @@ import grpc
 from opentelemetry.context import attach, detach
 
 from resilience._base.clock import Clock, default_clock
-from resilience.chaos._apply import delay_sync
+from resilience.chaos._apply import delay_fault
 from resilience.events import Observer
 from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._pipeline import Rejection
@@ -161,7 +161,7 @@ class ClientInterceptor(
         if pipeline.injector is not None:  # chaos configured: a client-side fault first
             fault = pipeline.client_fault(details.method)
             if fault is not None:
-                delay_sync(fault)
+                delay_fault(fault)
                 rejection = pipeline.fault_rejection(details.method, fault)
                 if rejection is not None:
                     return LocalRejection(rejection)

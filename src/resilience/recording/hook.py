@@ -28,7 +28,7 @@ def recording_hook(recorder: TrafficRecorder) -> Hook:
     def record_call(method: str, metadata: Mapping[str, Any], request: Any, context: Any) -> Any:
         items = list(metadata.items())
         if hasattr(request, "__aiter__"):
-            return recorder.tap_aio(method, request, items)
+            return recorder.aio_tap(method, request, items)
         if hasattr(request, "__next__"):
             return recorder.tap(method, request, items)
         recorder.maybe_record(method, request, items)

@@ -2,7 +2,7 @@
 
 The server interceptor calls :meth:`TrafficRecorder.maybe_record` for a unary request (or a
 list of stream requests it already holds) and :meth:`TrafficRecorder.tap` /
-:meth:`TrafficRecorder.tap_aio` to record the request side of a stream as the handler reads
+:meth:`TrafficRecorder.aio_tap` to record the request side of a stream as the handler reads
 it. The sampling decision comes first and costs one random draw, so unsampled calls pay
 nothing else. Files follow :mod:`resilience.recording.format`.
 
@@ -181,7 +181,7 @@ class TrafficRecorder:
             return requests
         return self._tapped(method, requests, list(metadata or ()), shape, self._clock())
 
-    def tap_aio(
+    def aio_tap(
         self,
         method: str,
         requests: AsyncIterator[Any],
@@ -192,7 +192,7 @@ class TrafficRecorder:
         """The :meth:`tap` of grpc.aio request streams."""
         if not self.sampled():
             return requests
-        return self._tapped_aio(method, requests, list(metadata or ()), shape, self._clock())
+        return self._aio_tapped(method, requests, list(metadata or ()), shape, self._clock())
 
     def close(self) -> None:
         """Close the file (a later record reopens it and appends). Raises OSError when the
@@ -220,7 +220,7 @@ class TrafficRecorder:
         finally:
             self.record(method, seen, metadata, timestamp=t, shape=shape)
 
-    async def _tapped_aio(
+    async def _aio_tapped(
         self,
         method: str,
         requests: AsyncIterator[Any],

@@ -22,7 +22,7 @@ from resilience.chaos._admin import call_admin, state_of
 from resilience.chaos._injector import FaultInjector
 from resilience.chaos._rules import FaultRule, rules_from_dicts
 from resilience.tools.experiments._experiment import Experiment
-from resilience.tools.loadtest.engine_sync import Tick
+from resilience.tools.loadtest.engine import Tick
 from resilience.tools.loadtest.flow import CallSource, Flow, ReplaySource, WeightedPicker
 from resilience.tools.loadtest.report import Report, Results
 from resilience.tools.loadtest.run import run_load

@@ -3,8 +3,8 @@
 - :class:`~resilience.recording.recorder.TrafficRecorder` samples served calls into a
   rotated recording (:mod:`resilience.recording.format`).
 - :class:`~resilience.tools.loadtest.flow.Flow` describes crafted calls in TOML.
-- :func:`~resilience.tools.loadtest.engine_sync.run_sync` and
-  :func:`~resilience.tools.loadtest.engine_aio.run_aio` send them on an open-loop schedule
+- :func:`~resilience.tools.loadtest.engine.run_calls` and
+  :func:`~resilience.tools.loadtest.aio_engine.aio_run_calls` send them on an open-loop schedule
   (:class:`~resilience.tools.loadtest._core.LoadSettings`) and return
   :class:`~resilience.tools.loadtest.report.Results`.
 

@@ -6,8 +6,8 @@ import asyncio
 from typing import Literal
 
 from resilience.tools.loadtest._core import LoadSettings
-from resilience.tools.loadtest.engine_aio import Tick, run_aio
-from resilience.tools.loadtest.engine_sync import run_sync
+from resilience.tools.loadtest.aio_engine import Tick, aio_run_calls
+from resilience.tools.loadtest.engine import run_calls
 from resilience.tools.loadtest.flow import CallSource
 from resilience.tools.loadtest.report import Results
 
@@ -27,7 +27,9 @@ def run_load(
     results; after a KeyboardInterrupt ``results`` (when passed) holds what completed."""
     results = results if results is not None else Results()
     if engine == "aio":
-        return asyncio.run(run_aio(target, source, settings, results=results, on_tick=on_tick))
+        return asyncio.run(
+            aio_run_calls(target, source, settings, results=results, on_tick=on_tick)
+        )
     if engine == "sync":
-        return run_sync(target, source, settings, results=results, on_tick=on_tick)
+        return run_calls(target, source, settings, results=results, on_tick=on_tick)
     raise ValueError(f"engine: must be 'sync' or 'aio', got {engine!r}")

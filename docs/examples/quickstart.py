@@ -1,6 +1,6 @@
 """A complete sync service: one server interceptor, one client interceptor, one call.
 
-Run it: ``python docs/examples/quickstart_sync.py``. The service is generic (bytes in, bytes
+Run it: ``python docs/examples/quickstart.py``. The service is generic (bytes in, bytes
 out) so the example needs no generated code; with generated stubs the two interceptor lines
 are the same.
 """

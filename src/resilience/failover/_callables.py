@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
+from resilience.failover._calls import ResponseStream
+from resilience.failover._future import FailoverFuture
 from resilience.failover._requests import Attempts, RequestLog, Shape, call_options
-from resilience.failover._sync_calls import ResponseStream
-from resilience.failover._sync_future import FailoverFuture
 
 if TYPE_CHECKING:
     _UnaryUnaryBase = grpc.UnaryUnaryMultiCallable[Any, Any]

@@ -27,7 +27,7 @@ Tick = Callable[[float, Dispatcher, Results], None]
 """Progress callback: (seconds since start, dispatcher, results so far)."""
 
 
-def run_sync(
+def run_calls(
     target: str,
     source: CallSource,
     settings: LoadSettings,

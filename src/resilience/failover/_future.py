@@ -13,7 +13,7 @@ from typing import Any
 
 import grpc
 
-from resilience.failover._sync_calls import FailOver, Finish, _CallFuture, _run
+from resilience.failover._calls import FailOver, Finish, _CallFuture, _run
 
 
 def _error_of(future: Any) -> BaseException | None:

@@ -1,6 +1,6 @@
 """grpc.aio multi-callables of :class:`resilience.failover.AioDualCenterChannel`.
 
-The same straight line as the sync twins (:mod:`resilience.failover._sync`) over the same
+The same straight line as the sync twins (:mod:`resilience.failover._callables`) over the same
 :class:`FailoverCore`; only the waiting differs, and it lives in the call objects of
 :mod:`resilience.failover._aio_calls`. A call that may not fail over returns gRPC's own call.
 """

@@ -25,7 +25,7 @@ Tick = Callable[[float, Dispatcher, Results], None]
 """Progress callback: (seconds since start, dispatcher, results so far)."""
 
 
-async def run_aio(
+async def aio_run_calls(
     target: str,
     source: CallSource,
     settings: LoadSettings,

@@ -1,6 +1,6 @@
 """The same service on ``grpc.aio``: AioServerInterceptor and AioClientInterceptor.
 
-Run it: ``python docs/examples/quickstart_aio.py``.
+Run it: ``python docs/examples/aio_quickstart.py``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 :class:`ResponseStream` (unary-stream, stream-stream) fails over only while no response
 message has arrived and hands the remote attempt's outcome to ``finish`` exactly once; the
-``future()`` twin is :mod:`resilience.failover._sync_future`.
+``future()`` twin is :mod:`resilience.failover._future`.
 """
 
 from __future__ import annotations
