@@ -37,19 +37,21 @@ def serve_centers(
             store=store.url, seed=seed, observers=None if observed else (), local_port=port
         ) as centers,
     ):
-        target = f"127.0.0.1:{centers.local.port}"
-        out.write(
-            f"resilience demo --serve: two centers on loopback; gateway limit kept "
-            f"{store.description}.\n"
-            f"local gateway (shop.Catalog/Browse, /Order): {target}\n"
-            f"remote gateway: 127.0.0.1:{centers.remote.port}\n"
-            "load-test it (in another terminal):\n"
-            f"  resilience loadtest --target {target} --flow {FLOW_FILE} --rate 40 "
-            "--duration 10 --plot loadtest.png\n"
-            + ("serving until Ctrl-C\n" if duration is None else f"serving {duration:g} s\n")
-        )
-        out.flush()
-        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: stop serving, clean up
+        # Ctrl-C (or SIGHUP/SIGTERM, made interrupts by the caller) from the first line on:
+        # stop serving and clean up, exit code 0.
+        with contextlib.suppress(KeyboardInterrupt):
+            target = f"127.0.0.1:{centers.local.port}"
+            out.write(
+                f"resilience demo --serve: two centers on loopback; gateway limit kept "
+                f"{store.description}.\n"
+                f"local gateway (shop.Catalog/Browse, /Order): {target}\n"
+                f"remote gateway: 127.0.0.1:{centers.remote.port}\n"
+                "load-test it (in another terminal):\n"
+                f"  resilience loadtest --target {target} --flow {FLOW_FILE} --rate 40 "
+                "--duration 10 --plot loadtest.png\n"
+                + ("serving until Ctrl-C\n" if duration is None else f"serving {duration:g} s\n")
+            )
+            out.flush()
             stop.wait(duration)
         served = centers.local_backend.served
         colored = sum(n for (row, _), n in served.items() if row == LOADTEST)
