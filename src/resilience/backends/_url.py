@@ -150,18 +150,27 @@ def parse_store_url(url: str) -> tuple[str, bool]:
 
 
 def client_options(
-    socket_timeout: float, connect_timeout: float | None, *, tls: bool
+    target: str, socket_timeout: float, connect_timeout: float | None
 ) -> dict[str, Any]:
-    """redis-py options: bounded socket and connect timeouts, and no client-side retries (the
-    limiter's breaker decides when to try again; a retry would multiply the timeout).
+    """redis-py options for the store URL ``target`` (checked): bounded socket and connect
+    timeouts, and no client-side retries (the limiter's breaker decides when to try again; a
+    retry would multiply the timeout).
 
-    ``connect_timeout`` None: ``socket_timeout``, but at least :data:`TLS_CONNECT_TIMEOUT`
-    for TLS, whose connect includes building an SSL context and a handshake."""
+    The URL's ``?socket_timeout=`` replaces ``socket_timeout`` (redis-py lets URL options win).
+    ``connect_timeout`` None: the socket timeout, as redis-py does when it is given no
+    ``socket_connect_timeout``, but at least :data:`TLS_CONNECT_TIMEOUT` for ``rediss://``,
+    whose connect includes building an SSL context and a handshake. The URL's own
+    ``?socket_connect_timeout=`` still wins over all of these."""
     if not socket_timeout > 0:
         raise ConfigError(f"socket_timeout must be > 0 seconds, got {socket_timeout!r}")
     if connect_timeout is not None and not connect_timeout > 0:
         raise ConfigError(f"connect_timeout must be > 0 seconds, got {connect_timeout!r}")
+    parts = urlsplit(target)
+    given = [value for name, value in parse_qsl(parts.query) if name == "socket_timeout"]
+    if given:
+        socket_timeout = float(given[-1])
     if connect_timeout is None:
+        tls = parts.scheme == "rediss"
         connect_timeout = max(socket_timeout, TLS_CONNECT_TIMEOUT) if tls else socket_timeout
     return {
         "socket_timeout": socket_timeout,

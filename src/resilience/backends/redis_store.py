@@ -130,12 +130,13 @@ class _RedisCodec:
         """A store for ``url`` (see :func:`parse_store_url`; ``?cluster=true`` selects Redis
         Cluster); creating it does no I/O, so a store can be made while Redis is down.
         ``socket_timeout``: seconds before an operation counts as failed. ``connect_timeout``:
-        seconds to open a connection (default ``socket_timeout``; for ``rediss://`` at least
-        0.25 s, as a TLS connect builds an SSL context and shakes hands). Query options of the URL
-        (redis-py's, such as ``ssl_ca_certs`` or ``socket_connect_timeout``) take precedence.
+        seconds to open a connection (default the socket timeout, the URL's
+        ``?socket_timeout=`` when it has one; for ``rediss://`` at least 0.25 s, as a TLS
+        connect builds an SSL context and shakes hands). Query options of the URL (redis-py's,
+        such as ``ssl_ca_certs`` or ``socket_connect_timeout``) take precedence.
         Raises ConfigError for a URL redis-py would refuse."""
         target, cluster = parse_store_url(url)
-        options = client_options(socket_timeout, connect_timeout, tls=target.startswith("rediss:"))
+        options = client_options(target, socket_timeout, connect_timeout)
         module = require(cls._CLIENT_MODULE, "redis")
         retry = require(f"{cls._CLIENT_MODULE}.retry", "redis").Retry
         options["retry"] = retry(require("redis.backoff", "redis").NoBackoff(), 0)
