@@ -10,6 +10,7 @@ from typing import Any
 
 import grpc
 import pytest
+from google.rpc import status_pb2
 
 from resilience._base.keys import REJECT
 from resilience.chaos import (
@@ -155,7 +156,10 @@ def test_apply_sync_sleeps_then_aborts_with_the_fault_trailer() -> None:
         apply_fault(fault, context, sleep=slept.append)  # type: ignore[arg-type]
     assert slept == [0.25]
     assert context.aborted == (grpc.StatusCode.UNAVAILABLE, "chaos")
-    assert tuple(context.trailers) == ((REJECT, "fault"),)
+    trailers = dict(context.trailers)
+    assert trailers[REJECT] == "fault"
+    status = status_pb2.Status.FromString(trailers["grpc-status-details-bin"])
+    assert (status.code, status.message) == (grpc.StatusCode.UNAVAILABLE.value[0], "chaos")
 
 
 def test_apply_aio_awaits_the_delay_and_a_delay_only_fault_does_not_abort() -> None:

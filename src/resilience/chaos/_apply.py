@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
+from resilience._base.details import details_trailer
 from resilience._base.keys import REJECT
 from resilience.chaos._rules import Fault
 from resilience.context import current_color
@@ -23,7 +24,23 @@ if TYPE_CHECKING:
     from resilience.chaos._injector import FaultInjector
 
 FAULT_TRAILER: tuple[tuple[str, str], ...] = ((REJECT, RejectReason.FAULT.value),)
-"""Trailing metadata of a call aborted by an injected fault."""
+"""The ``x-resilience-reject`` trailer of a call aborted by an injected fault (the whole
+trailing metadata, with the standard error details, is :func:`fault_trailers`)."""
+
+
+def fault_info(fault: Fault, side: str) -> dict[str, str]:
+    """The ErrorInfo metadata of a call ``fault`` aborts on ``side``: the rule that fired."""
+    return {"rule": fault.rule, "side": side}
+
+
+def fault_trailers(fault: Fault) -> tuple[tuple[str, str | bytes], ...]:
+    """Trailing metadata of a server call ``fault`` aborts: ``x-resilience-reject: fault`` and
+    the standard error details (ErrorInfo reason FAULT_INJECTED). ``fault.code`` must be set."""
+    assert fault.code is not None
+    details = details_trailer(
+        fault.code, fault.message, RejectReason.FAULT.value, metadata=fault_info(fault, "server")
+    )
+    return (*FAULT_TRAILER, details)
 
 
 def delay_fault(fault: Fault, *, sleep: Callable[[float], None] = time.sleep) -> None:
@@ -47,7 +64,7 @@ def apply_fault(
     abort with that status and ``x-resilience-reject: fault`` (raises, as ``abort`` does)."""
     delay_fault(fault, sleep=sleep)
     if fault.code is not None:
-        context.set_trailing_metadata(FAULT_TRAILER)
+        context.set_trailing_metadata(fault_trailers(fault))
         context.abort(fault.code, fault.message)
 
 
@@ -60,7 +77,7 @@ async def aio_apply_fault(
     """The :func:`apply_fault` of grpc.aio handlers."""
     await aio_delay_fault(fault, sleep=sleep)
     if fault.code is not None:
-        await context.abort(fault.code, fault.message, trailing_metadata=FAULT_TRAILER)
+        await context.abort(fault.code, fault.message, trailing_metadata=fault_trailers(fault))
 
 
 Hook = Callable[[str, Mapping[str, Any], Any, Any], None]

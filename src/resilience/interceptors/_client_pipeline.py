@@ -30,6 +30,7 @@ from opentelemetry.context import get_current
 from opentelemetry.trace import Span
 
 from resilience._base.clock import Clock, remaining_until
+from resilience.chaos._apply import fault_info
 from resilience.chaos._rules import Fault
 from resilience.context import current_call_context
 from resilience.errors import RejectReason
@@ -37,9 +38,9 @@ from resilience.events import CallInfo, CallOutcome, Observer
 from resilience.interceptors import _metadata
 from resilience.interceptors._guard import report
 from resilience.interceptors._pipeline import (
-    BREAKER_REJECTION,
     Pipeline,
     Rejection,
+    breaker_rejection,
     passthrough_state,
     state_of,
     tell_ended,
@@ -170,7 +171,9 @@ class ClientPipeline(Pipeline):
         tracing hear of it."""
         if fault.code is None:
             return None
-        rejection = Rejection(fault.code, RejectReason.FAULT.value, fault.message)
+        rejection = Rejection(
+            fault.code, RejectReason.FAULT.value, fault.message, info=fault_info(fault, "client")
+        )
         tracer = self.tracer_if_on()
         observers = self.observers
         if observers or tracer is not None:
@@ -225,9 +228,10 @@ class ClientPipeline(Pipeline):
                 report("client breaker admission", exc)
                 admitted = True
             if not admitted:
+                rejection = breaker_rejection(state.method)
                 if info is not None:
-                    _report_rejected(info, observers, tracer, span, BREAKER_REJECTION)
-                return BREAKER_REJECTION
+                    _report_rejected(info, observers, tracer, span, rejection)
+                return rejection
         dynamic_timeout = state.timeout
         if dynamic_timeout is not None and (not streaming or state.timeout_streams):
             try:

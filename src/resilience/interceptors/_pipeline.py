@@ -11,14 +11,16 @@ observer or the metadata code is logged (:mod:`._guard`) and the call proceeds w
 
 from __future__ import annotations
 
+import functools
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import grpc
 from opentelemetry.trace import Span
 
 from resilience._base.clock import Clock
+from resilience._base.details import details_trailer
 from resilience._base.keys import PUSHBACK, REJECT
 from resilience.errors import RejectReason
 from resilience.events import CallInfo, CallOutcome, GaugeReading, Observer, Side
@@ -38,28 +40,55 @@ MAX_CALL_INFOS = 4096
 class Rejection:
     """A call refused locally: the status to end it with, and why (``reason``, a RejectReason
     value, also in ``trailing_metadata`` as ``x-resilience-reject``, with
-    ``grpc-retry-pushback-ms`` when ``retry_after`` seconds is known)."""
+    ``grpc-retry-pushback-ms`` when ``retry_after`` seconds is known, and the standard error
+    details in ``grpc-status-details-bin``: see :mod:`resilience._base.details`).
+
+    ``info``: the ErrorInfo metadata; ``retry_delay``: the RetryInfo delay in seconds (default
+    ``retry_after``; a shed call gets one without a pushback); ``quota``: ``(subject,
+    description)`` of the exceeded quota, for a QuotaFailure."""
 
     __slots__ = ("code", "details", "reason", "trailing_metadata")
 
     def __init__(
-        self, code: grpc.StatusCode, reason: str, details: str, retry_after: float | None = None
+        self,
+        code: grpc.StatusCode,
+        reason: str,
+        details: str,
+        retry_after: float | None = None,
+        *,
+        info: Mapping[str, str] | None = None,
+        retry_delay: float | None = None,
+        quota: tuple[str, str] | None = None,
     ) -> None:
         self.code = code
         self.reason = reason
         self.details = details
-        trailing: tuple[tuple[str, str], ...] = ((REJECT, reason),)
+        trailing: tuple[tuple[str, str | bytes], ...] = ((REJECT, reason),)
         if retry_after is not None and retry_after >= 0:
             trailing += ((PUSHBACK, str(math.ceil(retry_after * 1000))),)
+        if retry_delay is None:
+            retry_delay = retry_after
+        trailing += (
+            details_trailer(
+                code, details, reason, metadata=info, retry_delay=retry_delay, quota=quota
+            ),
+        )
         self.trailing_metadata = trailing
 
     def __repr__(self) -> str:
         return f"Rejection({self.code.name}, {self.details!r})"
 
 
-BREAKER_REJECTION = Rejection(
-    grpc.StatusCode.UNAVAILABLE, RejectReason.BREAKER.value, "resilience: rejected by breaker"
-)
+@functools.lru_cache(maxsize=MAX_CALL_INFOS)
+def breaker_rejection(method: str) -> Rejection:
+    """The rejection of a call to ``method`` the client's breaker dropped (UNAVAILABLE; built
+    once per method: a breaker drops calls in bursts)."""
+    return Rejection(
+        grpc.StatusCode.UNAVAILABLE,
+        RejectReason.BREAKER.value,
+        "resilience: rejected by breaker",
+        info={"method": method, "side": "client"},
+    )
 
 
 def state_of(registry: Registry, method: str | bytes) -> MethodState:

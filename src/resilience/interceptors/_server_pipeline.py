@@ -267,24 +267,48 @@ def _start_span(call: ServerCall, tracer: CallTracer, info: CallInfo) -> None:
 
 
 def _overloaded(state: MethodState, tier: int, decision: Decision) -> Rejection:
+    """RESOURCE_EXHAUSTED by the overload guard: ErrorInfo OVERLOADED with the method and tier,
+    and a RetryInfo of the guard's window (the CPU estimate needs about that long to change)."""
+    overload = state.settings.overload
     return Rejection(
         _RESOURCE_EXHAUSTED,
         RejectReason.OVERLOAD.value,
         f"resilience: rejected by overload (tier {tier} shed while CPU is above its "
         f"threshold on {state.method})",
         decision.retry_after,
+        info={"method": state.method, "tier": str(tier)},
+        retry_delay=overload.window if overload is not None else None,
     )
 
 
-def _limit_decided(state: MethodState, tier: int, decision: Decision) -> Rejection | None:
+def _limit_decided(
+    state: MethodState, tier: int, decision: Decision, caller: str | None = None
+) -> Rejection | None:
+    """RESOURCE_EXHAUSTED by the rate limit: ErrorInfo RATE_LIMITED (or SHED, a tier shed by a
+    tiered limit) with the method, the limit's key and the tier (and the caller key's source
+    for a per-caller quota, never its value), a RetryInfo (the limiter's retry-after; for a
+    shed tier, which gets no pushback, the limit's window: the demand that shed it is measured
+    over one window) and a QuotaFailure naming the limit."""
     if decision.allowed:
         return None
+    limit = state.settings.rate_limit
     reason = decision.reason or RejectReason.RATE_LIMIT.value
     shed = reason == RejectReason.SHED.value
     detail = f"tier {tier}; {state.limit_text}" if shed else state.limit_text
+    key = (limit.key if limit is not None else None) or state.method
+    info = {"method": state.method, "limitKey": key, "tier": str(tier)}
+    if limit is not None:
+        info["limitPerWindow"] = str(limit.limit)
+        info["windowSeconds"] = f"{limit.window:g}"
+    if caller is not None:
+        info["caller"] = caller
+    retry_delay = limit.window if shed and limit is not None else None
     return Rejection(
         _RESOURCE_EXHAUSTED,
         reason,
         f"resilience: rejected by {reason} ({detail})",
         decision.retry_after,
+        info=info,
+        retry_delay=retry_delay,
+        quota=(f"limit:{key}", state.limit_text),
     )
