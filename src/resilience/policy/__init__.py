@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from resilience.policy._chaos import ChaosSettings, RecordSettings
 from resilience.policy._core import Policy
-from resilience.policy._schema import (
+from resilience.policy._schema import DEFAULT_FAILURE_CODES, MethodSettings
+from resilience.policy._sections import (
     DEFAULT_CPU_THRESHOLDS,
-    DEFAULT_FAILURE_CODES,
     BreakerSettings,
-    MethodSettings,
     OverloadSettings,
     RateLimitSettings,
     TimeoutSettings,
