@@ -23,6 +23,7 @@ from resilience._base import limits as _limits
 from resilience.chaos._rules import FaultRule
 from resilience.policy import _chaos as _policy_chaos
 from resilience.policy import _core as _policy_core
+from resilience.policy import _profiling as _policy_profiling
 from resilience.policy import _schema as _policy_schema
 from resilience.policy._values import Invalid
 
@@ -149,6 +150,7 @@ def render() -> str:
         "faults": "list of [fault rules](#faults)",
         "chaos": "table: [fault injection switches](#chaos)",
         "record": "table: [traffic recording](#record) on servers",
+        "profiling": "table: [load-aware profiling](#profiling) on servers",
     }
     for key in sorted(_policy_core.TOP_KEYS):
         out.append(f"| `{key}` | {meaning.get(key, '')} |")
@@ -218,6 +220,12 @@ def render() -> str:
         "",
         *key_table(_policy_chaos.RecordSettings, _policy_chaos._RECORD_FIELDS),
         "",
+        "## `profiling`",
+        "",
+        _doc(_policy_profiling.ProfilingSettings),
+        "",
+        *key_table(_policy_profiling.ProfilingSettings, _policy_profiling._FIELDS),
+        "",
         *limits_section(),
     ]
     return "\n".join(out)
@@ -235,6 +243,10 @@ def limits_section() -> list[str]:
         ("`timeout.n`", f"{lim.MAX_EMA_CALLS:,}"),
         ("`rate_limit.expected_instances`", f"{lim.MAX_INSTANCES:,}"),
         ("`record.max_bytes`", f"{lim.MAX_RECORD_BYTES:,} (1 GiB)"),
+        ("`profiling.max_files`", f"{lim.MAX_PROFILE_FILES:,}"),
+        ("`profiling.max_bytes`", f"{lim.MAX_PROFILE_DIR_BYTES:,} (16 GiB)"),
+        ("`profiling.max_stacks`", f"{lim.MAX_PROFILE_STACKS:,}"),
+        ("`profiling.rate`, `profiling.baseline_rate`", f"{lim.MAX_SAMPLE_RATE:g} Hz"),
         (
             "method patterns, `trusted_peers`, `faults`, colors, `secret_keys`",
             f"{lim.MAX_ENTRIES:,} each",

@@ -76,3 +76,16 @@ def shown(value: object) -> str:
     except Exception:  # a user object whose repr fails
         text = f"<{type(value).__name__}>"
     return text if len(text) <= 2 * SHOWN_CHARS else text[: 2 * SHOWN_CHARS] + "..."
+
+
+MAX_PROFILE_FILES = 10_000
+"""Profiles a profiling directory keeps (``profiling.max_files``)."""
+
+MAX_PROFILE_DIR_BYTES = 1 << 34
+"""Bytes a profiling directory keeps (``profiling.max_bytes``, 16 GiB)."""
+
+MAX_PROFILE_STACKS = 1_000_000
+"""Distinct (stack, labels) pairs one profile holds (``profiling.max_stacks``)."""
+
+MAX_SAMPLE_RATE = 100.0
+"""Stack samples per second of the profiler (``profiling.rate``)."""

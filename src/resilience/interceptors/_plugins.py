@@ -1,5 +1,6 @@
 """What a policy installs besides the per-method algorithms: its fault injector (``faults`` and
-``chaos``) and, on servers, its traffic recorder (``record``).
+``chaos``) and, on servers, its traffic recorder (``record``) and the process's profiler
+(``profiling``).
 
 Built when a policy is installed, never per call. Across a reload, an unchanged section keeps
 its object (the injector keeps its runtime switch and rng; the recorder its file). Recorders
@@ -20,6 +21,7 @@ from resilience.policy._chaos import ChaosSettings, RecordSettings
 if TYPE_CHECKING:
     from resilience.chaos import FaultInjector
     from resilience.events import ServerHook
+    from resilience.profiling import Profiler
     from resilience.recording import TrafficRecorder
 
 _recorders: weakref.WeakValueDictionary[RecordSettings, TrafficRecorder] = (
@@ -32,7 +34,7 @@ class Plugins:
     """The fault injector and the traffic recorder of one policy (each None when the policy
     has no such section; the recorder only on servers)."""
 
-    __slots__ = ("chaos", "injector", "record", "recorder")
+    __slots__ = ("chaos", "injector", "profiler", "record", "recorder")
 
     def __init__(self, policy: Policy, previous: Plugins | None = None, *, server: bool) -> None:
         self.chaos = policy.chaos
@@ -47,6 +49,12 @@ class Plugins:
             self.recorder = previous.recorder
         else:
             self.recorder = None if self.record is None else shared_recorder(self.record)
+        profiling = policy.profiling if server else None
+        self.profiler: Profiler | None = None
+        if profiling is not None and profiling.enabled:
+            from resilience.profiling import shared_profiler
+
+            self.profiler = shared_profiler(profiling)
 
     def same_objects(self, other: Plugins) -> bool:
         """Whether ``other`` holds the same injector and recorder (its hooks would be equal)."""

@@ -7,7 +7,7 @@ and observers and tracing hear of it."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import grpc
@@ -28,6 +28,7 @@ from resilience.interceptors._registry import MethodState, Registry
 from resilience.interceptors._stores import check_policy_stores
 from resilience.observability.tracing import CallTracer
 from resilience.policy import Policy
+from resilience.profiling import _calls as _profiled
 
 _RESOURCE_EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
 _monotonic = time.monotonic
@@ -46,6 +47,7 @@ class ServerCall:
         "observers",
         "otel_context",
         "overload",
+        "profiled",
         "rejection",
         "span",
         "started",
@@ -72,12 +74,16 @@ class ServerCall:
         self.observers: tuple[Observer, ...] = ()
         self.tracer: CallTracer | None = None
         self.span: Span | None = None
+        self.profiled: Hashable | None = None
 
     def end(self, code: grpc.StatusCode, exception: BaseException | None = None) -> None:
         """Release the overload permit with the call's latency; tell observers and tracing.
         Only the first end counts (a cancellation can land in the abort that follows a
         rejection, after the call ended): later ones do nothing."""
         duration = self.clock() - self.started
+        if self.profiled is not None:  # registered for the profiler's labels
+            _profiled.end(self.profiled, self, duration)
+            self.profiled = None
         overload = self.overload
         if overload is not None:
             self.overload = None
@@ -101,7 +107,7 @@ class ServerPipeline(Pipeline):
     rate limits name, once per URL (see :func:`._stores.check_policy_stores`), and builds the
     fault injector and traffic recorder it asks for (``plugins``; the shells run their hooks)."""
 
-    __slots__ = ("_checked_stores", "plugins")
+    __slots__ = ("_aio", "_checked_stores", "plugins")
 
     def __init__(
         self,
@@ -112,6 +118,7 @@ class ServerPipeline(Pipeline):
         aio: bool = False,
     ) -> None:
         self._checked_stores: set[str] = set()
+        self._aio = aio
         if policy is not None:
             check_policy_stores(policy, self._checked_stores)
         super().__init__(policy, observers, clock, "server", aio)
@@ -182,6 +189,8 @@ class ServerPipeline(Pipeline):
             ),
             otel_context,
         )
+        if _profiled.armed:  # a profiler labels samples with this call
+            call.profiled = _profiled.begin(call, self._aio)
         tracer = self.tracer_if_on() if now >= self._tracer_checked else self._tracer_on
         observers = self.observers
         if observers or tracer is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from resilience.policy._chaos import ChaosSettings, RecordSettings
 from resilience.policy._core import Policy
+from resilience.policy._profiling import ProfilingSettings
 from resilience.policy._schema import DEFAULT_FAILURE_CODES, MethodSettings
 from resilience.policy._sections import (
     DEFAULT_CPU_THRESHOLDS,
@@ -31,6 +32,7 @@ __all__ = [
     "OverloadSettings",
     "Policy",
     "PolicyWatcher",
+    "ProfilingSettings",
     "RateLimitSettings",
     "RecordSettings",
     "TimeoutSettings",
@@ -44,6 +46,7 @@ for _public in (
     OverloadSettings,
     Policy,
     PolicyWatcher,
+    ProfilingSettings,
     RateLimitSettings,
     RecordSettings,
     TimeoutSettings,

@@ -13,10 +13,11 @@ from resilience.policy._chaos import ChaosSettings, RecordSettings, parse_chaos,
 from resilience.policy._load import read_policy_file
 from resilience.policy._match import Layer, MethodTable, parse_layer, pattern_service
 from resilience.policy._peers import TrustedPeers
+from resilience.policy._profiling import ProfilingSettings, parse_profiling
 from resilience.policy._schema import MethodSettings
 from resilience.policy._values import SettingError, check_keys, convert, integer
 
-TOP_KEYS = frozenset({"methods", "trusted_peers", "faults", "chaos", "record"})
+TOP_KEYS = frozenset({"methods", "trusted_peers", "faults", "chaos", "record", "profiling"})
 """Keys of a policy's top-level table."""
 
 DEFAULT_CACHE_SIZE = 4096
@@ -40,12 +41,22 @@ class Policy:
     fault rule tables or :class:`~resilience.chaos.FaultRule`), ``chaos`` (``enabled``,
     ``allowed_colors``, ``seed``) and ``record`` (``rate``, ``path``, ``max_bytes``,
     ``backups``, ``secret_keys``): fault injection and traffic recording, installed by the
-    interceptors (see :mod:`resilience.policy._chaos`). ``cache_size``: how many
-    looked-up method names :meth:`settings_for` remembers (the cache is cleared when full, so a
-    flood of unknown names costs a lookup each, never memory).
+    interceptors (see :mod:`resilience.policy._chaos`). ``profiling``: load-aware profiling,
+    armed by the server interceptors (see :mod:`resilience.policy._profiling`).
+    ``cache_size``: how many looked-up method names :meth:`settings_for` remembers (the cache
+    is cleared when full, so a flood of unknown names costs a lookup each, never memory).
     """
 
-    __slots__ = ("_cache", "_cache_limit", "_lock", "_peers", "_table", "chaos", "record")
+    __slots__ = (
+        "_cache",
+        "_cache_limit",
+        "_lock",
+        "_peers",
+        "_table",
+        "chaos",
+        "profiling",
+        "record",
+    )
 
     def __init__(
         self,
@@ -55,6 +66,7 @@ class Policy:
         faults: Iterable[Any] | None = None,
         chaos: Mapping[str, Any] | ChaosSettings | None = None,
         record: Mapping[str, Any] | RecordSettings | None = None,
+        profiling: Mapping[str, Any] | ProfilingSettings | None = None,
         cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         cache_size = convert("cache_size", integer(ge=1, le=MAX_CACHE_SIZE), cache_size)
@@ -76,6 +88,8 @@ class Policy:
         """Fault rules and switches, or None when the policy has neither section."""
         self.record: RecordSettings | None = parse_record(record)
         """Traffic recording on servers, or None."""
+        self.profiling: ProfilingSettings | None = parse_profiling(profiling)
+        """Load-aware profiling, armed by servers, or None."""
         self._table = MethodTable(layers)
         self._cache_limit = len(self._table.exact) + cache_size
         self._cache: dict[str, MethodSettings] = dict(self._table.exact)
@@ -95,6 +109,7 @@ class Policy:
             faults=data.get("faults"),
             chaos=data.get("chaos"),
             record=data.get("record"),
+            profiling=data.get("profiling"),
         )
 
     @classmethod
@@ -160,11 +175,12 @@ class Policy:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Policy):
             return NotImplemented
-        return (self._table, self._peers, self.chaos, self.record) == (
+        return (self._table, self._peers, self.chaos, self.record, self.profiling) == (
             other._table,
             other._peers,
             other.chaos,
             other.record,
+            other.profiling,
         )
 
     __hash__ = None  # type: ignore[assignment]
