@@ -36,7 +36,12 @@ def check(condition: bool, message: str) -> None:
 def shipped_files() -> None:
     package = resources.files("resilience")
     check("site-packages" in str(Path(str(package))), f"imported from {package}, not the wheel")
-    for name in ("py.typed", "backends/decide.lua", "simulate/scenarios/worked-trace.toml"):
+    for name in (
+        "py.typed",
+        "backends/decide.lua",
+        "tools/simulate/scenarios/worked-trace.toml",
+        "tools/cli/demo_flow.toml",
+    ):
         check(package.joinpath(name).is_file(), f"{name} is missing from the wheel")
 
 
