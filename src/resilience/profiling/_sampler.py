@@ -31,6 +31,7 @@ _IDLE: frozenset[tuple[str, str]] = frozenset(
         ("_server.py", "_serve"),  # grpc: polling its completion queue
         ("_server.py", "wait_for_termination"),
         ("base_events.py", "_run_once"),
+        ("_channel.py", "_blocking"),  # grpc: a sync client waiting for its answer
     }
 )
 """(file base name, function) of innermost frames that mean the thread waits for work."""
