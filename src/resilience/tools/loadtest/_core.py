@@ -17,6 +17,7 @@ import math
 import threading
 import urllib.parse
 from dataclasses import dataclass
+from typing import Any
 
 from resilience._base.keys import COLOR_BAGGAGE, REJECT
 from resilience.context import valid_color
@@ -135,3 +136,15 @@ def reject_reason(trailing: object) -> str | None:
         if key == REJECT:
             return value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
     return None
+
+
+def start_call(channel: Any, call: CallSpec, metadata: Any, timeout: float) -> Any:
+    """Start one generic call on a sync or grpc.aio ``channel``: no serializers (requests and
+    responses stay bytes), and the response side is always a stream: the gRPC wire format does
+    not tell a unary response from a one-message stream, so this works for every server method
+    whatever shape the recording guessed. Returns gRPC's call object, to iterate."""
+    if call.request_streaming:
+        return channel.stream_stream(call.method)(
+            iter(call.requests), metadata=metadata, timeout=timeout
+        )
+    return channel.unary_stream(call.method)(call.requests[0], metadata=metadata, timeout=timeout)

@@ -17,6 +17,7 @@ from resilience.tools.loadtest._core import (
     LoadSettings,
     reject_reason,
     request_metadata,
+    start_call,
 )
 from resilience.tools.loadtest.flow import CallSource
 from resilience.tools.loadtest.report import Results
@@ -87,16 +88,8 @@ async def invoke(
 ) -> tuple[grpc.StatusCode, Any]:
     """Send one generic call and wait for its end; returns (status code, trailing metadata).
     As in the thread engine, responses are always read as a stream (any method shape works)."""
-    generic: Any = channel  # no serializers: requests and responses stay bytes
     try:
-        if call.request_streaming:
-            rpc = generic.stream_stream(call.method)(
-                iter(call.requests), metadata=metadata, timeout=timeout
-            )
-        else:
-            rpc = generic.unary_stream(call.method)(
-                call.requests[0], metadata=metadata, timeout=timeout
-            )
+        rpc = start_call(channel, call, metadata, timeout)
         async for _ in rpc:
             pass
         return await rpc.code(), await rpc.trailing_metadata()

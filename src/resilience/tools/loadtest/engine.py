@@ -19,6 +19,7 @@ from resilience.tools.loadtest._core import (
     LoadSettings,
     reject_reason,
     request_metadata,
+    start_call,
 )
 from resilience.tools.loadtest.flow import CallSource
 from resilience.tools.loadtest.report import Results
@@ -97,21 +98,10 @@ def _worker(
 def invoke(
     channel: grpc.Channel, call: CallSpec, metadata: Any, timeout: float
 ) -> tuple[grpc.StatusCode, Any]:
-    """Send one generic call and wait for its end; returns (status code, trailing metadata).
-
-    The response side is always read as a stream: the gRPC wire format does not tell a unary
-    response from a one-message stream, so this works for every server method whatever shape
-    the recording guessed. Response messages are read and dropped."""
-    generic: Any = channel  # no serializers: requests and responses stay bytes
+    """Send one generic call (see :func:`start_call`) and wait for its end; returns (status
+    code, trailing metadata). Response messages are read and dropped."""
     try:
-        if call.request_streaming:
-            rpc = generic.stream_stream(call.method)(
-                iter(call.requests), metadata=metadata, timeout=timeout
-            )
-        else:
-            rpc = generic.unary_stream(call.method)(
-                call.requests[0], metadata=metadata, timeout=timeout
-            )
+        rpc = start_call(channel, call, metadata, timeout)
         for _ in rpc:
             pass
         return rpc.code(), rpc.trailing_metadata()
