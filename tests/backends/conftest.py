@@ -7,27 +7,20 @@ outage tests stop it (SIGKILL) and start it again on the same port through :clas
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import redis
 
-from ._servers import REDIS_CLI, RedisClusterServers, RedisTlsServer
+from ports import free_port
 
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+from ._servers import REDIS_CLI, REDIS_SERVER, RedisClusterServers, RedisTlsServer
 
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+__all__ = ["REDIS_SERVER", "RedisServer", "free_port", "running_redis"]
 
 
 class RedisServer:
@@ -81,15 +74,25 @@ class RedisServer:
         return redis.Redis(port=self.port, socket_timeout=2.0)
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    """The session's redis-server; restarted by whoever killed it."""
+@contextmanager
+def running_redis() -> Iterator[RedisServer]:
+    """A redis-server of its own on a free port for the block, killed at its end; skips the
+    test when redis-server is not installed."""
     if not os.path.exists(REDIS_SERVER):
         pytest.skip("redis-server is not installed (Debian: apt-get install redis-server)")
     server = RedisServer(free_port())
     server.start()
-    yield server
-    server.kill()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """The session's redis-server; restarted by whoever killed it."""
+    with running_redis() as server:
+        yield server
 
 
 @pytest.fixture

@@ -5,22 +5,20 @@ its own, and a bounded wait for a condition that settles on another thread."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+from ports import free_port
+
 T = TypeVar("T")
 
 
 def closed_address() -> str:
     """A ``127.0.0.1:port`` address with nothing listening (the port was bound, then freed)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"127.0.0.1:{port}"
+    return f"127.0.0.1:{free_port()}"
 
 
 class LoopThread:

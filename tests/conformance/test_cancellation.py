@@ -11,7 +11,6 @@ thread); it then ends with the caller's status. On grpc.aio the wait itself is c
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -21,7 +20,7 @@ import grpc
 import grpc.aio
 import pytest
 
-from backends.conftest import REDIS_SERVER, RedisServer, free_port
+from backends.conftest import running_redis
 from resilience.policy import Policy
 from resilience.testing import EchoBehavior
 
@@ -44,14 +43,8 @@ PAUSE_MS = 10_000
 def redis_url() -> Iterator[str]:
     """A redis-server of the test's own: a pause or a cancelled command of one scenario never
     reaches the next."""
-    if not os.path.exists(REDIS_SERVER):
-        pytest.skip("redis-server is not installed (Debian: apt-get install redis-server)")
-    server = RedisServer(free_port())
-    server.start()
-    try:
+    with running_redis() as server:
         yield server.url
-    finally:
-        server.kill()
 
 
 def policy(*, store: str | None = None, fault: bool = False) -> Policy:

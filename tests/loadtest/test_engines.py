@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from conformance.support import closed_address
 from loadtest.echo_server import Echo, echo_server
 from resilience.tools.loadtest._core import LoadSettings
 from resilience.tools.loadtest.aio_engine import aio_run_calls
@@ -52,12 +53,7 @@ def test_report_numbers_agree_with_the_servers_count(engine: str, server_aio: bo
 
 @pytest.mark.parametrize("engine", ["sync", "aio"])
 def test_an_unreachable_target_is_reported_not_raised(engine: str) -> None:
-    import socket
-
-    with socket.socket() as sock:  # a port that was free a moment ago and has no listener
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     settings = LoadSettings(rate=50, duration=0.1, timeout=1.0, concurrency=2)
     flow = Flow.from_dict({"call": [{"method": "/echo.Echo/Say", "request": "x"}]})
-    report = run(engine, f"127.0.0.1:{port}", WeightedPicker(flow), settings).report()
+    report = run(engine, closed_address(), WeightedPicker(flow), settings).report()
     assert report.codes == {"UNAVAILABLE": settings.total_calls}

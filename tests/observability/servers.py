@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -22,14 +21,9 @@ from typing import Any
 
 import pytest
 
+from ports import free_port
+
 START_TIMEOUT = 20.0
-
-
-def free_port() -> int:
-    """A port that was free on 127.0.0.1 a moment ago (the kernel's choice for port 0)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def http_get(url: str, timeout: float = 2.0) -> bytes:
