@@ -78,6 +78,8 @@ TIMING_MODULES = frozenset(
         "backends/test_redis_cluster.py",
         "backends/test_server_exact_limit.py",
         "chaos/test_fault_over_grpc.py",
+        "conformance/test_cancellation.py",
+        "conformance/test_deadlines.py",
         "failover/test_aio_calls.py",
         "failover/test_channel_contract.py",
         "failover/test_deadlines.py",
