@@ -8,7 +8,8 @@ STAMP  := $(VENV)/.installed
 # after `make test` the demo finds everything installed already.
 DEMO_STAMP := $(VENV)/.installed-demo
 # Debian packages the tests start for real: name of the binary -> package.
-SYSTEM_BINARIES := redis-server:redis-server redis-cli:redis-tools prometheus:prometheus go:golang-go
+SYSTEM_BINARIES := redis-server:redis-server redis-cli:redis-tools prometheus:prometheus go:golang-go \
+	chromium:chromium chromedriver:chromium-driver
 
 .PHONY: demo test lint typecheck unit venv system-deps bench docs wheel-check wheel wheel-smoke \
 	compat stress clean

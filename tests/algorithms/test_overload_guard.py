@@ -131,3 +131,19 @@ def test_a_negative_or_nan_latency_is_refused(latency: float) -> None:
     guard.try_acquire(1)
     with pytest.raises(ValueError, match="latency must be >= 0"):
         guard.release(latency)
+
+
+def test_shedding_tiers_name_the_tiers_shed_now_and_clear_once_calm() -> None:
+    clock, cpu = ManualClock(), FakeCpu(0.0)
+    guard = guard_with_capacity_ten(clock, cpu)
+    assert guard.shedding_tiers() == ()
+    cpu.utilization = 0.92
+    clock.advance(0.5)
+    fill(guard, tier=1, calls=20)
+    assert not guard.try_acquire(2).allowed
+    assert guard.shedding_tiers() == (2, 3, 4)
+    cpu.utilization = 0.0
+    clock.advance(0.5)
+    guard.try_acquire(1)  # samples the cool CPU (decay 0: the average is the sample)
+    clock.advance(1.5)  # past the 1 s cool-down
+    assert guard.shedding_tiers() == ()

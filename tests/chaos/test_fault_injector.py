@@ -186,3 +186,31 @@ def test_registry_finds_injectors_by_name() -> None:
         registry.get("nope")
     registry.unregister("orders")
     assert registry.names() == []
+
+
+def test_gauge_readings_give_each_active_rule_its_seconds_left() -> None:
+    clock = ManualClock(100.0)
+    rules = [
+        FaultRule(method="/a.A/*", name="slow-a", delay=0.1),
+        FaultRule(method="/b.B/X", side="client", delay=0.1),
+        FaultRule(method="/c.C/*", side="both", delay=0.1),
+    ]
+    injector = FaultInjector(rules, clock=clock)
+    assert list(injector.gauge_readings("server")) == []  # switched off: nothing is active
+    assert injector.remaining() == 0.0
+    injector.enable(for_seconds=30)
+    clock.advance(10)
+    server = [(r.name, r.value, dict(r.attributes)) for r in injector.gauge_readings("server")]
+    assert server == [
+        ("fault.remaining_seconds", 20.0, {"rule": "slow-a", "side": "server"}),
+        ("fault.remaining_seconds", 20.0, {"rule": "/c.C/*", "side": "server"}),
+    ]
+    assert [r.attributes["rule"] for r in injector.gauge_readings("client")] == [
+        "/b.B/X",
+        "/c.C/*",
+    ]
+    clock.advance(20)  # lapsed
+    assert list(injector.gauge_readings("server")) == []
+    injector.enable()  # no lapse
+    assert injector.remaining() is None
+    assert {r.value for r in injector.gauge_readings("server")} == {math.inf}

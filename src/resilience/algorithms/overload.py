@@ -125,6 +125,19 @@ class OverloadGuard:
         with self._lock:
             return self._capacity(now)
 
+    def shedding_tiers(self) -> tuple[int, ...]:
+        """The tiers being shed now: shed within the last ``cooldown`` seconds, or shed since
+        and the CPU still above their threshold (for status pages; the call path does not use
+        it). Empty when nothing is shed."""
+        now = self._clock()
+        with self._lock:
+            return tuple(
+                tier
+                for tier, since in self._shed_since.items()
+                if since is not None
+                and (now - since <= self._cooldown or self._cpu > self._thresholds[tier])
+            )
+
     def try_acquire(self, tier: int) -> Decision:
         """Admit a call of ``tier`` (1..4) or shed it; see the class docstring. An admitted call
         must be followed by exactly one :meth:`release`."""

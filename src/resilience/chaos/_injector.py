@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 import random
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from resilience._base.clock import Clock, default_clock
 from resilience.chaos._rules import Fault, FaultRule, Side
 from resilience.errors import ConfigError
+from resilience.events import GaugeReading
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,30 @@ class FaultInjector:
         """Whether faults are being injected now (an ``enable(for_seconds=...)`` lapses)."""
         state = self._state
         return state.enabled and (state.until is None or self._clock() < state.until)
+
+    def remaining(self) -> float | None:
+        """Seconds until an ``enable(for_seconds=...)`` lapses: 0.0 when not injecting, None
+        when injecting with no lapse."""
+        state = self._state
+        if not state.enabled:
+            return 0.0
+        if state.until is None:
+            return None
+        return max(0.0, state.until - self._clock())
+
+    def gauge_readings(self, side: Side) -> Iterator[GaugeReading]:
+        """While injecting, one ``fault.remaining_seconds`` reading per rule acting on
+        ``side``: the seconds left before the faults switch themselves off (``inf`` with no
+        lapse), labelled ``rule`` (the rule's label) and ``side``. Nothing when switched off."""
+        left = self.remaining()
+        if left == 0.0:
+            return
+        value = math.inf if left is None else left
+        for rule in self._state.rules:
+            if rule.side in (side, "both"):
+                yield GaugeReading(
+                    "fault.remaining_seconds", value, {"rule": rule.label, "side": side}
+                )
 
     def enable(self, *, for_seconds: float | None = None) -> None:
         """Start injecting; with ``for_seconds`` (finite, > 0), stop by itself after that long."""

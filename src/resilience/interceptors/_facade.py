@@ -45,8 +45,13 @@ class ClientFacade:
     def gauge_readings(self) -> list[GaugeReading]:
         """Current per-method gauges (a :class:`resilience.events.GaugeSource`):
         ``breaker.drop_probability``, ``breaker.state`` (0 closed, 1 half-open),
-        ``timeout.seconds``."""
-        return self._pipeline.gauge_readings()
+        ``timeout.seconds``, and ``fault.remaining_seconds`` per client-side fault rule while
+        faults are injected."""
+        readings = self._pipeline.gauge_readings()
+        injector = self._pipeline.injector
+        if injector is not None:
+            readings.extend(injector.gauge_readings("client"))
+        return readings
 
 
 class ServerFacade:
@@ -103,5 +108,12 @@ class ServerFacade:
         return self._pipeline.plugins.injector
 
     def gauge_readings(self) -> list[GaugeReading]:
-        """Current per-method gauges (a :class:`resilience.events.GaugeSource`)."""
-        return self._pipeline.gauge_readings()
+        """Current per-method gauges (a :class:`resilience.events.GaugeSource`): a limit's
+        ``limiter.limit`` and ``limiter.used`` (per tier), the overload guard's
+        ``overload.shedding``, ``overload.cpu`` and ``overload.inflight``, and
+        ``fault.remaining_seconds`` per server-side fault rule while faults are injected."""
+        readings = self._pipeline.gauge_readings()
+        injector = self._pipeline.plugins.injector
+        if injector is not None:
+            readings.extend(injector.gauge_readings("server"))
+        return readings

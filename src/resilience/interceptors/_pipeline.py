@@ -153,8 +153,9 @@ class Pipeline:
         side: str,
         aio: bool = False,
     ) -> None:
-        # None: the default observers (metrics, crash reports); each is a no-op until its
-        # backend (an OTel SDK meter provider, an initialised sentry-sdk) is configured.
+        # None: the default observers (metrics, crash reports, status page statistics); each
+        # is a no-op until its backend (an OTel SDK meter provider, an initialised sentry-sdk,
+        # a served status page) is configured.
         self.observers: tuple[Observer, ...] = (
             default_observers() if observers is None else tuple(observers)
         )

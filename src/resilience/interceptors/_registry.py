@@ -18,12 +18,13 @@ from collections.abc import Hashable, Iterator
 from typing import Any
 
 from resilience._base.clock import Clock, default_clock
-from resilience.algorithms import EmaTimeout, OverloadGuard, SreBreaker
+from resilience.algorithms import EmaTimeout, OverloadGuard, SreBreaker, TieredLimiter
 from resilience.events import GaugeReading
 from resilience.interceptors._guard import release
 from resilience.interceptors._server_limits import (
     AwaitedLimiter,
     Limiter,
+    _Plain,
     build_aio_limiter,
     build_limiter,
     build_overload,
@@ -118,6 +119,15 @@ class MethodState:
             yield GaugeReading("breaker.state", 1.0 if p > 0 else 0.0, attributes)
         if self.timeout is not None:
             yield GaugeReading("timeout.seconds", self.timeout.timeout(), attributes)
+        if self.limiter is not None:
+            yield from limiter_readings(self.limiter, attributes)
+        if self.overload is not None:
+            shed = self.overload.shedding_tiers()
+            yield GaugeReading("overload.shedding", 1.0 if shed else 0.0, attributes)
+            for tier in shed:
+                yield GaugeReading("overload.shedding_tier", 1.0, {**attributes, "tier": str(tier)})
+            yield GaugeReading("overload.cpu", self.overload.cpu, attributes)
+            yield GaugeReading("overload.inflight", float(self.overload.inflight), attributes)
 
 
 class _Shared:
@@ -232,6 +242,23 @@ class Registry:
         registry: reporting it here too would count it twice.)"""
         for state in list(self._states.values()):
             yield from state.gauge_readings(self.side)
+
+
+def limiter_readings(limiter: Limiter, attributes: dict[str, str]) -> Iterator[GaugeReading]:
+    """An in-process limit's use of its budget: ``limiter.limit`` (admissions per window) and
+    ``limiter.used`` (admitted over the sliding window now), per ``tier`` for a tiered limit
+    (``tier`` "all" otherwise). A store-backed limit reports nothing here (its count lives in
+    the store; it reports ``limiter.fallback`` itself)."""
+    if isinstance(limiter, TieredLimiter):
+        yield GaugeReading("limiter.limit", float(limiter.limit), attributes)
+        for stats in limiter.snapshot():
+            tier = {**attributes, "tier": str(int(stats.tier))}
+            yield GaugeReading("limiter.used", float(stats.admitted), tier)
+    elif isinstance(limiter, _Plain):
+        yield GaugeReading("limiter.limit", float(limiter.limiter.limit), attributes)
+        yield GaugeReading(
+            "limiter.used", float(limiter.limiter.count), {**attributes, "tier": "all"}
+        )
 
 
 def limit_text(limit: RateLimitSettings, method: str) -> str:

@@ -17,6 +17,10 @@ from opentelemetry import metrics
 
 from resilience._base.optional import require
 from resilience.errors import ConfigError
+from resilience.events import default_gauge_registry
+from resilience.observability._http import start_server
+from resilience.observability._stats import default_call_stats
+from resilience.observability._status import status_app
 
 
 class MetricsServer:
@@ -34,8 +38,17 @@ class MetricsServer:
     @property
     def url(self) -> str:
         """The scrape URL, ``http://host:port/metrics``."""
+        return f"{self._base}/metrics"
+
+    @property
+    def status_url(self) -> str:
+        """The status page, ``http://host:port/status`` (its data: ``/status.json``)."""
+        return f"{self._base}/status"
+
+    @property
+    def _base(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/metrics"
+        return f"http://{host}:{self.port}"
 
     def stop(self) -> None:
         """Stop serving and shut the reader down; safe to call twice. The global meter provider
@@ -64,7 +77,9 @@ class MetricsServer:
         return f"MetricsServer({self.url!r}, {state})"
 
 
-def serve_metrics(port: int, host: str = "127.0.0.1", *, set_global: bool = True) -> MetricsServer:
+def serve_metrics(
+    port: int, host: str = "127.0.0.1", *, set_global: bool = True, status: bool = True
+) -> MetricsServer:
     """Serve the library's metrics for Prometheus on ``http://host:port/metrics``.
 
     ``port`` 0 picks a free port (read it from the returned server's ``port``). ``host`` defaults
@@ -73,6 +88,10 @@ def serve_metrics(port: int, host: str = "127.0.0.1", *, set_global: bool = True
     :class:`~resilience.errors.ConfigError` when an SDK provider is already installed (add a
     ``PrometheusMetricReader`` to it instead). With ``set_global=False`` pass the returned
     ``meter_provider`` to :class:`~resilience.observability.MetricsObserver` yourself.
+
+    With ``status`` (the default) the same server also serves the live status page,
+    ``/status`` (HTML, refreshed every second) and ``/status.json``, and the interceptors'
+    default per-method statistics start recording (docs/status-page.md).
 
     Raises :class:`~resilience.errors.MissingExtraError` when the ``otel`` extra is missing.
     """
@@ -93,8 +112,13 @@ def serve_metrics(port: int, host: str = "127.0.0.1", *, set_global: bool = True
     registry = prometheus_client.CollectorRegistry()
     reader = exporter.PrometheusMetricReader(registry=registry)
     provider = sdk_metrics.MeterProvider(metric_readers=[reader])
+    app = prometheus_client.make_wsgi_app(registry)
+    if status:
+        stats = default_call_stats()
+        stats.activate()
+        app = status_app(app, stats, default_gauge_registry())
     try:
-        httpd, thread = prometheus_client.start_http_server(port, addr=host, registry=registry)
+        httpd, thread = start_server(app, host, port)
     except BaseException:
         provider.shutdown()
         raise
