@@ -130,7 +130,7 @@ def test_the_page_is_self_contained_and_never_parses_data_as_html() -> None:
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", PAGE)  # no external asset
     assert "innerHTML" not in SCRIPT
     assert "eval(" not in SCRIPT
-    assert "fetch(\"status.json\"" in SCRIPT
+    assert 'fetch("status.json"' in SCRIPT
     for source in (SCRIPT, STYLE):  # the CSP allows exactly the inline script and style
         digest = base64.b64encode(hashlib.sha256(source.encode()).digest()).decode()
         assert f"'sha256-{digest}'" in CONTENT_SECURITY_POLICY

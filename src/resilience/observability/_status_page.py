@@ -27,7 +27,10 @@ const COLUMNS = ["Method", "Side", "Calls/s", "Errors", "p50", "p99", "In flight
   "Shedding"];
 function num(v, digits) { return v === null || v === undefined ? "\\u2013" : v.toFixed(digits); }
 function pct(v) { return v === null || v === undefined ? "\\u2013" : (100 * v).toFixed(1) + " %"; }
-function ms(v) { return v === null || v === undefined ? "\\u2013" : (1000 * v).toFixed(1) + " ms"; }
+function ms(v) {
+  if (v === null || v === undefined) return "\\u2013";
+  return (1000 * v).toFixed(v < 0.001 ? 2 : 1) + " ms";
+}
 function cell(row, text, cls) {
   const td = document.createElement("td");
   td.textContent = text;
