@@ -13,7 +13,7 @@ STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#1d2330;background:#f7f8fa}
 h1{font-size:1.3em;margin:0 0 .2em}h2{font-size:1.05em;margin:1.4em 0 .4em}
 #meta{color:#5b6475;margin-bottom:1em}#state.stale{color:#a3320b;font-weight:600}
-table{border-collapse:collapse;background:#fff;box-shadow:0 1px 2px #0002;min-width:40em}
+table{border-collapse:collapse;background:#fff;box-shadow:0 1px 2px rgba(0,0,0,.13);min-width:40em}
 th,td{padding:.35em .7em;border-bottom:1px solid #e3e6eb;text-align:right;white-space:nowrap}
 th{background:#eef1f5;font-weight:600}td:first-child,th:first-child,td.l{text-align:left}
 td.warn{color:#a3320b;font-weight:600}td.ok{color:#2e6b30}.none{color:#8a93a3}
