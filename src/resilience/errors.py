@@ -24,6 +24,8 @@ class RejectReason(str, Enum):
     """The adaptive cross-center retry window refused a failover attempt."""
     FAULT = "fault"
     """An injected fault (chaos) aborted the call."""
+    BULKHEAD = "bulkhead"
+    """A pipeline's bulkhead was full: as many calls as allowed ran and its queue was full."""
 
     def __str__(self) -> str:
         return self.value

@@ -170,6 +170,14 @@ class OverloadGuard:
             if self._inflight > 0:  # an extra release must not hide real load
                 self._inflight -= 1
 
+    def abandon(self) -> None:
+        """End an admitted call that never ran (a later check refused it): one call fewer in
+        flight, and no latency counted, so the capacity estimate is not skewed. Use it instead
+        of :meth:`release`, exactly once."""
+        with self._lock:
+            if self._inflight > 0:
+                self._inflight -= 1
+
     def _sheds(self, tier: int, threshold: float, now: float) -> bool:
         since = self._shed_since[tier]
         if self._cpu <= threshold:

@@ -1,0 +1,239 @@
+"""Running a call through the stages: admission groups, permits ended once, timeouts enforced.
+
+The stages are compiled into *layers*: a run of consecutive admission stages is one group
+(admitted in order, ended in reverse), a wrapping stage is a layer of its own. A group admits
+every stage or, at the first refusal, ends the permits it already holds as ``NOT_RUN`` and
+raises :class:`Rejected`. What the group protects (the call, or the inner layers) then runs
+under the smallest timeout its permits set, and every permit ends with the outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from resilience._base.clock import Clock
+from resilience.pipeline._core import (
+    NOT_RUN,
+    Attempt,
+    CallTimeout,
+    Env,
+    Kind,
+    Outcome,
+    Permit,
+    Rejected,
+    Rejection,
+    Stage,
+    Wrapper,
+)
+
+_log = logging.getLogger("resilience.pipeline")
+
+Layer = tuple[Stage, ...] | Wrapper
+
+deadline_var: contextvars.ContextVar[tuple[float, Clock] | None] = contextvars.ContextVar(
+    "resilience_pipeline_deadline", default=None
+)
+
+
+def time_left() -> float | None:
+    """Seconds left before the innermost running pipeline's timeout (may be negative once
+    passed), or None outside a pipeline with a timeout. Pass it on to what can honour it:
+    ``httpx.get(url, timeout=time_left())``, ``sqlite3.connect(path, timeout=...)``, a gRPC
+    call's ``timeout=``."""
+    current = deadline_var.get()
+    if current is None:
+        return None
+    deadline, clock = current
+    return deadline - clock()
+
+
+def compile_layers(stages: Sequence[Stage | Wrapper]) -> tuple[Layer, ...]:
+    """Group consecutive admission stages; a wrapper is a layer of its own."""
+    layers: list[Layer] = []
+    group: list[Stage] = []
+    for stage in stages:
+        if isinstance(stage, Wrapper) and not isinstance(stage, Stage):
+            if group:
+                layers.append(tuple(group))
+                group = []
+            layers.append(stage)
+        elif isinstance(stage, Stage):
+            group.append(stage)
+        else:
+            raise TypeError(
+                f"a pipeline stage needs admit()/aadmit() (a Stage) or run()/arun() "
+                f"(a Wrapper), got {stage!r}"
+            )
+    if group:
+        layers.append(tuple(group))
+    return tuple(layers)
+
+
+def _named(rejection: Rejection, stage: Stage) -> Rejection:
+    if rejection.stage:
+        return rejection
+    return Rejection(rejection.reason, rejection.retry_after, stage.name)
+
+
+def _refuse(permits: list[Permit], rejection: Rejection, env: Env) -> Rejected:
+    end_all(permits, NOT_RUN)
+    return Rejected(rejection, env.name)
+
+
+def end_all(permits: Sequence[Permit], outcome: Outcome) -> None:
+    """End ``permits`` innermost first; a failing stage is logged, never raised."""
+    for permit in reversed(permits):
+        try:
+            permit.end(outcome)
+        except Exception:
+            _log.warning("ending %r raised; ignored", permit, exc_info=True)
+
+
+def admit_all(group: tuple[Stage, ...], attempt: Attempt, env: Env) -> list[Permit]:
+    """Admit ``attempt`` at every stage of ``group`` or raise :class:`Rejected` (permits
+    already held are ended ``NOT_RUN``). A stage whose ``admit`` raises is skipped (logged)."""
+    permits: list[Permit] = []
+    for stage in group:
+        try:
+            got = stage.admit(attempt)
+        except TypeError:  # a misuse (an asyncio-only stage on a sync call): say so
+            end_all(permits, NOT_RUN)
+            raise
+        except Exception:
+            _log.warning("stage %r raised on admission; skipped", stage, exc_info=True)
+            continue
+        if isinstance(got, Rejection):
+            raise _refuse(permits, _named(got, stage), env)
+        permits.append(got)
+    return permits
+
+
+async def aadmit_all(group: tuple[Stage, ...], attempt: Attempt, env: Env) -> list[Permit]:
+    """:func:`admit_all` awaiting each stage's ``aadmit``."""
+    permits: list[Permit] = []
+    try:
+        for stage in group:
+            try:
+                got = await stage.aadmit(attempt)
+            except TypeError:
+                end_all(permits, NOT_RUN)
+                raise
+            except Exception:
+                _log.warning("stage %r raised on admission; skipped", stage, exc_info=True)
+                continue
+            if isinstance(got, Rejection):
+                raise _refuse(permits, _named(got, stage), env)
+            permits.append(got)
+    except asyncio.CancelledError:  # cancelled while a stage waited (a bulkhead queue)
+        end_all(permits, NOT_RUN)
+        raise
+    return permits
+
+
+def _timeout_of(permits: list[Permit]) -> float | None:
+    bounds = [permit.timeout for permit in permits if permit.timeout is not None]
+    return min(bounds) if bounds else None
+
+
+def bind_deadline(timeout: float | None, env: Env) -> contextvars.Token[Any] | None:
+    if timeout is None:
+        return None
+    deadline = env.clock() + timeout
+    current = deadline_var.get()
+    if current is not None and current[1] is env.clock and current[0] < deadline:
+        return None
+    return deadline_var.set((deadline, env.clock))
+
+
+def run_sync(
+    layers: tuple[Layer, ...], index: int, attempt: Attempt, call: Callable[[], Any], env: Env
+) -> Any:
+    """Run ``call`` behind ``layers[index:]`` (sync)."""
+    if index == len(layers):
+        return call()
+    layer = layers[index]
+    if not isinstance(layer, tuple):
+        return layer.run(lambda inner: run_sync(layers, index + 1, inner, call, env), attempt, env)
+    permits = admit_all(layer, attempt, env)
+    timeout = _timeout_of(permits)
+    token = bind_deadline(timeout, env)
+    started = env.clock()
+    try:
+        result = run_sync(layers, index + 1, attempt, call, env)
+    except BaseException as exc:
+        duration = env.clock() - started
+        kind = env.judge.exception_kind(exc)
+        if timeout is not None and duration > timeout and kind is not Kind.NOT_RUN:
+            kind = Kind.TIMEOUT
+        end_all(permits, Outcome(kind, duration, exc))
+        raise
+    finally:
+        if token is not None:
+            deadline_var.reset(token)
+    duration = env.clock() - started
+    if timeout is not None and duration > timeout:
+        error = CallTimeout(timeout, env.name)
+        end_all(permits, Outcome(Kind.TIMEOUT, duration, error))
+        raise error
+    end_all(permits, Outcome(env.judge.result_kind(result), duration))
+    return result
+
+
+async def run_async(
+    layers: tuple[Layer, ...],
+    index: int,
+    attempt: Attempt,
+    call: Callable[[], Awaitable[Any]],
+    env: Env,
+) -> Any:
+    """Run ``call`` behind ``layers[index:]`` (asyncio); a timeout cancels what runs inside."""
+    if index == len(layers):
+        return await call()
+    layer = layers[index]
+    if not isinstance(layer, tuple):
+        return await layer.arun(
+            lambda inner: run_async(layers, index + 1, inner, call, env), attempt, env
+        )
+    permits = await aadmit_all(layer, attempt, env)
+    timeout = _timeout_of(permits)
+    token = bind_deadline(timeout, env)
+    started = env.clock()
+    try:
+        inner = run_async(layers, index + 1, attempt, call, env)
+        result = await (inner if timeout is None else within(inner, timeout, env))
+    except BaseException as exc:
+        duration = env.clock() - started
+        end_all(permits, Outcome(env.judge.exception_kind(exc), duration, exc))
+        raise
+    finally:
+        if token is not None:
+            deadline_var.reset(token)
+    duration = env.clock() - started
+    end_all(permits, Outcome(env.judge.result_kind(result), duration))
+    return result
+
+
+async def within(work: Awaitable[Any], timeout: float, env: Env) -> Any:
+    """Await ``work`` for at most ``timeout`` seconds of ``env.asleep``; past it, cancel it,
+    wait for it to finish cancelling, and raise :class:`CallTimeout`."""
+    task = asyncio.ensure_future(work)
+    timer = asyncio.ensure_future(env.asleep(timeout))
+    try:
+        await asyncio.wait((task, timer), return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:  # we were cancelled: so is the work
+        timer.cancel()
+        task.cancel()
+        await asyncio.wait((task,))
+        raise
+    if task.done():
+        timer.cancel()
+        return task.result()
+    task.cancel()
+    await asyncio.wait((task,))
+    if not task.cancelled() and task.exception() is None:
+        _log.debug("a timed-out call finished while being cancelled; its result is dropped")
+    raise CallTimeout(timeout, env.name)

@@ -1,0 +1,298 @@
+"""Pipeline: ordered stages around any call, sync or asyncio."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from types import TracebackType
+from typing import Any, ParamSpec, TypeVar, overload
+
+from resilience._base.clock import Clock, default_clock
+from resilience.context import current_color, current_tier
+from resilience.events import CallInfo, CallOutcome, Observer
+from resilience.pipeline import _report
+from resilience.pipeline._core import (
+    AsyncSleep,
+    Attempt,
+    CallTimeout,
+    Env,
+    Judge,
+    Kind,
+    Outcome,
+    Permit,
+    Sleep,
+    Stage,
+    Wrapper,
+)
+from resilience.pipeline._engine import (
+    aadmit_all,
+    admit_all,
+    bind_deadline,
+    compile_layers,
+    deadline_var,
+    end_all,
+    run_async,
+    run_sync,
+)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Pipeline:
+    """Stages around a call, outermost first: ``Pipeline([Fallback(...), Retry(...),
+    Breaker(...), RateLimit(...), Timeout(...)], name="catalog")``.
+
+    Use: ``pipe.call(fn, *args, **kwargs)``, ``await pipe.acall(async_fn, ...)``, ``@pipe``
+    on a sync or async function, or ``with pipe.guard():`` / ``async with pipe.guard():``
+    around a block (admission stages only: a block cannot be retried).
+
+    A refused call raises :class:`Rejected` (the function was not called); a call past a
+    :class:`Timeout` raises :class:`CallTimeout`. Every permit a stage gave is ended exactly
+    once with the outcome, ``NOT_RUN`` when a later stage refused the call.
+
+    ``name``: reported as the ``method`` of the :class:`~resilience.events.CallInfo` the
+    observers get (side ``client``). ``failure_on``: exception types that count as the
+    callee's failure (default every ``Exception``; others count as successes and still reach
+    the caller). ``failure_if``: a predicate on a result that counts it as a failure (for
+    example ``lambda r: r.status_code >= 500``). ``tier``: the calls' tier (1..4) when
+    :func:`resilience.context.tier` sets none (default 2, the policy's default).
+    ``idempotent``: whether the call may run more than once; :class:`Retry` and
+    :class:`Hedge` refuse to be built into a pipeline that is not. ``observers``: default
+    :func:`resilience.observability.default_observers`. ``clock``, ``sleep``, ``asleep``:
+    seconds, injected so that tests drive time (defaults: ``time.monotonic``, ``time.sleep``,
+    ``asyncio.sleep``).
+    """
+
+    __slots__ = ("_budgets", "_env", "_layers", "_plain", "idempotent", "name", "stages", "tier")
+
+    def __init__(
+        self,
+        stages: Sequence[Stage | Wrapper],
+        *,
+        name: str = "pipeline",
+        failure_on: tuple[type[BaseException], ...] = (Exception,),
+        failure_if: Callable[[Any], bool] | None = None,
+        tier: int = 2,
+        idempotent: bool = False,
+        observers: Sequence[Observer] | None = None,
+        clock: Clock = default_clock,
+        sleep: Sleep = time.sleep,
+        asleep: AsyncSleep = asyncio.sleep,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"name must be a non-empty string, got {name!r}")
+        if isinstance(tier, bool) or tier not in (1, 2, 3, 4):
+            raise ValueError(f"tier must be 1, 2, 3 or 4, got {tier!r}")
+        self.stages = tuple(stages)
+        self._layers = compile_layers(self.stages)
+        for stage in self.stages:
+            needs = getattr(stage, "needs_idempotent", False)
+            if needs and not idempotent:
+                raise ValueError(
+                    f"{type(stage).__name__} runs the call more than once: build the pipeline "
+                    f"{name!r} with idempotent=True if the call is safe to repeat, else remove it"
+                )
+        if observers is None:
+            from resilience.observability import default_observers
+
+            observers = default_observers()
+        self.name = name
+        self.tier = tier
+        self.idempotent = idempotent
+        budgets = {id(b): b for b in (getattr(s, "budget", None) for s in self.stages) if b}
+        self._budgets: tuple[Any, ...] = tuple(budgets.values())
+        self._plain = all(isinstance(layer, tuple) for layer in self._layers)
+        judge = Judge(failure_on, failure_if)
+        self._env = Env(name, judge, clock, sleep, asleep, tuple(observers))
+
+    def _attempt(self) -> Attempt:
+        tier = current_tier()
+        return Attempt(self.name, self.tier if tier is None else tier)
+
+    def _info(self, attempt: Attempt) -> CallInfo:
+        return CallInfo("client", self.name, current_color(), attempt.tier)
+
+    def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn(*args, **kwargs)`` through the stages and return its result (or a
+        fallback's); raise what it raised, :class:`Rejected` or :class:`CallTimeout`."""
+        env = self._env
+        attempt = self._attempt()
+        info = self._info(attempt)
+        _report.started(env.observers, info)
+        for budget in self._budgets:
+            budget.record_call()
+        started = env.clock()
+        try:
+            result: T = run_sync(self._layers, 0, attempt, lambda: fn(*args, **kwargs), env)
+        except BaseException as exc:
+            code, reason = _report.code_of(exc, env.judge)
+            _report.ended(env.observers, info, CallOutcome(code, env.clock() - started, reason))
+            raise
+        code = _report.result_code(result, env.judge)
+        _report.ended(env.observers, info, CallOutcome(code, env.clock() - started))
+        return result
+
+    async def acall(self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Await ``fn(*args, **kwargs)`` through the stages (see :meth:`call`); a timeout
+        cancels it."""
+        env = self._env
+        attempt = self._attempt()
+        info = self._info(attempt)
+        _report.started(env.observers, info)
+        for budget in self._budgets:
+            budget.record_call()
+        started = env.clock()
+        try:
+            result: T = await run_async(self._layers, 0, attempt, lambda: fn(*args, **kwargs), env)
+        except BaseException as exc:
+            code, reason = _report.code_of(exc, env.judge)
+            _report.ended(env.observers, info, CallOutcome(code, env.clock() - started, reason))
+            raise
+        code = _report.result_code(result, env.judge)
+        _report.ended(env.observers, info, CallOutcome(code, env.clock() - started))
+        return result
+
+    @overload
+    def __call__(
+        self, fn: Callable[P, Coroutine[Any, Any, T]]
+    ) -> Callable[P, Coroutine[Any, Any, T]]: ...
+
+    @overload
+    def __call__(self, fn: Callable[P, T]) -> Callable[P, T]: ...
+
+    def __call__(self, fn: Callable[P, Any]) -> Callable[P, Any]:
+        """Decorate ``fn`` (sync or async) so that every call runs through the pipeline."""
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def protected_async(*args: P.args, **kwargs: P.kwargs) -> Any:
+                return await self.acall(fn, *args, **kwargs)
+
+            return protected_async
+
+        @functools.wraps(fn)
+        def protected(*args: P.args, **kwargs: P.kwargs) -> Any:
+            return self.call(fn, *args, **kwargs)
+
+        return protected
+
+    def guard(self) -> Guard:
+        """A context manager (``with`` or ``async with``) that admits the block at every
+        stage and ends the permits with how the block ended. Only admission stages apply: a
+        pipeline with a retry, hedge or fallback stage raises TypeError (a block cannot be
+        run again nor replaced). A timeout cannot interrupt a block: a block that outlives it
+        is recorded as a timeout and raises :class:`CallTimeout` when it ends; use
+        :meth:`acall` for cancellation."""
+        if not self._plain:
+            raise TypeError(
+                f"pipeline {self.name!r} has a retry, hedge or fallback stage, which cannot "
+                "apply to a with-block: use pipe.call(fn) / pipe.acall(fn) or @pipe instead"
+            )
+        return Guard(self)
+
+    def __repr__(self) -> str:
+        names = ", ".join(getattr(stage, "name", type(stage).__name__) for stage in self.stages)
+        return f"Pipeline(name={self.name!r}, stages=[{names}])"
+
+
+class Guard:
+    """One guarded block (see :meth:`Pipeline.guard`); use it once."""
+
+    __slots__ = ("_info", "_permits", "_pipeline", "_started", "_timeout", "_token")
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+        self._permits: list[Permit] = []
+        self._timeout: float | None = None
+        self._token: Any = None
+        self._started = 0.0
+        self._info: CallInfo | None = None
+
+    def _admitted(self, permits: list[Permit]) -> None:
+        env = self._pipeline._env
+        self._permits = permits
+        bounds = [p.timeout for p in permits if p.timeout is not None]
+        self._timeout = min(bounds) if bounds else None
+        self._token = bind_deadline(self._timeout, env)
+        self._started = env.clock()
+
+    def _begin(self) -> Attempt:
+        pipeline = self._pipeline
+        attempt = pipeline._attempt()
+        self._info = pipeline._info(attempt)
+        _report.started(pipeline._env.observers, self._info)
+        return attempt
+
+    def __enter__(self) -> Guard:
+        attempt = self._begin()
+        env = self._pipeline._env
+        layers = self._pipeline._layers
+        try:
+            permits = admit_all(layers[0], attempt, env) if layers else []  # type: ignore[arg-type]
+        except BaseException as exc:
+            self._report(exc, 0.0)
+            raise
+        self._admitted(permits)
+        return self
+
+    async def __aenter__(self) -> Guard:
+        attempt = self._begin()
+        env = self._pipeline._env
+        layers = self._pipeline._layers
+        try:
+            permits = await aadmit_all(layers[0], attempt, env) if layers else []  # type: ignore[arg-type]
+        except BaseException as exc:
+            self._report(exc, 0.0)
+            raise
+        self._admitted(permits)
+        return self
+
+    def _report(self, exc: BaseException | None, duration: float) -> None:
+        env = self._pipeline._env
+        assert self._info is not None
+        if exc is None:
+            outcome = CallOutcome(_report._OK, duration)
+        else:
+            code, reason = _report.code_of(exc, env.judge)
+            outcome = CallOutcome(code, duration, reason)
+        _report.ended(env.observers, self._info, outcome)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        env = self._pipeline._env
+        if self._token is not None:
+            deadline_var.reset(self._token)
+            self._token = None
+        duration = env.clock() - self._started
+        late = self._timeout is not None and duration > self._timeout
+        if exc is not None:
+            kind = env.judge.exception_kind(exc)
+            if late and kind is not Kind.CANCELLED:
+                kind = Kind.TIMEOUT
+            end_all(self._permits, Outcome(kind, duration, exc))
+            self._report(exc, duration)
+            return
+        if late:
+            assert self._timeout is not None
+            error = CallTimeout(self._timeout, env.name)
+            end_all(self._permits, Outcome(Kind.TIMEOUT, duration, error))
+            self._report(error, duration)
+            raise error
+        end_all(self._permits, Outcome(Kind.SUCCESS, duration))
+        self._report(None, duration)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, traceback)

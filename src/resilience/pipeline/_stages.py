@@ -1,0 +1,215 @@
+"""Admission stages over the algorithms: rate limit, overload guard, breaker, timeout.
+
+What each does with a permit ended ``NOT_RUN`` (a later stage refused the call) is stated per
+stage; the recommended order (docs/pipeline.md) puts the rate limit last among the admission
+stages because a sliding window cannot take an admission back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from resilience.algorithms import (
+    EmaTimeout,
+    OverloadGuard,
+    SlidingWindowLimiter,
+    SreBreaker,
+    TieredLimiter,
+)
+from resilience.algorithms._decision import Decision
+from resilience.algorithms._params import Duration, seconds
+from resilience.backends import (
+    AioSharedSlidingWindowLimiter,
+    AioSharedTieredLimiter,
+    AioTierLimiter,
+    SharedSlidingWindowLimiter,
+    SharedTieredLimiter,
+)
+from resilience.pipeline._core import Attempt, Kind, Outcome, Permit, Rejection, SyncStage
+
+
+def _free() -> Permit:
+    return Permit()
+
+
+def _rejection(decision: Decision, stage: str) -> Rejection:
+    return Rejection(decision.reason or "rate_limit", decision.retry_after, stage)
+
+
+class RateLimit(SyncStage):
+    """Admit a call if ``limiter`` has room: a :class:`~resilience.algorithms.SlidingWindowLimiter`,
+    a :class:`~resilience.algorithms.TieredLimiter` (the call's tier is passed), one shared
+    through a store (:mod:`resilience.backends`: ``SharedSlidingWindowLimiter``,
+    ``SharedTieredLimiter`` and their ``Aio`` twins), or what ``build_limiter`` returns.
+
+    ``weight``: the request's weight ``n`` (>= 1; ``build_limiter``'s limiters take 1). An
+    asyncio shared limiter is awaited in :meth:`aadmit`, and a sync call through it raises
+    TypeError (it lives on its event loop). A refusal carries the limiter's reason
+    (``rate_limit`` or ``shed``) and ``retry_after``. A permit ended ``NOT_RUN`` is *not*
+    refunded: the window counted the admission and cannot take it back, so put this stage
+    after every stage that may refuse.
+    """
+
+    __slots__ = ("_aacquire", "_acquire", "name")
+
+    def __init__(self, limiter: Any, *, weight: int = 1, name: str = "rate_limit") -> None:
+        if not callable(getattr(limiter, "try_acquire", None)):
+            raise TypeError(f"limiter must have try_acquire(), got {limiter!r}")
+        if isinstance(weight, bool) or not isinstance(weight, int) or weight < 1:
+            raise ValueError(f"weight must be an integer >= 1, got {weight!r}")
+        self._acquire, self._aacquire = _deciders(limiter, weight)
+        self.name = name
+
+    def admit(self, attempt: Attempt) -> Permit | Rejection:
+        decision = self._acquire(attempt.tier)
+        return _free() if decision.allowed else _rejection(decision, self.name)
+
+    async def aadmit(self, attempt: Attempt) -> Permit | Rejection:
+        aacquire = self._aacquire
+        decision = self._acquire(attempt.tier) if aacquire is None else await aacquire(attempt.tier)
+        return _free() if decision.allowed else _rejection(decision, self.name)
+
+
+Decide = Callable[[int], Decision]
+AsyncDecide = Callable[[int], Awaitable[Decision]]
+
+
+def _no_sync(limiter: Any) -> Decide:
+    def refuse(_: int) -> Decision:
+        raise TypeError(
+            f"{type(limiter).__name__} decides on the event loop: protect the call with "
+            "pipe.acall() or an async function, or build a sync limiter for sync calls"
+        )
+
+    return refuse
+
+
+def _deciders(limiter: Any, n: int) -> tuple[Decide, AsyncDecide | None]:
+    """(sync, async or None) functions of the tier that ask ``limiter`` for a decision."""
+    if isinstance(limiter, AioTierLimiter):
+        return (_no_sync(limiter), limiter.try_acquire)
+    if isinstance(limiter, AioSharedTieredLimiter):
+        return (_no_sync(limiter), lambda tier: limiter.try_acquire(tier, n))
+    if isinstance(limiter, AioSharedSlidingWindowLimiter):
+        return (_no_sync(limiter), lambda _: limiter.try_acquire(n))
+    if isinstance(limiter, (TieredLimiter, SharedTieredLimiter)):
+        return (lambda tier: limiter.try_acquire(tier, n), None)
+    if isinstance(limiter, (SlidingWindowLimiter, SharedSlidingWindowLimiter)):
+        return (lambda _: limiter.try_acquire(n), None)
+    acquire: Decide = limiter.try_acquire  # build_limiter's TierLimiter: try_acquire(tier)
+    return (acquire, None)
+
+
+class _GuardPermit(Permit):
+    __slots__ = ("_guard",)
+
+    def __init__(self, guard: OverloadGuard) -> None:
+        super().__init__()
+        self._guard = guard
+
+    def _end(self, outcome: Outcome) -> None:
+        if outcome.kind is Kind.NOT_RUN:
+            self._guard.abandon()
+        else:
+            self._guard.release(outcome.duration)
+
+
+class Overload(SyncStage):
+    """Admit a call of the attempt's tier unless ``guard`` (an
+    :class:`~resilience.algorithms.OverloadGuard`) sheds it (reason ``overload``). The permit
+    releases the guard with the call's duration, whatever its outcome; ended ``NOT_RUN`` it
+    only lowers the in-flight count (:meth:`OverloadGuard.abandon`)."""
+
+    __slots__ = ("_guard", "name")
+
+    def __init__(self, guard: OverloadGuard, *, name: str = "overload") -> None:
+        if not isinstance(guard, OverloadGuard):
+            raise TypeError(f"guard must be an OverloadGuard, got {guard!r}")
+        self._guard = guard
+        self.name = name
+
+    def admit(self, attempt: Attempt) -> Permit | Rejection:
+        decision = self._guard.try_acquire(attempt.tier)
+        if decision.allowed:
+            return _GuardPermit(self._guard)
+        return _rejection(decision, self.name)
+
+
+class _BreakerPermit(Permit):
+    __slots__ = ("_breaker",)
+
+    def __init__(self, breaker: SreBreaker) -> None:
+        super().__init__()
+        self._breaker = breaker
+
+    def _end(self, outcome: Outcome) -> None:
+        kind = outcome.kind
+        if kind is Kind.SUCCESS:
+            self._breaker.record(True)
+        elif kind is Kind.FAILURE or kind is Kind.TIMEOUT:
+            self._breaker.record(False)
+
+
+class Breaker(SyncStage):
+    """Admit a call unless ``breaker`` (an :class:`~resilience.algorithms.SreBreaker`) drops
+    it (reason ``breaker``). The permit records a success, or a failure for a FAILURE or
+    TIMEOUT outcome; a call that did not run (``NOT_RUN``) or was cancelled records nothing:
+    the breaker counts admitted calls only at their outcome, so nothing is consumed."""
+
+    __slots__ = ("_breaker", "name")
+
+    def __init__(self, breaker: SreBreaker, *, name: str = "breaker") -> None:
+        if not isinstance(breaker, SreBreaker):
+            raise TypeError(f"breaker must be an SreBreaker, got {breaker!r}")
+        self._breaker = breaker
+        self.name = name
+
+    def admit(self, attempt: Attempt) -> Permit | Rejection:
+        decision = self._breaker.try_acquire()
+        if decision.allowed:
+            return _BreakerPermit(self._breaker)
+        return _rejection(decision, self.name)
+
+
+class _TimeoutPermit(Permit):
+    __slots__ = ("_ema",)
+
+    def __init__(self, timeout: float, ema: EmaTimeout | None) -> None:
+        super().__init__(timeout)
+        self._ema = ema
+
+    def _end(self, outcome: Outcome) -> None:
+        ema = self._ema
+        kind = outcome.kind
+        if ema is None or kind is Kind.NOT_RUN or kind is Kind.CANCELLED:
+            return
+        ema.observe(outcome.duration, ok=kind is Kind.SUCCESS)
+
+
+class Timeout(SyncStage):
+    """Bound the call's duration: ``limit`` is seconds (a fixed timeout) or an
+    :class:`~resilience.algorithms.EmaTimeout` (its current ``timeout()``, fed with each
+    call's latency; a failure or timeout feeds ``max(latency, t_max)``). Never refuses.
+
+    On asyncio the call is cancelled at the timeout and :class:`CallTimeout` raised. A sync
+    call cannot be interrupted safely from Python (no thread is started or abandoned): it runs
+    to its end; if it took longer it is recorded as a timeout by every stage and
+    :class:`CallTimeout` is raised instead of returning its late result. What a sync call *can*
+    do is bound itself: :func:`time_left` gives the seconds left, to pass to httpx, sqlite3 or
+    gRPC. A cancelled or not-run call is not fed to the EMA."""
+
+    __slots__ = ("_ema", "_fixed", "name")
+
+    def __init__(self, limit: Duration | EmaTimeout, *, name: str = "timeout") -> None:
+        if isinstance(limit, EmaTimeout):
+            self._ema: EmaTimeout | None = limit
+            self._fixed = 0.0
+        else:
+            self._ema = None
+            self._fixed = seconds("timeout", limit)
+        self.name = name
+
+    def admit(self, attempt: Attempt) -> Permit | Rejection:
+        ema = self._ema
+        return _TimeoutPermit(self._fixed if ema is None else ema.timeout(), ema)
