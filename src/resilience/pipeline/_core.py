@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from resilience._base.clock import Clock
 from resilience.errors import ResilienceError
@@ -41,10 +41,9 @@ class Kind(str, Enum):
         return self.value
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """The end of one attempt: its :class:`Kind`, its duration in seconds (0 when not run) and
-    the exception it raised, if any."""
+    the exception it raised, if any. (A named tuple: built once per call, on the hot path.)"""
 
     kind: Kind
     duration: float = 0.0
@@ -124,8 +123,18 @@ class Permit:
         """What the stage does with the outcome (nothing by default)."""
 
 
-FREE = Permit
-"""A stage that keeps nothing per call may return ``FREE()``: ending it does nothing."""
+class _Free(Permit):
+    """The permit of a stage that keeps nothing per call: ending it, once or more, does
+    nothing, so one instance serves every call."""
+
+    __slots__ = ()
+
+    def end(self, outcome: Outcome) -> None:
+        return None
+
+
+FREE: Permit = _Free()
+"""The shared permit of stages that keep nothing per call (a rate limit's admission)."""
 
 
 @dataclass(frozen=True, slots=True)

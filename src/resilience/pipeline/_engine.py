@@ -17,6 +17,7 @@ from typing import Any
 
 from resilience._base.clock import Clock
 from resilience.pipeline._core import (
+    FREE,
     NOT_RUN,
     Attempt,
     CallTimeout,
@@ -85,10 +86,15 @@ def _refuse(permits: list[Permit], rejection: Rejection, env: Env) -> Rejected:
 
 
 def end_all(permits: Sequence[Permit], outcome: Outcome) -> None:
-    """End ``permits`` innermost first; a failing stage is logged, never raised."""
+    """End ``permits`` innermost first (:meth:`Permit.end` inlined: this is the hot path); a
+    failing stage is logged, never raised."""
     for permit in reversed(permits):
+        if permit.ended:
+            permit.end(outcome)  # logs the double end
+            continue
+        permit.ended = True
         try:
-            permit.end(outcome)
+            permit._end(outcome)
         except Exception:
             _log.warning("ending %r raised; ignored", permit, exc_info=True)
 
@@ -108,7 +114,8 @@ def admit_all(group: tuple[Stage, ...], attempt: Attempt, env: Env) -> list[Perm
             continue
         if isinstance(got, Rejection):
             raise _refuse(permits, _named(got, stage), env)
-        permits.append(got)
+        if got is not FREE:  # nothing to end
+            permits.append(got)
     return permits
 
 
@@ -134,15 +141,22 @@ async def aadmit_all(group: tuple[Stage, ...], attempt: Attempt, env: Env) -> li
     return permits
 
 
-def _timeout_of(permits: list[Permit]) -> float | None:
-    bounds = [permit.timeout for permit in permits if permit.timeout is not None]
-    return min(bounds) if bounds else None
+def timeout_of(permits: list[Permit]) -> float | None:
+    """The smallest timeout the permits set, or None."""
+    smallest = None
+    for permit in permits:
+        bound = permit.timeout
+        if bound is not None and (smallest is None or bound < smallest):
+            smallest = bound
+    return smallest
 
 
-def bind_deadline(timeout: float | None, env: Env) -> contextvars.Token[Any] | None:
+def bind_deadline(timeout: float | None, env: Env, now: float) -> contextvars.Token[Any] | None:
+    """Set :func:`time_left`'s deadline ``timeout`` seconds after ``now`` unless an enclosing
+    pipeline on the same clock has an earlier one; the token to reset, or None."""
     if timeout is None:
         return None
-    deadline = env.clock() + timeout
+    deadline = now + timeout
     current = deadline_var.get()
     if current is not None and current[1] is env.clock and current[0] < deadline:
         return None
@@ -150,22 +164,39 @@ def bind_deadline(timeout: float | None, env: Env) -> contextvars.Token[Any] | N
 
 
 def run_sync(
-    layers: tuple[Layer, ...], index: int, attempt: Attempt, call: Callable[[], Any], env: Env
+    layers: tuple[Layer, ...],
+    index: int,
+    attempt: Attempt,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    env: Env,
 ) -> Any:
-    """Run ``call`` behind ``layers[index:]`` (sync)."""
+    """Run ``fn(*args, **kwargs)`` behind ``layers[index:]`` (sync). The admission group is
+    handled inline: it is the whole path of a pipeline without wrapping stages."""
     if index == len(layers):
-        return call()
+        return fn(*args, **kwargs)
     layer = layers[index]
     if not isinstance(layer, tuple):
-        return layer.run(lambda inner: run_sync(layers, index + 1, inner, call, env), attempt, env)
+        return layer.run(
+            lambda inner: run_sync(layers, index + 1, inner, fn, args, kwargs, env), attempt, env
+        )
     permits = admit_all(layer, attempt, env)
-    timeout = _timeout_of(permits)
-    token = bind_deadline(timeout, env)
-    started = env.clock()
+    timeout = None
+    for permit in permits:
+        bound = permit.timeout
+        if bound is not None and (timeout is None or bound < timeout):
+            timeout = bound
+    clock = env.clock
+    started = clock()
+    token = None if timeout is None else bind_deadline(timeout, env, started)
     try:
-        result = run_sync(layers, index + 1, attempt, call, env)
+        if index + 1 == len(layers):
+            result = fn(*args, **kwargs)
+        else:
+            result = run_sync(layers, index + 1, attempt, fn, args, kwargs, env)
     except BaseException as exc:
-        duration = env.clock() - started
+        duration = clock() - started
         kind = env.judge.exception_kind(exc)
         if timeout is not None and duration > timeout and kind is not Kind.NOT_RUN:
             kind = Kind.TIMEOUT
@@ -174,12 +205,14 @@ def run_sync(
     finally:
         if token is not None:
             deadline_var.reset(token)
-    duration = env.clock() - started
+    duration = clock() - started
     if timeout is not None and duration > timeout:
         error = CallTimeout(timeout, env.name)
         end_all(permits, Outcome(Kind.TIMEOUT, duration, error))
         raise error
-    end_all(permits, Outcome(env.judge.result_kind(result), duration))
+    judge = env.judge
+    kind = Kind.SUCCESS if judge.result_fails is None else judge.result_kind(result)
+    end_all(permits, Outcome(kind, duration))
     return result
 
 
@@ -199,9 +232,9 @@ async def run_async(
             lambda inner: run_async(layers, index + 1, inner, call, env), attempt, env
         )
     permits = await aadmit_all(layer, attempt, env)
-    timeout = _timeout_of(permits)
-    token = bind_deadline(timeout, env)
+    timeout = timeout_of(permits)
     started = env.clock()
+    token = bind_deadline(timeout, env, started)
     try:
         inner = run_async(layers, index + 1, attempt, call, env)
         result = await (inner if timeout is None else within(inner, timeout, env))

@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, overload
 
 from resilience._base.clock import Clock, default_clock
-from resilience.context import current_color, current_tier
+from resilience.context import current_call_context
 from resilience.events import CallInfo, CallOutcome, Observer
 from resilience.pipeline import _report
 from resilience.pipeline._core import (
@@ -36,6 +36,7 @@ from resilience.pipeline._engine import (
     end_all,
     run_async,
     run_sync,
+    timeout_of,
 )
 
 P = ParamSpec("P")
@@ -67,7 +68,17 @@ class Pipeline:
     ``asyncio.sleep``).
     """
 
-    __slots__ = ("_budgets", "_env", "_layers", "_plain", "idempotent", "name", "stages", "tier")
+    __slots__ = (
+        "_attempts",
+        "_budgets",
+        "_env",
+        "_layers",
+        "_plain",
+        "idempotent",
+        "name",
+        "stages",
+        "tier",
+    )
 
     def __init__(
         self,
@@ -106,54 +117,71 @@ class Pipeline:
         budgets = {id(b): b for b in (getattr(s, "budget", None) for s in self.stages) if b}
         self._budgets: tuple[Any, ...] = tuple(budgets.values())
         self._plain = all(isinstance(layer, tuple) for layer in self._layers)
+        self._attempts = {t: Attempt(name, t) for t in (1, 2, 3, 4)}
         judge = Judge(failure_on, failure_if)
         self._env = Env(name, judge, clock, sleep, asleep, tuple(observers))
 
-    def _attempt(self) -> Attempt:
-        tier = current_tier()
-        return Attempt(self.name, self.tier if tier is None else tier)
+    def _begin(self) -> tuple[Attempt, CallInfo | None, float]:
+        """The call's attempt (its tier from the context, else the pipeline's), its CallInfo
+        when observers listen (they hear of the start now), and the clock at the start."""
+        env = self._env
+        context = current_call_context()
+        tier = context.tier
+        attempt = self._attempts[self.tier if tier is None else tier]
+        info = None
+        if env.observers:
+            info = CallInfo("client", self.name, context.color, attempt.tier)
+            _report.started(env.observers, info)
+        for budget in self._budgets:
+            budget.record_call()
+        return attempt, info, env.clock()
 
-    def _info(self, attempt: Attempt) -> CallInfo:
-        return CallInfo("client", self.name, current_color(), attempt.tier)
+    def _raised(self, info: CallInfo | None, exc: BaseException, started: float) -> None:
+        if info is not None:
+            env = self._env
+            code, reason = _report.code_of(exc, env.judge)
+            _report.ended(env.observers, info, CallOutcome(code, env.clock() - started, reason))
+
+    def _returned(self, info: CallInfo | None, result: object, started: float) -> None:
+        if info is not None:
+            env = self._env
+            code = _report.result_code(result, env.judge)
+            _report.ended(env.observers, info, CallOutcome(code, env.clock() - started))
 
     def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(*args, **kwargs)`` through the stages and return its result (or a
         fallback's); raise what it raised, :class:`Rejected` or :class:`CallTimeout`."""
         env = self._env
-        attempt = self._attempt()
-        info = self._info(attempt)
-        _report.started(env.observers, info)
+        context = current_call_context()
+        tier = context.tier
+        attempt = self._attempts[self.tier if tier is None else tier]
+        info = None
+        if env.observers:  # inline _begin(): the sync path is the one measured against peers
+            info = CallInfo("client", self.name, context.color, attempt.tier)
+            _report.started(env.observers, info)
         for budget in self._budgets:
             budget.record_call()
         started = env.clock()
         try:
-            result: T = run_sync(self._layers, 0, attempt, lambda: fn(*args, **kwargs), env)
+            result: T = run_sync(self._layers, 0, attempt, fn, args, kwargs, self._env)
         except BaseException as exc:
-            code, reason = _report.code_of(exc, env.judge)
-            _report.ended(env.observers, info, CallOutcome(code, env.clock() - started, reason))
+            self._raised(info, exc, started)
             raise
-        code = _report.result_code(result, env.judge)
-        _report.ended(env.observers, info, CallOutcome(code, env.clock() - started))
+        self._returned(info, result, started)
         return result
 
     async def acall(self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Await ``fn(*args, **kwargs)`` through the stages (see :meth:`call`); a timeout
         cancels it."""
-        env = self._env
-        attempt = self._attempt()
-        info = self._info(attempt)
-        _report.started(env.observers, info)
-        for budget in self._budgets:
-            budget.record_call()
-        started = env.clock()
+        attempt, info, started = self._begin()
         try:
-            result: T = await run_async(self._layers, 0, attempt, lambda: fn(*args, **kwargs), env)
+            result: T = await run_async(
+                self._layers, 0, attempt, lambda: fn(*args, **kwargs), self._env
+            )
         except BaseException as exc:
-            code, reason = _report.code_of(exc, env.judge)
-            _report.ended(env.observers, info, CallOutcome(code, env.clock() - started, reason))
+            self._raised(info, exc, started)
             raise
-        code = _report.result_code(result, env.judge)
-        _report.ended(env.observers, info, CallOutcome(code, env.clock() - started))
+        self._returned(info, result, started)
         return result
 
     @overload
@@ -202,64 +230,48 @@ class Pipeline:
 class Guard:
     """One guarded block (see :meth:`Pipeline.guard`); use it once."""
 
-    __slots__ = ("_info", "_permits", "_pipeline", "_started", "_timeout", "_token")
+    __slots__ = ("_begun", "_info", "_permits", "_pipeline", "_started", "_timeout", "_token")
 
     def __init__(self, pipeline: Pipeline) -> None:
         self._pipeline = pipeline
         self._permits: list[Permit] = []
         self._timeout: float | None = None
         self._token: Any = None
-        self._started = 0.0
+        self._begun = self._started = 0.0
         self._info: CallInfo | None = None
+
+    def _group(self) -> tuple[Stage, ...]:
+        layers = self._pipeline._layers
+        return layers[0] if layers and isinstance(layers[0], tuple) else ()
 
     def _admitted(self, permits: list[Permit]) -> None:
         env = self._pipeline._env
         self._permits = permits
-        bounds = [p.timeout for p in permits if p.timeout is not None]
-        self._timeout = min(bounds) if bounds else None
-        self._token = bind_deadline(self._timeout, env)
+        self._timeout = timeout_of(permits)
         self._started = env.clock()
-
-    def _begin(self) -> Attempt:
-        pipeline = self._pipeline
-        attempt = pipeline._attempt()
-        self._info = pipeline._info(attempt)
-        _report.started(pipeline._env.observers, self._info)
-        return attempt
+        self._token = bind_deadline(self._timeout, env, self._started)
 
     def __enter__(self) -> Guard:
-        attempt = self._begin()
-        env = self._pipeline._env
-        layers = self._pipeline._layers
+        pipeline = self._pipeline
+        attempt, self._info, self._begun = pipeline._begin()
         try:
-            permits = admit_all(layers[0], attempt, env) if layers else []  # type: ignore[arg-type]
+            permits = admit_all(self._group(), attempt, pipeline._env)
         except BaseException as exc:
-            self._report(exc, 0.0)
+            pipeline._raised(self._info, exc, self._begun)
             raise
         self._admitted(permits)
         return self
 
     async def __aenter__(self) -> Guard:
-        attempt = self._begin()
-        env = self._pipeline._env
-        layers = self._pipeline._layers
+        pipeline = self._pipeline
+        attempt, self._info, self._begun = pipeline._begin()
         try:
-            permits = await aadmit_all(layers[0], attempt, env) if layers else []  # type: ignore[arg-type]
+            permits = await aadmit_all(self._group(), attempt, pipeline._env)
         except BaseException as exc:
-            self._report(exc, 0.0)
+            pipeline._raised(self._info, exc, self._begun)
             raise
         self._admitted(permits)
         return self
-
-    def _report(self, exc: BaseException | None, duration: float) -> None:
-        env = self._pipeline._env
-        assert self._info is not None
-        if exc is None:
-            outcome = CallOutcome(_report._OK, duration)
-        else:
-            code, reason = _report.code_of(exc, env.judge)
-            outcome = CallOutcome(code, duration, reason)
-        _report.ended(env.observers, self._info, outcome)
 
     def __exit__(
         self,
@@ -267,7 +279,8 @@ class Guard:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        env = self._pipeline._env
+        pipeline = self._pipeline
+        env = pipeline._env
         if self._token is not None:
             deadline_var.reset(self._token)
             self._token = None
@@ -278,16 +291,18 @@ class Guard:
             if late and kind is not Kind.CANCELLED:
                 kind = Kind.TIMEOUT
             end_all(self._permits, Outcome(kind, duration, exc))
-            self._report(exc, duration)
+            pipeline._raised(self._info, exc, self._begun)
             return
         if late:
             assert self._timeout is not None
             error = CallTimeout(self._timeout, env.name)
             end_all(self._permits, Outcome(Kind.TIMEOUT, duration, error))
-            self._report(error, duration)
+            pipeline._raised(self._info, error, self._begun)
             raise error
         end_all(self._permits, Outcome(Kind.SUCCESS, duration))
-        self._report(None, duration)
+        if self._info is not None:
+            outcome = CallOutcome(_report.OK, env.clock() - self._begun)
+            _report.ended(env.observers, self._info, outcome)
 
     async def __aexit__(
         self,

@@ -13,7 +13,7 @@ from resilience.events import CallInfo, CallOutcome, Observer
 from resilience.pipeline._core import Judge, Kind, Rejected
 
 _log = logging.getLogger("resilience.pipeline")
-_OK = grpc.StatusCode.OK
+OK = grpc.StatusCode.OK
 
 
 def started(observers: tuple[Observer, ...], info: CallInfo) -> None:
@@ -50,7 +50,7 @@ def code_of(exc: BaseException, judge: Judge) -> tuple[grpc.StatusCode, str | No
     if kind is Kind.CANCELLED:
         return grpc.StatusCode.CANCELLED, None
     if kind is Kind.SUCCESS:
-        return _OK, None
+        return OK, None
     own: Any = getattr(exc, "code", None)
     if isinstance(exc, grpc.RpcError) and callable(own):
         try:
@@ -64,4 +64,4 @@ def code_of(exc: BaseException, judge: Judge) -> tuple[grpc.StatusCode, str | No
 
 def result_code(result: object, judge: Judge) -> grpc.StatusCode:
     """``OK``, or ``UNKNOWN`` for a result the failure predicate refuses."""
-    return _OK if judge.result_kind(result) is Kind.SUCCESS else grpc.StatusCode.UNKNOWN
+    return OK if judge.result_kind(result) is Kind.SUCCESS else grpc.StatusCode.UNKNOWN

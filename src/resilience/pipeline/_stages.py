@@ -26,11 +26,7 @@ from resilience.backends import (
     SharedSlidingWindowLimiter,
     SharedTieredLimiter,
 )
-from resilience.pipeline._core import Attempt, Kind, Outcome, Permit, Rejection, SyncStage
-
-
-def _free() -> Permit:
-    return Permit()
+from resilience.pipeline._core import FREE, Attempt, Kind, Outcome, Permit, Rejection, SyncStage
 
 
 def _rejection(decision: Decision, stage: str) -> Rejection:
@@ -51,7 +47,7 @@ class RateLimit(SyncStage):
     after every stage that may refuse.
     """
 
-    __slots__ = ("_aacquire", "_acquire", "name")
+    __slots__ = ("_aacquire", "_acquire", "_direct", "_weight", "name")
 
     def __init__(self, limiter: Any, *, weight: int = 1, name: str = "rate_limit") -> None:
         if not callable(getattr(limiter, "try_acquire", None)):
@@ -59,16 +55,20 @@ class RateLimit(SyncStage):
         if isinstance(weight, bool) or not isinstance(weight, int) or weight < 1:
             raise ValueError(f"weight must be an integer >= 1, got {weight!r}")
         self._acquire, self._aacquire = _deciders(limiter, weight)
+        plain = (SlidingWindowLimiter, SharedSlidingWindowLimiter)
+        self._direct = limiter.try_acquire if isinstance(limiter, plain) else None
+        self._weight = weight
         self.name = name
 
     def admit(self, attempt: Attempt) -> Permit | Rejection:
-        decision = self._acquire(attempt.tier)
-        return _free() if decision.allowed else _rejection(decision, self.name)
+        direct = self._direct  # the usual case without a lambda in between
+        decision = direct(self._weight) if direct is not None else self._acquire(attempt.tier)
+        return FREE if decision.allowed else _rejection(decision, self.name)
 
     async def aadmit(self, attempt: Attempt) -> Permit | Rejection:
         aacquire = self._aacquire
         decision = self._acquire(attempt.tier) if aacquire is None else await aacquire(attempt.tier)
-        return _free() if decision.allowed else _rejection(decision, self.name)
+        return FREE if decision.allowed else _rejection(decision, self.name)
 
 
 Decide = Callable[[int], Decision]
@@ -105,7 +105,8 @@ class _GuardPermit(Permit):
     __slots__ = ("_guard",)
 
     def __init__(self, guard: OverloadGuard) -> None:
-        super().__init__()
+        self.ended = False
+        self.timeout = None
         self._guard = guard
 
     def _end(self, outcome: Outcome) -> None:
@@ -140,7 +141,8 @@ class _BreakerPermit(Permit):
     __slots__ = ("_breaker",)
 
     def __init__(self, breaker: SreBreaker) -> None:
-        super().__init__()
+        self.ended = False
+        self.timeout = None
         self._breaker = breaker
 
     def _end(self, outcome: Outcome) -> None:
@@ -176,7 +178,8 @@ class _TimeoutPermit(Permit):
     __slots__ = ("_ema",)
 
     def __init__(self, timeout: float, ema: EmaTimeout | None) -> None:
-        super().__init__(timeout)
+        self.ended = False
+        self.timeout: float | None = timeout
         self._ema = ema
 
     def _end(self, outcome: Outcome) -> None:

@@ -33,10 +33,12 @@ class _Tracked(Permit):
         self.outcomes: list[Outcome] = []
 
     def end(self, outcome: Outcome) -> None:
-        self.outcomes.append(outcome)  # every end, the ignored second ones included
+        if self.ended:
+            self.outcomes.append(outcome)  # an ignored second end, recorded for ended_twice()
         super().end(outcome)
 
     def _end(self, outcome: Outcome) -> None:
+        self.outcomes.append(outcome)
         self.inner.end(outcome)
 
 
