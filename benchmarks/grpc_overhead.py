@@ -45,6 +45,9 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "grpc_overhead.json"
 VARIANTS = ("bare", "full", "full_sdk", "full_metrics_sentry")
 REFERENCE_VARIANTS = (
+    "intercepted",
+    "intercepted_sdk",
+    "otel_grpc",
     "bare_metrics_sentry",
     "bare_metadata",
     "passthrough",
@@ -55,6 +58,10 @@ REFERENCE_VARIANTS = (
     "full_no_breaker",
 )
 """Run only when named with --variants, to attribute the cost of ``full``:
+``intercepted`` (``intercepted_sdk``), ``full`` (``full_sdk``) installed as gRPC interceptors
+(``grpc.intercept_channel`` and ``grpc.server(interceptors=...)``) instead of the protected
+channel and server; ``otel_grpc``, no resilience but opentelemetry-instrumentation-grpc's client
+and server interceptors with the same SDK set-up as ``full_sdk`` (the reference for tracing);
 ``bare_metrics_sentry``, bare gRPC in processes with the metrics SDK and sentry-sdk set up
 (what those SDKs cost a process without any interceptor); ``bare_metadata``, bare gRPC sending
 the metadata ``full`` sends (the tier header); ``passthrough``, an empty client + server
@@ -92,10 +99,14 @@ def full_policy(variant: str = "full") -> Any:
 
 
 def kind(variant: str) -> str:
-    """Which interceptors a variant installs: ``bare`` (none), ``passthrough`` or ``full``."""
+    """What a variant installs: ``bare`` (nothing), ``passthrough``, ``otel_grpc`` (the
+    OpenTelemetry gRPC instrumentation's interceptors), ``intercepted`` (our stack as gRPC
+    interceptors) or ``full`` (our stack through the protected channel and server)."""
     if variant.startswith("bare"):
         return "bare"
-    return "passthrough" if variant == "passthrough" else "full"
+    if variant.startswith("intercepted"):
+        return "intercepted"
+    return variant if variant in ("passthrough", "otel_grpc") else "full"
 
 
 def call_metadata(variant: str) -> Any:
@@ -147,7 +158,7 @@ def _passthrough_server(aio: bool) -> Any:
 
 def configure(variant: str) -> tuple[Any, ...]:
     """Set up this process for ``variant``; return the observers to give the interceptors."""
-    if variant == "full_sdk":
+    if variant.endswith("_sdk") or variant == "otel_grpc":
         from opentelemetry import trace
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import (
@@ -171,7 +182,7 @@ def configure(variant: str) -> tuple[Any, ...]:
 
         metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
         sentry_sdk.init(dsn="http://public@127.0.0.1:9/1")  # port 9: nothing is ever sent
-    if kind(variant) != "full" or variant == "full_no_observers":
+    if kind(variant) not in ("full", "intercepted") or variant == "full_no_observers":
         return ()
     from resilience.observability import default_observers
 
@@ -230,9 +241,15 @@ def serve(mode: str, variant: str) -> None:
         chain: list[grpc.ServerInterceptor] = []
         if kind(variant) == "passthrough":
             chain.append(_passthrough_server(aio=False))
-        elif kind(variant) == "full":
+        elif kind(variant) == "otel_grpc":
+            from opentelemetry.instrumentation.grpc import server_interceptor
+
+            chain.append(server_interceptor())
+        elif kind(variant) == "intercepted":
             chain.append(ServerInterceptor(full_policy(variant), observers=observers))
         server = grpc.server(ThreadPoolExecutor(max_workers=8), interceptors=chain)
+        if kind(variant) == "full":
+            server = ServerInterceptor(full_policy(variant), observers=observers).protect(server)
         server.add_generic_rpc_handlers((_handlers(),))
         port = server.add_insecure_port("127.0.0.1:0")
         server.start()
@@ -247,12 +264,19 @@ def serve(mode: str, variant: str) -> None:
     from resilience.interceptors import AioServerInterceptor
 
     async def run() -> None:
-        interceptors = {
-            "bare": [],
-            "passthrough": [_passthrough_server(aio=True)],
-            "full": [AioServerInterceptor(full_policy(variant), observers=observers)],
-        }[kind(variant)]
-        aio_server = grpc.aio.server(interceptors=interceptors)
+        interceptors: list[Any] = []
+        if kind(variant) == "passthrough":
+            interceptors.append(_passthrough_server(aio=True))
+        elif kind(variant) == "otel_grpc":
+            from opentelemetry.instrumentation.grpc import aio_server_interceptor
+
+            interceptors.append(aio_server_interceptor())
+        elif kind(variant) == "intercepted":
+            interceptors.append(AioServerInterceptor(full_policy(variant), observers=observers))
+        aio_server: Any = grpc.aio.server(interceptors=interceptors)
+        if kind(variant) == "full":
+            protection = AioServerInterceptor(full_policy(variant), observers=observers)
+            aio_server = protection.protect(aio_server)
         aio_server.add_generic_rpc_handlers((_aio_handlers(),))
         port = aio_server.add_insecure_port("127.0.0.1:0")
         await aio_server.start()
@@ -296,10 +320,17 @@ def _sync_client(
     channel = grpc.insecure_channel(target)
     if kind(variant) == "passthrough":
         channel = grpc.intercept_channel(channel, _passthrough_client(aio=False))
-    elif kind(variant) == "full":
+    elif kind(variant) == "otel_grpc":
+        from opentelemetry.instrumentation.grpc import client_interceptor, grpcext
+
+        # its sync client interceptor is of its own kind, installed by its own helper
+        channel = grpcext.intercept_channel(channel, client_interceptor())
+    elif kind(variant) == "intercepted":
         channel = grpc.intercept_channel(
             channel, ClientInterceptor(full_policy(variant), observers=observers)
         )
+    elif kind(variant) == "full":
+        channel = ClientInterceptor(full_policy(variant), observers=observers).protect(channel)
     say: Any = channel.unary_unary(METHOD)
     cpu: Any = channel.unary_unary(CPU_METHOD)
     metadata = call_metadata(variant)
@@ -343,13 +374,21 @@ async def _aio_client(variant: str, observers: Any, target: str, calls: int) -> 
 
     from resilience.interceptors import AioClientInterceptor
 
-    interceptors = {
-        "bare": None,
-        "passthrough": _passthrough_client(aio=True),
-        "full": AioClientInterceptor(full_policy(variant), observers=observers),
-    }[kind(variant)]
+    interceptors: Any = None
+    if kind(variant) == "passthrough":
+        interceptors = _passthrough_client(aio=True)
+    elif kind(variant) == "otel_grpc":
+        from opentelemetry.instrumentation.grpc import aio_client_interceptors
+
+        interceptors = aio_client_interceptors()
+    elif kind(variant) == "intercepted":
+        interceptors = AioClientInterceptor(full_policy(variant), observers=observers)
     metadata = call_metadata(variant)
-    async with grpc.aio.insecure_channel(target, interceptors=interceptors) as channel:
+    channel: Any = grpc.aio.insecure_channel(target, interceptors=interceptors)
+    if kind(variant) == "full":
+        protection = AioClientInterceptor(full_policy(variant), observers=observers)
+        channel = protection.protect(channel)
+    async with channel:
         say: Any = channel.unary_unary(METHOD)
         cpu: Any = channel.unary_unary(CPU_METHOD)
         for _ in range(max(200, calls // 10)):

@@ -197,9 +197,11 @@ def _aio_handlers(behavior: EchoBehavior) -> grpc.GenericRpcHandler:
 class EchoServer:
     """A sync gRPC echo server on 127.0.0.1 and a free port; a context manager.
 
-    ``interceptors``: server interceptors (list or tuple). ``max_workers``: handler threads.
-    ``options``: gRPC server options, e.g. ``[("grpc.max_metadata_size", 65536)]``.
-    ``address`` is ``"127.0.0.1:<port>"`` once started.
+    ``interceptors``: server interceptors (list or tuple). ``protection``: a
+    ``ServerInterceptor`` that protects the server at registration (its ``protect``) instead
+    of intercepting. ``max_workers``: handler threads. ``options``: gRPC server options, e.g.
+    ``[("grpc.max_metadata_size", 65536)]``. ``address`` is ``"127.0.0.1:<port>"`` once
+    started.
     """
 
     def __init__(
@@ -209,6 +211,7 @@ class EchoServer:
         interceptors: Sequence[grpc.ServerInterceptor] = (),
         max_workers: int = 8,
         options: Sequence[tuple[str, Any]] = (),
+        protection: Any = None,
     ) -> None:
         self.behavior = behavior if behavior is not None else EchoBehavior()
         self._server = grpc.server(
@@ -216,6 +219,8 @@ class EchoServer:
             interceptors=list(interceptors),
             options=list(options),
         )
+        if protection is not None:
+            self._server = protection.protect(self._server)
         self._server.add_generic_rpc_handlers((_handlers(self.behavior),))
         self.port = self._server.add_insecure_port("127.0.0.1:0")
         self.address = f"127.0.0.1:{self.port}"
@@ -237,7 +242,8 @@ class EchoServer:
 
 
 class AioEchoServer:
-    """A ``grpc.aio`` echo server on 127.0.0.1 and a free port; an async context manager."""
+    """A ``grpc.aio`` echo server on 127.0.0.1 and a free port; an async context manager.
+    ``protection``: an ``AioServerInterceptor`` that protects it at registration."""
 
     def __init__(
         self,
@@ -245,9 +251,12 @@ class AioEchoServer:
         behavior: EchoBehavior | None = None,
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
         options: Sequence[tuple[str, Any]] = (),
+        protection: Any = None,
     ) -> None:
         self.behavior = behavior if behavior is not None else EchoBehavior()
         self._server = grpc.aio.server(interceptors=interceptors, options=list(options))
+        if protection is not None:
+            self._server = protection.protect(self._server)
         self._server.add_generic_rpc_handlers((_aio_handlers(self.behavior),))
         self.port = self._server.add_insecure_port("127.0.0.1:0")
         self.address = f"127.0.0.1:{self.port}"

@@ -78,11 +78,15 @@ class World:
         interceptor = AioServerInterceptor if self.aio else ServerInterceptor
         default, full = interceptor(), interceptor(self._policy)
         self._closers += [default.close, full.close]
+        protected_default, protected_full = interceptor(), interceptor(self._policy)
+        self._closers += [protected_default.close, protected_full.close]
         self._servers = {
             "plain_a": self._serve(()),
             "plain_b": self._serve(()),
             "default": self._serve((default,)),
             "full": self._serve((full,)),
+            "protected_default": self._serve((), protected_default),
+            "protected_full": self._serve((), protected_full),
         }
 
     def reference(self, name: str, compute: Callable[[], Outcome]) -> Outcome:
@@ -131,18 +135,23 @@ class World:
 
         return self._loop.run(made())
 
-    def _serve(self, interceptors: tuple[Any, ...]) -> tuple[str, str]:
-        """Start a server; return its (plain, local-credentials) addresses."""
+    def _serve(self, interceptors: tuple[Any, ...], protection: Any = None) -> tuple[str, str]:
+        """Start a server (``protection``: an interceptor given the server to protect instead
+        of being installed); return its (plain, local-credentials) addresses."""
         server_credentials, _ = _credentials()
 
         def build() -> Any:
             server: Any
             if self.aio:
                 server = grpc.aio.server(interceptors=list(interceptors))
+                if protection is not None:
+                    server = protection.protect(server)
                 server.add_generic_rpc_handlers((svc.aio_handler(),))
             else:
                 pool = ThreadPoolExecutor(16)
                 server = grpc.server(pool, interceptors=list(interceptors))
+                if protection is not None:
+                    server = protection.protect(server)
                 server.add_generic_rpc_handlers((svc.sync_handler(),))
                 self._closers.append(lambda: pool.shutdown(wait=False))
             plain = server.add_insecure_port("127.0.0.1:0")
@@ -157,9 +166,17 @@ class World:
         self._closers.insert(0, lambda: server.stop(None))
         return f"127.0.0.1:{plain}", f"127.0.0.1:{secure}"
 
-    def _open(self, address: str, secure: bool, policy: Policy | None = None) -> Any:
-        """A channel of this flavour to ``address``, with the client interceptor if ``policy``."""
+    def _open(
+        self, address: str, secure: bool, policy: Policy | None = None, protect: bool = False
+    ) -> Any:
+        """A channel of this flavour to ``address``, with the client interceptor if ``policy``
+        (``protect``: the interceptor's protected channel instead of interception)."""
         _, channel_credentials = _credentials()
+        if protect:
+            assert policy is not None
+            plain = self._open(address, secure)
+            client = AioClientInterceptor(policy) if self.aio else ClientInterceptor(policy)
+            return client.protect(plain)
         if self.aio:
             interceptors = [] if policy is None else [*AioClientInterceptor(policy)]
             if secure:
@@ -187,6 +204,12 @@ class World:
             return self._open(self._address("default", secure), secure, Policy())
         if route == "full":
             return self._open(self._address("full", secure), secure, self._policy)
+        if route == "protected_default":
+            address = self._address("protected_default", secure)
+            return self._open(address, secure, Policy(), protect=True)
+        if route == "protected_full":
+            address = self._address("protected_full", secure)
+            return self._open(address, secure, self._policy, protect=True)
         dual = AioDualCenterChannel if self.aio else DualCenterChannel
         if route == "stack_down":  # the whole library: interceptors inside, the full server
             local = self._open(closed_address(), secure, self._policy)

@@ -1,12 +1,14 @@
 """gRPC's interop behaviours through the library: each case of gRPC's interop test descriptions
 (doc/interop-test-descriptions.md in grpc/grpc, cases written for this suite) runs sync and aio
-through five routes and must give what bare gRPC gives:
+through seven routes and must give what bare gRPC gives:
 
 - ``bare``: a plain channel to a plain server (the reference, checked against the description);
 - ``default``: the client and server interceptors with the default policy;
 - ``full``: both interceptors with every part of a policy on (breaker, dynamic timeout with
   streams, tiered rate limit, overload guard, fault injection enabled, traffic recording,
   trusted peers);
+- ``protected_default``, ``protected_full``: the same two policies without interception: the
+  client interceptor's protected channel and a server protected at registration (``protect``);
 - ``dual_up``: a dual-center channel whose policy marks every method a read, both centers up;
 - ``dual_down``: the same with nothing listening at the local center's address;
 - ``stack_down``: the whole library: the dual channel over inner channels with the full
@@ -135,7 +137,15 @@ SECURE_CASES: dict[str, Case] = {
     ),
 }
 
-ROUTES = ("default", "full", "dual_up", "dual_down", "stack_down")
+ROUTES = (
+    "default",
+    "full",
+    "protected_default",
+    "protected_full",
+    "dual_up",
+    "dual_down",
+    "stack_down",
+)
 
 AIO_INTERCEPTED_CANCEL = (
     "docs/interceptors.md, Known gRPC behaviours: on grpc.aio, a call made through any client "

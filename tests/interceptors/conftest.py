@@ -11,10 +11,14 @@ from resilience.interceptors import _guard
 from .harness import AioHarness, Harness
 
 
-@pytest.fixture(params=["sync", "aio"])
+@pytest.fixture(params=["sync", "aio", "sync-protected", "aio-protected"])
 def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
-    """Echo servers and clients of one kind; every server and channel is closed afterwards."""
-    made = AioHarness() if request.param == "aio" else Harness()
+    """Echo servers and clients of one kind; every server and channel is closed afterwards.
+    ``-protected``: the stack installed with ``protect`` (protected channel and server)
+    instead of as gRPC interceptors; every scenario must behave the same both ways."""
+    flavour, _, how = request.param.partition("-")
+    protected = how == "protected"
+    made = AioHarness(protected) if flavour == "aio" else Harness(protected)
     try:
         yield made
     finally:

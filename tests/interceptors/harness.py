@@ -134,8 +134,11 @@ class Harness:
 
     aio = False
 
-    def __init__(self) -> None:
+    def __init__(self, protected: bool = False) -> None:
         self._closers: list[Callable[[], None]] = []
+        self.protected = protected
+        """Install the default chain through ``protect`` (the protected channel and server)
+        instead of as gRPC interceptors."""
 
     def server(
         self,
@@ -152,8 +155,11 @@ class Harness:
             kwargs["clock"] = clock
         cls = AioServerInterceptor if self.aio else ServerInterceptor
         interceptor = cls(policy, **kwargs)
-        chain = [interceptor] if interceptors is None else list(interceptors)
-        return self._start_server(behavior or EchoBehavior(), chain, interceptor)
+        if interceptors is not None:
+            return self._start_server(behavior or EchoBehavior(), list(interceptors), interceptor)
+        if self.protected:
+            return self._start_server(behavior or EchoBehavior(), [], interceptor, interceptor)
+        return self._start_server(behavior or EchoBehavior(), [interceptor], interceptor)
 
     def client(
         self,
@@ -172,16 +178,24 @@ class Harness:
         interceptor = None if plain else cls(policy, **kwargs)
         return self._open_client(address, interceptor)
 
-    def _start_server(self, behavior: EchoBehavior, chain: list[Any], interceptor: Any) -> Server:
+    def _start_server(
+        self, behavior: EchoBehavior, chain: list[Any], interceptor: Any, protection: Any = None
+    ) -> Server:
         server = EchoServer(
-            behavior=behavior, interceptors=chain, max_workers=16, options=OPTIONS
+            behavior=behavior,
+            interceptors=chain,
+            max_workers=16,
+            options=OPTIONS,
+            protection=protection,
         ).start()
         self._closers.append(lambda: server.stop(None))
         return Server(server.address, behavior, interceptor)
 
     def _open_client(self, address: str, interceptor: Any) -> Client:
         channel = grpc.insecure_channel(address)
-        if interceptor is not None:
+        if interceptor is not None and self.protected:
+            channel = interceptor.protect(channel)
+        elif interceptor is not None:
             channel = grpc.intercept_channel(channel, interceptor)
         self._closers.append(channel.close)
         return Client(self, channel, interceptor)
@@ -231,8 +245,8 @@ class Harness:
 class AioHarness(Harness):
     aio = True
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, protected: bool = False) -> None:
+        super().__init__(protected)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
@@ -244,9 +258,13 @@ class AioHarness(Harness):
         result: T = future.result(timeout)
         return result
 
-    def _start_server(self, behavior: EchoBehavior, chain: list[Any], interceptor: Any) -> Server:
+    def _start_server(
+        self, behavior: EchoBehavior, chain: list[Any], interceptor: Any, protection: Any = None
+    ) -> Server:
         async def start() -> AioEchoServer:
-            echo = AioEchoServer(behavior=behavior, interceptors=chain, options=OPTIONS)
+            echo = AioEchoServer(
+                behavior=behavior, interceptors=chain, options=OPTIONS, protection=protection
+            )
             return await echo.start()
 
         server = self.run(start())
@@ -255,6 +273,8 @@ class AioHarness(Harness):
 
     def _open_client(self, address: str, interceptor: Any) -> Client:
         async def open_channel() -> grpc.aio.Channel:
+            if interceptor is not None and self.protected:
+                return interceptor.protect(grpc.aio.insecure_channel(address))  # type: ignore[no-any-return]
             return grpc.aio.insecure_channel(address, interceptors=interceptor)
 
         channel = self.run(open_channel())

@@ -4,12 +4,15 @@ call handling differs between sync and aio; this half is written once per side."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
+
+import grpc
 
 from resilience._base.clock import Clock
 from resilience.events import GaugeReading, Observer, ServerHook
 from resilience.interceptors._client_pipeline import ClientPipeline
+from resilience.interceptors._protected_server import protect_handlers
 from resilience.interceptors._server_common import HandlerCache
 from resilience.interceptors._server_pipeline import ServerPipeline
 from resilience.observability import register_gauge_source
@@ -91,6 +94,15 @@ class ServerFacade:
             self._hooks = plugins.server_hooks(aio=self._AIO) + self._user_hooks
             self._handlers = HandlerCache(self._wrap)
             self._hooked = plugins
+
+    def protect_handlers(
+        self, handlers: Iterable[grpc.GenericRpcHandler]
+    ) -> tuple[grpc.GenericRpcHandler, ...]:
+        """``handlers`` (generic handlers, as ``server.add_generic_rpc_handlers`` takes them)
+        wrapped so that their calls run this stack without gRPC's per-call interception:
+        register the result on a server built *without* this interceptor. Each method's
+        handler is wrapped once and reused. :meth:`protect` does this for a whole server."""
+        return protect_handlers(handlers, self)
 
     def close(self) -> None:
         """Release what the policy holds: stop the background sync of Redis-backed limits,

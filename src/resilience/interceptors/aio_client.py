@@ -210,6 +210,18 @@ class AioClientInterceptor(ClientFacade, Sequence[grpc.aio.ClientInterceptor]):
             _StreamStream(self),
         )
 
+    def protect(self, channel: grpc.aio.Channel) -> grpc.aio.Channel:
+        """``channel`` with this stack on every call, carried by its multi-callables instead
+        of channel interceptors (gRPC's per-call interception machinery skipped: the faster
+        way, same behaviour; calls return gRPC's own call objects). The result is a
+        ``grpc.aio.Channel``; closing it closes ``channel``. Usage::
+
+            channel = AioClientInterceptor(policy).protect(grpc.aio.insecure_channel(target))
+        """
+        from resilience.interceptors._aio_protected_channel import AioProtectedChannel
+
+        return AioProtectedChannel(channel, self)
+
     @overload
     def __getitem__(self, index: int) -> grpc.aio.ClientInterceptor: ...
 

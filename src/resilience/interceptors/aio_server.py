@@ -15,6 +15,7 @@ from resilience._base.clock import Clock, default_clock
 from resilience.context import set_call_context
 from resilience.events import Observer, ServerHook
 from resilience.interceptors._facade import ServerFacade
+from resilience.interceptors._protected_server import AioProtectedServer
 from resilience.interceptors._server_common import (
     code_after_cancel,
     code_after_return,
@@ -59,6 +60,16 @@ class AioServerInterceptor(ServerFacade, grpc.aio.ServerInterceptor):
         hooks: Sequence[ServerHook] = (),
     ) -> None:
         super().__init__(policy, observers, clock, hooks)
+
+    def protect(self, server: grpc.aio.Server) -> grpc.aio.Server:
+        """``server`` (a ``grpc.aio.server()`` built without this interceptor) with every
+        handler registered on it from now on running this stack, wrapped once at registration
+        instead of intercepted per call (gRPC's interception machinery skipped: the faster
+        way, same behaviour); see :meth:`ServerInterceptor.protect`. Usage::
+
+            server = AioServerInterceptor(policy).protect(grpc.aio.server())
+        """
+        return AioProtectedServer(server, self)
 
     async def intercept_service(
         self,

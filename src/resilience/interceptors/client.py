@@ -11,6 +11,7 @@ from opentelemetry.context import attach, detach
 from resilience._base.clock import Clock, default_clock
 from resilience.chaos._apply import delay_fault
 from resilience.events import Observer
+from resilience.interceptors._client_pipeline import ClientCall, ClientPipeline
 from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._pipeline import Rejection
 from resilience.policy import Policy
@@ -112,6 +113,26 @@ class LocalRejection(grpc.RpcError, grpc.Call, _Future):
         return f"<LocalRejection {self._rejection.code.name}: {self._rejection.details!r}>"
 
 
+def begin(
+    pipeline: ClientPipeline,
+    method: str,
+    timeout: float | None,
+    metadata: Any,
+    streaming: bool,
+) -> ClientCall | Rejection:
+    """Start a sync call through ``pipeline``: a client-side fault first when chaos is
+    configured (its delay slept here), then admission, timeout and metadata (see
+    :meth:`ClientPipeline.start`). Shared by the interceptor and the protected channel."""
+    if pipeline.injector is not None:  # chaos configured: a client-side fault first
+        fault = pipeline.client_fault(method)
+        if fault is not None:
+            delay_fault(fault)
+            rejection = pipeline.fault_rejection(method, fault)
+            if rejection is not None:
+                return rejection
+    return pipeline.start(method, timeout, metadata, streaming)
+
+
 class ClientInterceptor(
     ClientFacade,
     grpc.UnaryUnaryClientInterceptor,
@@ -147,6 +168,18 @@ class ClientInterceptor(
     ) -> None:
         super().__init__(policy, observers, clock)
 
+    def protect(self, channel: grpc.Channel) -> grpc.Channel:
+        """``channel`` with this stack on every call, carried by its multi-callables instead
+        of ``grpc.intercept_channel`` (gRPC's per-call interception machinery skipped: the
+        faster way, same behaviour). The result is a ``grpc.Channel``: use it for stubs, wrap
+        it further, close it (that closes ``channel``). Usage::
+
+            channel = ClientInterceptor(policy).protect(grpc.insecure_channel(target))
+        """
+        from resilience.interceptors._protected_channel import ProtectedChannel
+
+        return ProtectedChannel(channel, self)
+
     def intercept_unary_unary(
         self,
         continuation: Callable[..., Any],
@@ -157,15 +190,7 @@ class ClientInterceptor(
         """Every shape's interception (``streaming``: the request or the response is a stream);
         the unary shape, the usual one, calls it directly (one frame fewer per call)."""
         details = client_call_details
-        pipeline = self._pipeline
-        if pipeline.injector is not None:  # chaos configured: a client-side fault first
-            fault = pipeline.client_fault(details.method)
-            if fault is not None:
-                delay_fault(fault)
-                rejection = pipeline.fault_rejection(details.method, fault)
-                if rejection is not None:
-                    return LocalRejection(rejection)
-        call = pipeline.start(details.method, details.timeout, details.metadata, streaming)
+        call = begin(self._pipeline, details.method, details.timeout, details.metadata, streaming)
         if isinstance(call, Rejection):
             return LocalRejection(call)
         outgoing = _new_details(  # tuple.__new__: no generated __new__ frame per call

@@ -1,0 +1,336 @@
+"""A ``grpc.aio`` channel whose multi-callables carry the client stack (no channel interceptors).
+
+A grpc.aio channel with interceptors wraps every call in an intercepted call object driven by
+a task of its own, awaiting each interceptor's coroutine before the real call starts. An
+:class:`AioProtectedChannel` instead starts the call through the same pipeline as
+:class:`AioClientInterceptor` and calls the wrapped channel's multi-callable directly, so the
+caller gets gRPC's own call object, with the status recorded by its done callback.
+
+A call that cannot start at once (a client-side fault's delay) or that is refused locally (a
+breaker drop, an injected abort) gets a :class:`DeferredCall` instead, which behaves as a
+grpc.aio call: awaiting or iterating it raises the refusal as :class:`grpc.aio.AioRpcError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Generator
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import grpc
+import grpc.aio
+from opentelemetry.context import attach, detach
+
+from resilience.chaos import Fault
+from resilience.chaos._apply import delay_aio
+from resilience.interceptors._client_pipeline import ClientCall
+from resilience.interceptors._pipeline import Rejection
+from resilience.interceptors.aio_client import _local_error, _record
+
+if TYPE_CHECKING:
+    from resilience.interceptors.aio_client import AioClientInterceptor
+
+_CANCELLED = grpc.StatusCode.CANCELLED
+_Metadata = grpc.aio.Metadata
+
+
+class DeferredCall:
+    """The grpc.aio call of a call that starts later or never (see the module doc): each
+    method waits for the real call and answers with it, or with the refusal's status."""
+
+    def __init__(self, start: Coroutine[Any, Any, Any]) -> None:
+        self._task: asyncio.Future[Any] = asyncio.ensure_future(start)
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        call = yield from self._task.__await__()
+        return (yield from call.__await__())
+
+    def __aiter__(self) -> Any:
+        return self._responses()
+
+    async def _responses(self) -> Any:
+        call = await self._task
+        async for response in call:
+            yield response
+
+    async def _status(self, name: str) -> Any:
+        try:
+            call = await self._task
+        except grpc.aio.AioRpcError as error:
+            return getattr(error, name)()
+        except asyncio.CancelledError:
+            return {"code": _CANCELLED, "details": "Locally cancelled by application!"}.get(
+                name, _Metadata()
+            )
+        return await getattr(call, name)()
+
+    async def code(self) -> grpc.StatusCode:
+        code: grpc.StatusCode = await self._status("code")
+        return code
+
+    async def details(self) -> str:
+        return str(await self._status("details"))
+
+    async def initial_metadata(self) -> Any:
+        return await self._status("initial_metadata")
+
+    async def trailing_metadata(self) -> Any:
+        return await self._status("trailing_metadata")
+
+    async def read(self) -> Any:
+        return await (await self._task).read()
+
+    async def write(self, request: Any) -> None:
+        await (await self._task).write(request)
+
+    async def done_writing(self) -> None:
+        await (await self._task).done_writing()
+
+    async def wait_for_connection(self) -> None:
+        await (await self._task).wait_for_connection()
+
+    def _call(self) -> Any:
+        task = self._task
+        if task.done() and not task.cancelled() and task.exception() is None:
+            return task.result()
+        return None
+
+    def cancel(self) -> bool:
+        call = self._call()
+        if call is not None:
+            return bool(call.cancel())
+        return self._task.cancel()
+
+    def cancelled(self) -> bool:
+        call = self._call()
+        return self._task.cancelled() if call is None else bool(call.cancelled())
+
+    def done(self) -> bool:
+        call = self._call()
+        return self._task.done() if call is None else bool(call.done())
+
+    def time_remaining(self) -> float | None:
+        call = self._call()
+        return None if call is None else call.time_remaining()
+
+    def add_done_callback(self, callback: Callable[[Any], None]) -> None:
+        def started(task: asyncio.Future[Any]) -> None:
+            call = self._call()
+            if call is None:
+                callback(self)
+            else:
+                call.add_done_callback(lambda _: callback(self))
+
+        self._task.add_done_callback(started)
+
+    def debug_error_string(self) -> str:
+        return ""
+
+
+class _MultiCallable:
+    """One method of the protected aio channel, any shape."""
+
+    __slots__ = ("_inner", "_method", "_owner", "_pipeline", "_streaming")
+
+    def __init__(self, inner: Any, method: str, owner: AioClientInterceptor, streaming: bool):
+        self._inner = inner
+        self._method = method
+        self._owner = owner  # keeps the owner's gauges registered while the stub lives
+        self._pipeline = owner._pipeline
+        self._streaming = streaming
+
+    def __call__(
+        self,
+        request: Any = None,
+        *,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: grpc.CallCredentials | None = None,
+        wait_for_ready: bool | None = None,
+        compression: grpc.Compression | None = None,
+    ) -> Any:
+        options = (credentials, wait_for_ready, compression)
+        pipeline = self._pipeline
+        if pipeline.injector is not None:  # chaos configured: a client-side fault first
+            fault = pipeline.client_fault(self._method)
+            if fault is not None:
+                return DeferredCall(self._faulted(fault, request, timeout, metadata, options))
+        call = pipeline.start(self._method, timeout, metadata, self._streaming)
+        if isinstance(call, Rejection):
+            return DeferredCall(_refused(call))
+        return self._send(call, request, options)
+
+    def _send(self, call: ClientCall, request: Any, options: tuple[Any, Any, Any]) -> Any:
+        metadata = call.metadata
+        if metadata is not None and not isinstance(metadata, _Metadata):
+            metadata = _Metadata(*metadata)
+        credentials, wait_for_ready, compression = options
+        inner = call.inner_context  # interceptors inside ours see the call's baggage
+        token = None if inner is None else attach(inner)
+        try:
+            grpc_call = self._inner(
+                request,
+                timeout=call.timeout,
+                metadata=metadata,
+                credentials=credentials,
+                wait_for_ready=wait_for_ready,
+                compression=compression,
+            )
+        except BaseException:  # never sent (a closed channel): it ends here
+            call.end(_CANCELLED)
+            raise
+        finally:
+            if token is not None:
+                detach(token)
+        grpc_call.add_done_callback(partial(_record, call))
+        return grpc_call
+
+    async def _faulted(
+        self, fault: Fault, request: Any, timeout: float | None, metadata: Any, options: Any
+    ) -> Any:
+        await delay_aio(fault)
+        pipeline = self._pipeline
+        rejection = pipeline.fault_rejection(self._method, fault)
+        if rejection is not None:
+            raise _local_error(rejection)
+        call = pipeline.start(self._method, timeout, metadata, self._streaming)
+        if isinstance(call, Rejection):
+            raise _local_error(call)
+        return self._send(call, request, options)
+
+
+async def _refused(rejection: Rejection) -> Any:
+    raise _local_error(rejection)
+
+
+if TYPE_CHECKING:
+    _UU = grpc.aio.UnaryUnaryMultiCallable[Any, Any]
+    _US = grpc.aio.UnaryStreamMultiCallable[Any, Any]
+    _SU = grpc.aio.StreamUnaryMultiCallable[Any, Any]
+    _SS = grpc.aio.StreamStreamMultiCallable[Any, Any]
+else:
+    _UU = grpc.aio.UnaryUnaryMultiCallable
+    _US = grpc.aio.UnaryStreamMultiCallable
+    _SU = grpc.aio.StreamUnaryMultiCallable
+    _SS = grpc.aio.StreamStreamMultiCallable
+
+
+class UnaryUnary(_MultiCallable, _UU):
+    __slots__ = ()
+
+
+class UnaryStream(_MultiCallable, _US):
+    __slots__ = ()
+
+
+class StreamUnary(_MultiCallable, _SU):  # type: ignore[misc]  # request_iterator
+    __slots__ = ()
+
+
+class StreamStream(_MultiCallable, _SS):  # type: ignore[misc]  # request_iterator
+    __slots__ = ()
+
+
+_KINDS: dict[str, tuple[type[_MultiCallable], bool]] = {
+    "unary_unary": (UnaryUnary, False),
+    "unary_stream": (UnaryStream, True),
+    "stream_unary": (StreamUnary, True),
+    "stream_stream": (StreamStream, True),
+}
+
+Serializer = Callable[[Any], bytes] | None
+Deserializer = Callable[[bytes], Any] | None
+
+
+class AioProtectedChannel(grpc.aio.Channel):
+    """A ``grpc.aio.Channel`` whose calls run the stack of an :class:`AioClientInterceptor`
+    (see :meth:`AioClientInterceptor.protect`); closing it closes the wrapped channel."""
+
+    def __init__(self, channel: grpc.aio.Channel, owner: AioClientInterceptor) -> None:
+        if not isinstance(channel, grpc.aio.Channel):
+            raise TypeError(
+                f"expected a grpc.aio.Channel (grpc.aio.insecure_channel(...) or "
+                f"secure_channel), got {channel!r}; for a sync channel use "
+                f"ClientInterceptor(...).protect"
+            )
+        self._channel = channel
+        self._owner = owner
+
+    @property
+    def protection(self) -> AioClientInterceptor:
+        """The interceptor whose stack this channel's calls run (policy, reload, gauges)."""
+        return self._owner
+
+    def _make(
+        self, shape: str, method: str, ser: Serializer, de: Deserializer, registered: Any
+    ) -> Any:
+        extra = {"_registered_method": True} if registered else {}
+        inner = getattr(self._channel, shape)(method, ser, de, **extra)
+        kind, streaming = _KINDS[shape]
+        return kind(inner, method, self._owner, streaming)
+
+    def unary_unary(
+        self,
+        method: str,
+        request_serializer: Serializer = None,
+        response_deserializer: Deserializer = None,
+        _registered_method: bool | None = False,
+    ) -> Any:
+        return self._make(
+            "unary_unary", method, request_serializer, response_deserializer, _registered_method
+        )
+
+    def unary_stream(
+        self,
+        method: str,
+        request_serializer: Serializer = None,
+        response_deserializer: Deserializer = None,
+        _registered_method: bool | None = False,
+    ) -> Any:
+        return self._make(
+            "unary_stream", method, request_serializer, response_deserializer, _registered_method
+        )
+
+    def stream_unary(
+        self,
+        method: str,
+        request_serializer: Serializer = None,
+        response_deserializer: Deserializer = None,
+        _registered_method: bool | None = False,
+    ) -> Any:
+        return self._make(
+            "stream_unary", method, request_serializer, response_deserializer, _registered_method
+        )
+
+    def stream_stream(
+        self,
+        method: str,
+        request_serializer: Serializer = None,
+        response_deserializer: Deserializer = None,
+        _registered_method: bool | None = False,
+    ) -> Any:
+        return self._make(
+            "stream_stream", method, request_serializer, response_deserializer, _registered_method
+        )
+
+    async def close(self, grace: float | None = None) -> None:
+        await self._channel.close(grace)
+
+    def get_state(self, try_to_connect: bool = False) -> grpc.ChannelConnectivity:
+        return self._channel.get_state(try_to_connect)
+
+    async def wait_for_state_change(self, last_observed_state: grpc.ChannelConnectivity) -> None:
+        await self._channel.wait_for_state_change(last_observed_state)
+
+    async def channel_ready(self) -> None:
+        await self._channel.channel_ready()
+
+    async def __aenter__(self) -> AioProtectedChannel:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close(None)
+
+    def __repr__(self) -> str:
+        return f"AioProtectedChannel({self._channel!r}, {self._owner!r})"

@@ -1,0 +1,307 @@
+"""A sync channel whose multi-callables carry the client stack (no ``grpc.intercept_channel``).
+
+``grpc.intercept_channel`` runs every call through gRPC's interception layer: a continuation
+closure, call details rebuilt, a blocking call turned into ``with_call`` and an outcome object.
+A :class:`ProtectedChannel` instead hands out multi-callables that start the call through the
+same pipeline as :class:`ClientInterceptor` (:func:`resilience.interceptors.client.begin`),
+call the wrapped channel's own multi-callable with the chosen timeout and metadata, and record
+the status when the call ends: for a blocking call, on return or from the raised error; else
+through the future's or stream's done callback, as the interceptor does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from opentelemetry.context import attach, detach
+
+from resilience.interceptors._client_pipeline import ClientCall
+from resilience.interceptors._pipeline import Rejection
+from resilience.interceptors.client import LocalRejection, begin
+
+if TYPE_CHECKING:
+    from resilience.interceptors.client import ClientInterceptor
+
+_OK = grpc.StatusCode.OK
+_CANCELLED = grpc.StatusCode.CANCELLED
+
+
+class _MultiCallable:
+    """One method of the protected channel, any shape: the wrapped multi-callable and the
+    owner's pipeline. ``_streaming``: the request or the response is a stream."""
+
+    __slots__ = ("_inner", "_method", "_owner", "_pipeline")
+    _streaming = False
+
+    def __init__(self, inner: Any, method: str, owner: ClientInterceptor) -> None:
+        self._inner = inner
+        self._method = method
+        self._owner = owner  # keeps the owner's gauges registered while the stub lives
+        self._pipeline = owner._pipeline
+
+    def _begin(self, timeout: float | None, metadata: Any) -> ClientCall:
+        call = begin(self._pipeline, self._method, timeout, metadata, self._streaming)
+        if isinstance(call, Rejection):
+            raise LocalRejection(call)
+        return call
+
+    def _blocking(
+        self,
+        invoke: Callable[..., Any],
+        request: Any,
+        timeout: float | None,
+        metadata: Any,
+        options: tuple[Any, Any, Any],
+    ) -> Any:
+        """A call that returns when it ended (``__call__`` or ``with_call``)."""
+        call = self._begin(timeout, metadata)
+        inner = call.inner_context
+        token = None if inner is None else attach(inner)  # see _metadata.inner_context
+        try:
+            result = invoke(request, call.timeout, call.metadata, *options)
+        except grpc.RpcError as error:
+            call.end(_code(error))
+            raise
+        except BaseException:  # never sent (a closed channel, a request it cannot serialize)
+            call.end(_CANCELLED)
+            raise
+        finally:
+            if token is not None:
+                detach(token)
+        call.end(_OK)  # gRPC returns only what ended OK (it raises any other status)
+        return result
+
+    def _started(
+        self,
+        invoke: Callable[..., Any],
+        request: Any,
+        timeout: float | None,
+        metadata: Any,
+        options: tuple[Any, Any, Any],
+    ) -> Any:
+        """A call that returns while in flight (``future()``, a response stream): its status
+        is recorded by its done callback."""
+        try:
+            call = self._begin(timeout, metadata)
+        except LocalRejection as rejection:
+            return rejection  # a Future and an iterator that raise it
+        inner = call.inner_context
+        token = None if inner is None else attach(inner)
+        try:
+            future = invoke(request, call.timeout, call.metadata, *options)
+        except BaseException:
+            call.end(_CANCELLED)
+            raise
+        finally:
+            if token is not None:
+                detach(token)
+        future.add_done_callback(call.future_done)
+        return future
+
+
+def _code(error: grpc.RpcError) -> grpc.StatusCode:
+    code = getattr(error, "code", None)
+    return code() if callable(code) else grpc.StatusCode.UNKNOWN
+
+
+class _UnaryResponse(_MultiCallable):
+    """``__call__``, ``with_call`` and ``future`` (unary-unary and stream-unary)."""
+
+    __slots__ = ()
+
+    def __call__(
+        self,
+        request: Any,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: grpc.CallCredentials | None = None,
+        wait_for_ready: bool | None = None,
+        compression: grpc.Compression | None = None,
+    ) -> Any:
+        options = (credentials, wait_for_ready, compression)
+        return self._blocking(self._inner.__call__, request, timeout, metadata, options)
+
+    def with_call(
+        self,
+        request: Any,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: grpc.CallCredentials | None = None,
+        wait_for_ready: bool | None = None,
+        compression: grpc.Compression | None = None,
+    ) -> Any:
+        options = (credentials, wait_for_ready, compression)
+        return self._blocking(self._inner.with_call, request, timeout, metadata, options)
+
+    def future(
+        self,
+        request: Any,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: grpc.CallCredentials | None = None,
+        wait_for_ready: bool | None = None,
+        compression: grpc.Compression | None = None,
+    ) -> Any:
+        options = (credentials, wait_for_ready, compression)
+        return self._started(self._inner.future, request, timeout, metadata, options)
+
+
+class _StreamResponse(_MultiCallable):
+    """``__call__`` returning the response stream (unary-stream and stream-stream)."""
+
+    __slots__ = ()
+    _streaming = True
+
+    def __call__(
+        self,
+        request: Any,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: grpc.CallCredentials | None = None,
+        wait_for_ready: bool | None = None,
+        compression: grpc.Compression | None = None,
+    ) -> Any:
+        options = (credentials, wait_for_ready, compression)
+        return self._started(self._inner.__call__, request, timeout, metadata, options)
+
+
+if TYPE_CHECKING:
+    _UU = grpc.UnaryUnaryMultiCallable[Any, Any]
+    _US = grpc.UnaryStreamMultiCallable[Any, Any]
+    _SU = grpc.StreamUnaryMultiCallable[Any, Any]
+    _SS = grpc.StreamStreamMultiCallable[Any, Any]
+else:
+    _UU = grpc.UnaryUnaryMultiCallable
+    _US = grpc.UnaryStreamMultiCallable
+    _SU = grpc.StreamUnaryMultiCallable
+    _SS = grpc.StreamStreamMultiCallable
+
+
+class UnaryUnary(_UnaryResponse, _UU):
+    __slots__ = ()
+
+
+class UnaryStream(_StreamResponse, _US):
+    __slots__ = ()
+
+
+class StreamUnary(_UnaryResponse, _SU):
+    __slots__ = ()
+    _streaming = True
+
+
+class StreamStream(_StreamResponse, _SS):
+    __slots__ = ()
+
+
+Serializer = Callable[[Any], bytes] | None
+Deserializer = Callable[[bytes], Any] | None
+
+
+class ProtectedChannel(grpc.Channel):
+    """A ``grpc.Channel`` whose calls run the stack of a :class:`ClientInterceptor` (see
+    :meth:`ClientInterceptor.protect`); closing it closes the wrapped channel."""
+
+    def __init__(self, channel: grpc.Channel, owner: ClientInterceptor) -> None:
+        if not isinstance(channel, grpc.Channel):
+            raise TypeError(
+                f"expected a grpc.Channel (grpc.insecure_channel(...) or secure_channel), got "
+                f"{channel!r}; for a grpc.aio channel use AioClientInterceptor(...).protect"
+            )
+        self._channel = channel
+        self._owner = owner
+
+    @property
+    def protection(self) -> ClientInterceptor:
+        """The interceptor whose stack this channel's calls run (policy, reload, gauges)."""
+        return self._owner
+
+    def _make(self, kind: type[_MultiCallable], shape: str, method: str, *args: Any) -> Any:
+        registered = args[2] if len(args) > 2 else False
+        extra = {"_registered_method": True} if registered else {}
+        inner = getattr(self._channel, shape)(method, args[0], args[1], **extra)
+        return kind(inner, method, self._owner)
+
+    def unary_unary(
+        self,
+        method: str,
+        request_serializer: Serializer = None,
+        response_deserializer: Deserializer = None,
+        _registered_method: bool | None = False,
+    ) -> Any:
+        return self._make(
+            UnaryUnary,
+            "unary_unary",
+            method,
+            request_serializer,
+            response_deserializer,
+            _registered_method,
+        )
+
+    def unary_stream(
+        self,
+        method: str,
+        request_serializer: Serializer = None,
+        response_deserializer: Deserializer = None,
+        _registered_method: bool | None = False,
+    ) -> Any:
+        return self._make(
+            UnaryStream,
+            "unary_stream",
+            method,
+            request_serializer,
+            response_deserializer,
+            _registered_method,
+        )
+
+    def stream_unary(
+        self,
+        method: str,
+        request_serializer: Serializer = None,
+        response_deserializer: Deserializer = None,
+        _registered_method: bool | None = False,
+    ) -> Any:
+        return self._make(
+            StreamUnary,
+            "stream_unary",
+            method,
+            request_serializer,
+            response_deserializer,
+            _registered_method,
+        )
+
+    def stream_stream(
+        self,
+        method: str,
+        request_serializer: Serializer = None,
+        response_deserializer: Deserializer = None,
+        _registered_method: bool | None = False,
+    ) -> Any:
+        return self._make(
+            StreamStream,
+            "stream_stream",
+            method,
+            request_serializer,
+            response_deserializer,
+            _registered_method,
+        )
+
+    def subscribe(self, callback: Callable[..., Any], try_to_connect: bool = False) -> None:
+        self._channel.subscribe(callback, try_to_connect)
+
+    def unsubscribe(self, callback: Callable[..., Any]) -> None:
+        self._channel.unsubscribe(callback)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> ProtectedChannel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ProtectedChannel({self._channel!r}, {self._owner!r})"
