@@ -244,7 +244,7 @@ def serve(mode: str, variant: str) -> None:
         elif kind(variant) == "otel_grpc":
             from opentelemetry.instrumentation.grpc import server_interceptor
 
-            chain.append(server_interceptor())
+            chain.append(server_interceptor())  # type: ignore[no-untyped-call]
         elif kind(variant) == "intercepted":
             chain.append(ServerInterceptor(full_policy(variant), observers=observers))
         server = grpc.server(ThreadPoolExecutor(max_workers=8), interceptors=chain)
@@ -270,7 +270,7 @@ def serve(mode: str, variant: str) -> None:
         elif kind(variant) == "otel_grpc":
             from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
-            interceptors.append(aio_server_interceptor())
+            interceptors.append(aio_server_interceptor())  # type: ignore[no-untyped-call]
         elif kind(variant) == "intercepted":
             interceptors.append(AioServerInterceptor(full_policy(variant), observers=observers))
         aio_server: Any = grpc.aio.server(interceptors=interceptors)
@@ -324,7 +324,7 @@ def _sync_client(
         from opentelemetry.instrumentation.grpc import client_interceptor, grpcext
 
         # its sync client interceptor is of its own kind, installed by its own helper
-        channel = grpcext.intercept_channel(channel, client_interceptor())
+        channel = grpcext.intercept_channel(channel, client_interceptor())  # type: ignore[no-untyped-call]
     elif kind(variant) == "intercepted":
         channel = grpc.intercept_channel(
             channel, ClientInterceptor(full_policy(variant), observers=observers)
@@ -380,7 +380,7 @@ async def _aio_client(variant: str, observers: Any, target: str, calls: int) -> 
     elif kind(variant) == "otel_grpc":
         from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
-        interceptors = aio_client_interceptors()
+        interceptors = aio_client_interceptors()  # type: ignore[no-untyped-call]
     elif kind(variant) == "intercepted":
         interceptors = AioClientInterceptor(full_policy(variant), observers=observers)
     metadata = call_metadata(variant)

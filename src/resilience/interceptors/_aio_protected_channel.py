@@ -23,13 +23,11 @@ import grpc.aio
 from opentelemetry.context import attach, detach
 
 from resilience.chaos import Fault
-from resilience.chaos._apply import delay_aio
+from resilience.chaos._apply import aio_delay_fault
+from resilience.interceptors._aio_call_end import _local_error, _record
 from resilience.interceptors._client_pipeline import ClientCall
+from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._pipeline import Rejection
-from resilience.interceptors.aio_client import _local_error, _record
-
-if TYPE_CHECKING:
-    from resilience.interceptors.aio_client import AioClientInterceptor
 
 _CANCELLED = grpc.StatusCode.CANCELLED
 _Metadata = grpc.aio.Metadata
@@ -133,7 +131,7 @@ class _MultiCallable:
 
     __slots__ = ("_inner", "_method", "_owner", "_pipeline", "_streaming")
 
-    def __init__(self, inner: Any, method: str, owner: AioClientInterceptor, streaming: bool):
+    def __init__(self, inner: Any, method: str, owner: ClientFacade, streaming: bool):
         self._inner = inner
         self._method = method
         self._owner = owner  # keeps the owner's gauges registered while the stub lives
@@ -189,7 +187,7 @@ class _MultiCallable:
     async def _faulted(
         self, fault: Fault, request: Any, timeout: float | None, metadata: Any, options: Any
     ) -> Any:
-        await delay_aio(fault)
+        await aio_delay_fault(fault)
         pipeline = self._pipeline
         rejection = pipeline.fault_rejection(self._method, fault)
         if rejection is not None:
@@ -247,7 +245,7 @@ class AioProtectedChannel(grpc.aio.Channel):
     """A ``grpc.aio.Channel`` whose calls run the stack of an :class:`AioClientInterceptor`
     (see :meth:`AioClientInterceptor.protect`); closing it closes the wrapped channel."""
 
-    def __init__(self, channel: grpc.aio.Channel, owner: AioClientInterceptor) -> None:
+    def __init__(self, channel: grpc.aio.Channel, owner: ClientFacade) -> None:
         if not isinstance(channel, grpc.aio.Channel):
             raise TypeError(
                 f"expected a grpc.aio.Channel (grpc.aio.insecure_channel(...) or "
@@ -258,7 +256,7 @@ class AioProtectedChannel(grpc.aio.Channel):
         self._owner = owner
 
     @property
-    def protection(self) -> AioClientInterceptor:
+    def protection(self) -> ClientFacade:
         """The interceptor whose stack this channel's calls run (policy, reload, gauges)."""
         return self._owner
 

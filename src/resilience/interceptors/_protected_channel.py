@@ -18,11 +18,9 @@ import grpc
 from opentelemetry.context import attach, detach
 
 from resilience.interceptors._client_pipeline import ClientCall
+from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._pipeline import Rejection
-from resilience.interceptors.client import LocalRejection, begin
-
-if TYPE_CHECKING:
-    from resilience.interceptors.client import ClientInterceptor
+from resilience.interceptors._sync_call import LocalRejection, begin
 
 _OK = grpc.StatusCode.OK
 _CANCELLED = grpc.StatusCode.CANCELLED
@@ -35,7 +33,7 @@ class _MultiCallable:
     __slots__ = ("_inner", "_method", "_owner", "_pipeline")
     _streaming = False
 
-    def __init__(self, inner: Any, method: str, owner: ClientInterceptor) -> None:
+    def __init__(self, inner: Any, method: str, owner: ClientFacade) -> None:
         self._inner = inner
         self._method = method
         self._owner = owner  # keeps the owner's gauges registered while the stub lives
@@ -204,7 +202,7 @@ class ProtectedChannel(grpc.Channel):
     """A ``grpc.Channel`` whose calls run the stack of a :class:`ClientInterceptor` (see
     :meth:`ClientInterceptor.protect`); closing it closes the wrapped channel."""
 
-    def __init__(self, channel: grpc.Channel, owner: ClientInterceptor) -> None:
+    def __init__(self, channel: grpc.Channel, owner: ClientFacade) -> None:
         if not isinstance(channel, grpc.Channel):
             raise TypeError(
                 f"expected a grpc.Channel (grpc.insecure_channel(...) or secure_channel), got "
@@ -214,7 +212,7 @@ class ProtectedChannel(grpc.Channel):
         self._owner = owner
 
     @property
-    def protection(self) -> ClientInterceptor:
+    def protection(self) -> ClientFacade:
         """The interceptor whose stack this channel's calls run (policy, reload, gauges)."""
         return self._owner
 

@@ -12,15 +12,19 @@ paths share the interceptor's handler cache and shells, so a call sees the same 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import grpc
 import grpc.aio
 
+from resilience.interceptors._server_common import HandlerCache
 from resilience.interceptors._shapes import Handler
 
-if TYPE_CHECKING:
-    from resilience.interceptors._facade import ServerFacade
+
+class _Owner(Protocol):
+    """What a protected server needs of its interceptor: the handler cache it wraps with."""
+
+    _handlers: HandlerCache
 
 
 class ProtectedHandler(grpc.GenericRpcHandler):
@@ -30,7 +34,7 @@ class ProtectedHandler(grpc.GenericRpcHandler):
 
     __slots__ = ("_inner", "_owner")
 
-    def __init__(self, inner: grpc.GenericRpcHandler, owner: ServerFacade) -> None:
+    def __init__(self, inner: grpc.GenericRpcHandler, owner: _Owner) -> None:
         if not callable(getattr(inner, "service", None)):
             raise TypeError(
                 f"expected a grpc.GenericRpcHandler (an object with service(details)), got "
@@ -50,7 +54,7 @@ class ProtectedHandler(grpc.GenericRpcHandler):
 
 
 def protect_handlers(
-    handlers: Iterable[grpc.GenericRpcHandler], owner: ServerFacade
+    handlers: Iterable[grpc.GenericRpcHandler], owner: _Owner
 ) -> tuple[grpc.GenericRpcHandler, ...]:
     """Each of ``handlers`` wrapped in a :class:`ProtectedHandler` of ``owner``."""
     if isinstance(handlers, grpc.GenericRpcHandler):
@@ -69,7 +73,7 @@ class _Delegating:
     """What both protected servers pass straight to the server they wrap."""
 
     _server: Any
-    _owner: ServerFacade
+    _owner: _Owner
 
     def add_generic_rpc_handlers(self, generic_rpc_handlers: Any) -> None:
         self._server.add_generic_rpc_handlers(protect_handlers(generic_rpc_handlers, self._owner))
@@ -91,7 +95,7 @@ class _Delegating:
         return port
 
     @property
-    def protection(self) -> ServerFacade:
+    def protection(self) -> _Owner:
         """The interceptor whose stack this server's calls run (policy, reload, close)."""
         return self._owner
 
@@ -108,7 +112,7 @@ class ProtectedServer(_Delegating, grpc.Server):
     """A sync ``grpc.Server`` whose registered handlers run the stack of a
     :class:`ServerInterceptor` (see :meth:`ServerInterceptor.protect`)."""
 
-    def __init__(self, server: grpc.Server, owner: ServerFacade) -> None:
+    def __init__(self, server: grpc.Server, owner: _Owner) -> None:
         if not isinstance(server, grpc.Server):
             raise TypeError(f"expected a grpc.server(...), got {server!r}")
         self._server = server
@@ -128,7 +132,7 @@ class AioProtectedServer(_Delegating, grpc.aio.Server):
     """A ``grpc.aio.Server`` whose registered handlers run the stack of an
     :class:`AioServerInterceptor` (see :meth:`AioServerInterceptor.protect`)."""
 
-    def __init__(self, server: grpc.aio.Server, owner: ServerFacade) -> None:
+    def __init__(self, server: grpc.aio.Server, owner: _Owner) -> None:
         if not isinstance(server, grpc.aio.Server):
             raise TypeError(f"expected a grpc.aio.server(...), got {server!r}")
         self._server = server

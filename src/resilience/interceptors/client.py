@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import grpc
 from opentelemetry.context import attach, detach
 
 from resilience._base.clock import Clock, default_clock
-from resilience.chaos._apply import delay_fault
 from resilience.events import Observer
-from resilience.interceptors._client_pipeline import ClientCall, ClientPipeline
 from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._pipeline import Rejection
+from resilience.interceptors._protected_channel import ProtectedChannel
+from resilience.interceptors._sync_call import LocalRejection, begin
 from resilience.policy import Policy
 
 
@@ -35,102 +35,7 @@ class _CallDetails(_Details, grpc.ClientCallDetails):
 _new_details = tuple.__new__
 _CANCELLED = grpc.StatusCode.CANCELLED
 
-
-if TYPE_CHECKING:
-    _Future = grpc.Future[Any]
-else:
-    _Future = grpc.Future  # not subscriptable at runtime
-
-
-class LocalRejection(grpc.RpcError, grpc.Call, _Future):
-    """The error of a call the library refused locally (it never reached the network).
-
-    Like the errors grpc raises, it is at once the :class:`grpc.RpcError`, the
-    :class:`grpc.Call` (``code()``, ``details()``, ``trailing_metadata()`` with
-    ``x-resilience-reject``) and the :class:`grpc.Future` of the call; iterating it (a
-    response stream) raises it.
-    """
-
-    def __init__(self, rejection: Rejection) -> None:
-        super().__init__(rejection.details)
-        self._rejection = rejection
-
-    def code(self) -> grpc.StatusCode:
-        return self._rejection.code
-
-    def details(self) -> str:
-        return self._rejection.details
-
-    def trailing_metadata(self) -> Any:
-        return self._rejection.trailing_metadata
-
-    def initial_metadata(self) -> tuple[tuple[str, str], ...]:
-        return ()
-
-    def debug_error_string(self) -> str:
-        return self._rejection.details
-
-    def is_active(self) -> bool:
-        return False
-
-    def time_remaining(self) -> Any:
-        return None
-
-    def add_callback(self, callback: Callable[[], None]) -> bool:
-        return False
-
-    def cancel(self) -> bool:
-        return False
-
-    def cancelled(self) -> bool:
-        return False
-
-    def running(self) -> bool:
-        return False
-
-    def done(self) -> bool:
-        return True
-
-    def result(self, timeout: float | None = None) -> Any:
-        raise self
-
-    def exception(self, timeout: float | None = None) -> Exception:
-        return self
-
-    def traceback(self, timeout: float | None = None) -> None:
-        return None
-
-    def add_done_callback(self, fn: Callable[[Any], None]) -> None:
-        fn(self)
-
-    def __iter__(self) -> Iterator[Any]:
-        return self
-
-    def __next__(self) -> Any:
-        raise self
-
-    def __repr__(self) -> str:
-        return f"<LocalRejection {self._rejection.code.name}: {self._rejection.details!r}>"
-
-
-def begin(
-    pipeline: ClientPipeline,
-    method: str,
-    timeout: float | None,
-    metadata: Any,
-    streaming: bool,
-) -> ClientCall | Rejection:
-    """Start a sync call through ``pipeline``: a client-side fault first when chaos is
-    configured (its delay slept here), then admission, timeout and metadata (see
-    :meth:`ClientPipeline.start`). Shared by the interceptor and the protected channel."""
-    if pipeline.injector is not None:  # chaos configured: a client-side fault first
-        fault = pipeline.client_fault(method)
-        if fault is not None:
-            delay_fault(fault)
-            rejection = pipeline.fault_rejection(method, fault)
-            if rejection is not None:
-                return rejection
-    return pipeline.start(method, timeout, metadata, streaming)
+__all__ = ["ClientInterceptor", "LocalRejection"]
 
 
 class ClientInterceptor(
@@ -176,8 +81,6 @@ class ClientInterceptor(
 
             channel = ClientInterceptor(policy).protect(grpc.insecure_channel(target))
         """
-        from resilience.interceptors._protected_channel import ProtectedChannel
-
         return ProtectedChannel(channel, self)
 
     def intercept_unary_unary(

@@ -1,0 +1,109 @@
+"""What the sync client interceptor and the protected channel share: starting a call through
+the pipeline (a client-side fault first) and the error of a call refused locally."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from resilience.chaos._apply import delay_fault
+from resilience.interceptors._client_pipeline import ClientCall, ClientPipeline
+from resilience.interceptors._pipeline import Rejection
+
+if TYPE_CHECKING:
+    _Future = grpc.Future[Any]
+else:
+    _Future = grpc.Future  # not subscriptable at runtime
+
+
+class LocalRejection(grpc.RpcError, grpc.Call, _Future):
+    """The error of a call the library refused locally (it never reached the network).
+
+    Like the errors grpc raises, it is at once the :class:`grpc.RpcError`, the
+    :class:`grpc.Call` (``code()``, ``details()``, ``trailing_metadata()`` with
+    ``x-resilience-reject``) and the :class:`grpc.Future` of the call; iterating it (a
+    response stream) raises it.
+    """
+
+    def __init__(self, rejection: Rejection) -> None:
+        super().__init__(rejection.details)
+        self._rejection = rejection
+
+    def code(self) -> grpc.StatusCode:
+        return self._rejection.code
+
+    def details(self) -> str:
+        return self._rejection.details
+
+    def trailing_metadata(self) -> Any:
+        return self._rejection.trailing_metadata
+
+    def initial_metadata(self) -> tuple[tuple[str, str], ...]:
+        return ()
+
+    def debug_error_string(self) -> str:
+        return self._rejection.details
+
+    def is_active(self) -> bool:
+        return False
+
+    def time_remaining(self) -> Any:
+        return None
+
+    def add_callback(self, callback: Callable[[], None]) -> bool:
+        return False
+
+    def cancel(self) -> bool:
+        return False
+
+    def cancelled(self) -> bool:
+        return False
+
+    def running(self) -> bool:
+        return False
+
+    def done(self) -> bool:
+        return True
+
+    def result(self, timeout: float | None = None) -> Any:
+        raise self
+
+    def exception(self, timeout: float | None = None) -> Exception:
+        return self
+
+    def traceback(self, timeout: float | None = None) -> None:
+        return None
+
+    def add_done_callback(self, fn: Callable[[Any], None]) -> None:
+        fn(self)
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        raise self
+
+    def __repr__(self) -> str:
+        return f"<LocalRejection {self._rejection.code.name}: {self._rejection.details!r}>"
+
+
+def begin(
+    pipeline: ClientPipeline,
+    method: str,
+    timeout: float | None,
+    metadata: Any,
+    streaming: bool,
+) -> ClientCall | Rejection:
+    """Start a sync call through ``pipeline``: a client-side fault first when chaos is
+    configured (its delay slept here), then admission, timeout and metadata (see
+    :meth:`ClientPipeline.start`). Shared by the interceptor and the protected channel."""
+    if pipeline.injector is not None:  # chaos configured: a client-side fault first
+        fault = pipeline.client_fault(method)
+        if fault is not None:
+            delay_fault(fault)
+            rejection = pipeline.fault_rejection(method, fault)
+            if rejection is not None:
+                return rejection
+    return pipeline.start(method, timeout, metadata, streaming)
