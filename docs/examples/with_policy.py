@@ -24,9 +24,7 @@ def main(port: int = 0) -> list[str]:
     server, port = serve(policy, port)
     outcomes = []
     try:
-        channel = grpc.intercept_channel(
-            grpc.insecure_channel(f"127.0.0.1:{port}"), ClientInterceptor(policy)
-        )
+        channel = ClientInterceptor(policy).protect(grpc.insecure_channel(f"127.0.0.1:{port}"))
         say: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(METHOD)
         for _ in range(10):
             try:

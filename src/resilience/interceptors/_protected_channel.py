@@ -40,7 +40,11 @@ class _MultiCallable:
         self._pipeline = owner._pipeline
 
     def _begin(self, timeout: float | None, metadata: Any) -> ClientCall:
-        call = begin(self._pipeline, self._method, timeout, metadata, self._streaming)
+        pipeline = self._pipeline
+        if pipeline.injector is None:  # no chaos configured: straight to the pipeline
+            call = pipeline.start(self._method, timeout, metadata, self._streaming)
+        else:
+            call = begin(pipeline, self._method, timeout, metadata, self._streaming)
         if isinstance(call, Rejection):
             raise LocalRejection(call)
         return call

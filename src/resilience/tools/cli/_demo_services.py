@@ -96,8 +96,8 @@ class Backend:
         interceptor = ServerInterceptor(
             BACKEND_POLICY, hooks=[fault_hook(self.injector)], observers=observers
         )
-        self.server = grpc.server(
-            ThreadPoolExecutor(max_workers=48), interceptors=[interceptor], options=OPTIONS
+        self.server = interceptor.protect(
+            grpc.server(ThreadPoolExecutor(max_workers=48), options=OPTIONS)
         )
         handlers: dict[str, Any] = {
             "Check": grpc.unary_unary_rpc_method_handler(self._serve),
@@ -142,8 +142,8 @@ class Gateway:
         # to ~20, then grows by ~20 a second (the default 0.01 suits thousands of calls a second).
         self.window = AdaptiveRetryWindow(growth_ratio=0.5)
         self.channel = DualCenterChannel(
-            grpc.intercept_channel(_channel(local_port), self.breaker_client),
-            grpc.intercept_channel(_channel(remote_port), remote_client),
+            self.breaker_client.protect(_channel(local_port)),
+            remote_client.protect(_channel(remote_port)),
             policy=policy,
             window=self.window,
             target=f"{name}->other center",
@@ -152,10 +152,8 @@ class Gateway:
         self._check: Any = self.channel.unary_unary(CHECK)
         self._reserve: Any = self.channel.unary_unary(RESERVE)
         self.server_interceptor = ServerInterceptor(policy, observers=observers)
-        self.server = grpc.server(
-            ThreadPoolExecutor(max_workers=48),
-            interceptors=[self.server_interceptor],
-            options=OPTIONS,
+        self.server = self.server_interceptor.protect(
+            grpc.server(ThreadPoolExecutor(max_workers=48), options=OPTIONS)
         )
         handlers: dict[str, Any] = {
             "Browse": grpc.unary_unary_rpc_method_handler(self._browse),

@@ -78,8 +78,8 @@ class Callers:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.client = ClientInterceptor(CALLER_POLICY, observers=observers)
-        self._channel = grpc.intercept_channel(
-            grpc.insecure_channel(f"127.0.0.1:{port}", options=OPTIONS), self.client
+        self._channel = self.client.protect(
+            grpc.insecure_channel(f"127.0.0.1:{port}", options=OPTIONS)
         )
         self._calls: dict[str, Any] = {
             method: self._channel.unary_unary(method) for method in (BROWSE, ORDER)
