@@ -11,7 +11,15 @@ with a running total per channel, so both sums the algorithms need are O(1):
 
 Hot paths call :meth:`RollingCounter.advance_rows` once and then read and write the returned
 rows directly (a few list subscripts instead of several method calls); the named methods say the
-same thing more slowly and serve everything off the hot path.
+same thing more slowly and serve everything off the hot path. The hottest skip even that call
+while ``now < counter.next_slot_at``: ``counter.rows`` are then the rows advance would return.
+
+The same ring serves the shared limits of :mod:`resilience.backends`, whose slots are integer
+indices on the store's microsecond time line rather than float seconds: :meth:`advance_to`
+moves to a slot index, :meth:`add_at` counts in a past slot still in the ring, :meth:`slots`
+and :meth:`window_slots` read a range of slots. The layout is the one the Redis scripts keep in
+a hash (``ring.lua``): the newest slot, a running total per channel and ``buckets + 1``
+positions cleared as the ring moves; a clock that goes back counts in the newest slot there too.
 
 The counter holds no lock: the algorithm that owns it serializes access.
 """
@@ -35,7 +43,16 @@ class RollingCounter:
     current time first.
     """
 
-    __slots__ = ("_current", "_per_slot", "_ring", "_rows", "_size", "_slot", "_totals")
+    __slots__ = (
+        "_current",
+        "_per_slot",
+        "_ring",
+        "_size",
+        "_slot",
+        "_totals",
+        "next_slot_at",
+        "rows",
+    )
 
     def __init__(self, *, window: float, buckets: int, channels: int = 1) -> None:
         if not window > 0:
@@ -50,7 +67,15 @@ class RollingCounter:
         self._ring: list[list[float]] = [[0] * channels for _ in range(self._size)]
         self._totals: list[float] = [0] * channels
         self._current = 0
-        self._rows: Rows = (self._totals, self._ring[0], self._ring[1 % self._size])
+        self.rows: Rows = (self._totals, self._ring[0], self._ring[1 % self._size])
+        """The live rows ``(totals, current, oldest)`` as of the last advance (read only)."""
+        self.next_slot_at = self._slot_end(0)
+        """Seconds: every ``now`` before it lies in the current slot (or before it), so
+        :meth:`advance_rows` would not move; a few nanoseconds early, never late (read only)."""
+
+    def _slot_end(self, index: int) -> float:
+        # 2 * _EPSILON slots early: float error must not put a later slot's instant before it.
+        return (index + 1 - 2 * _EPSILON) * self._slot
 
     @property
     def slot(self) -> float:
@@ -88,7 +113,42 @@ class RollingCounter:
         index = int(now * self._per_slot + _EPSILON)
         if index > self._current:
             self._move_to(index)
-        return self._rows
+        return self.rows
+
+    def advance_to(self, index: int) -> Rows:
+        """Move to slot ``index`` (an integer slot index, not seconds) if it is later than the
+        current one, as :meth:`advance_rows` does for a time; return the live rows."""
+        if index > self._current:
+            self._move_to(index)
+        return self.rows
+
+    @property
+    def size(self) -> int:
+        """Slots in the ring: ``buckets + 1``."""
+        return self._size
+
+    def row_at(self, index: int) -> list[float] | None:
+        """The per-channel counts of slot ``index`` if the ring still holds it (one of the
+        ``buckets + 1`` slots up to the current one), else None. Writing a count ``x`` to
+        channel ``c`` is ``row[c] += x`` plus ``rows[0][c] += x`` (the running total)."""
+        if self._current - self._size < index <= self._current:
+            return self._ring[index % self._size]
+        return None
+
+    def add_at(self, index: int, channel: int, amount: float) -> bool:
+        """Add ``amount`` to ``channel`` in slot ``index``; False (nothing counted) when the
+        ring no longer holds that slot or does not reach it yet."""
+        if self._current - self._size < index <= self._current:
+            self._ring[index % self._size][channel] += amount
+            self._totals[channel] += amount
+            return True
+        return False
+
+    def clear(self, channel: int) -> None:
+        """Zero ``channel`` in every slot and its total."""
+        for counts in self._ring:
+            counts[channel] = 0
+        self._totals[channel] = 0
 
     def _move_to(self, index: int) -> None:
         current, ring, totals, size = self._current, self._ring, self._totals, self._size
@@ -99,7 +159,8 @@ class RollingCounter:
                     totals[channel] -= value
                     counts[channel] = 0
         self._current = index
-        self._rows = (totals, ring[index % size], ring[(index + 1) % size])
+        self.rows = (totals, ring[index % size], ring[(index + 1) % size])
+        self.next_slot_at = self._slot_end(index)
 
     def add(self, channel: int, amount: float = 1) -> None:
         """Add ``amount`` to ``channel`` in the current slot."""
@@ -134,6 +195,12 @@ class RollingCounter:
         """``channel``'s counts in the sliding window's ``buckets`` slots, oldest first."""
         size, ring, current = self._size, self._ring, self._current
         return [ring[step % size][channel] for step in range(current - size + 2, current + 1)]
+
+    def slots(self, channel: int) -> list[float]:
+        """``channel``'s counts in all ``buckets + 1`` slots of the ring, oldest first (the
+        last complete window's oldest slot up to the current one)."""
+        size, ring, current = self._size, self._ring, self._current
+        return [ring[step % size][channel] for step in range(current - size + 1, current + 1)]
 
     def previous_slots(self, channel: int) -> list[float]:
         """``channel``'s counts in the ``buckets`` slots before the current one, oldest first."""

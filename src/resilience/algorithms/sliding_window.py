@@ -41,7 +41,11 @@ class SlidingWindowLimiter(WindowLimiter):
         """
         now = self._clock()
         with self._lock:
-            totals, current, oldest = self._counter.advance_rows(now)
+            counter = self._counter
+            if now < counter.next_slot_at:
+                totals, current, oldest = counter.rows
+            else:
+                totals, current, oldest = counter.advance_rows(now)
             count = totals[0] - oldest[0]
             if 0 < n <= self._limit - count:
                 current[0] += n

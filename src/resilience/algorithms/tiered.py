@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+from resilience._base.clock import Clock, default_clock
+from resilience.algorithms._admission import ADMIT, SHED, admission
 from resilience.algorithms._decision import ALLOWED, Decision
 from resilience.algorithms._limiter import NEVER, WindowLimiter
+from resilience.algorithms._params import Duration
+from resilience.algorithms._window import Rows
 from resilience.errors import RejectReason
 
 _SHED = Decision(False, None, RejectReason.SHED.value)
@@ -15,8 +19,7 @@ _DEMAND = _TIERS
 _TOTAL = 2 * _TIERS
 """Counter channels: 0..3 admitted of tier 1..4, 4..7 demand of tier 1..4, 8 admitted in all."""
 _ADMITTED_AT_OR_BELOW = tuple(tuple(range(k, _TIERS)) for k in range(_TIERS))
-_DEMAND_ABOVE = tuple(tuple(range(_DEMAND, _DEMAND + k)) for k in range(_TIERS))
-"""Per tier index k: the channels summed by the rule (tiers >= k admitted, tiers < k demand)."""
+"""Per tier index k: the channels of ``sum(A_j for j >= k)``."""
 
 
 class Tier(IntEnum):
@@ -57,6 +60,9 @@ class TieredLimiter(WindowLimiter):
         sum(A_j for j >= k) + n <= limit - sum(D_j for j < k)
         and sum(A_j for every j) + n <= limit
 
+    (:func:`resilience.algorithms._admission.admission`, the one Python source of the rule:
+    the shared limiters of :mod:`resilience.backends` call it too).
+
     The first condition is the contract's rule: capacity the more critical tiers asked for in
     the last window is kept for them, so a tier is rejected only when every less critical tier
     already is, and under overload only tier 1 passes. Worked steady state: limit 100/s and
@@ -77,10 +83,34 @@ class TieredLimiter(WindowLimiter):
     load only Level 1 passes"). Parameters as :class:`SlidingWindowLimiter`. Thread-safe.
     """
 
-    __slots__ = ()
+    __slots__ = ("_reserved", "_reserved_rows")
 
     _CHANNELS = 2 * _TIERS + 1
     _ADMITTED = _TOTAL
+
+    def __init__(
+        self,
+        limit: int,
+        window: Duration = 1.0,
+        buckets: int = 10,
+        *,
+        clock: Clock = default_clock,
+    ) -> None:
+        super().__init__(limit, window, buckets, clock=clock)
+        self._reserved: list[float] = [0] * _TIERS
+        """Per tier index k: ``sum(D_j for j < k)``, as of the slot of ``_reserved_rows``."""
+        self._reserved_rows: Rows | None = None
+
+    def _note_reserved(self, rows: Rows) -> None:
+        """Recompute :attr:`_reserved` for the slot whose live rows are ``rows``. Demand over
+        the last complete window (totals less the current slot) does not change within a slot,
+        so this runs once per slot, not per call."""
+        totals, current, _ = rows
+        reserved = self._reserved
+        for k in range(1, _TIERS):
+            j = _DEMAND + k - 1
+            reserved[k] = reserved[k - 1] + totals[j] - current[j]
+        self._reserved_rows = rows
 
     def snapshot(self) -> tuple[TierStats, ...]:
         """Each tier's admitted and demand counts now, tier 1 first."""
@@ -103,36 +133,35 @@ class TieredLimiter(WindowLimiter):
         k = tier - 1
         now = self._clock()
         with self._lock:
-            totals, current, oldest = self._counter.advance_rows(now)
+            counter = self._counter
+            rows = counter.rows if now < counter.next_slot_at else counter.advance_rows(now)
+            totals, current, oldest = rows
             demand = _DEMAND + k
             current[demand] += n
             totals[demand] += n
-            total = totals[_TOTAL] - oldest[_TOTAL] + n
-            if total <= self._limit:
-                # Tier 1's rule is the total itself; the others subtract the reservation.
-                admitted: float = n
-                free: float = self._limit
-                if k:
-                    for j in _ADMITTED_AT_OR_BELOW[k]:
-                        admitted += totals[j] - oldest[j]
-                    for j in _DEMAND_ABOVE[k]:
-                        free -= totals[j] - current[j]
-                if admitted <= free:
-                    current[k] += n
-                    totals[k] += n
-                    current[_TOTAL] += n
-                    totals[_TOTAL] += n
-                    return ALLOWED
-                return _SHED
-            if n > self._limit:
-                return NEVER
+            total = totals[_TOTAL] - oldest[_TOTAL]
             if k:
-                admitted = n
+                used: float = 0
                 for j in _ADMITTED_AT_OR_BELOW[k]:
-                    admitted += totals[j] - oldest[j]
-                if admitted <= self._limit:
-                    return _SHED
-            return self._rate_limited(total - self._limit, now)
+                    used += totals[j] - oldest[j]
+                if rows is not self._reserved_rows:
+                    self._note_reserved(rows)
+                reserved = self._reserved[k]
+            else:  # tier 1: it uses what every tier uses, nothing is kept above it
+                used, reserved = total, 0
+            limit = self._limit
+            verdict = admission(limit, n, total, used, reserved)
+            if verdict == ADMIT:
+                current[k] += n
+                totals[k] += n
+                current[_TOTAL] += n
+                totals[_TOTAL] += n
+                return ALLOWED
+            if verdict == SHED:
+                return _SHED
+            if n > limit:
+                return NEVER
+            return self._rate_limited(total + n - limit, now)
 
     def record(self, tier: int, n: int, allowed: bool) -> None:
         """Count a decision on ``n`` requests of ``tier`` taken elsewhere (for example by a

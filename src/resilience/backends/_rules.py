@@ -1,22 +1,22 @@
-"""The admission rules of SlidingWindowLimiter and TieredLimiter, over counts from a store.
+"""The admission rules of SlidingWindowLimiter and TieredLimiter over a shared limit's counts.
 
-Pure arithmetic shared by the memory store, the decoding of the Redis script's replies and the
-periodic local view; ``decide.lua`` evaluates the same rules inside Redis.
-
-- Sliding window: admit iff ``count + n <= limit``, ``count`` = admitted in the last
-  ``buckets`` slots, the current one included.
-- Tiered: admit a tier-``k`` request iff
-  ``sum(A_j for j >= k) + n <= limit - sum(D_j for j < k)`` and ``sum(A_j) + n <= limit``,
-  with ``A_j`` admitted over the sliding window and ``D_j`` demand over the last complete
-  window (the second condition is TieredLimiter's guard against a surge of a critical tier).
+The rule itself is :func:`resilience.algorithms._admission.admission` (the one Python source,
+TieredLimiter's too); ``decide.lua`` evaluates the same inequalities inside Redis. This module
+feeds it a store's counts (:func:`decide_on_ring`: the memory store, and periodic mode's
+fallback over its own counts) and turns a refusal into the memory limiters' rejection
+(:func:`rejection`: also the decoding of the Redis script's replies and periodic mode's
+estimates), with ``retry_after`` from the slots that must expire.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
+from resilience.algorithms._admission import ADMIT, SHED, admission
 from resilience.algorithms._decision import ALLOWED, Decision
-from resilience.backends._spec import TIERS, Counts, LimitSpec
+from resilience.algorithms._window import RollingCounter
+from resilience.backends._spec import TIERS, LimitSpec
 from resilience.errors import RejectReason
 
 _RATE_LIMIT = RejectReason.RATE_LIMIT.value
@@ -49,56 +49,58 @@ def rejection(
     *,
     total: float,
     used: float,
-    tier: int,
     n: int,
     weight: float,
     into_slot: float,
 ) -> Decision:
-    """The rejection of ``n`` requests of ``tier`` weighing ``weight`` (``n`` unless
-    estimated), as the memory limiters give it. ``total``: every tier's admissions over the
+    """The rejection of ``n`` requests weighing ``weight`` (``n`` unless estimated) that the
+    rule refused, as the memory limiters give it. ``total``: every tier's admissions over the
     sliding window (``window_slots`` per slot, oldest first); ``used``: those of the request's
-    tier and the less critical ones (a sliding limit ignores ``used`` and ``tier``).
+    tier and the less critical ones (``total`` for a sliding limit).
 
     ``rate_limit`` when the limit is used up, with ``retry_after`` the time until enough of
     the oldest slots expire for ``total`` to admit ``n`` (None when ``n > limit``: it never
-    will be admitted). Tiered only: ``shed`` when capacity went or is kept for more critical
-    tiers, with no ``retry_after``: it stays shed while they need it.
+    will be admitted). ``shed`` (tiered only) when capacity went or is kept for more critical
+    tiers, with no ``retry_after``: it stays shed while they need it. Which of the two is the
+    rule's verdict with everything reserved: it depends on ``total`` and ``used`` alone.
     """
     limit = spec.limit
     if n > limit:
         return _NEVER
-    if spec.tiered and (total + weight <= limit or (tier > 1 and used + weight <= limit)):
+    if admission(limit, weight, total, used, math.inf) == SHED:
         return _SHED_DECISION
     excess = total + weight - limit
     return Decision(False, retry_after(window_slots, excess, into_slot, spec.slot), _RATE_LIMIT)
 
 
-def decide_on_counts(
-    spec: LimitSpec, counts: Counts, tier: int, n: int, into_slot: float
+def decide_on_ring(
+    spec: LimitSpec, ring: RollingCounter, base: int, tier: int, n: int, into_slot: float
 ) -> Decision:
-    """Evaluate ``spec``'s rule for ``n`` requests of ``tier`` on exact ring ``counts``.
+    """Evaluate ``spec``'s rule for ``n`` requests of ``tier`` on exact counts: channels
+    ``base`` to ``base + spec.channels - 1`` of ``ring`` (advanced to the current slot),
+    laid out as :mod:`~resilience.backends._spec` says (admitted per tier, then demand).
 
-    Sliding window: ``count + n <= limit``. Tiered (as TieredLimiter): admit iff
-    ``sum(A_j, j >= k) + n <= limit - sum(D_j, j < k)`` and ``sum(A_j) + n <= limit``.
-    Does not record anything: the caller adds the demand and, if allowed, the admission.
+    ``A_j`` is admitted over the sliding window (the ring's total less its oldest slot),
+    ``D_j`` demand over the last complete window (the total less the newest slot), exactly
+    what ``decide.lua`` reads from its hash. Does not record anything: the caller adds the
+    demand and, if allowed, the admission.
     """
-    if not spec.tiered:
-        window = counts[0][1:]
-        count = sum(window)
-        if count + n <= spec.limit:
-            return ALLOWED
-        return rejection(
-            spec, window, total=count, used=count, tier=1, n=n, weight=n, into_slot=into_slot
-        )
-    per_tier = [sum(counts[j][1:]) for j in range(TIERS)]
-    total, used = sum(per_tier), sum(per_tier[tier - 1 :])
-    reserved = sum(sum(counts[TIERS + j][:-1]) for j in range(tier - 1))
-    if total + n <= spec.limit and used + n <= spec.limit - reserved:
+    totals, newest, oldest = ring.rows
+    tiers = spec.tiers
+    k = tier - 1 if tiers > 1 else 0  # a sliding limit has one tier, whatever is asked
+    admitted = [totals[c] - oldest[c] for c in range(base, base + tiers)]
+    total = sum(admitted)
+    used = sum(admitted[k:])
+    reserved = 0.0
+    for c in range(base + tiers, base + tiers + k):
+        reserved += totals[c] - newest[c]
+    if admission(spec.limit, n, total, used, reserved) == ADMIT:
         return ALLOWED
-    total_slots = [sum(slots) for slots in zip(*(counts[j][1:] for j in range(TIERS)), strict=True)]
-    return rejection(
-        spec, total_slots, total=total, used=used, tier=tier, n=n, weight=n, into_slot=into_slot
-    )
+    per_slot = [0.0] * spec.buckets
+    for c in range(base, base + tiers):
+        for i, count in enumerate(ring.window_slots(c)):
+            per_slot[i] += count
+    return rejection(spec, per_slot, total=total, used=used, n=n, weight=n, into_slot=into_slot)
 
 
 def check_tier(tier: int) -> int:

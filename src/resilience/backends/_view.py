@@ -27,9 +27,10 @@ import bisect
 import threading
 
 from resilience._base.clock import Clock
+from resilience.algorithms._admission import ADMIT, admission
 from resilience.algorithms._decision import ALLOWED, Decision
-from resilience.backends._ring import SlotRing
-from resilience.backends._rules import decide_on_counts, rejection
+from resilience.algorithms._window import RollingCounter
+from resilience.backends._rules import decide_on_ring, rejection
 from resilience.backends._spec import TIERS, Deltas, LimitSpec, Snapshot, to_us
 
 
@@ -48,7 +49,7 @@ class PeriodicView:
         self._tiers = spec.tiers
         self._unsynced_base, self._own_base = channels, 2 * channels
         self._recent_base = 3 * channels
-        self._ring = SlotRing(spec.size, 4 * channels)
+        self._ring = RollingCounter(window=spec.window, buckets=spec.buckets, channels=4 * channels)
         self._pending: Deltas = {}
         self._inflight: Deltas = {}
         self._offset_us = to_us(store_now()) - to_us(clock())
@@ -70,11 +71,12 @@ class PeriodicView:
     def _scale(self, demand: int) -> float:
         """Global demand over this instance's (channel ``demand``), as of the last sync, at
         least 1; the number of live instances while this one has no synced demand."""
-        ring = self._ring
-        own = ring.window(self._own_base + demand) - ring.window(self._unsynced_base + demand)
-        if own <= 0:
+        totals, _, oldest = self._ring.rows  # window sum of c: totals[c] - oldest[c]
+        own, unsynced = self._own_base + demand, self._unsynced_base + demand
+        synced_own = totals[own] - oldest[own] - (totals[unsynced] - oldest[unsynced])
+        if synced_own <= 0:
             return float(self._instances)
-        return max(ring.window(demand) / own, 1.0)
+        return max((totals[demand] - oldest[demand]) / synced_own, 1.0)
 
     def _unseen(self, channel: int, scale: float, window: bool) -> float:
         """The other instances' counts of ``channel`` not synced yet, over the sliding window
@@ -82,27 +84,32 @@ class PeriodicView:
         times this instance's counts they have not seen (right for bursts, when every
         instance admits at once). By rate: their synced rate times how long ago they synced,
         on average (right for sparse admissions, which one instance or another gets)."""
-        ring = self._ring
-        measure = ring.window if window else ring.previous
-        proportional = (scale - 1.0) * measure(self._recent_base + channel)
-        synced_own = measure(self._own_base + channel) - measure(self._unsynced_base + channel)
-        others = measure(channel) - synced_own
+        totals, newest, oldest = self._ring.rows
+        left = oldest if window else newest  # the slot outside the window measured
+        recent, own = self._recent_base + channel, self._own_base + channel
+        unsynced = self._unsynced_base + channel
+        proportional = (scale - 1.0) * (totals[recent] - left[recent])
+        synced_own = totals[own] - left[own] - (totals[unsynced] - left[unsynced])
+        others = totals[channel] - left[channel] - synced_own
         span = self._age_now if window else self._age_now - self._into_slot
         by_rate = others * span / self._spec.window if others > 0 and span > 0 else 0.0
         return proportional if proportional > by_rate else by_rate
 
     def _estimate(self, channel: int) -> tuple[float, float]:
         """(estimated count over the sliding window, scale) of admitted ``channel``."""
-        ring = self._ring
+        totals, _, oldest = self._ring.rows
+        unsynced = self._unsynced_base + channel
         scale = self._scale(self._tiers + channel)
         unseen = self._unseen(channel, scale, window=True)
-        return ring.window(channel) + ring.window(self._unsynced_base + channel) + unseen, scale
+        seen = totals[channel] - oldest[channel] + totals[unsynced] - oldest[unsynced]
+        return seen + unseen, scale
 
     def _previous(self, demand: int) -> float:
         """Estimated count of channel ``demand`` over the last complete window."""
-        ring = self._ring
+        totals, newest, _ = self._ring.rows  # last complete window of c: totals[c] - newest[c]
+        unsynced = self._unsynced_base + demand
         unseen = self._unseen(demand, self._scale(demand), window=False)
-        return ring.previous(demand) + ring.previous(self._unsynced_base + demand) + unseen
+        return totals[demand] - newest[demand] + totals[unsynced] - newest[unsynced] + unseen
 
     def try_acquire(self, tier: int, n: int) -> Decision:
         """Decide ``n`` requests of ``tier`` (ignored for a sliding window) and count them."""
@@ -111,7 +118,7 @@ class PeriodicView:
         now_us = to_us(local) + self._offset_us
         current = now_us // spec.slot_us
         with self._lock:
-            self._ring.advance(current)
+            self._ring.advance_to(current)
             self._age_now = self._mean_age + (local - self._synced_at)
             self._into_slot = (now_us % spec.slot_us) / 1e6
             decision = self._tiered(tier, n) if spec.tiered else self._sliding(n)
@@ -122,18 +129,17 @@ class PeriodicView:
         """The sliding-window rule on the estimate: :meth:`_estimate` for channel 0, inlined
         (this is periodic mode's hot path)."""
         # Channels of a sliding limit: global, unsynced, own, recent x (admitted, demand).
-        ring = self._ring
-        rows, totals, oldest = ring.rows, ring.totals, (ring.current + 1) % ring.size
-        seen = totals[0] - rows[0][oldest]
-        mine = totals[2] - rows[2][oldest]
-        own_synced_demand = totals[5] - rows[5][oldest] - (totals[3] - rows[3][oldest])
+        totals, _, oldest = self._ring.rows
+        seen = totals[0] - oldest[0]
+        mine = totals[2] - oldest[2]
+        own_synced_demand = totals[5] - oldest[5] - (totals[3] - oldest[3])
         instances = self._instances
         if own_synced_demand > 0:
-            scale = max((totals[1] - rows[1][oldest]) / own_synced_demand, 1.0)
+            scale = max((totals[1] - oldest[1]) / own_synced_demand, 1.0)
         else:
             scale = float(instances)
-        unseen = (scale - 1.0) * (totals[6] - rows[6][oldest])
-        others = seen - (totals[4] - rows[4][oldest] - mine)
+        unseen = (scale - 1.0) * (totals[6] - oldest[6])
+        others = seen - (totals[4] - oldest[4] - mine)
         if others > 0 and self._age_now > 0:
             by_rate = others * self._age_now / self._spec.window
             unseen = by_rate if by_rate > unseen else unseen
@@ -147,7 +153,6 @@ class PeriodicView:
             slots,
             total=count,
             used=count,
-            tier=1,
             n=n,
             weight=weight,
             into_slot=self._into_slot,
@@ -162,7 +167,7 @@ class PeriodicView:
         for j in range(tier - 1):
             reserved += self._previous(TIERS + j)
         weight = min(admitted[tier - 1][1], self._instances) * n
-        if total + weight <= spec.limit and used + weight <= spec.limit - reserved:
+        if admission(spec.limit, weight, total, used, reserved) == ADMIT:
             return ALLOWED
         slots = self._estimated_slots(range(TIERS), [scale for _, scale in admitted])
         return rejection(
@@ -170,7 +175,6 @@ class PeriodicView:
             slots,
             total=total,
             used=used,
-            tier=tier,
             n=n,
             weight=weight,
             into_slot=self._into_slot,
@@ -179,7 +183,7 @@ class PeriodicView:
     def _estimated_slots(self, channels: range, scales: list[float]) -> list[float]:
         """Estimated admissions of ``channels`` per slot of the sliding window, oldest first."""
         ring, base = self._ring, self._unsynced_base
-        per_slot = [0.0] * (ring.size - 1)
+        per_slot = [0.0] * self._spec.buckets
         for channel, scale in zip(channels, scales, strict=True):
             pairs = zip(ring.window_slots(channel), ring.window_slots(base + channel), strict=True)
             for i, (seen, unsynced) in enumerate(pairs):
@@ -197,11 +201,9 @@ class PeriodicView:
         current = now_us // spec.slot_us
         with self._lock:
             ring = self._ring
-            ring.advance(current)
-            slots = range(current - ring.size + 1, current + 1)
-            rows = ring.rows[self._own_base : self._own_base + spec.channels]
-            counts = [[int(row[s % ring.size]) for s in slots] for row in rows]
-            decision = decide_on_counts(share, counts, tier, n, (now_us % spec.slot_us) / 1e6)
+            ring.advance_to(current)
+            into_slot = (now_us % spec.slot_us) / 1e6
+            decision = decide_on_ring(share, ring, self._own_base, tier, n, into_slot)
             self._count(current, local, tier, n, decision.allowed)
         return decision
 
@@ -210,7 +212,7 @@ class PeriodicView:
         local = self._clock()
         current = (to_us(local) + self._offset_us) // self._spec.slot_us
         with self._lock:
-            self._ring.advance(current)
+            self._ring.advance_to(current)
             self._count(current, local, tier, n, allowed)
 
     def _count(self, current: int, local: float, tier: int, n: int, allowed: bool) -> None:
@@ -225,19 +227,20 @@ class PeriodicView:
         if pending is None:
             pending = self._pending[current] = [0] * self._spec.channels
         ring = self._ring
-        if not ring.current - ring.size < current <= ring.current:
+        row = ring.row_at(current)
+        if row is None:
             for channel in channels:
                 pending[channel] += n
             return
-        rows, totals, position = ring.rows, ring.totals, current % ring.size
+        totals = ring.rows[0]
         unsynced, own, recent = self._unsynced_base, self._own_base, self._recent_base
         for channel in channels:
             pending[channel] += n
-            for row in (unsynced + channel, own + channel):
-                rows[row][position] += n
-                totals[row] += n
+            for c in (unsynced + channel, own + channel):
+                row[c] += n
+                totals[c] += n
             if tiers > 1 or channel == 0:
-                rows[recent + channel][position] += n
+                row[recent + channel] += n
                 totals[recent + channel] += n
                 self._history.append((local, current, channel, n))
 
@@ -262,15 +265,15 @@ class PeriodicView:
             self._offset_us = snapshot.now_us - to_us(local_mid)
             self._instances = max(1, snapshot.instances)
             ring = self._ring
-            ring.advance(snapshot.current)
+            ring.advance_to(snapshot.current)
             for channel in range(spec.channels):
                 ring.clear(channel)
                 for i, count in enumerate(snapshot.counts[channel]):
-                    ring.add(snapshot.current - spec.buckets + i, channel, count)
+                    ring.add_at(snapshot.current - spec.buckets + i, channel, count)
             for slot_index, counts in self._inflight.items():
                 for channel, count in enumerate(counts):
                     if count:
-                        ring.add(slot_index, self._unsynced_base + channel, -count)
+                        ring.add_at(slot_index, self._unsynced_base + channel, -count)
             self._inflight = {}
             ages = snapshot.ages
             self._mean_age = sum(ages) / len(ages) if ages else 0.0
@@ -293,4 +296,4 @@ class PeriodicView:
             unseen_by = bisect.bisect_left(synced_at, local)
             if unseen_by == 0:
                 break
-            ring.add(slot_index, recent + channel, n * unseen_by / others)
+            ring.add_at(slot_index, recent + channel, n * unseen_by / others)

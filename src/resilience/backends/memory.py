@@ -11,44 +11,27 @@ import threading
 
 from resilience._base.clock import Clock, default_clock
 from resilience.algorithms._decision import Decision
-from resilience.backends._rules import decide_on_counts
+from resilience.algorithms._window import RollingCounter
+from resilience.backends._rules import decide_on_ring
 from resilience.backends._spec import Counts, Deltas, LimitSpec, Snapshot, to_us
 
 
-class _Ring:
-    """``size`` positions; position ``slot % size`` holds slot ``slots[p]`` (or -1) and its
-    per-channel counts. The same layout as the Redis hash ``decide.lua`` maintains."""
+class _Limit:
+    """One named limit's counts: a :class:`RollingCounter` over slot indices, holding what
+    ``decide.lua`` and ``exchange.lua`` keep in the limit's Redis hash (the newest slot, a
+    running total per channel, ``buckets + 1`` positions cleared as the ring moves), and the
+    live instances with the store time (us) they last synced."""
 
-    __slots__ = ("counts", "instances", "size", "slots")
+    __slots__ = ("instances", "ring")
 
     def __init__(self, spec: LimitSpec) -> None:
-        self.size = spec.size
-        self.slots = [-1] * spec.size
-        self.counts = [[0] * spec.size for _ in range(spec.channels)]
+        self.ring = RollingCounter(window=spec.window, buckets=spec.buckets, channels=spec.channels)
         self.instances: dict[str, int] = {}
 
-    def read(self, current: int) -> Counts:
-        size, slots = self.size, self.slots
-        out: Counts = []
-        for row in self.counts:
-            out.append(
-                [
-                    row[s % size] if slots[s % size] == s else 0
-                    for s in range(current - size + 1, current + 1)
-                ]
-            )
-        return out
-
-    def add(self, slot_index: int, amounts: list[int]) -> None:
-        position = slot_index % self.size
-        if self.slots[position] != slot_index:
-            if self.slots[position] > slot_index:
-                return  # the position already holds a newer slot: this one has expired
-            self.slots[position] = slot_index
-            for row in self.counts:
-                row[position] = 0
-        for row, amount in zip(self.counts, amounts, strict=False):
-            row[position] += amount
+    def counts(self) -> Counts:
+        """Every channel's counts over the ring, oldest slot first (a snapshot's counts)."""
+        ring = self.ring
+        return [[int(count) for count in ring.slots(c)] for c in range(len(ring.rows[0]))]
 
 
 class MemoryStore:
@@ -60,7 +43,7 @@ class MemoryStore:
 
     def __init__(self, *, clock: Clock = default_clock) -> None:
         self._clock = clock
-        self._rings: dict[tuple[str, float, int, bool], _Ring] = {}
+        self._limits: dict[tuple[str, float, int, bool], _Limit] = {}
         self._lock = threading.Lock()
 
     @property
@@ -71,45 +54,53 @@ class MemoryStore:
         """The store's clock."""
         return self._clock()
 
-    def _ring(self, spec: LimitSpec) -> _Ring:
+    def _limit(self, spec: LimitSpec) -> _Limit:
         key = (spec.name, spec.window, spec.buckets, spec.tiered)
-        ring = self._rings.get(key)
-        if ring is None:
-            ring = self._rings[key] = _Ring(spec)
-        return ring
+        limit = self._limits.get(key)
+        if limit is None:
+            limit = self._limits[key] = _Limit(spec)
+        return limit
 
     def decide(self, spec: LimitSpec, tier: int, n: int) -> Decision:
         now_us = to_us(self._clock())
         current, into = divmod(now_us, spec.slot_us)
         with self._lock:
-            ring = self._ring(spec)
-            decision = decide_on_counts(spec, ring.read(current), tier, n, into / 1e6)
-            tier = tier if spec.tiered else 1
-            amounts = [0] * spec.channels
-            amounts[spec.tiers + tier - 1] = n
+            ring = self._limit(spec).ring
+            # A clock gone back leaves the ring at its newest slot and counts there, as Redis.
+            totals, newest, _ = ring.advance_to(current)
+            decision = decide_on_ring(spec, ring, 0, tier, n, into / 1e6)
+            k = tier - 1 if spec.tiered else 0
+            demand = spec.tiers + k
+            newest[demand] += n
+            totals[demand] += n
             if decision.allowed:
-                amounts[tier - 1] = n
-            ring.add(current, amounts)
+                newest[k] += n
+                totals[k] += n
         return decision
 
     def exchange(self, spec: LimitSpec, instance: str, deltas: Deltas) -> Snapshot:
         now_us = to_us(self._clock())
         current = now_us // spec.slot_us
         with self._lock:
-            ring = self._ring(spec)
+            limit = self._limit(spec)
+            ring = limit.ring
+            ring.advance_to(current)
+            newest = ring.current
             for slot_index, amounts in deltas.items():
-                if slot_index > current - spec.size:
-                    ring.add(min(slot_index, current), amounts)
+                # A slot older than the ring has expired, a future one counts as the newest.
+                for channel, amount in enumerate(amounts[: spec.channels]):
+                    ring.add_at(min(slot_index, newest), channel, amount)
             horizon = now_us - spec.buckets * spec.slot_us
             others = [
                 now_us - seen
-                for name, seen in ring.instances.items()
+                for name, seen in limit.instances.items()
                 if seen > horizon and name != instance
             ]
-            ring.instances = {name: seen for name, seen in ring.instances.items() if seen > horizon}
-            ring.instances[instance] = now_us
+            live = {name: seen for name, seen in limit.instances.items() if seen > horizon}
+            live[instance] = now_us
+            limit.instances = live
             ages = tuple(age / 1e6 for age in others)
-            return Snapshot(now_us, current, len(others) + 1, ring.read(current), ages)
+            return Snapshot(now_us, newest, len(others) + 1, limit.counts(), ages)
 
     def ping(self) -> None:
         """Always reachable."""

@@ -202,9 +202,7 @@ class _RedisCodec:
         now_us, total, used = int(reply[2]), int(reply[3]), int(reply[4])
         per_slot = [int(value) for value in reply[5:]]
         into = (now_us % spec.slot_us) / 1e6
-        return rejection(
-            spec, per_slot, total=total, used=used, tier=tier, n=n, weight=n, into_slot=into
-        )
+        return rejection(spec, per_slot, total=total, used=used, n=n, weight=n, into_slot=into)
 
     def _exchange_call(
         self, spec: LimitSpec, instance: str, deltas: Deltas
