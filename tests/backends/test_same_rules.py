@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from resilience._base.clock import ManualClock
+from resilience._base.clock import Clock, ManualClock
 from resilience.algorithms import SlidingWindowLimiter, TieredLimiter
 from resilience.backends import (
     MemoryStore,
@@ -36,7 +36,7 @@ def store_and_clock(
 
 
 def shared_limiter(
-    store: Store, clock: ManualClock, *, tiered: bool, mode: str, limit: int = LIMIT
+    store: Store, clock: Clock, *, tiered: bool, mode: str, limit: int = LIMIT
 ) -> SharedSlidingWindowLimiter | SharedTieredLimiter:
     kind = SharedTieredLimiter if tiered else SharedSlidingWindowLimiter
     return kind(
@@ -110,3 +110,52 @@ def test_tiers_reach_the_worked_steady_state(
         shared.close()
     rates = {tier: count / 3 for tier, count in admitted.items()}
     assert rates == pytest.approx({1: 50, 2: 40, 3: 10, 4: 0}, abs=2.5)
+
+
+class SteppingClock:
+    """A clock a test sets anywhere, backwards too (as a store host's wall clock after a
+    time step): ManualClock refuses to go back."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize("tiered", [False, True], ids=["sliding", "tiered"])
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_a_store_clock_that_goes_back_counts_in_the_newest_slot(
+    request: pytest.FixtureRequest, kind: str, tiered: bool
+) -> None:
+    """Redis (``decide.lua``) counts a request stamped before the ring's newest slot in that
+    slot, as the memory algorithms do; the memory store keeps the same ring, so it agrees."""
+    clock = SteppingClock(100.0)
+    store: Store
+    if kind == "memory":
+        store = MemoryStore(clock=clock)
+    else:
+        url = request.getfixturevalue("redis_url")
+        store = RedisStore.from_url(
+            url, prefix=request.getfixturevalue("prefix"), clock=clock, socket_timeout=2.0
+        )
+    shared = shared_limiter(store, clock, tiered=tiered, mode="exact", limit=6)
+    reference = (TieredLimiter if tiered else SlidingWindowLimiter)(6, WINDOW, BUCKETS, clock=clock)
+    # Five into slot 1005, three stamped 300 ms earlier (slot 1002), then on again.
+    times = [100.50] * 5 + [100.22] * 3 + [100.55, 100.55, 100.61, 101.45, 101.45, 101.62]
+    tiers = [1, 1, 2, 1, 3, 1, 4, 1, 2, 1, 1, 1, 4, 1]
+    try:
+        for index, (now, tier) in enumerate(zip(times, tiers, strict=True)):
+            clock.now = now
+            if isinstance(reference, TieredLimiter):
+                assert isinstance(shared, SharedTieredLimiter)
+                expected, got = reference.try_acquire(tier, 1), shared.try_acquire(tier, 1)
+            else:
+                assert isinstance(shared, SharedSlidingWindowLimiter)
+                expected, got = reference.try_acquire(1), shared.try_acquire(1)
+            where = f"step {index} at {now}"
+            assert (got.allowed, got.reason) == (expected.allowed, expected.reason), where
+    finally:
+        shared.close()
+        store.close()
+    assert not shared.fallback
