@@ -151,6 +151,8 @@ def render() -> str:
         "chaos": "table: [fault injection switches](#chaos)",
         "record": "table: [traffic recording](#record) on servers",
         "profiling": "table: [load-aware profiling](#profiling) on servers",
+        "default_store": "string: the `store` of every `rate_limit` that names none "
+        "(`RESILIENCE_STORE_URL` overrides it in `Policy.from_env`)",
     }
     for key in sorted(_policy_core.TOP_KEYS):
         out.append(f"| `{key}` | {meaning.get(key, '')} |")

@@ -49,3 +49,28 @@ def test_a_missing_exporter_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setitem(sys.modules, "opentelemetry.exporter.prometheus", None)
     with pytest.raises(MissingExtraError, match=r"grpc-resilience\[otel\]"):
         serve_metrics(0, set_global=False)
+
+
+def test_the_port_comes_from_the_environment_when_none_is_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RESILIENCE_METRICS_PORT", "0")  # 0: a free port
+    with serve_metrics(set_global=False) as server:
+        assert server.port > 0
+        assert server.url == f"http://127.0.0.1:{server.port}/metrics"
+        scrape(server.url)  # answers
+
+
+def test_an_explicit_port_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RESILIENCE_METRICS_PORT", "not a port")  # never read
+    with serve_metrics(0, set_global=False) as server:
+        assert server.port > 0
+
+
+@pytest.mark.parametrize("value", ["not a port", "70000", "-1", "80.5"])
+def test_a_bad_port_in_the_environment_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("RESILIENCE_METRICS_PORT", value)
+    with pytest.raises(ConfigError, match=r"^RESILIENCE_METRICS_PORT: must be a port number"):
+        serve_metrics(set_global=False)

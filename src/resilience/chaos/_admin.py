@@ -17,7 +17,7 @@ name the fields as sent (``ttl``, ``rules[0].percentage``). Every call must carr
 injector's ``allowed_colors``, which only the service's own code sets. Serve it on a private
 or loopback port::
 
-    server.add_generic_rpc_handlers([admin_handler(token=os.environ["RESILIENCE_ADMIN_TOKEN"])])
+    server.add_generic_rpc_handlers([admin_handler()])  # token: RESILIENCE_ADMIN_TOKEN
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from typing import Any
 
 import grpc
 
+from resilience._base.env import ADMIN_TOKEN_VAR, env_value
 from resilience.chaos._injector import FaultInjector, InjectorRegistry, injectors
 from resilience.chaos._rules import rules_from_dicts
 from resilience.errors import ConfigError
@@ -122,12 +123,17 @@ def _ttl(raw: Any, max_ttl: float) -> float:
 
 
 def admin_handler(
-    *, token: str, registry: InjectorRegistry = injectors, max_ttl: float = DEFAULT_MAX_TTL
+    *,
+    token: str | None = None,
+    registry: InjectorRegistry = injectors,
+    max_ttl: float = DEFAULT_MAX_TTL,
 ) -> grpc.GenericRpcHandler:
     """The admin service for a sync ``grpc.server``. ``token``: the secret every call must
-    carry (at least 8 characters); ``max_ttl``: the longest, in seconds, one SetFaults request
-    may switch faults on for (also what a request without ``ttl`` gets)."""
-    _check(token, max_ttl)
+    carry (at least 8 characters; None, the default, reads ``RESILIENCE_ADMIN_TOKEN``, and
+    raises ConfigError naming it when it is unset or too short); ``max_ttl``: the longest, in
+    seconds, one SetFaults request may switch faults on for (also what a request without
+    ``ttl`` gets)."""
+    token = _check(token, max_ttl)
 
     def serve(method: str) -> Any:
         def unary(payload: bytes, context: grpc.ServicerContext) -> bytes:
@@ -152,10 +158,13 @@ def admin_handler(
 
 
 def aio_admin_handler(
-    *, token: str, registry: InjectorRegistry = injectors, max_ttl: float = DEFAULT_MAX_TTL
+    *,
+    token: str | None = None,
+    registry: InjectorRegistry = injectors,
+    max_ttl: float = DEFAULT_MAX_TTL,
 ) -> grpc.GenericRpcHandler:
     """The admin service for a ``grpc.aio.server``; arguments as :func:`admin_handler`."""
-    _check(token, max_ttl)
+    token = _check(token, max_ttl)
 
     def serve(method: str) -> Any:
         async def unary(payload: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
@@ -197,10 +206,22 @@ def call_admin(
     return result
 
 
-def _check(token: str, max_ttl: float) -> None:
+def _check(token: str | None, max_ttl: float) -> str:
+    """The token to check calls against (the argument, else the environment's); ConfigError
+    for a bad token or ``max_ttl``."""
+    name = "token"
+    if token is None:
+        name = ADMIN_TOKEN_VAR
+        token = env_value(ADMIN_TOKEN_VAR)
+        if token is None:
+            raise ConfigError(
+                f"{ADMIN_TOKEN_VAR}: not set; set it (or pass token=) to a secret of at least "
+                "8 characters"
+            )
     if not isinstance(token, str) or len(token) < 8:
-        raise ConfigError("token: must be a secret string of at least 8 characters")
+        raise ConfigError(f"{name}: must be a secret string of at least 8 characters")
     if isinstance(max_ttl, bool) or not (
         isinstance(max_ttl, (int, float)) and math.isfinite(max_ttl) and max_ttl > 0
     ):
         raise ConfigError(f"max_ttl: must be a finite number of seconds > 0, got {max_ttl!r}")
+    return token

@@ -15,6 +15,7 @@ from typing import Any
 
 from opentelemetry import metrics
 
+from resilience._base.env import METRICS_PORT_VAR, env_port
 from resilience._base.optional import require
 from resilience.errors import ConfigError
 from resilience.events import default_gauge_registry
@@ -77,12 +78,23 @@ class MetricsServer:
         return f"MetricsServer({self.url!r}, {state})"
 
 
+DEFAULT_METRICS_PORT = 9464
+"""The port :func:`serve_metrics` listens on when neither its argument nor
+``RESILIENCE_METRICS_PORT`` names one: the OpenTelemetry Prometheus exporter's default."""
+
+
 def serve_metrics(
-    port: int, host: str = "127.0.0.1", *, set_global: bool = True, status: bool = True
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    *,
+    set_global: bool = True,
+    status: bool = True,
 ) -> MetricsServer:
     """Serve the library's metrics for Prometheus on ``http://host:port/metrics``.
 
-    ``port`` 0 picks a free port (read it from the returned server's ``port``). ``host`` defaults
+    ``port`` 0 picks a free port (read it from the returned server's ``port``); None (the
+    default) reads ``RESILIENCE_METRICS_PORT``, and :data:`DEFAULT_METRICS_PORT` when that is
+    unset (a bad value raises ConfigError naming the variable). ``host`` defaults
     to loopback; pass ``"0.0.0.0"`` to be scraped from other machines. With ``set_global`` (the
     default) the new provider becomes OpenTelemetry's global meter provider; that fails with
     :class:`~resilience.errors.ConfigError` when an SDK provider is already installed (add a
@@ -95,6 +107,10 @@ def serve_metrics(
 
     Raises :class:`~resilience.errors.MissingExtraError` when the ``otel`` extra is missing.
     """
+    if port is None:
+        port = env_port(METRICS_PORT_VAR)
+        if port is None:
+            port = DEFAULT_METRICS_PORT
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise ConfigError(f"port must be an integer from 0 to 65535 (0: a free port), got {port!r}")
     if not isinstance(host, str) or not host:

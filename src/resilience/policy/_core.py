@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from resilience._base.env import POLICY_VAR, STORE_VAR, env_value
 from resilience._base.limits import MAX_CACHE_SIZE, MAX_ENTRIES, shown
 from resilience.errors import ConfigError
 from resilience.policy._chaos import ChaosSettings, RecordSettings, parse_chaos, parse_record
@@ -15,9 +16,12 @@ from resilience.policy._match import Layer, MethodTable, parse_layer, pattern_se
 from resilience.policy._peers import TrustedPeers
 from resilience.policy._profiling import ProfilingSettings, parse_profiling
 from resilience.policy._schema import MethodSettings
+from resilience.policy._sections import store_url
 from resilience.policy._values import SettingError, check_keys, convert, integer
 
-TOP_KEYS = frozenset({"methods", "trusted_peers", "faults", "chaos", "record", "profiling"})
+TOP_KEYS = frozenset(
+    {"methods", "trusted_peers", "faults", "chaos", "record", "profiling", "default_store"}
+)
 """Keys of a policy's top-level table."""
 
 DEFAULT_CACHE_SIZE = 4096
@@ -43,6 +47,8 @@ class Policy:
     ``backups``, ``secret_keys``): fault injection and traffic recording, installed by the
     interceptors (see :mod:`resilience.policy._chaos`). ``profiling``: load-aware profiling,
     armed by the server interceptors (see :mod:`resilience.policy._profiling`).
+    ``default_store``: the store (``"memory"`` or a Redis URL) of every rate limit that names
+    none (default ``"memory"``; :meth:`from_env` sets it from ``RESILIENCE_STORE_URL``).
     ``cache_size``: how many looked-up method names :meth:`settings_for` remembers (the cache
     is cleared when full, so a flood of unknown names costs a lookup each, never memory).
     """
@@ -67,9 +73,12 @@ class Policy:
         chaos: Mapping[str, Any] | ChaosSettings | None = None,
         record: Mapping[str, Any] | RecordSettings | None = None,
         profiling: Mapping[str, Any] | ProfilingSettings | None = None,
+        default_store: str | None = None,
         cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         cache_size = convert("cache_size", integer(ge=1, le=MAX_CACHE_SIZE), cache_size)
+        if default_store is not None:
+            default_store = convert("default_store", store_url, default_store)
         if methods is None:
             methods = {}
         if not isinstance(methods, Mapping):
@@ -90,7 +99,7 @@ class Policy:
         """Traffic recording on servers, or None."""
         self.profiling: ProfilingSettings | None = parse_profiling(profiling)
         """Load-aware profiling, armed by servers, or None."""
-        self._table = MethodTable(layers)
+        self._table = MethodTable(layers, default_store)
         self._cache_limit = len(self._table.exact) + cache_size
         self._cache: dict[str, MethodSettings] = dict(self._table.exact)
         self._lock = threading.Lock()
@@ -110,6 +119,7 @@ class Policy:
             chaos=data.get("chaos"),
             record=data.get("record"),
             profiling=data.get("profiling"),
+            default_store=data.get("default_store"),
         )
 
     @classmethod
@@ -120,12 +130,58 @@ class Policy:
         return cls.from_tree(tree, source=os.fspath(path))
 
     @classmethod
-    def from_tree(cls, tree: object, *, source: str) -> Policy:
-        """:meth:`from_dict` with validation errors prefixed by ``source`` (a file name)."""
+    def from_tree(cls, tree: object, *, source: str, store: str | None = None) -> Policy:
+        """:meth:`from_dict` with validation errors prefixed by ``source`` (a file name).
+        ``store``, when given, replaces the tree's ``default_store`` (see :meth:`from_env`)."""
+        if store is not None:
+            store = convert("default_store", store_url, store)
         try:
+            if store is not None and isinstance(tree, Mapping):
+                tree = {**tree, "default_store": store}
             return cls.from_dict(tree)  # type: ignore[arg-type]  # from_dict checks the type
         except ConfigError as exc:
             raise ConfigError(f"{source}: {exc}") from None
+
+    @classmethod
+    def from_env(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        store: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Policy:
+        """The policy of a twelve-factor deployment, configured by its environment.
+
+        The file: ``path``, else the one ``RESILIENCE_POLICY`` names, else none (the default
+        policy). The default store of rate limits that name none: ``store``, else
+        ``RESILIENCE_STORE_URL``, else the file's ``default_store``, else ``"memory"``. An
+        explicit argument wins over the environment, the environment over the file; a
+        variable set to the empty string counts as unset. ``environ``: the variables to read
+        (default ``os.environ``). A bad value raises ConfigError naming the variable."""
+        if store is not None:
+            store = convert("store", store_url, store)
+        else:
+            store = env_value(STORE_VAR, environ)
+            if store is not None:
+                store = convert(STORE_VAR, store_url, store)
+        source = "" if path is None else os.fspath(path)
+        if path is None:
+            path = env_value(POLICY_VAR, environ)
+            if path is None:
+                return cls.from_tree({}, source=STORE_VAR, store=store)
+            source = f"{POLICY_VAR}={path}"
+        try:
+            tree, _ = read_policy_file(path)
+        except OSError as exc:
+            raise ConfigError(
+                f"{source}: cannot read the policy file ({exc.strerror or exc}); "
+                "set the path of a readable .toml, .yaml or .json file"
+            ) from None
+        except ConfigError as exc:
+            if source.startswith(POLICY_VAR):
+                raise ConfigError(f"{POLICY_VAR}: {exc}") from None
+            raise
+        return cls.from_tree(tree, source=os.fspath(path), store=store)
 
     @classmethod
     def default(cls) -> Policy:

@@ -75,11 +75,14 @@ def pattern_service(path: str, pattern: str) -> tuple[str, bool]:
     return split
 
 
-def resolve(path: str, chain: list[tuple[str, Layer]]) -> MethodSettings:
+def resolve(
+    path: str, chain: list[tuple[str, Layer]], default_store: str | None = None
+) -> MethodSettings:
     """Merge ``(pattern, layer)`` pairs, least specific first, into validated settings.
 
     ``path`` names the most specific pattern for error messages. A rate limit without a ``key``
-    gets the pattern of the most specific layer that mentioned ``rate_limit``.
+    gets the pattern of the most specific layer that mentioned ``rate_limit``; one whose layers
+    name no ``store`` gets ``default_store`` (when given).
     """
     switches = {name: spec.on_by_default for name, spec in SECTIONS.items()}
     keys: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
@@ -93,6 +96,8 @@ def resolve(path: str, chain: list[tuple[str, Layer]]) -> MethodSettings:
                 declared[key] = pattern
             else:
                 plain[key] = value
+    if default_store is not None and "store" not in keys["rate_limit"]:
+        keys["rate_limit"]["store"] = default_store
     sections: dict[str, Any] = {}
     for name, spec in SECTIONS.items():
         sections[name] = (
@@ -120,9 +125,9 @@ class MethodTable:
 
     __slots__ = ("exact", "fallback", "services")
 
-    def __init__(self, layers: Mapping[str, Layer]) -> None:
+    def __init__(self, layers: Mapping[str, Layer], default_store: str | None = None) -> None:
         star = [("*", layers["*"])] if "*" in layers else []
-        self.fallback = resolve("methods.*", star)
+        self.fallback = resolve("methods.*", star, default_store)
         service_chains: dict[str, list[tuple[str, Layer]]] = {}
         method_layers: list[tuple[str, Layer]] = []
         for pattern, layer in layers.items():
@@ -134,13 +139,14 @@ class MethodTable:
             else:
                 method_layers.append((pattern, layer))
         self.services: dict[str, MethodSettings] = {
-            service: resolve(f"methods.{chain[-1][0]}", chain)
+            service: resolve(f"methods.{chain[-1][0]}", chain, default_store)
             for service, chain in service_chains.items()
         }
         self.exact: dict[str, MethodSettings] = {}
         for pattern, layer in method_layers:
             base = service_chains.get(pattern.rpartition("/")[0], star)
-            self.exact[pattern] = resolve(f"methods.{pattern}", [*base, (pattern, layer)])
+            chain = [*base, (pattern, layer)]
+            self.exact[pattern] = resolve(f"methods.{pattern}", chain, default_store)
 
     def lookup(self, method: str) -> MethodSettings:
         """The settings of ``method`` (``/pkg.Service/Method``): its own pattern, else its

@@ -54,7 +54,7 @@ def normalize(obj: object, section: str, fields: Mapping[str, Converter[Any]]) -
 _STORE_HELP = 'must be "memory" or a redis://, rediss:// or unix:// URL'
 
 
-def _store(raw: object) -> str:
+def store_url(raw: object) -> str:
     """``"memory"`` or a store URL checked whole (host, port, database and every query option)
     when the policy is built, so a bad URL fails the load rather than the first call."""
     if raw == "memory":
@@ -228,7 +228,7 @@ RATE_LIMIT_FIELDS: dict[str, Converter[Any]] = {
     "window": duration(gt=0, le=MAX_SECONDS),
     "buckets": integer(ge=1, le=MAX_BUCKETS),
     "tiered": boolean,
-    "store": _store,
+    "store": store_url,
     "mode": one_of("periodic", "exact"),
     "sync_interval": duration(gt=0, le=MAX_SYNC_INTERVAL),
     "expected_instances": integer(ge=1, le=MAX_INSTANCES),

@@ -7,15 +7,18 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from resilience._base.clock import Clock, default_clock
+from resilience._base.env import POLICY_VAR, STORE_VAR, env_value
 from resilience._base.limits import MAX_POLICY_BYTES, shown
 from resilience.errors import ConfigError, MissingExtraError
 from resilience.policy._core import Policy
 from resilience.policy._load import parse_policy_text, read_policy_file
+from resilience.policy._sections import store_url
 from resilience.policy._values import convert, number
 
 logger = logging.getLogger("resilience.policy")
@@ -39,7 +42,9 @@ class PolicyWatcher:
     :meth:`check` polls once, synchronously; :meth:`start` polls every ``interval`` seconds in
     a daemon thread until :meth:`stop` (or use the watcher as a context manager). ``clock``
     stamps :attr:`last_reload_at`. ``on_change`` runs on the polling thread, one call at a
-    time, in the order of the changes; an exception from it is logged.
+    time, in the order of the changes; an exception from it is logged. ``store``: the default
+    store of rate limits that name none, over the file's ``default_store`` (see
+    :meth:`Policy.from_env`; :meth:`from_env` builds a watcher from the environment).
     """
 
     def __init__(
@@ -49,13 +54,15 @@ class PolicyWatcher:
         *,
         interval: float = 1.0,
         clock: Clock = default_clock,
+        store: str | None = None,
     ) -> None:
         self._interval = convert("interval", number(gt=0), interval)
+        self._store = None if store is None else convert("store", store_url, store)
         self._path = Path(path)
         self._on_change = on_change
         self._clock = clock
         tree, raw = read_policy_file(self._path)
-        self._policy = Policy.from_tree(tree, source=str(self._path))
+        self._policy = Policy.from_tree(tree, source=str(self._path), store=self._store)
         self._stat = self._stat_signature()
         self._digest = hashlib.sha256(raw).digest()
         self._rejected: bytes | None = None
@@ -68,6 +75,25 @@ class PolicyWatcher:
         """``clock()`` at the last reload, None before the first."""
         self.last_error: str | None = None
         """Why the latest content was rejected, None once a valid file is loaded."""
+
+    @classmethod
+    def from_env(
+        cls,
+        on_change: Callable[[Policy], None],
+        *,
+        environ: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> PolicyWatcher:
+        """A watcher of the file ``RESILIENCE_POLICY`` names, with ``RESILIENCE_STORE_URL`` as
+        the default store (an explicit ``store`` in ``options`` wins); ConfigError naming the
+        variable when it is unset. ``options``: the other keywords of the constructor."""
+        path = env_value(POLICY_VAR, environ)
+        if path is None:
+            raise ConfigError(f"{POLICY_VAR}: not set; set it to the path of the policy file")
+        if options.get("store") is None:
+            store = env_value(STORE_VAR, environ)
+            options["store"] = None if store is None else convert(STORE_VAR, store_url, store)
+        return cls(path, on_change, **options)
 
     @property
     def policy(self) -> Policy:
@@ -111,7 +137,7 @@ class PolicyWatcher:
         try:
             text = raw.decode("utf-8")
             tree = parse_policy_text(text, self._path.suffix, source=str(self._path))
-            policy = Policy.from_tree(tree, source=str(self._path))
+            policy = Policy.from_tree(tree, source=str(self._path), store=self._store)
         except (ConfigError, MissingExtraError, UnicodeDecodeError) as exc:
             self._reject(digest, str(exc))
             return None
