@@ -72,6 +72,7 @@ class Pipeline:
         "_attempts",
         "_budgets",
         "_env",
+        "_infos",
         "_layers",
         "_plain",
         "idempotent",
@@ -118,6 +119,7 @@ class Pipeline:
         self._budgets: tuple[Any, ...] = tuple(budgets.values())
         self._plain = all(isinstance(layer, tuple) for layer in self._layers)
         self._attempts = {t: Attempt(name, t) for t in (1, 2, 3, 4)}
+        self._infos = {t: CallInfo("client", name, None, t) for t in (1, 2, 3, 4)}
         judge = Judge(failure_on, failure_if)
         self._env = Env(name, judge, clock, sleep, asleep, tuple(observers))
 
@@ -130,7 +132,12 @@ class Pipeline:
         attempt = self._attempts[self.tier if tier is None else tier]
         info = None
         if env.observers:
-            info = CallInfo("client", self.name, context.color, attempt.tier)
+            color = context.color
+            info = (
+                self._infos[attempt.tier]
+                if color is None
+                else CallInfo("client", self.name, color, attempt.tier)
+            )
             _report.started(env.observers, info)
         for budget in self._budgets:
             budget.record_call()
@@ -145,7 +152,11 @@ class Pipeline:
     def _returned(self, info: CallInfo | None, result: object, started: float) -> None:
         if info is not None:
             env = self._env
-            code = _report.result_code(result, env.judge)
+            code = (
+                _report.OK
+                if env.judge.result_fails is None
+                else _report.result_code(result, env.judge)
+            )
             _report.ended(env.observers, info, CallOutcome(code, env.clock() - started))
 
     def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
@@ -157,7 +168,12 @@ class Pipeline:
         attempt = self._attempts[self.tier if tier is None else tier]
         info = None
         if env.observers:  # inline _begin(): the sync path is the one measured against peers
-            info = CallInfo("client", self.name, context.color, attempt.tier)
+            color = context.color
+            info = (
+                self._infos[attempt.tier]
+                if color is None
+                else CallInfo("client", self.name, color, attempt.tier)
+            )
             _report.started(env.observers, info)
         for budget in self._budgets:
             budget.record_call()
