@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
 import random
 import statistics
 import sys
+import time
 import timeit
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -60,7 +62,7 @@ def overhead(rounds: int, number: int) -> dict[str, Any]:
     observed = Pipeline(stages(), name="noop")
     quiet = Pipeline(stages(), name="noop", observers=[])
     breaker, limiter, ema = SreBreaker(), SlidingWindowLimiter(10**9, window=3600.0), EmaTimeout()
-    clock = __import__("time").monotonic
+    clock = time.monotonic
 
     def by_hand() -> None:
         if not breaker.try_acquire().allowed or not limiter.try_acquire().allowed:
@@ -110,10 +112,8 @@ def storm(calls_per_second: int, seconds: int) -> dict[str, Any]:
         offered = calls_per_second * seconds
         for i in range(offered):
             clock.set(max(clock(), i / calls_per_second))
-            try:
+            with contextlib.suppress(ConnectionError):
                 pipe.call(dependency)
-            except ConnectionError:
-                pass
         return {"offered": offered, "received": received[0], "per_call": received[0] / offered}
 
     budgeted_clock, free_clock = ManualClock(), ManualClock()
@@ -132,13 +132,13 @@ def hedging(calls: int) -> dict[str, Any]:
 
     async def run(hedge: bool) -> dict[str, float]:
         clock = ManualClock()
-        time = VirtualTime(clock)
+        virtual = VirtualTime(clock)
         rng = random.Random(7)
         attempts = [0]
 
         async def dependency() -> None:
             attempts[0] += 1
-            await time.asleep(0.5 if rng.random() < 0.05 else rng.uniform(0.008, 0.012))
+            await virtual.asleep(0.5 if rng.random() < 0.05 else rng.uniform(0.008, 0.012))
 
         stages: list[Any] = [Hedge(budget=RetryBudget(0.1, min_retries=10, clock=clock))]
         pipe = Pipeline(
@@ -147,7 +147,7 @@ def hedging(calls: int) -> dict[str, Any]:
             idempotent=True,
             observers=[],
             clock=clock,
-            asleep=time.asleep,
+            asleep=virtual.asleep,
         )
         latencies = []
         for _ in range(calls):
