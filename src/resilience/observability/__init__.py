@@ -2,8 +2,10 @@
 spans for the interceptors, context-rich logs, and crash reports to Sentry.
 
 Everything here works with the OpenTelemetry API alone (a core dependency) and costs next to
-nothing until an SDK is configured; the Prometheus endpoint needs the ``otel`` extra and crash
-reports need sentry-sdk initialised by the application. See docs/observability.md.
+nothing until an SDK is configured; the Prometheus endpoint (and the status page beside it)
+needs the ``otel`` extra, crash reports need sentry-sdk initialised by the application, and
+the overload health service the ``health`` extra. See docs/observability.md and
+docs/status-page.md.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from resilience.events import (
 from resilience.observability._bounds import AttributeBounds
 from resilience.observability._defaults import default_observers
 from resilience.observability._gauges import GAUGES, GaugeSpec
+from resilience.observability.health import OverloadHealth
 from resilience.observability.logging import ContextFilter, JsonFormatter
 from resilience.observability.metrics import MetricsObserver, default_metrics_observer
 from resilience.observability.prometheus import MetricsServer, serve_metrics
@@ -39,6 +42,7 @@ __all__ = [
     "JsonFormatter",
     "MetricsObserver",
     "MetricsServer",
+    "OverloadHealth",
     "SentryReporter",
     "default_call_tracer",
     "default_gauge_registry",
