@@ -15,7 +15,7 @@ from resilience.observability import serve_metrics
 
 from .status_world import aio_shop, sync_shop
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timing]
 
 Shop = Callable[[], AbstractContextManager[Any]]
 

@@ -19,7 +19,7 @@ from resilience.observability import serve_metrics
 
 from .status_world import sync_shop
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timing]
 
 CHROME_FLAGS = (
     "--headless",
