@@ -65,11 +65,11 @@ def settable_clock(now: float) -> tuple[Callable[[], float], list[float]]:
 
 
 def our_cases() -> list[Case]:
-    accept_limiter = SlidingWindowLimiter(10**12, HOUR)
+    accept_limiter = SlidingWindowLimiter(10**9, HOUR)
     reject_limiter = SlidingWindowLimiter(1, HOUR)
     reject_limiter.try_acquire()
 
-    tiered = TieredLimiter(10**12, HOUR)
+    tiered = TieredLimiter(10**9, HOUR)
     tiered_reject = TieredLimiter(1, HOUR)
     tiered_reject.try_acquire(1)
     clock, cell = settable_clock(0.0)
