@@ -2,7 +2,9 @@
 
 :class:`SlidingWindowLimiter` and :class:`TieredLimiter` differ only in how they admit; both
 count admissions over the same sliding window and tell a rate-limited caller when enough of the
-oldest slots expire. Subclasses keep the admission path inline (it is the hot path) and call
+oldest slots expire. Subclasses keep the counting inline (it is the hot path: the counter's
+rows are read directly, and not even advanced while ``now < counter.next_slot_at``), decide
+with their rule (the tiered one is :func:`resilience.algorithms._admission.admission`) and call
 :meth:`WindowLimiter._rate_limited` only when they reject.
 """
 
