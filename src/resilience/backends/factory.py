@@ -182,6 +182,7 @@ def build_limiter(
     clock: Clock = default_clock,
     name: str | None = None,
     check: bool = True,
+    aio_store: AioRedisStore | None = None,
 ) -> TierLimiter | AioTierLimiter:
     """The limiter for one ``rate_limit`` section.
 
@@ -194,7 +195,9 @@ def build_limiter(
 
     A shared limiter built here is closed with ``close()`` (callable from any thread;
     idempotent): its sync stops and, for ``aio``, the store made for it is closed. An
-    ``aio`` limiter is bound to the event loop of its first decision.
+    ``aio`` limiter is bound to the event loop of its first decision. ``aio_store``: an
+    asyncio store to use instead of one of its own (many limits on one connection pool, as
+    per-caller quotas need; it is then the caller's to close).
     """
     if settings.store == "memory":
         if settings.tiered:
@@ -221,9 +224,10 @@ def build_limiter(
         "clock": clock,
     }
     if aio:
-        store = AioRedisStore.from_url(settings.store)
+        own = aio_store is None
+        store = AioRedisStore.from_url(settings.store) if aio_store is None else aio_store
         aio_type = AioSharedTieredLimiter if settings.tiered else AioSharedSlidingWindowLimiter
-        aio_limiter = aio_type(store, close_store=True, **options)
+        aio_limiter = aio_type(store, close_store=own, **options)
         return AioTierLimiter(aio_limiter) if mode == "exact" else _LocalFace(aio_limiter)
     if settings.tiered:
         return SharedTieredLimiter(_sync_store(settings.store), **options)

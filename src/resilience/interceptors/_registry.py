@@ -20,6 +20,7 @@ from typing import Any
 from resilience._base.clock import Clock, default_clock
 from resilience.algorithms import EmaTimeout, OverloadGuard, SreBreaker, TieredLimiter
 from resilience.events import GaugeReading
+from resilience.interceptors._callers import AioPerCaller
 from resilience.interceptors._guard import release
 from resilience.interceptors._server_limits import (
     AwaitedLimiter,
@@ -43,6 +44,7 @@ class MethodState:
     __slots__ = (
         "awaited_limiter",
         "breaker",
+        "caller_source",
         "failure_codes",
         "limit_text",
         "limiter",
@@ -65,6 +67,8 @@ class MethodState:
         self.limiter: Limiter | None = None
         self.awaited_limiter: AwaitedLimiter | None = None
         self.limit_text = ""
+        self.caller_source: str | None = None
+        """A per-caller limit's ``per`` (whose value names the caller), else None."""
         self.overload: OverloadGuard | None = None
         if side == "client":
             self._build_client(settings, shared)
@@ -96,13 +100,14 @@ class MethodState:
                 limiter = shared.get(limit, build_aio_limiter)
                 from resilience.backends import needs_await
 
-                if needs_await(limiter):
+                if needs_await(limiter) or isinstance(limiter, AioPerCaller):
                     self.awaited_limiter = limiter
                 else:
                     self.limiter = limiter
             else:
                 self.limiter = shared.get(limit, build_limiter)
             self.limit_text = limit_text(limit, method)
+            self.caller_source = limit.per
         if settings.overload is not None:
             self.overload = shared.get(settings.overload, build_overload)
 

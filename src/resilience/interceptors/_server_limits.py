@@ -4,11 +4,12 @@ policy's ``rate_limit`` and ``overload`` sections."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from resilience._base.clock import Clock
 from resilience.algorithms import OverloadGuard, SlidingWindowLimiter, TieredLimiter
 from resilience.algorithms._decision import Decision
+from resilience.interceptors._callers import AioPerCaller, SyncPerCaller
 from resilience.policy import OverloadSettings, RateLimitSettings
 
 
@@ -40,7 +41,10 @@ class AwaitedLimiter(Protocol):
 def build_limiter(settings: RateLimitSettings, clock: Clock) -> Limiter:
     """The limiter for one ``rate_limit`` section: in-process, or shared through the section's
     store (``resilience.backends``; no start-up PING here, as this runs on a method's first
-    call; its decisions never wait on the store in periodic mode)."""
+    call; its decisions never wait on the store in periodic mode). With ``per``, a
+    :class:`._callers.SyncPerCaller` of such limiters, one per caller."""
+    if settings.per is not None:
+        return SyncPerCaller(settings, lambda one: build_limiter(one, clock))
     if settings.store != "memory":
         from resilience.backends import TierLimiter
         from resilience.backends import build_limiter as build_shared
@@ -63,7 +67,33 @@ def build_aio_limiter(settings: RateLimitSettings, clock: Clock) -> Limiter | Aw
         return build_limiter(settings, clock)
     from resilience.backends import build_limiter as build_shared
 
+    if settings.per is not None:
+        return _aio_per_caller(settings, clock)
     return build_shared(settings, aio=True, clock=clock, check=False)
+
+
+def _aio_per_caller(settings: RateLimitSettings, clock: Clock) -> AioPerCaller:
+    """A per-caller exact-mode limit on a shared store for an aio server: every caller's
+    limiter on one connection pool, closed on the loop after them."""
+    import asyncio
+
+    from resilience.backends import build_limiter as build_shared
+    from resilience.backends.redis_store import AioRedisStore
+
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # not on a loop: each caller's limiter gets a store of its own
+        return AioPerCaller(settings, lambda one: build_shared(one, aio=True, clock=clock))
+    store = AioRedisStore.from_url(settings.store)
+
+    def build(one: RateLimitSettings) -> Any:
+        return build_shared(one, aio=True, clock=clock, check=False, aio_store=store)
+
+    def close_store() -> None:
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(lambda: loop.create_task(store.aclose()))
+
+    return AioPerCaller(settings, build, on_close=close_store)
 
 
 def build_overload(settings: OverloadSettings, clock: Clock) -> OverloadGuard:

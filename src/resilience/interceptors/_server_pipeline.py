@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Hashable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from opentelemetry.context import Context as OtelContext
@@ -21,6 +21,7 @@ from resilience.context import CallContext
 from resilience.errors import RejectReason
 from resilience.events import CallInfo, CallOutcome, Observer
 from resilience.interceptors import _metadata
+from resilience.interceptors._callers import AioPerCaller, SyncPerCaller, caller_value
 from resilience.interceptors._guard import release, report
 from resilience.interceptors._pipeline import Pipeline, Rejection, passthrough_state, tell_ended
 from resilience.interceptors._plugins import Plugins
@@ -42,6 +43,7 @@ class ServerCall:
 
     __slots__ = (
         "call_context",
+        "caller",
         "clock",
         "info",
         "observers",
@@ -69,6 +71,8 @@ class ServerCall:
         self.call_context = call_context
         self.otel_context = otel_context
         self.rejection: Rejection | None = None
+        self.caller: str | None = None
+        """The raw caller value of a per-caller limit (never logged or shown), else None."""
         self.overload: OverloadGuard | None = None
         self.info: CallInfo | None = None
         self.observers: tuple[Observer, ...] = ()
@@ -191,6 +195,13 @@ class ServerPipeline(Pipeline):
         )
         if _profiled.armed:  # a profiler labels samples with this call
             call.profiled = _profiled.begin(call, self._aio)
+        if state.caller_source is not None:
+            try:
+                call.caller = caller_value(
+                    state.caller_source, context.peer(), found.color, context.invocation_metadata()
+                )
+            except Exception as exc:
+                report("per-caller limit key", exc)
         tracer = self.tracer_if_on() if now >= self._tracer_checked else self._tracer_on
         observers = self.observers
         if observers or tracer is not None:
@@ -228,7 +239,10 @@ class ServerPipeline(Pipeline):
         limiter = state.limiter
         if limiter is not None:
             try:
-                decision = limiter.try_acquire(tier)
+                if call.caller is None:
+                    decision = limiter.try_acquire(tier)
+                else:
+                    decision = cast(SyncPerCaller, limiter).try_acquire(tier, call.caller)
             except Exception as exc:
                 report("server limiter admission", exc)
             else:
@@ -245,7 +259,10 @@ class ServerPipeline(Pipeline):
         assert limiter is not None
         tier = call.call_context.tier or state.settings.tier
         try:
-            decision = await limiter.try_acquire(tier)
+            if call.caller is None:
+                decision = await limiter.try_acquire(tier)
+            else:
+                decision = await cast(AioPerCaller, limiter).try_acquire(tier, call.caller)
         except Exception as exc:
             report("server limiter admission", exc)
             return None
@@ -290,9 +307,7 @@ def _overloaded(state: MethodState, tier: int, decision: Decision) -> Rejection:
     )
 
 
-def _limit_decided(
-    state: MethodState, tier: int, decision: Decision, caller: str | None = None
-) -> Rejection | None:
+def _limit_decided(state: MethodState, tier: int, decision: Decision) -> Rejection | None:
     """RESOURCE_EXHAUSTED by the rate limit: ErrorInfo RATE_LIMITED (or SHED, a tier shed by a
     tiered limit) with the method, the limit's key and the tier (and the caller key's source
     for a per-caller quota, never its value), a RetryInfo (the limiter's retry-after; for a
@@ -309,8 +324,8 @@ def _limit_decided(
     if limit is not None:
         info["limitPerWindow"] = str(limit.limit)
         info["windowSeconds"] = f"{limit.window:g}"
-    if caller is not None:
-        info["caller"] = caller
+    if state.caller_source is not None:
+        info["caller"] = state.caller_source  # where the caller was read, never its value
     retry_delay = limit.window if shed and limit is not None else None
     return Rejection(
         _RESOURCE_EXHAUSTED,

@@ -10,6 +10,7 @@ the policy loader runs it on every key it reads. Defaults are those of the algor
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -223,6 +224,29 @@ def _order_problem(t_avg: float, t_hwm: float, t_max: float, unset: list[str]) -
     return f"{problem}; {fix}, or set all three explicitly"
 
 
+DEFAULT_MAX_CALLERS = 10_000
+"""Callers a per-caller limit keeps a limiter for; the least recently seen is dropped first."""
+
+MAX_CALLERS = 1_000_000
+"""The largest ``max_callers`` a policy may set."""
+
+_METADATA_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
+_PER_HELP = 'must be "peer", "color" or "metadata:<key>" (a lowercase metadata key)'
+
+
+def _per(raw: object) -> str | None:
+    """Whom a limit counts separately: None (everyone together), ``"peer"`` (the caller's
+    address), ``"color"`` (the traffic color) or ``"metadata:<key>"`` (a request header such
+    as an API key or tenant id; not a ``-bin`` key)."""
+    if raw is None or raw in ("peer", "color"):
+        return raw
+    if isinstance(raw, str) and raw.startswith("metadata:"):
+        name = raw[len("metadata:") :]
+        if _METADATA_NAME.fullmatch(name) and not name.endswith("-bin"):
+            return raw
+    raise Invalid(f"{_PER_HELP}, got {shown(raw)}")
+
+
 RATE_LIMIT_FIELDS: dict[str, Converter[Any]] = {
     "limit": integer(ge=1, le=MAX_COUNT),
     "window": duration(gt=0, le=MAX_SECONDS),
@@ -234,6 +258,8 @@ RATE_LIMIT_FIELDS: dict[str, Converter[Any]] = {
     "expected_instances": integer(ge=1, le=MAX_INSTANCES),
     "fail_open": boolean,
     "key": _limit_key,
+    "per": _per,
+    "max_callers": integer(ge=1, le=MAX_CALLERS),
 }
 
 
@@ -248,6 +274,14 @@ class RateLimitSettings:
     ``fail_open``: admit under the local share of the limit while the store is unreachable.
     ``key``: name of the shared limit; a Policy fills it with the pattern that declared the
     limit, so all methods that pattern matches share one limit.
+    ``per``: a quota per caller instead of one for everyone: ``"peer"`` (the caller's address,
+    port left out), ``"color"`` (the traffic color) or ``"metadata:<key>"`` (a request header
+    such as ``x-api-key``; calls without it share one quota). Each caller gets ``limit`` per
+    ``window``; caller values are hashed (SHA-256) before they name anything, so an API key
+    is never stored, logged or shown. At most ``max_callers`` callers are kept, the least
+    recently seen dropped first (LRU; a dropped caller starts afresh). A per-caller limit on
+    a shared store needs ``mode = "exact"`` (periodic mode syncs each limit in a loop of its
+    own: one per caller would not scale).
     """
 
     limit: int
@@ -260,9 +294,18 @@ class RateLimitSettings:
     expected_instances: int = 1
     fail_open: bool = True
     key: str | None = None
+    per: str | None = None
+    max_callers: int = DEFAULT_MAX_CALLERS
 
     def __post_init__(self) -> None:
         normalize(self, "rate_limit", RATE_LIMIT_FIELDS)
+        if self.per is not None and self.store != "memory" and self.mode != "exact":
+            raise SettingError(
+                "rate_limit.per",
+                'a per-caller limit on a shared store needs mode = "exact" (periodic mode '
+                "runs a sync loop per limit, one per caller would not scale); set mode = "
+                '"exact", or drop per',
+            )
 
 
 OVERLOAD_FIELDS: dict[str, Converter[Any]] = {

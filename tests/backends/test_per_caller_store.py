@@ -1,0 +1,66 @@
+"""Per-caller quotas shared through a real Redis: a sync and an aio server count each tenant
+together, tenants apart, and Redis holds the tenant's hash, never its value."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+import redis
+
+from resilience.interceptors import AioServerInterceptor, ServerInterceptor
+from resilience.interceptors._callers import caller_digest
+from resilience.policy import Policy
+from resilience.testing import AioEchoServer, EchoServer, echo_call
+
+pytestmark = pytest.mark.e2e
+
+SECRET = "tenant-secret-4711"
+
+
+def test_servers_share_each_tenants_quota_through_the_store(redis_url: str, prefix: str) -> None:
+    rate_limit = {
+        "limit": 3,
+        "per": "metadata:x-tenant",
+        "store": redis_url,
+        "mode": "exact",
+        "key": prefix,
+    }
+    policy = Policy.from_dict({"methods": {"*": {"rate_limit": rate_limit}}})
+
+    async def scenario() -> tuple[list[bool], list[bool]]:
+        aio_server = await AioEchoServer(interceptors=[AioServerInterceptor(policy)]).start()
+        sync_interceptor = ServerInterceptor(policy)
+        try:
+            with EchoServer(interceptors=[sync_interceptor]) as sync_server:
+                targets = [sync_server.address, aio_server.address]
+                secret = [
+                    await asyncio.to_thread(_passes, targets[i % 2], SECRET) for i in range(5)
+                ]
+                other = [await asyncio.to_thread(_passes, targets[i % 2], "b") for i in range(3)]
+        finally:
+            await aio_server.stop(None)
+            sync_interceptor.close()
+        return secret, other
+
+    secret, other = asyncio.run(scenario())
+
+    assert secret == [True] * 3 + [False] * 2
+    assert other == [True] * 3
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    keys = [str(key) for key in client.keys(f"*{prefix}*")]
+    assert any(caller_digest(SECRET) in key for key in keys), keys
+    assert not any(SECRET in key for key in keys)
+
+
+def _passes(target: str, tenant: str) -> bool:
+    with grpc.insecure_channel(target) as channel:
+        try:
+            echo_call(channel, "unary_unary", timeout=5, metadata=[("x-tenant", tenant)])
+        except grpc.RpcError as error:
+            code = error.code()
+        else:
+            return True
+    assert code is grpc.StatusCode.RESOURCE_EXHAUSTED
+    return False
