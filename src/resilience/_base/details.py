@@ -12,6 +12,8 @@ The ``Status`` repeats the call's code and message exactly (``from_call`` checks
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Mapping
 
 import grpc
@@ -50,25 +52,53 @@ def details_trailer(
     ``code`` and ``message``: the status the call ends with (repeated in the Status, as
     ``from_call`` requires). ``reason``: a RejectReason value (an unknown one is upper-cased).
     ``metadata``: ErrorInfo metadata (lowerCamelCase keys, string values). ``retry_delay``:
-    seconds to wait before retrying (a RetryInfo when not None; negative is taken as 0).
-    ``quota``: ``(subject, description)`` of the quota that was exceeded (a QuotaFailure).
-    """
+    seconds to wait before retrying (a RetryInfo when not None; negative is taken as 0;
+    rounded up to the millisecond, as ``grpc-retry-pushback-ms`` is). ``quota``:
+    ``(subject, description)`` of the quota that was exceeded (a QuotaFailure).
+
+    A rejection is built while a server sheds load, so the parts are serialized once and
+    cached (a Status is its fields' encodings one after another, and the encodings of a
+    repeated field's items concatenate): a repeated rejection costs a few dict lookups."""
+    items = tuple(sorted(metadata.items())) if metadata else ()
+    body = _fixed_part(code, message, reason, items, quota)
+    if retry_delay is not None:
+        body += _retry_part(math.ceil(max(retry_delay, 0.0) * 1000))
+    return DETAILS_KEY, body
+
+
+@functools.lru_cache(maxsize=4096)
+def _fixed_part(
+    code: grpc.StatusCode,
+    message: str,
+    reason: str,
+    metadata: tuple[tuple[str, str], ...],
+    quota: tuple[str, str] | None,
+) -> bytes:
+    """The serialized Status with its code, message, ErrorInfo and QuotaFailure."""
     info = error_details_pb2.ErrorInfo(
         reason=ERROR_REASONS.get(reason, reason.upper()),
         domain=ERROR_DOMAIN,
-        metadata=dict(metadata or {}),
+        metadata=dict(metadata),
     )
     details = [_packed(info)]
-    if retry_delay is not None:
-        delay = duration_pb2.Duration()
-        delay.FromNanoseconds(round(max(retry_delay, 0.0) * 1e9))
-        details.append(_packed(error_details_pb2.RetryInfo(retry_delay=delay)))
     if quota is not None:
         violation = error_details_pb2.QuotaFailure.Violation(subject=quota[0], description=quota[1])
         details.append(_packed(error_details_pb2.QuotaFailure(violations=[violation])))
     status = status_pb2.Status(code=code.value[0], message=message, details=details)
     trailer = rpc_status.to_status(status).trailing_metadata[0]
-    return trailer[0], trailer[1]
+    serialized: bytes = trailer[1]
+    return serialized
+
+
+@functools.lru_cache(maxsize=4096)
+def _retry_part(milliseconds: int) -> bytes:
+    """A serialized Status holding only a RetryInfo of ``milliseconds``: appended to the
+    fixed part, it adds the RetryInfo to its details."""
+    delay = duration_pb2.Duration()
+    delay.FromMilliseconds(milliseconds)
+    status = status_pb2.Status(details=[_packed(error_details_pb2.RetryInfo(retry_delay=delay))])
+    serialized: bytes = status.SerializeToString()
+    return serialized
 
 
 def _packed(message: object) -> any_pb2.Any:
