@@ -6,9 +6,10 @@ rounds of each round's ratio to the bare run of the same mode in that round.
 
 Variants (each sync and aio, one unary echo method):
 - ``bare``: no interceptor;
-- ``full``: ClientInterceptor + ServerInterceptor with every policy on (breaker, dynamic timeout,
-  tiered rate limit, overload guard, propagation, trusted-peer tiers) and the default observers
-  (golden-signal metrics and crash reports), OpenTelemetry API without SDK;
+- ``full``: the client and server stacks installed with ``protect`` (the protected channel and
+  server, as documented: no gRPC interception machinery) with every policy on (breaker, dynamic
+  timeout, tiered rate limit, overload guard, propagation, trusted-peer tiers) and the default
+  observers (golden-signal metrics and crash reports), OpenTelemetry API without SDK;
 - ``full_sdk``: ``full`` with an OpenTelemetry SDK TracerProvider (SimpleSpanProcessor and a
   no-op exporter) in both processes, so every call records a client and a server span;
 - ``full_metrics_sentry``: ``full`` with an OpenTelemetry SDK MeterProvider (an
@@ -495,7 +496,12 @@ def cold_cost(call: Any, calls: int = 2000) -> float:
 
 
 def profile(
-    variant: str, calls: int = 20_000, top: int = 25, cold: bool = False, aio: bool = False
+    variant: str,
+    calls: int = 20_000,
+    top: int = 25,
+    cold: bool = False,
+    aio: bool = False,
+    protected: bool = False,
 ) -> None:
     """Per-call cost of the sync shells without the network: the client interceptor around a
     continuation that returns a done future, the wrapped server handler around a no-op
@@ -504,7 +510,9 @@ def profile(
     per-function overhead inflates small functions: read them as shares, not exact costs).
     ``cold``: also the median cost of each side with cold CPU caches (:func:`cold_cost`).
     ``aio``: the aio shells instead (``Aio*`` interceptors, ``async def`` handler), each call's
-    coroutine driven to its end without an event loop (:func:`_drive`)."""
+    coroutine driven to its end without an event loop (:func:`_drive`). ``protected`` (sync):
+    the client side through the protected channel (``protect``) instead of the interceptor;
+    the server side is the same handler either way."""
     if aio:
         _profile_aio(variant, calls, top, cold)
         return
@@ -540,10 +548,45 @@ def profile(
     def client_side() -> None:
         client.intercept_unary_unary(continuation, details, PAYLOAD)
 
+    if protected:  # the protected channel over a channel whose calls return at once
+        say: Any = client.protect(_done_channel()).unary_unary(METHOD)
+
+        def client_side() -> None:
+            say(PAYLOAD, timeout=10.0)
+
     def server_side() -> None:
         behavior(PAYLOAD, context)
 
     _report(client_side, server_side, calls, top, cold)
+
+
+class _DoneMultiCallable:
+    """A sync multi-callable whose calls end OK at once (no network)."""
+
+    def __call__(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        return request
+
+    def with_call(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        return request, _Future()
+
+    def future(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        return _Future()
+
+
+def _done_channel() -> Any:
+    """A ``grpc.Channel`` for ``profile --protected`` whose every method answers at once (the
+    protected server needs no stand-in: it runs the same wrapped handler as the interceptor)."""
+    import grpc
+
+    def make(self: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+        return _DoneMultiCallable()
+
+    def nothing(self: Any, *args: Any) -> None:
+        return None
+
+    members: dict[str, Any] = {"unary_unary": make, "unary_stream": make, "stream_unary": make}
+    members.update(stream_stream=make, subscribe=nothing, unsubscribe=nothing, close=nothing)
+    return type("DoneChannel", (grpc.Channel,), members)()
 
 
 def _profile_aio(variant: str, calls: int, top: int, cold: bool) -> None:
@@ -744,8 +787,14 @@ def main(argv: list[str] | None = None) -> int:
         client(argv[1], argv[2], argv[3], int(argv[4]), float(argv[5]))
         return 0
     if argv and argv[0] == "profile":
-        names = [arg for arg in argv[1:] if arg not in ("--cold", "--aio")]
-        profile(names[0] if names else "full", cold="--cold" in argv, aio="--aio" in argv)
+        flags = ("--cold", "--aio", "--protected")
+        names = [arg for arg in argv[1:] if arg not in flags]
+        profile(
+            names[0] if names else "full",
+            cold="--cold" in argv,
+            aio="--aio" in argv,
+            protected="--protected" in argv,
+        )
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 rounds, 500 calls, 1 s of load")
