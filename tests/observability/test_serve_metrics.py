@@ -74,3 +74,20 @@ def test_a_bad_port_in_the_environment_names_the_variable(
     monkeypatch.setenv("RESILIENCE_METRICS_PORT", value)
     with pytest.raises(ConfigError, match=r"^RESILIENCE_METRICS_PORT: must be a port number"):
         serve_metrics(set_global=False)
+
+
+def test_the_status_page_is_served_beside_the_metrics_and_can_be_left_out() -> None:
+    from resilience.observability._stats import default_call_stats
+
+    with serve_metrics(0, set_global=False) as server:
+        assert server.status_url == f"http://127.0.0.1:{server.port}/status"
+        with urllib.request.urlopen(server.status_url, timeout=5.0) as response:
+            assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+            assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+            assert b"<title>resilience status</title>" in response.read()
+        assert default_call_stats().active
+        assert scrape(server.status_url + ".json").startswith('{"version"')
+    assert not default_call_stats().active  # stopping the page stops the statistics
+    with serve_metrics(0, set_global=False, status=False) as server:
+        assert not default_call_stats().active
+        assert "resilience status" not in scrape(server.status_url)

@@ -136,3 +136,19 @@ def test_the_page_is_self_contained_and_never_parses_data_as_html() -> None:
         assert f"'sha256-{digest}'" in CONTENT_SECURITY_POLICY
         assert source in PAGE
     assert "connect-src 'self'" in CONTENT_SECURITY_POLICY
+
+
+def test_recording_stops_and_forgets_when_the_last_reader_goes() -> None:
+    clock = ManualClock(5.0)
+    stats = CallStats(clock=clock)
+    stats.activate()
+    stats.activate()  # two status pages
+    record(stats, CallInfo("server", "/a.A/X"), CallOutcome(OK, 0.01))
+    stats.deactivate()
+    one_left = (stats.active, list(stats.snapshot()))
+    stats.deactivate()
+    none_left = (stats.active, stats.snapshot())
+    record(stats, CallInfo("server", "/a.A/X"), CallOutcome(OK, 0.01))
+    assert one_left == (True, [("server", "a.A/X")])
+    assert none_left == (False, {})
+    assert stats.snapshot() == {}

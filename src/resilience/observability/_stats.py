@@ -5,7 +5,8 @@ No OpenTelemetry SDK is involved: each (side, method) keeps one small record per
 window and the durations of its most recent calls. Method names are bounded as on the metrics
 (:class:`~resilience.observability.AttributeBounds`): past the bound, new names share the
 ``"_OTHER"`` record. Until :meth:`CallStats.activate` is called (serving a status page does
-it) the observer does nothing but return, so the interceptors can hold it by default.
+it, and stopping that server calls :meth:`CallStats.deactivate`) the observer does nothing
+but return, so the interceptors can hold it by default.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class CallStats:
         self._lock = threading.Lock()
         self._methods: dict[tuple[str, str], _Method] = {}
         self._active = False
+        self._readers = 0
 
     @property
     def active(self) -> bool:
@@ -92,8 +94,19 @@ class CallStats:
         return self._bounds
 
     def activate(self) -> None:
-        """Start recording calls (idempotent)."""
-        self._active = True
+        """Start recording calls: one more reader (a served status page) wants them."""
+        with self._lock:
+            self._readers += 1
+            self._active = True
+
+    def deactivate(self) -> None:
+        """One reader is gone; with none left, stop recording and forget what was recorded
+        (a later reader starts from nothing rather than from stale calls in flight)."""
+        with self._lock:
+            self._readers = max(0, self._readers - 1)
+            if self._readers == 0:
+                self._active = False
+                self._methods.clear()
 
     def call_started(self, call: CallInfo) -> None:
         """Count the call as in flight."""

@@ -20,7 +20,7 @@ from resilience._base.optional import require
 from resilience.errors import ConfigError
 from resilience.events import default_gauge_registry
 from resilience.observability._http import start_server
-from resilience.observability._stats import default_call_stats
+from resilience.observability._stats import CallStats, default_call_stats
 from resilience.observability._status import status_app
 
 
@@ -28,8 +28,17 @@ class MetricsServer:
     """A running scrape endpoint: ``port`` (the real one when 0 was asked), ``host``, ``url``,
     the SDK ``meter_provider`` it reads, and :meth:`stop` (also on leaving a ``with`` block)."""
 
-    def __init__(self, *, host: str, httpd: Any, thread: threading.Thread, provider: Any) -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        httpd: Any,
+        thread: threading.Thread,
+        provider: Any,
+        stats: CallStats | None = None,
+    ) -> None:
         self.host = host
+        self._stats = stats
         self.port: int = httpd.server_port
         self.meter_provider = provider
         self._httpd = httpd
@@ -61,6 +70,8 @@ class MetricsServer:
         self._httpd.server_close()
         self._thread.join(timeout=5.0)
         self.meter_provider.shutdown()
+        if self._stats is not None:
+            self._stats.deactivate()  # the status page is gone: its statistics stop too
 
     def __enter__(self) -> MetricsServer:
         return self
@@ -129,15 +140,16 @@ def serve_metrics(
     reader = exporter.PrometheusMetricReader(registry=registry)
     provider = sdk_metrics.MeterProvider(metric_readers=[reader])
     app = prometheus_client.make_wsgi_app(registry)
-    if status:
-        stats = default_call_stats()
-        stats.activate()
+    stats = default_call_stats() if status else None
+    if stats is not None:
         app = status_app(app, stats, default_gauge_registry())
     try:
         httpd, thread = start_server(app, host, port)
     except BaseException:
         provider.shutdown()
         raise
+    if stats is not None:
+        stats.activate()
     if set_global:
         metrics.set_meter_provider(provider)
-    return MetricsServer(host=host, httpd=httpd, thread=thread, provider=provider)
+    return MetricsServer(host=host, httpd=httpd, thread=thread, provider=provider, stats=stats)
