@@ -28,24 +28,17 @@ from dataclasses import dataclass
 from types import TracebackType
 
 __all__ = [
-    "EMPTY_CALL_CONTEXT",
-    "CallContext",
-    "current_call_context",
     "current_color",
     "current_deadline",
     "current_method",
     "current_tier",
     "is_failover",
     "is_shadow",
-    "reset_call_context",
-    "set_call_context",
     "set_shadow_colors",
     "shadow_colors",
     "tier",
     "time_remaining",
     "traffic_color",
-    "use_call_context",
-    "valid_color",
 ]
 
 

@@ -22,7 +22,22 @@ from typing import Any, Literal, Protocol
 
 import grpc
 
+__all__ = [
+    "CallInfo",
+    "CallOutcome",
+    "GaugeReading",
+    "GaugeRegistry",
+    "GaugeSource",
+    "Observer",
+    "ServerHook",
+    "Side",
+    "default_gauge_registry",
+    "register_gauge_source",
+    "unregister_gauge_source",
+]
+
 Side = Literal["client", "server"]
+"""Which end of a call an event describes."""
 
 _log = logging.getLogger("resilience.observability")
 

@@ -13,24 +13,26 @@ import grpc
 
 import resilience
 from resilience import (
-    AdaptiveRetryWindow,
     AioClientInterceptor,
     AioDualCenterChannel,
     AioServerInterceptor,
-    BreakerState,
     ClientInterceptor,
-    Decision,
     DualCenterChannel,
-    EmaTimeout,
-    ManualClock,
     Policy,
     ServerInterceptor,
+)
+from resilience.algorithms import (
+    AdaptiveRetryWindow,
+    BreakerState,
+    Decision,
+    EmaTimeout,
     SlidingWindowLimiter,
     SreBreaker,
     Tier,
     TieredLimiter,
 )
 from resilience.context import current_color, traffic_color
+from resilience.testing import ManualClock
 
 
 def algorithms_on_a_manual_clock() -> list[Decision]:

@@ -22,8 +22,8 @@ from resilience.backends import (
     SharedSlidingWindowLimiter,
     SharedTieredLimiter,
     build_limiter,
-    needs_await,
 )
+from resilience.backends.factory import needs_await
 from resilience.policy import Policy
 
 from .traces import BUCKETS, LIMIT, WINDOW, trace

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from resilience._base.clock import ManualClock
-from resilience.backends import StoreBreaker
+from resilience.backends.fallback import StoreBreaker
 
 
 def breaker(clock: ManualClock) -> StoreBreaker:

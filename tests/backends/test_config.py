@@ -14,9 +14,9 @@ from resilience.backends import (
     SharedSlidingWindowLimiter,
     SharedTieredLimiter,
     build_limiter,
-    needs_await,
-    parse_store_url,
 )
+from resilience.backends._url import parse_store_url
+from resilience.backends.factory import needs_await
 from resilience.errors import ConfigError
 from resilience.policy import Policy, RateLimitSettings
 

@@ -22,7 +22,7 @@ from resilience.backends import (
     SharedSlidingWindowLimiter,
 )
 from resilience.backends.periodic import SyncTask
-from resilience.observability import default_gauge_registry
+from resilience.events import default_gauge_registry
 from resilience.policy import Policy
 
 

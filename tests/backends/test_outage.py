@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from resilience.backends import RedisStore, SharedSlidingWindowLimiter, check_store
+from resilience.backends import RedisStore, SharedSlidingWindowLimiter
+from resilience.backends.factory import check_store
 from resilience.backends.fallback import DEFAULT_INITIAL_BACKOFF
 from resilience.backends.redis_store import DEFAULT_SOCKET_TIMEOUT
 from resilience.errors import ConfigError

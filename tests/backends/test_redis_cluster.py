@@ -10,7 +10,8 @@ import re
 import pytest
 
 from resilience._base.clock import ManualClock
-from resilience.backends import check_store, parse_store_url
+from resilience.backends._url import parse_store_url
+from resilience.backends.factory import check_store
 from resilience.errors import ConfigError
 from timing import Stopwatch
 

@@ -8,7 +8,8 @@ import logging
 import pytest
 
 from resilience._base.clock import ManualClock
-from resilience.backends import AioRedisStore, RedisStore, check_store
+from resilience.backends import AioRedisStore, RedisStore
+from resilience.backends.factory import check_store
 from resilience.errors import ConfigError
 
 from ._servers import RedisTlsServer

@@ -22,8 +22,8 @@ from resilience.backends import (
     SharedSlidingWindowLimiter,
 )
 from resilience.errors import ConfigError
+from resilience.events import default_gauge_registry
 from resilience.interceptors import AioServerInterceptor, ServerInterceptor
-from resilience.observability import default_gauge_registry
 from resilience.policy import Policy
 
 from .conftest import free_port

@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from loadtest.echo_server import AioEcho, Echo, RunningServer, SyncEcho
-from resilience.chaos import FaultInjector, FaultRule, InjectorRegistry
+from resilience.chaos import FaultInjector, FaultRule
 from resilience.chaos._admin import (
     GET_FAULTS,
     SET_FAULTS,
@@ -20,6 +20,7 @@ from resilience.chaos._admin import (
     call_admin,
     handle,
 )
+from resilience.chaos._injector import InjectorRegistry
 from resilience.errors import ConfigError
 from resilience.testing import ManualClock
 from resilience.tools.experiments._experiment import MAX_PHASE

@@ -7,7 +7,8 @@ import grpc
 import pytest
 
 from loadtest.echo_server import RunningServer
-from resilience.chaos import FaultInjector, InjectorRegistry
+from resilience.chaos import FaultInjector
+from resilience.chaos._injector import InjectorRegistry
 from resilience.chaos._admin import GET_FAULTS, admin_handler, aio_admin_handler, call_admin
 from resilience.errors import ConfigError
 

@@ -10,8 +10,9 @@ import grpc
 import pytest
 
 from loadtest.echo_server import AioEcho, Echo, RunningServer, SyncEcho
-from resilience.chaos import FaultInjector, FaultRule, InjectorRegistry
+from resilience.chaos import FaultInjector, FaultRule
 from resilience.chaos._admin import aio_admin_handler
+from resilience.chaos._injector import InjectorRegistry
 from resilience.tools.cli import chaos
 from resilience.tools.experiments._experiment import Experiment
 from resilience.tools.experiments._run import InProcessSwitch, run_experiment

@@ -13,14 +13,8 @@ import pytest
 from google.rpc import status_pb2
 
 from resilience._base.keys import REJECT
-from resilience.chaos import (
-    Fault,
-    FaultInjector,
-    FaultRule,
-    InjectorRegistry,
-    aio_apply_fault,
-    apply_fault,
-)
+from resilience.chaos import Fault, FaultInjector, FaultRule, aio_apply_fault, apply_fault
+from resilience.chaos._injector import InjectorRegistry
 from resilience.errors import ConfigError
 from resilience.testing import ManualClock
 

@@ -9,8 +9,8 @@ import gc
 import grpc
 import grpc.aio
 
+from resilience.events import default_gauge_registry
 from resilience.failover import AioDualCenterChannel, DualCenterChannel
-from resilience.observability import default_gauge_registry
 
 UNUSED = "127.0.0.1:1"  # channels connect lazily: nothing is dialled here
 

@@ -15,7 +15,8 @@ from resilience._base.keys import COLOR_BAGGAGE, REJECT
 from resilience.context import current_color, is_shadow, time_remaining, traffic_color
 from resilience.failover._core import DEFAULT_FAILOVER_CODES
 from resilience.interceptors._metadata import extract_context, incoming, inner_context, outgoing
-from resilience.policy import DEFAULT_FAILURE_CODES, Policy
+from resilience.policy import Policy
+from resilience.policy._schema import DEFAULT_FAILURE_CODES
 from resilience.testing import EchoBehavior, ManualClock
 
 from .harness import Harness

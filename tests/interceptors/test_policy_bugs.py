@@ -16,8 +16,8 @@ from resilience.algorithms import (
     TieredLimiter,
 )
 from resilience.context import tier
+from resilience.events import default_gauge_registry
 from resilience.interceptors import _guard, _metadata
-from resilience.observability import default_gauge_registry
 from resilience.policy import Policy
 
 from .harness import SHAPES, Harness

@@ -13,7 +13,8 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 
-from resilience.observability import GaugeRegistry, MetricsObserver
+from resilience.events import GaugeRegistry
+from resilience.observability import MetricsObserver
 
 from .servers import BugsinkServer, PrometheusServer
 

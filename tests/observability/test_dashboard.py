@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import urllib.request
 
-from resilience.observability import GaugeRegistry, MetricsObserver, serve_metrics
+from resilience.events import GaugeRegistry
+from resilience.observability import MetricsObserver, serve_metrics
 
 from .dashboard import EverySource, exercise, metric_names
 

@@ -7,8 +7,7 @@ from collections.abc import Iterable
 
 import grpc
 
-from resilience.events import CallInfo, CallOutcome, GaugeReading
-from resilience.observability import GaugeRegistry
+from resilience.events import CallInfo, CallOutcome, GaugeReading, GaugeRegistry
 from resilience.observability._bounds import DEFAULT_MAX_METHODS
 
 from .conftest import MetricsHarness

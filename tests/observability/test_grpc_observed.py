@@ -12,7 +12,8 @@ import pytest
 
 from interceptors.harness import AioHarness, Failure, Harness, Recorder
 from resilience.context import traffic_color
-from resilience.observability import SentryReporter, generic_internal_message
+from resilience.observability import SentryReporter
+from resilience.observability.sentry import generic_internal_message
 from resilience.testing import ECHO_METHODS, EchoBehavior
 
 from .conftest import MetricsHarness

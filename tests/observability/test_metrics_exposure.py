@@ -13,7 +13,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from interceptors.harness import AioHarness, Harness
-from resilience.observability import GaugeRegistry, MetricsObserver, serve_metrics
+from resilience.events import GaugeRegistry
+from resilience.observability import MetricsObserver, serve_metrics
 from resilience.policy import Policy
 from resilience.testing import ManualClock
 

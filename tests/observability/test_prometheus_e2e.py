@@ -5,8 +5,8 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from resilience.events import CallInfo, CallOutcome, GaugeReading
-from resilience.observability import GaugeRegistry, MetricsObserver, serve_metrics
+from resilience.events import CallInfo, CallOutcome, GaugeReading, GaugeRegistry
+from resilience.observability import MetricsObserver, serve_metrics
 
 from .dashboard import queries
 from .servers import PrometheusServer

@@ -14,7 +14,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from sentry_sdk.utils import event_from_exception
 
 from resilience.events import CallInfo, CallOutcome
-from resilience.observability import SentryReporter, generic_internal_message, scrub_event
+from resilience.observability import SentryReporter
+from resilience.observability.sentry import generic_internal_message, scrub_event
 
 from .conftest import close_sentry
 

@@ -10,8 +10,8 @@ import grpc
 import pytest
 
 from resilience.errors import ConfigError, MissingExtraError
-from resilience.events import CallInfo, CallOutcome
-from resilience.observability import GaugeRegistry, MetricsObserver, serve_metrics
+from resilience.events import CallInfo, CallOutcome, GaugeRegistry
+from resilience.observability import MetricsObserver, serve_metrics
 
 
 def scrape(url: str) -> str:

@@ -8,13 +8,13 @@ import grpc
 import pytest
 
 from resilience.policy import (
-    DEFAULT_FAILURE_CODES,
     BreakerSettings,
     MethodSettings,
     Policy,
     RateLimitSettings,
     TimeoutSettings,
 )
+from resilience.policy._schema import DEFAULT_FAILURE_CODES
 
 BROWSE = "/shop.Catalog/Browse"
 CATALOG = "/shop.Catalog/*"

@@ -15,8 +15,8 @@ from resilience.policy import (
     Policy,
     RateLimitSettings,
     TimeoutSettings,
-    parse_duration,
 )
+from resilience.policy._values import parse_duration
 
 
 @pytest.mark.parametrize(

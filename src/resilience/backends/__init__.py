@@ -12,16 +12,8 @@ from __future__ import annotations
 
 from resilience.backends._contract import AioStore, Store
 from resilience.backends._spec import LimitSpec, Snapshot
-from resilience.backends._url import parse_store_url
 from resilience.backends.aio_limiters import AioSharedSlidingWindowLimiter, AioSharedTieredLimiter
-from resilience.backends.factory import (
-    AioTierLimiter,
-    TierLimiter,
-    build_limiter,
-    check_store,
-    needs_await,
-)
-from resilience.backends.fallback import StoreBreaker
+from resilience.backends.factory import AioTierLimiter, TierLimiter, build_limiter
 from resilience.backends.limiters import SharedSlidingWindowLimiter, SharedTieredLimiter
 from resilience.backends.memory import AioMemoryStore, MemoryStore
 from resilience.backends.redis_store import AioRedisStore, RedisStore
@@ -40,10 +32,6 @@ __all__ = [
     "SharedTieredLimiter",
     "Snapshot",
     "Store",
-    "StoreBreaker",
     "TierLimiter",
     "build_limiter",
-    "check_store",
-    "needs_await",
-    "parse_store_url",
 ]

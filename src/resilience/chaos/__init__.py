@@ -19,9 +19,8 @@ operator decided that color gets. Rules without a color apply to all traffic.
 
 from __future__ import annotations
 
-from resilience.chaos._admin import admin_handler, aio_admin_handler, call_admin
+from resilience.chaos._admin import admin_handler, aio_admin_handler
 from resilience.chaos._apply import (
-    FAULT_TRAILER,
     aio_apply_fault,
     aio_delay_fault,
     aio_fault_hook,
@@ -29,26 +28,21 @@ from resilience.chaos._apply import (
     delay_fault,
     fault_hook,
 )
-from resilience.chaos._injector import FaultInjector, InjectorRegistry, injectors
-from resilience.chaos._rules import Fault, FaultRule, Side, parse_status_code, rules_from_dicts
+from resilience.chaos._injector import FaultInjector, injectors
+from resilience.chaos._rules import Fault, FaultRule, rules_from_dicts
 
 __all__ = [
-    "FAULT_TRAILER",
     "Fault",
     "FaultInjector",
     "FaultRule",
-    "InjectorRegistry",
-    "Side",
     "admin_handler",
     "aio_admin_handler",
     "aio_apply_fault",
     "aio_delay_fault",
     "aio_fault_hook",
     "apply_fault",
-    "call_admin",
     "delay_fault",
     "fault_hook",
     "injectors",
-    "parse_status_code",
     "rules_from_dicts",
 ]

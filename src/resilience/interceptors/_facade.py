@@ -10,12 +10,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import grpc
 
 from resilience._base.clock import Clock
-from resilience.events import GaugeReading, Observer, ServerHook
+from resilience.events import GaugeReading, Observer, ServerHook, register_gauge_source
 from resilience.interceptors._client_pipeline import ClientPipeline
 from resilience.interceptors._protected_server import protect_handlers
 from resilience.interceptors._server_common import HandlerCache
 from resilience.interceptors._server_pipeline import ServerPipeline
-from resilience.observability import register_gauge_source
 from resilience.policy import Policy
 
 if TYPE_CHECKING:

@@ -98,7 +98,7 @@ class MethodState:
         if limit is not None:
             if shared.aio:
                 limiter = shared.get(limit, build_aio_limiter)
-                from resilience.backends import needs_await
+                from resilience.backends.factory import needs_await
 
                 if needs_await(limiter) or isinstance(limiter, AioPerCaller):
                     self.awaited_limiter = limiter

@@ -19,7 +19,7 @@ def check_policy_stores(policy: Policy, checked: set[str]) -> None:
         fail_open[limit.store] = fail_open.get(limit.store, True) and limit.fail_open
     if not fail_open:
         return
-    from resilience.backends import check_store
+    from resilience.backends.factory import check_store
 
     for url, opens in fail_open.items():
         check_store(url, fail_open=opens)

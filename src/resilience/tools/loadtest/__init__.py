@@ -13,18 +13,15 @@ The command line is ``resilience loadtest``; see docs/load-testing.md.
 
 from __future__ import annotations
 
-from resilience.recording.format import CallSpec, read_recording
 from resilience.tools.loadtest._core import LoadSettings
 from resilience.tools.loadtest.flow import Flow, ReplaySource, WeightedPicker
 from resilience.tools.loadtest.report import Report, Results
 
 __all__ = [
-    "CallSpec",
     "Flow",
     "LoadSettings",
     "ReplaySource",
     "Report",
     "Results",
     "WeightedPicker",
-    "read_recording",
 ]
