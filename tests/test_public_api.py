@@ -62,7 +62,12 @@ SURFACE: dict[str, set[str]] = {
     },
     "resilience.policy": {
         "BreakerSettings", "ChaosSettings", "MethodSettings", "OverloadSettings", "Policy",
-        "PolicyWatcher", "RateLimitSettings", "RecordSettings", "TimeoutSettings",
+        "PolicyWatcher", "ProfilingSettings", "RateLimitSettings", "RecordSettings",
+        "TimeoutSettings",
+    },
+    "resilience.profiling": {
+        "ProfileBuilder", "ProfileStore", "Profiler", "ReadProfile", "Sample", "labeled",
+        "read_profile", "shared_profiler",
     },
     "resilience.recording": {"CallSpec", "TrafficRecorder", "read_recording", "recording_hook"},
     "resilience.shadow": {"ShadowRouter", "pick"},

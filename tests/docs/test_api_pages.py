@@ -12,6 +12,7 @@ MODULES = (
     "algorithms",
     "interceptors",
     "policy",
+    "profiling",
     "context",
     "events",
     "failover",
