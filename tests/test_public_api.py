@@ -60,6 +60,12 @@ SURFACE: dict[str, set[str]] = {
         "MetricsServer", "OverloadHealth", "SentryReporter", "default_call_tracer",
         "default_metrics_observer", "default_observers", "serve_metrics",
     },
+    "resilience.pipeline": {
+        "NOT_RUN", "Attempt", "Breaker", "Bulkhead", "CallTimeout", "Env", "Fallback", "Guard",
+        "Hedge", "Judge", "Kind", "Outcome", "Overload", "Permit", "Pipeline", "RateLimit",
+        "Rejected", "Rejection", "Retry", "RetryBudget", "Stage", "SyncStage", "Timeout",
+        "Wrapper", "pushback", "time_left",
+    },
     "resilience.policy": {
         "BreakerSettings", "ChaosSettings", "MethodSettings", "OverloadSettings", "Policy",
         "PolicyWatcher", "ProfilingSettings", "RateLimitSettings", "RecordSettings",

@@ -8,8 +8,8 @@ import pytest
 
 from loadtest.echo_server import RunningServer
 from resilience.chaos import FaultInjector
-from resilience.chaos._injector import InjectorRegistry
 from resilience.chaos._admin import GET_FAULTS, admin_handler, aio_admin_handler, call_admin
+from resilience.chaos._injector import InjectorRegistry
 from resilience.errors import ConfigError
 
 ENV_TOKEN = "token-from-the-environment"

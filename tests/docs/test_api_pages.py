@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MODULES = (
     "algorithms",
     "interceptors",
+    "pipeline",
     "policy",
     "profiling",
     "context",
