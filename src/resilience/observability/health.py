@@ -140,11 +140,16 @@ class OverloadHealth:
             servicer: Any = health.aio.HealthServicer()
             loop = asyncio.get_running_loop()
 
-            def publish(overloaded: bool) -> None:
+            pending: set[asyncio.Task[None]] = set()  # held until done (the loop holds weakly)
+
+            def start(status: int) -> None:
                 for service in self._services:
-                    loop.call_soon_threadsafe(
-                        loop.create_task, servicer.set(service, codes[overloaded])
-                    )
+                    task = loop.create_task(servicer.set(service, status))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+
+            def publish(overloaded: bool) -> None:
+                loop.call_soon_threadsafe(start, codes[overloaded])
 
             def schedule(delay: float) -> None:
                 loop.call_soon_threadsafe(self._arm_aio, loop, delay)
