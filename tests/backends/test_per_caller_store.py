@@ -4,14 +4,19 @@ together, tenants apart, and Redis holds the tenant's hash, never its value."""
 from __future__ import annotations
 
 import asyncio
+import time
+from typing import Any
 
 import grpc
 import pytest
 import redis
 
+from ports import free_port
+from resilience.events import default_gauge_registry
 from resilience.interceptors import AioServerInterceptor, ServerInterceptor
 from resilience.interceptors._callers import caller_digest
-from resilience.policy import Policy
+from resilience.interceptors._server_limits import build_limiter
+from resilience.policy import Policy, RateLimitSettings
 from resilience.testing import AioEchoServer, EchoServer, echo_call
 
 pytestmark = pytest.mark.e2e
@@ -64,3 +69,24 @@ def _passes(target: str, tenant: str) -> bool:
             return True
     assert code is grpc.StatusCode.RESOURCE_EXHAUSTED
     return False
+
+
+def test_a_store_outage_shows_as_one_fallback_gauge_named_after_the_limit(prefix: str) -> None:
+    """Callers' limiters on an unreachable store fall back; the gauges show the limit's name
+    once, never a caller's digest."""
+
+    url = f"redis://127.0.0.1:{free_port()}/0?socket_connect_timeout=0.05"
+    settings = RateLimitSettings(
+        limit=5, per="metadata:x-tenant", store=url, mode="exact", key=prefix
+    )
+    limiter: Any = build_limiter(settings, time.monotonic)
+    try:
+        assert limiter.try_acquire(2, SECRET).allowed  # decided locally: fail-open
+        readings = [r for r in default_gauge_registry().readings() if prefix in repr(r)]
+        assert [(r.name, r.value, dict(r.attributes)) for r in readings] == [
+            ("limiter.fallback", 1.0, {"limit": prefix})
+        ]
+        assert caller_digest(SECRET) not in repr(default_gauge_registry().readings())
+    finally:
+        limiter.close()
+    assert not [r for r in default_gauge_registry().readings() if prefix in repr(r)]

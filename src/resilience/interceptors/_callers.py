@@ -20,11 +20,11 @@ import dataclasses
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
 from resilience.algorithms._decision import Decision
-from resilience.events import unregister_gauge_source
+from resilience.events import GaugeReading, register_gauge_source, unregister_gauge_source
 from resilience.interceptors._guard import release
 from resilience.policy import RateLimitSettings
 
@@ -67,7 +67,16 @@ class PerCaller(Generic[L]):
     section with its ``key`` set to ``<key>#<source>:<digest>``. Thread-safe; on grpc.aio
     used from the loop's thread only."""
 
-    __slots__ = ("_build", "_limiters", "_lock", "_max", "_on_close", "_settings", "per")
+    __slots__ = (
+        "__weakref__",
+        "_build",
+        "_limiters",
+        "_lock",
+        "_max",
+        "_on_close",
+        "_settings",
+        "per",
+    )
 
     def __init__(
         self,
@@ -84,6 +93,8 @@ class PerCaller(Generic[L]):
         self._max = settings.max_callers
         self._limiters: OrderedDict[str, L] = OrderedDict()
         self._lock = threading.Lock()
+        if settings.store != "memory":
+            register_gauge_source(self)  # weakly held: ends with the limit
 
     def limiter_for(self, value: str) -> L:
         """The limiter of the caller ``value`` (a raw value: hashed here)."""
@@ -107,6 +118,16 @@ class PerCaller(Generic[L]):
     def __len__(self) -> int:
         return len(self._limiters)
 
+    def gauge_readings(self) -> Iterator[GaugeReading]:
+        """A store-backed limit's ``limiter.fallback`` under the limit's own name (1 while any
+        caller's limiter decides locally, else 0): the callers' own gauges are left out, as
+        their names carry the caller's digest."""
+        with self._lock:
+            limiters = list(self._limiters.values())
+        falling_back = any(getattr(getattr(x, "limiter", x), "fallback", False) for x in limiters)
+        name = self._settings.key or ""
+        yield GaugeReading("limiter.fallback", 1.0 if falling_back else 0.0, {"limit": name})
+
     def close(self) -> None:
         """Close every caller's limiter (store-backed ones hold resources), then run
         ``on_close`` (once); idempotent. A call after it builds a fresh limiter."""
@@ -116,6 +137,7 @@ class PerCaller(Generic[L]):
             on_close, self._on_close = self._on_close, None
         for limiter in limiters:
             _close(limiter)
+        unregister_gauge_source(self)
         if on_close is not None:
             release("a per-caller limit's store", on_close)
 
