@@ -65,7 +65,7 @@ def hooks_sync(number: int) -> float:
 
     def once() -> None:
         key = begin(call, False)
-        end(key, call, 0.001)  # type: ignore[arg-type]
+        end(key, call, 0.001)
 
     return timeit.timeit(once, number=number) / number * 1e9
 
@@ -76,7 +76,7 @@ def hooks_aio(number: int) -> float:
 
     def once() -> None:
         key = begin(call, True)
-        end(key, call, 0.001)  # type: ignore[arg-type]
+        end(key, call, 0.001)
 
     async def run() -> float:
         return timeit.timeit(once, number=number) / number * 1e9

@@ -6,6 +6,7 @@ time or memory goes, optionally only for samples with given labels (``--tag colo
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections import Counter
 from typing import Any
@@ -115,7 +116,8 @@ def main_flame(args: argparse.Namespace) -> int:
         return 2
     root = _flame.tree(samples, index)
     tags = " ".join(args.tag)
-    title = f"{args.file} ({profile.sample_types[index][0]}{', ' + tags if tags else ''})"
+    kind = profile.sample_types[index][0]
+    title = f"{os.path.basename(args.file)} ({kind}{', ' + tags if tags else ''})"
     if args.svg:
         with open(args.svg, "w", encoding="utf-8") as out:
             out.write(_flame.svg(root, title, unit))
