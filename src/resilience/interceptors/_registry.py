@@ -21,6 +21,7 @@ from resilience._base.clock import Clock, default_clock
 from resilience.algorithms import EmaTimeout, OverloadGuard, SreBreaker, TieredLimiter
 from resilience.events import GaugeReading
 from resilience.interceptors._callers import AioPerCaller
+from resilience.interceptors._client_retry import ClientRetry, build_client_retry
 from resilience.interceptors._guard import release
 from resilience.interceptors._server_limits import (
     AwaitedLimiter,
@@ -50,6 +51,7 @@ class MethodState:
         "limiter",
         "method",
         "overload",
+        "retry",
         "settings",
         "timeout",
         "timeout_streams",
@@ -70,6 +72,8 @@ class MethodState:
         self.caller_source: str | None = None
         """A per-caller limit's ``per`` (whose value names the caller), else None."""
         self.overload: OverloadGuard | None = None
+        self.retry: ClientRetry | None = None
+        """In-center retries of unary calls: only for a ``read`` (idempotent) method."""
         if side == "client":
             self._build_client(settings, shared)
         else:
@@ -92,6 +96,8 @@ class MethodState:
         if timeout is not None:
             self.timeout = EmaTimeout(*timeout.seconds(), timeout.n)
             self.timeout_streams = timeout.streams
+        if settings.retry is not None and settings.read:
+            self.retry = shared.get(settings.retry, build_client_retry)
 
     def _build_server(self, method: str, settings: MethodSettings, shared: _Shared) -> None:
         limit = settings.rate_limit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
@@ -16,6 +17,7 @@ from resilience.chaos._apply import aio_delay_fault
 from resilience.events import Observer
 from resilience.interceptors._aio_call_end import _local_error, _record
 from resilience.interceptors._aio_protected_channel import AioProtectedChannel
+from resilience.interceptors._client_retry import ClientRetry
 from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._pipeline import Rejection
 from resilience.policy import Policy
@@ -42,10 +44,11 @@ class _Interceptor:
         client_call_details: Any,
         request: Any,
         streaming: bool = False,
+        retrying: bool = False,
     ) -> Any:
         """Every shape's interception (``streaming``: the request or the response is a
-        stream); the unary shape, the usual one, is this coroutine function itself (one frame
-        fewer per call)."""
+        stream; ``retrying``: a retry's attempt, not retried itself); the unary shape, the
+        usual one, is this coroutine function itself (one frame fewer per call)."""
         details = client_call_details
         pipeline = self._pipeline
         if pipeline.injector is not None:  # chaos configured: a client-side fault first
@@ -82,7 +85,39 @@ class _Interceptor:
             _record(call, grpc_call)
         else:
             grpc_call.add_done_callback(partial(_record, call))
-        return grpc_call
+        retry = call.state.retry
+        if retry is None or streaming or retrying:
+            return grpc_call
+        return await self._retried(continuation, details, request, grpc_call, retry)
+
+    async def _retried(
+        self,
+        continuation: Callable[..., Any],
+        details: Any,
+        request: Any,
+        grpc_call: Any,
+        retry: ClientRetry,
+    ) -> Any:
+        """The policy's ``retry`` for a read method's unary call: await the attempt's status;
+        while it is retryable, wait and send the call again through this interceptor, within
+        the caller's timeout. The last attempt is the call the caller awaits; a breaker drop
+        of a retry raises like any local rejection."""
+        retry.budget.record_call()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        timeout = details.timeout
+        number = 1
+        while True:
+            code = await grpc_call.code()
+            left = None if timeout is None else timeout - (loop.time() - started)
+            trailing = await grpc_call.trailing_metadata()
+            wait = retry.delay(number, code, trailing, left)
+            if wait is None:
+                return grpc_call
+            await asyncio.sleep(wait)
+            number += 1
+            again = details if left is None else details._replace(timeout=left - wait)
+            grpc_call = await self._intercept(continuation, again, request, False, True)
 
 
 class _UnaryUnary(_Interceptor, grpc.aio.UnaryUnaryClientInterceptor):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -10,6 +11,7 @@ from opentelemetry.context import attach, detach
 
 from resilience._base.clock import Clock, default_clock
 from resilience.events import Observer
+from resilience.interceptors._client_retry import ClientRetry
 from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._pipeline import Rejection
 from resilience.interceptors._protected_channel import ProtectedChannel
@@ -34,6 +36,21 @@ class _CallDetails(_Details, grpc.ClientCallDetails):
 
 _new_details = tuple.__new__
 _CANCELLED = grpc.StatusCode.CANCELLED
+_monotonic = time.monotonic
+_sleep = time.sleep
+
+
+def _with_timeout(details: Any, timeout: float) -> _CallDetails:
+    """The caller's ``details`` with ``timeout`` seconds (what is left for a retry)."""
+    return _CallDetails(
+        details.method,
+        timeout,
+        details.metadata,
+        details.credentials,
+        details.wait_for_ready,
+        getattr(details, "compression", None),
+    )
+
 
 __all__ = ["ClientInterceptor", "LocalRejection"]
 
@@ -89,9 +106,11 @@ class ClientInterceptor(
         client_call_details: Any,
         request: Any,
         streaming: bool = False,
+        retrying: bool = False,
     ) -> Any:
-        """Every shape's interception (``streaming``: the request or the response is a stream);
-        the unary shape, the usual one, calls it directly (one frame fewer per call)."""
+        """Every shape's interception (``streaming``: the request or the response is a stream;
+        ``retrying``: a retry's attempt, not retried itself); the unary shape, the usual one,
+        calls it directly (one frame fewer per call)."""
         details = client_call_details
         call = begin(self._pipeline, details.method, details.timeout, details.metadata, streaming)
         if isinstance(call, Rejection):
@@ -118,6 +137,36 @@ class ClientInterceptor(
             if token is not None:
                 detach(token)
         future.add_done_callback(call.future_done)  # a unary call's runs at once: it is done
+        retry = call.state.retry
+        if retry is None or streaming or retrying:
+            return future
+        return self._retried(continuation, details, request, future, retry)
+
+    def _retried(
+        self,
+        continuation: Callable[..., Any],
+        details: Any,
+        request: Any,
+        future: Any,
+        retry: ClientRetry,
+    ) -> Any:
+        """The policy's ``retry`` for a read method's unary call: while the last attempt has
+        ended (a blocking call; a ``.future()`` call is returned at once and not retried) with
+        a retryable code, wait and send it again through this interceptor, within the
+        caller's timeout; the last attempt's outcome is the call's."""
+        retry.budget.record_call()
+        started = _monotonic()
+        timeout = details.timeout
+        number = 1
+        while not isinstance(future, LocalRejection) and future.done():
+            left = None if timeout is None else timeout - (_monotonic() - started)
+            wait = retry.delay(number, future.code(), future.trailing_metadata(), left)
+            if wait is None:
+                return future
+            _sleep(wait)
+            number += 1
+            again = details if left is None else _with_timeout(details, left - wait)
+            future = self.intercept_unary_unary(continuation, again, request, False, True)
         return future
 
     def intercept_unary_stream(

@@ -36,12 +36,13 @@ from resilience.pipeline._engine import time_left
 from resilience.pipeline._fallback import Fallback
 from resilience.pipeline._hedge import Hedge
 from resilience.pipeline._pipeline import Guard, Pipeline
-from resilience.pipeline._pushback import pushback
+from resilience.pipeline._pushback import NO_RETRY, metadata_pushback, pushback
 from resilience.pipeline._retry import Retry
 from resilience.pipeline._stages import Breaker, Overload, RateLimit, Timeout
 
 __all__ = [
     "NOT_RUN",
+    "NO_RETRY",
     "Attempt",
     "Breaker",
     "Bulkhead",
@@ -65,6 +66,7 @@ __all__ = [
     "SyncStage",
     "Timeout",
     "Wrapper",
+    "metadata_pushback",
     "pushback",
     "time_left",
 ]

@@ -52,8 +52,17 @@ def _grpc_pushback(exc: grpc.RpcError) -> float | None:
     if not callable(trailing):
         return None
     try:
-        pairs = trailing() or ()
-        for key, value in pairs:
+        pairs = trailing()
+    except Exception:
+        return None
+    return metadata_pushback(pairs)
+
+
+def metadata_pushback(pairs: Any) -> float | None:
+    """The ``grpc-retry-pushback-ms`` of trailing metadata ``pairs`` (key, value) in seconds,
+    :data:`NO_RETRY` for a negative or unreadable value, None when absent."""
+    try:
+        for key, value in pairs or ():
             if key == PUSHBACK_KEY:
                 text = value.decode() if isinstance(value, bytes) else str(value)
                 milliseconds = int(text.strip())

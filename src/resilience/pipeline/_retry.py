@@ -79,6 +79,19 @@ class Retry:
         cap = min(self._max_delay, self._base * 2.0 ** min(attempt - 1, 64))
         return self._random() * cap
 
+    def planned_delay(self, number: int, asked: float | None) -> float | None:
+        """Seconds to wait before attempt ``number + 1`` given the callee's pushback ``asked``
+        (seconds, :data:`NO_RETRY`, or None when it said nothing), or None to stop: the
+        attempts are used up, or the callee asked for no retry or for a wait longer than
+        ``max_pushback``. The budget is not consulted."""
+        if number >= self.max_attempts:
+            return None
+        if asked is None:
+            return self.backoff(number)
+        if asked == NO_RETRY or asked > self._max_pushback:
+            return None
+        return asked
+
     def _next_delay(
         self, number: int, failed: object, error: BaseException | None, env: Env
     ) -> float | None:
@@ -87,13 +100,9 @@ class Retry:
             return None
         if self._retry_on is not None and not self._retry_on(failed):
             return None
-        delay = self.backoff(number)
-        if error is not None:
-            asked = pushback(error)
-            if asked is not None:
-                if asked == NO_RETRY or asked > self._max_pushback:
-                    return None
-                delay = asked
+        delay = self.planned_delay(number, None if error is None else pushback(error))
+        if delay is None:
+            return None
         if not self.budget.try_spend():
             env.event("pipeline.retry_budget_exhausted")
             return None

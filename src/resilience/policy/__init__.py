@@ -12,6 +12,7 @@ from __future__ import annotations
 from resilience.policy._chaos import ChaosSettings, RecordSettings
 from resilience.policy._core import Policy
 from resilience.policy._profiling import ProfilingSettings
+from resilience.policy._retry import RetrySettings
 from resilience.policy._schema import MethodSettings
 from resilience.policy._sections import (
     BreakerSettings,
@@ -31,5 +32,6 @@ __all__ = [
     "ProfilingSettings",
     "RateLimitSettings",
     "RecordSettings",
+    "RetrySettings",
     "TimeoutSettings",
 ]

@@ -8,13 +8,14 @@ in :data:`SECTIONS`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
 
 from resilience._base.limits import shown
+from resilience.policy._retry import RETRY_FIELDS, RetrySettings
 from resilience.policy._sections import (
     BREAKER_FIELDS,
     OVERLOAD_FIELDS,
@@ -26,7 +27,7 @@ from resilience.policy._sections import (
     TimeoutSettings,
     normalize,
 )
-from resilience.policy._values import Converter, Invalid, SettingError, boolean, integer
+from resilience.policy._values import Converter, SettingError, boolean, integer, status_codes
 
 DEFAULT_FAILURE_CODES: frozenset[grpc.StatusCode] = frozenset(
     {
@@ -41,26 +42,6 @@ DEFAULT_FAILURE_CODES: frozenset[grpc.StatusCode] = frozenset(
 """Status codes that count as failures for the breaker and the dynamic timeout by default.
 UNKNOWN is what a gRPC server answers when its handler raises (with or without the server
 interceptor): a crash is the callee's failure, as in the OpenTelemetry RPC conventions."""
-
-
-def _status_codes(raw: object) -> frozenset[grpc.StatusCode]:
-    if isinstance(raw, (str, bytes)) or not isinstance(raw, Iterable):
-        raise Invalid(f"must be a list of grpc.StatusCode names, got {shown(raw)}")
-    codes = set()
-    for item in raw:
-        code = item if isinstance(item, grpc.StatusCode) else _status_code(item)
-        if code is grpc.StatusCode.OK:
-            raise Invalid("OK cannot be a failure code")
-        codes.add(code)
-    return frozenset(codes)
-
-
-def _status_code(raw: object) -> grpc.StatusCode:
-    name = raw.upper() if isinstance(raw, str) else None
-    if name is None or name not in grpc.StatusCode.__members__:
-        names = ", ".join(name for name in grpc.StatusCode.__members__ if name != "OK")
-        raise Invalid(f"{shown(raw)} is not a grpc.StatusCode name; known names: {names}")
-    return grpc.StatusCode[name]
 
 
 @dataclass(frozen=True)
@@ -80,11 +61,12 @@ SECTIONS: dict[str, SectionSpec] = {
         RateLimitSettings, RATE_LIMIT_FIELDS, on_by_default=False, required=("limit",)
     ),
     "overload": SectionSpec(OverloadSettings, OVERLOAD_FIELDS, on_by_default=False),
+    "retry": SectionSpec(RetrySettings, RETRY_FIELDS, on_by_default=False),
 }
 """Sections of a method's settings: a table, ``true`` (on) or ``false`` (off) in a policy."""
 
 SCALARS: dict[str, Converter[Any]] = {
-    "failure_codes": _status_codes,
+    "failure_codes": status_codes,
     "tier": integer(ge=1, le=4),
     "read": boolean,
     "failover": boolean,
@@ -109,6 +91,7 @@ class MethodSettings:
     timeout: TimeoutSettings | None = None
     rate_limit: RateLimitSettings | None = None
     overload: OverloadSettings | None = None
+    retry: RetrySettings | None = None
     tier: int = 2
     read: bool = False
     failover: bool = True

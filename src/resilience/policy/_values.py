@@ -11,9 +11,11 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar
+
+import grpc
 
 from resilience._base.limits import shown
 from resilience.errors import ConfigError
@@ -201,3 +203,24 @@ class FrozenMap(Mapping[Any, Any]):
 
     def __repr__(self) -> str:
         return repr(self._data)
+
+
+def status_codes(raw: object) -> frozenset[grpc.StatusCode]:
+    """A list of grpc.StatusCode names (or members), OK excluded, as a frozenset."""
+    if isinstance(raw, (str, bytes)) or not isinstance(raw, Iterable):
+        raise Invalid(f"must be a list of grpc.StatusCode names, got {shown(raw)}")
+    codes = set()
+    for item in raw:
+        code = item if isinstance(item, grpc.StatusCode) else _status_code(item)
+        if code is grpc.StatusCode.OK:
+            raise Invalid("OK cannot be a failure code")
+        codes.add(code)
+    return frozenset(codes)
+
+
+def _status_code(raw: object) -> grpc.StatusCode:
+    name = raw.upper() if isinstance(raw, str) else None
+    if name is None or name not in grpc.StatusCode.__members__:
+        names = ", ".join(name for name in grpc.StatusCode.__members__ if name != "OK")
+        raise Invalid(f"{shown(raw)} is not a grpc.StatusCode name; known names: {names}")
+    return grpc.StatusCode[name]
