@@ -61,15 +61,15 @@ SURFACE: dict[str, set[str]] = {
         "default_metrics_observer", "default_observers", "serve_metrics",
     },
     "resilience.pipeline": {
-        "NOT_RUN", "Attempt", "Breaker", "Bulkhead", "CallTimeout", "Env", "Fallback", "Guard",
-        "Hedge", "Judge", "Kind", "Outcome", "Overload", "Permit", "Pipeline", "RateLimit",
-        "Rejected", "Rejection", "Retry", "RetryBudget", "Stage", "SyncStage", "Timeout",
-        "Wrapper", "pushback", "time_left",
+        "NOT_RUN", "NO_RETRY", "Attempt", "Breaker", "Bulkhead", "CallTimeout", "Env",
+        "Fallback", "Guard", "Hedge", "Judge", "Kind", "Outcome", "Overload", "Permit",
+        "Pipeline", "RateLimit", "Rejected", "Rejection", "Retry", "RetryBudget", "Stage",
+        "SyncStage", "Timeout", "Wrapper", "metadata_pushback", "pushback", "time_left",
     },
     "resilience.policy": {
         "BreakerSettings", "ChaosSettings", "MethodSettings", "OverloadSettings", "Policy",
         "PolicyWatcher", "ProfilingSettings", "RateLimitSettings", "RecordSettings",
-        "TimeoutSettings",
+        "RetrySettings", "TimeoutSettings",
     },
     "resilience.profiling": {
         "ProfileBuilder", "ProfileStore", "Profiler", "ReadProfile", "Sample", "labeled",
