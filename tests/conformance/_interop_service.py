@@ -146,6 +146,13 @@ def sync_handler() -> grpc.GenericRpcHandler:
             _begin_sync(context, params, first=False)
             yield bytes(params.get("size", 0))
 
+    return _service(empty, unary, streaming_input, streaming_output, full_duplex)
+
+
+def _service(
+    empty: Any, unary: Any, streaming_input: Any, streaming_output: Any, full_duplex: Any
+) -> grpc.GenericRpcHandler:
+    """The test service's five methods (sync or aio behaviours) under their interop names."""
     return grpc.method_handlers_generic_handler(
         SERVICE,
         {
@@ -207,13 +214,4 @@ def aio_handler() -> grpc.GenericRpcHandler:
             await _begin_aio(context, params, first=False)
             yield bytes(params.get("size", 0))
 
-    return grpc.method_handlers_generic_handler(
-        SERVICE,
-        {
-            "EmptyCall": grpc.unary_unary_rpc_method_handler(empty),
-            "UnaryCall": grpc.unary_unary_rpc_method_handler(unary),
-            "StreamingInputCall": grpc.stream_unary_rpc_method_handler(streaming_input),
-            "StreamingOutputCall": grpc.unary_stream_rpc_method_handler(streaming_output),
-            "FullDuplexCall": grpc.stream_stream_rpc_method_handler(full_duplex),
-        },
-    )
+    return _service(empty, unary, streaming_input, streaming_output, full_duplex)
