@@ -16,6 +16,7 @@ from contextlib import contextmanager
 import pytest
 import redis
 
+from interceptors.conftest import harness  # noqa: F401 (echo servers and clients, sync and aio)
 from ports import free_port
 
 from ._servers import REDIS_CLI, REDIS_SERVER, RedisClusterServers, RedisTlsServer

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
 import grpc
-import pytest
 
 from interceptors.harness import AioHarness, Failure, Harness
 from resilience._base.keys import REJECT
@@ -21,15 +19,6 @@ from .conftest import RedisServer
 
 SLOW_STORE_TIMEOUT = 0.3
 """Socket timeout of the slow-store test: a blocked loop would miss this long of ticks."""
-
-
-@pytest.fixture(params=["sync", "aio"])
-def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
-    made = AioHarness() if request.param == "aio" else Harness()
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def exact_policy(store: str, key: str, limit: int) -> Policy:
