@@ -105,7 +105,9 @@ def test_bad_values_raise_config_errors_naming_the_variable(
 def test_a_bad_policy_file_from_the_variable_names_file_and_key(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text('[methods."*".rate_limit]\nlimit = 0\n')
-    with pytest.raises(ConfigError, match=r"bad.toml: methods\.\*\.rate_limit\.limit"):
+    with pytest.raises(
+        ConfigError, match=r"^RESILIENCE_POLICY=.*bad.toml: methods\.\*\.rate_limit\.limit"
+    ):
         Policy.from_env(environ={"RESILIENCE_POLICY": str(path)})
 
 

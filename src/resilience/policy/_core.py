@@ -181,7 +181,7 @@ class Policy:
             if source.startswith(POLICY_VAR):
                 raise ConfigError(f"{POLICY_VAR}: {exc}") from None
             raise
-        return cls.from_tree(tree, source=os.fspath(path), store=store)
+        return cls.from_tree(tree, source=source, store=store)
 
     @classmethod
     def default(cls) -> Policy:
