@@ -178,3 +178,16 @@ def _as_call(failure: Failure) -> Any:
 
     assert DETAILS_KEY in failure.trailing
     return _Call()
+
+
+def test_a_long_limit_key_still_names_every_caller() -> None:
+    """A limit key of 200 characters plus the caller's suffix would exceed the 200 characters
+    a limit name may have: that part is hashed instead (a caller's limiter failed to build
+    before, and its calls went unlimited)."""
+    from resilience.interceptors._server_limits import build_limiter
+
+    settings = RateLimitSettings(limit=1, per="metadata:x-tenant", key="k" * 200)
+    limiter: Any = build_limiter(settings, ManualClock(100.0))
+    assert limiter.try_acquire(2, "a").allowed
+    assert not limiter.try_acquire(2, "a").allowed
+    assert limiter.try_acquire(2, "b").allowed

@@ -30,6 +30,9 @@ from resilience.policy import RateLimitSettings
 
 L = TypeVar("L")
 
+MAX_KEY_LENGTH = 200
+"""The longest limit name a ``rate_limit.key`` may be (see the policy's key rules)."""
+
 
 def caller_value(per: str, peer: str, color: str | None, metadata: Any) -> str:
     """The raw caller value of one call for the ``per`` source: ``peer`` (gRPC's
@@ -105,8 +108,9 @@ class PerCaller(Generic[L]):
             if limiter is not None:
                 self._limiters.move_to_end(digest)
                 return limiter
-            key = f"{self._settings.key}#{self.per}:{digest}"
-            limiter = self._build(dataclasses.replace(self._settings, key=key, per=None))
+            limiter = self._build(
+                dataclasses.replace(self._settings, key=self._key_of(digest), per=None)
+            )
             _quiet(limiter)
             self._limiters[digest] = limiter
             if len(self._limiters) > self._max:
@@ -114,6 +118,14 @@ class PerCaller(Generic[L]):
         if dropped is not None:
             _close(dropped)
         return limiter
+
+    def _key_of(self, digest: str) -> str:
+        """The caller's limit name: ``<key>#<per>:<digest>``, or, past the 200 characters a
+        limit name may have, the digest of ``<key>#<per>`` in its place."""
+        name = f"{self._settings.key}#{self.per}"
+        if len(name) + 33 > MAX_KEY_LENGTH:
+            name = caller_digest(name)
+        return f"{name}:{digest}"
 
     def __len__(self) -> int:
         return len(self._limiters)
