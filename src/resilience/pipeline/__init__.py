@@ -34,8 +34,9 @@ from resilience.pipeline._core import (
 )
 from resilience.pipeline._engine import time_left
 from resilience.pipeline._fallback import Fallback
+from resilience.pipeline._guard import Guard
 from resilience.pipeline._hedge import Hedge
-from resilience.pipeline._pipeline import Guard, Pipeline
+from resilience.pipeline._pipeline import Pipeline
 from resilience.pipeline._pushback import NO_RETRY, metadata_pushback, pushback
 from resilience.pipeline._retry import Retry
 from resilience.pipeline._stages import Breaker, Overload, RateLimit, Timeout

@@ -7,7 +7,6 @@ import functools
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, overload
 
 from resilience._base.clock import Clock, default_clock
@@ -17,27 +16,18 @@ from resilience.pipeline import _report
 from resilience.pipeline._core import (
     AsyncSleep,
     Attempt,
-    CallTimeout,
     Env,
     Judge,
-    Kind,
-    Outcome,
-    Permit,
     Sleep,
     Stage,
     Wrapper,
 )
 from resilience.pipeline._engine import (
-    aadmit_all,
-    admit_all,
-    bind_deadline,
     compile_layers,
-    deadline_var,
-    end_all,
     run_async,
     run_sync,
-    timeout_of,
 )
+from resilience.pipeline._guard import Guard
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -241,89 +231,3 @@ class Pipeline:
     def __repr__(self) -> str:
         names = ", ".join(getattr(stage, "name", type(stage).__name__) for stage in self.stages)
         return f"Pipeline(name={self.name!r}, stages=[{names}])"
-
-
-class Guard:
-    """One guarded block (see :meth:`Pipeline.guard`); use it once."""
-
-    __slots__ = ("_begun", "_info", "_permits", "_pipeline", "_started", "_timeout", "_token")
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        self._pipeline = pipeline
-        self._permits: list[Permit] = []
-        self._timeout: float | None = None
-        self._token: Any = None
-        self._begun = self._started = 0.0
-        self._info: CallInfo | None = None
-
-    def _group(self) -> tuple[Stage, ...]:
-        layers = self._pipeline._layers
-        return layers[0] if layers and isinstance(layers[0], tuple) else ()
-
-    def _admitted(self, permits: list[Permit]) -> None:
-        env = self._pipeline._env
-        self._permits = permits
-        self._timeout = timeout_of(permits)
-        self._started = env.clock()
-        self._token = bind_deadline(self._timeout, env, self._started)
-
-    def __enter__(self) -> Guard:
-        pipeline = self._pipeline
-        attempt, self._info, self._begun = pipeline._begin()
-        try:
-            permits = admit_all(self._group(), attempt, pipeline._env)
-        except BaseException as exc:
-            pipeline._raised(self._info, exc, self._begun)
-            raise
-        self._admitted(permits)
-        return self
-
-    async def __aenter__(self) -> Guard:
-        pipeline = self._pipeline
-        attempt, self._info, self._begun = pipeline._begin()
-        try:
-            permits = await aadmit_all(self._group(), attempt, pipeline._env)
-        except BaseException as exc:
-            pipeline._raised(self._info, exc, self._begun)
-            raise
-        self._admitted(permits)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        pipeline = self._pipeline
-        env = pipeline._env
-        if self._token is not None:
-            deadline_var.reset(self._token)
-            self._token = None
-        duration = env.clock() - self._started
-        late = self._timeout is not None and duration > self._timeout
-        if exc is not None:
-            kind = env.judge.exception_kind(exc)
-            if late and kind is not Kind.CANCELLED:
-                kind = Kind.TIMEOUT
-            end_all(self._permits, Outcome(kind, duration, exc))
-            pipeline._raised(self._info, exc, self._begun)
-            return
-        if late:
-            assert self._timeout is not None
-            error = CallTimeout(self._timeout, env.name)
-            end_all(self._permits, Outcome(Kind.TIMEOUT, duration, error))
-            pipeline._raised(self._info, error, self._begun)
-            raise error
-        end_all(self._permits, Outcome(Kind.SUCCESS, duration))
-        if self._info is not None:
-            outcome = CallOutcome(_report.OK, env.clock() - self._begun)
-            _report.ended(env.observers, self._info, outcome)
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, traceback)
