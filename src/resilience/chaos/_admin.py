@@ -58,6 +58,16 @@ def state_of(injector: FaultInjector) -> dict[str, Any]:
     return {"enabled": injector.enabled, "rules": [rule.to_dict() for rule in injector.rules]}
 
 
+def authenticate(metadata: Any, token: str) -> None:
+    """Check a call's ``x-resilience-admin-token`` against ``token`` (constant time); raises
+    :class:`AdminError` (UNAUTHENTICATED when missing, PERMISSION_DENIED when wrong)."""
+    supplied = dict(metadata or ()).get(TOKEN_KEY)
+    if supplied is None:
+        raise AdminError(grpc.StatusCode.UNAUTHENTICATED, f"missing {TOKEN_KEY} metadata")
+    if not hmac.compare_digest(str(supplied).encode(), token.encode()):
+        raise AdminError(grpc.StatusCode.PERMISSION_DENIED, "wrong admin token")
+
+
 def handle(
     method: str,
     payload: bytes,
@@ -71,11 +81,7 @@ def handle(
 
     A SetFaults request is checked whole before the injector changes, so a refused one
     changes nothing."""
-    supplied = dict(metadata or ()).get(TOKEN_KEY)
-    if supplied is None:
-        raise AdminError(grpc.StatusCode.UNAUTHENTICATED, f"missing {TOKEN_KEY} metadata")
-    if not hmac.compare_digest(str(supplied).encode(), token.encode()):
-        raise AdminError(grpc.StatusCode.PERMISSION_DENIED, "wrong admin token")
+    authenticate(metadata, token)
     if len(payload) > MAX_REQUEST_BYTES:
         raise AdminError(grpc.StatusCode.INVALID_ARGUMENT, "request larger than 1 MiB")
     try:
