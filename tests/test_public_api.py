@@ -72,8 +72,9 @@ SURFACE: dict[str, set[str]] = {
         "RetrySettings", "TimeoutSettings",
     },
     "resilience.profiling": {
-        "ProfileBuilder", "ProfileStore", "Profiler", "ReadProfile", "Sample", "labeled",
-        "read_profile", "shared_profiler",
+        "PROFILE", "ProfileBuilder", "ProfileStore", "Profiler", "ReadProfile", "Sample",
+        "aio_profile_admin_handler", "labeled", "profile_admin_handler", "read_profile",
+        "shared_profiler",
     },
     "resilience.recording": {"CallSpec", "TrafficRecorder", "read_recording", "recording_hook"},
     "resilience.shadow": {"ShadowRouter", "pick"},
