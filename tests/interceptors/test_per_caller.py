@@ -191,3 +191,16 @@ def test_a_long_limit_key_still_names_every_caller() -> None:
     assert limiter.try_acquire(2, "a").allowed
     assert not limiter.try_acquire(2, "a").allowed
     assert limiter.try_acquire(2, "b").allowed
+
+
+def test_the_gauges_count_the_callers_kept(harness: Harness) -> None:
+    policy = per_caller("metadata:x-tenant", 5, max_callers=2)
+    server = harness.server(policy=policy, clock=ManualClock(100.0))
+    client = harness.client(server.address)
+    for tenant in ("a", "b", "c"):
+        client.call(metadata=[("x-tenant", tenant)])
+
+    readings = {r.name: r.value for r in server.interceptor.gauge_readings()}
+
+    assert readings["limiter.callers"] == 2.0  # "a" was dropped
+    assert readings["limiter.limit"] == 5.0

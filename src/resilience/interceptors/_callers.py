@@ -130,6 +130,11 @@ class PerCaller(Generic[L]):
     def __len__(self) -> int:
         return len(self._limiters)
 
+    @property
+    def limit(self) -> int:
+        """Each caller's admissions per window."""
+        return self._settings.limit
+
     def gauge_readings(self) -> Iterator[GaugeReading]:
         """A store-backed limit's ``limiter.fallback`` under the limit's own name (1 while any
         caller's limiter decides locally, else 0): the callers' own gauges are left out, as

@@ -20,7 +20,7 @@ from typing import Any
 from resilience._base.clock import Clock, default_clock
 from resilience.algorithms import EmaTimeout, OverloadGuard, SreBreaker, TieredLimiter
 from resilience.events import GaugeReading
-from resilience.interceptors._callers import AioPerCaller
+from resilience.interceptors._callers import AioPerCaller, PerCaller
 from resilience.interceptors._client_retry import ClientRetry, build_client_retry
 from resilience.interceptors._guard import release
 from resilience.interceptors._server_limits import (
@@ -132,6 +132,8 @@ class MethodState:
             yield GaugeReading("timeout.seconds", self.timeout.timeout(), attributes)
         if self.limiter is not None:
             yield from limiter_readings(self.limiter, attributes)
+        elif isinstance(self.awaited_limiter, AioPerCaller):
+            yield from limiter_readings(self.awaited_limiter, attributes)
         if self.overload is not None:
             shed = self.overload.shedding_tiers()
             yield GaugeReading("overload.shedding", 1.0 if shed else 0.0, attributes)
@@ -255,16 +257,21 @@ class Registry:
             yield from state.gauge_readings(self.side)
 
 
-def limiter_readings(limiter: Limiter, attributes: dict[str, str]) -> Iterator[GaugeReading]:
+def limiter_readings(limiter: object, attributes: dict[str, str]) -> Iterator[GaugeReading]:
     """An in-process limit's use of its budget: ``limiter.limit`` (admissions per window) and
     ``limiter.used`` (admitted over the sliding window now), per ``tier`` for a tiered limit
-    (``tier`` "all" otherwise). A store-backed limit reports nothing here (its count lives in
+    (``tier`` "all" otherwise); a per-caller limit, each caller's ``limiter.limit`` and
+    ``limiter.callers`` (callers it keeps a limiter for, at most ``max_callers``). A
+    store-backed limit reports nothing else here (its count lives in
     the store; it reports ``limiter.fallback`` itself)."""
     if isinstance(limiter, TieredLimiter):
         yield GaugeReading("limiter.limit", float(limiter.limit), attributes)
         for stats in limiter.snapshot():
             tier = {**attributes, "tier": str(int(stats.tier))}
             yield GaugeReading("limiter.used", float(stats.admitted), tier)
+    elif isinstance(limiter, PerCaller):
+        yield GaugeReading("limiter.limit", float(limiter.limit), attributes)
+        yield GaugeReading("limiter.callers", float(len(limiter)), attributes)
     elif isinstance(limiter, _Plain):
         yield GaugeReading("limiter.limit", float(limiter.limiter.limit), attributes)
         yield GaugeReading(
