@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from interceptors.harness import AioHarness, Harness
-from resilience import backends
 from resilience.backends import (
     AioMemoryStore,
     AioSharedTieredLimiter,
     MemoryStore,
     SharedSlidingWindowLimiter,
+    factory,
 )
 from resilience.errors import ConfigError
 from resilience.events import default_gauge_registry
@@ -100,8 +100,8 @@ def test_each_store_is_checked_once_at_install_time_not_per_call(
     cls: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     checked: list[tuple[str, bool]] = []
-    monkeypatch.setattr(
-        backends, "check_store", lambda url, *, fail_open: checked.append((url, fail_open))
+    monkeypatch.setattr(  # where the interceptors look it up, when a policy is installed
+        factory, "check_store", lambda url, *, fail_open: checked.append((url, fail_open))
     )
     interceptor = cls(redis_policy(redis_url), observers=())
     assert checked == [(redis_url, True)]
