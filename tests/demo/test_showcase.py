@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from resilience.profiling import read_profile
 from resilience.tools.cli._demo_run import run_showcase
 from resilience.tools.cli._demo_summary import DemoResult
 from resilience.tools.cli._demo_words import split
@@ -16,7 +17,8 @@ from resilience.tools.cli._demo_words import split
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoResult, str, Path]:
     plot = tmp_path_factory.mktemp("demo") / "timeline.png"
     out = io.StringIO()
-    result = run_showcase(out, duration=12.0, seed=7, plot=str(plot), live=False)
+    profiles = str(plot.parent / "profiles")
+    result = run_showcase(out, duration=12.0, seed=7, plot=str(plot), live=False, profiles=profiles)
     return result, out.getvalue(), plot
 
 
@@ -65,6 +67,9 @@ def test_the_output_explains_itself_and_the_timeline_is_drawn(
     assert ("kept in Redis" in text) or ("kept in memory" in text)
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"timeline: {plot}" in text
+    [profile] = (plot.parent / "profiles").iterdir()
+    assert f"profile of the overload phase: {profile}" in text
+    assert read_profile(profile.read_bytes()).samples  # the overload phase, sampled
 
 
 def test_one_line_per_whole_second(run: tuple[DemoResult, str, Path]) -> None:

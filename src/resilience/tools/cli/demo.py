@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -163,12 +164,14 @@ def _run_live(args: argparse.Namespace, *, observed: bool) -> int:
         )
     from resilience.tools.cli._demo_run import run_showcase
 
+    plot = DEFAULT_PLOT if args.plot is None else args.plot or None
     run_showcase(
         sys.stdout,
         duration=args.duration or DEFAULT_DURATION,
         seed=args.seed,
-        plot=DEFAULT_PLOT if args.plot is None else args.plot or None,
+        plot=plot,
         live=not args.no_live,
         observed=observed,
+        profiles=None if plot is None else os.path.join(os.path.dirname(plot) or ".", "profiles"),
     )
     return 0
