@@ -4,6 +4,7 @@ together, tenants apart, and Redis holds the tenant's hash, never its value."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -24,7 +25,9 @@ pytestmark = pytest.mark.e2e
 SECRET = "tenant-secret-4711"
 
 
-def test_servers_share_each_tenants_quota_through_the_store(redis_url: str, prefix: str) -> None:
+def test_servers_share_each_tenants_quota_through_the_store(
+    redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
     rate_limit = {
         "limit": 3,
         "per": "metadata:x-tenant",
@@ -35,7 +38,8 @@ def test_servers_share_each_tenants_quota_through_the_store(redis_url: str, pref
     policy = Policy.from_dict({"methods": {"*": {"rate_limit": rate_limit}}})
 
     async def scenario() -> tuple[list[bool], list[bool]]:
-        aio_server = await AioEchoServer(interceptors=[AioServerInterceptor(policy)]).start()
+        aio_interceptor = AioServerInterceptor(policy)
+        aio_server = await AioEchoServer(interceptors=[aio_interceptor]).start()
         sync_interceptor = ServerInterceptor(policy)
         try:
             with EchoServer(interceptors=[sync_interceptor]) as sync_server:
@@ -47,10 +51,14 @@ def test_servers_share_each_tenants_quota_through_the_store(redis_url: str, pref
         finally:
             await aio_server.stop(None)
             sync_interceptor.close()
+            aio_interceptor.close()  # the callers' limiters, then their one connection pool
+            for _ in range(20):
+                await asyncio.sleep(0)
         return secret, other
 
     secret, other = asyncio.run(scenario())
 
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
     assert secret == [True] * 3 + [False] * 2
     assert other == [True] * 3
     client = redis.Redis.from_url(redis_url, decode_responses=True)
