@@ -214,6 +214,10 @@ class World:
         if route == "stack_down":  # the whole library: interceptors inside, the full server
             local = self._open(closed_address(), secure, self._policy)
             remote = self._open(self._address("full", secure), secure, self._policy)
+        elif route == "protected_stack_down":  # the same with protected channels and server
+            local = self._open(closed_address(), secure, self._policy, protect=True)
+            address = self._address("protected_full", secure)
+            remote = self._open(address, secure, self._policy, protect=True)
         else:
             up = route == "dual_up"
             local = self._open(self._address("plain_a", secure) if up else closed_address(), secure)

@@ -1,6 +1,6 @@
 """gRPC's interop behaviours through the library: each case of gRPC's interop test descriptions
 (doc/interop-test-descriptions.md in grpc/grpc, cases written for this suite) runs sync and aio
-through seven routes and must give what bare gRPC gives:
+through eight routes and must give what bare gRPC gives:
 
 - ``bare``: a plain channel to a plain server (the reference, checked against the description);
 - ``default``: the client and server interceptors with the default policy;
@@ -12,7 +12,8 @@ through seven routes and must give what bare gRPC gives:
 - ``dual_up``: a dual-center channel whose policy marks every method a read, both centers up;
 - ``dual_down``: the same with nothing listening at the local center's address;
 - ``stack_down``: the whole library: the dual channel over inner channels with the full
-  client interceptor, the local center down, the remote one behind the full server interceptor.
+  client interceptor, the local center down, the remote one behind the full server interceptor;
+- ``protected_stack_down``: the same with protected inner channels and a protected server.
 
 Outcomes that differ from bare gRPC by design are listed in :data:`DOCUMENTED` with the page
 that states them (docs/failover.md, docs/interceptors.md). Servers and channels are shared per
@@ -145,6 +146,7 @@ ROUTES = (
     "dual_up",
     "dual_down",
     "stack_down",
+    "protected_stack_down",
 )
 
 AIO_INTERCEPTED_CANCEL = (
@@ -174,6 +176,7 @@ DOCUMENTED: dict[tuple[str, str, str], tuple[str, Callable[[Outcome], bool]]] = 
     ("aio", "full", "cancel_after_begin"): (AIO_INTERCEPTED_CANCEL, _settled_later),
     ("*", "dual_down", "wait_for_ready"): (WAIT_FOR_READY_LOCAL_DOWN, _waited_out),
     ("*", "stack_down", "wait_for_ready"): (WAIT_FOR_READY_LOCAL_DOWN, _waited_out),
+    ("*", "protected_stack_down", "wait_for_ready"): (WAIT_FOR_READY_LOCAL_DOWN, _waited_out),
 }
 """(flavour or "*", route, case) -> (where the docs state why that route differs from bare
 gRPC, what it gives instead)."""
