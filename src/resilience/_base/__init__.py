@@ -1,2 +1,2 @@
-"""The base every other package stands on: clocks, metadata key names, method patterns and
-lazy optional imports. Imports nothing of ``resilience`` but its errors."""
+"""The base every other package stands on: clocks, metadata key names, method patterns,
+private files and lazy optional imports. Imports nothing of ``resilience`` but its errors."""

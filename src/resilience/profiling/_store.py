@@ -9,7 +9,6 @@ serving.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import threading
@@ -18,7 +17,7 @@ import urllib.parse
 import urllib.request
 import uuid
 
-from resilience.recording.recorder import FILE_MODE, _make_private_folders
+from resilience._base.files import make_private_folders, write_atomic
 
 SUFFIX = ".pb.gz"
 PUSH_TIMEOUT = 5.0
@@ -50,8 +49,8 @@ class ProfileStore:
             name = f"{kind}-{stamp}.{int(wall * 1000) % 1000:03d}Z-{self._sequence:06d}{SUFFIX}"
             path = os.path.join(self.directory, name)
             try:
-                _make_private_folders(self.directory)
-                _write_atomic(path, data)
+                make_private_folders(self.directory)
+                write_atomic(path, data)
                 self._retain()
             except OSError as exc:
                 self.errors += 1
@@ -79,19 +78,6 @@ class ProfileStore:
             os.remove(path)
             files = files[1:]
             total -= size
-
-
-def _write_atomic(path: str, data: bytes) -> None:
-    tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
 
 
 def push(url: str, app_name: str, data: bytes, start: float, end: float, rate: float) -> None:

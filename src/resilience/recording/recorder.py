@@ -18,7 +18,6 @@ copies) readable by their owner only (mode 0600), and a missing folder of ``path
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import random
@@ -28,6 +27,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Any
 
 from resilience._base.clock import Clock
+from resilience._base.files import FILE_MODE, make_private_folders
 from resilience._base.limits import MAX_RECORD_BYTES, MAX_STREAM_MESSAGES
 from resilience.errors import ConfigError
 from resilience.recording.format import CallSpec, MetadataValue, encode_call, header_line
@@ -37,10 +37,6 @@ ALWAYS_SECRET: frozenset[str] = frozenset(
 )
 """Metadata keys never recorded, whatever ``secret_keys`` says."""
 
-FILE_MODE = 0o600
-"""Permissions of a recording file the recorder creates: read and write for its owner only."""
-FOLDER_MODE = 0o700
-"""Permissions of a folder the recorder creates for its file."""
 
 _log = logging.getLogger(__name__)
 _CONTEXT_KEYS = frozenset({"user-agent", "traceparent", "tracestate", "baggage", "te"})
@@ -278,7 +274,7 @@ class TrafficRecorder:
         return True
 
     def _open(self) -> None:
-        _make_private_folders(os.path.dirname(self.path))
+        make_private_folders(os.path.dirname(self.path))
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
         self._file = os.fdopen(fd, "ab")
         self._size = self._file.seek(0, os.SEEK_END)
@@ -294,15 +290,6 @@ class TrafficRecorder:
                     os.replace(older, f"{self.path}.{index + 1}")
             os.replace(self.path, f"{self.path}.1")
         self._open()
-
-
-def _make_private_folders(folder: str) -> None:
-    """Create ``folder`` and its missing parents, each with :data:`FOLDER_MODE`."""
-    if not folder or os.path.isdir(folder):
-        return
-    _make_private_folders(os.path.dirname(folder))
-    with contextlib.suppress(FileExistsError):  # made by another thread or process meanwhile
-        os.mkdir(folder, FOLDER_MODE)
 
 
 def _serialize(message: Any) -> bytes:
