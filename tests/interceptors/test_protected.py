@@ -23,6 +23,8 @@ from resilience.testing import ECHO_METHODS
 
 from .harness import SHAPES, Failure, Harness
 
+pytestmark = pytest.mark.e2e  # real servers on 127.0.0.1
+
 LIMIT_ONE = Policy.from_dict({"methods": {"*": {"rate_limit": {"limit": 1, "window": 60.0}}}})
 CLIENT_ABORT = Policy.from_dict(
     {
