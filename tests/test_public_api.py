@@ -61,10 +61,9 @@ SURFACE: dict[str, set[str]] = {
         "default_metrics_observer", "default_observers", "serve_metrics",
     },
     "resilience.pipeline": {
-        "NOT_RUN", "NO_RETRY", "Attempt", "Breaker", "Bulkhead", "CallTimeout", "Env",
-        "Fallback", "Guard", "Hedge", "Judge", "Kind", "Outcome", "Overload", "Permit",
-        "Pipeline", "RateLimit", "Rejected", "Rejection", "Retry", "RetryBudget", "Stage",
-        "SyncStage", "Timeout", "Wrapper", "metadata_pushback", "pushback", "time_left",
+        "Attempt", "Breaker", "Bulkhead", "CallTimeout", "Fallback", "Hedge", "Kind", "Outcome",
+        "Overload", "Permit", "Pipeline", "RateLimit", "Rejected", "Rejection", "Retry",
+        "RetryBudget", "Stage", "SyncStage", "Timeout", "time_left",
     },
     "resilience.policy": {
         "BreakerSettings", "ChaosSettings", "MethodSettings", "OverloadSettings", "Policy",

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from resilience.events import CallInfo, CallOutcome
-from resilience.pipeline import Pipeline, Stage, Wrapper
+from resilience.pipeline import Pipeline, Stage
+from resilience.pipeline._core import Wrapper
 from resilience.pipeline.testing import PermitTracker, VirtualTime
 from resilience.testing import ManualClock
 

@@ -24,8 +24,8 @@ from resilience.pipeline import (
     RetryBudget,
     SyncStage,
     Timeout,
-    pushback,
 )
+from resilience.pipeline._pushback import pushback
 
 from .helpers import Boom, Rig
 

@@ -14,7 +14,8 @@ from typing import Any
 import grpc
 
 from resilience._base.clock import Clock
-from resilience.pipeline import Retry, RetryBudget, metadata_pushback
+from resilience.pipeline import Retry, RetryBudget
+from resilience.pipeline._pushback import metadata_pushback
 from resilience.policy import RetrySettings
 
 

@@ -18,11 +18,8 @@ from __future__ import annotations
 from resilience.pipeline._budget import RetryBudget
 from resilience.pipeline._bulkhead import Bulkhead
 from resilience.pipeline._core import (
-    NOT_RUN,
     Attempt,
     CallTimeout,
-    Env,
-    Judge,
     Kind,
     Outcome,
     Permit,
@@ -30,29 +27,21 @@ from resilience.pipeline._core import (
     Rejection,
     Stage,
     SyncStage,
-    Wrapper,
 )
 from resilience.pipeline._engine import time_left
 from resilience.pipeline._fallback import Fallback
-from resilience.pipeline._guard import Guard
 from resilience.pipeline._hedge import Hedge
 from resilience.pipeline._pipeline import Pipeline
-from resilience.pipeline._pushback import NO_RETRY, metadata_pushback, pushback
 from resilience.pipeline._retry import Retry
 from resilience.pipeline._stages import Breaker, Overload, RateLimit, Timeout
 
 __all__ = [
-    "NOT_RUN",
-    "NO_RETRY",
     "Attempt",
     "Breaker",
     "Bulkhead",
     "CallTimeout",
-    "Env",
     "Fallback",
-    "Guard",
     "Hedge",
-    "Judge",
     "Kind",
     "Outcome",
     "Overload",
@@ -66,8 +55,5 @@ __all__ = [
     "Stage",
     "SyncStage",
     "Timeout",
-    "Wrapper",
-    "metadata_pushback",
-    "pushback",
     "time_left",
 ]

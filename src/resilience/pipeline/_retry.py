@@ -19,7 +19,7 @@ class Retry:
 
     Before attempt ``k + 1`` it waits ``uniform(0, min(max_delay, base_delay * 2 ** (k - 1)))``
     seconds (full jitter, as AWS's "Exponential Backoff and Jitter" recommends), or what the
-    callee asked for (:func:`pushback`: ``grpc-retry-pushback-ms``, ``Retry-After``); a callee
+    callee asked for (``grpc-retry-pushback-ms``, ``Retry-After``: see docs/pipeline.md); a callee
     that asked for no retry, or for a wait longer than ``max_pushback`` seconds, is not retried.
     Each retry takes one unit from ``budget`` (a :class:`RetryBudget`, shared with other
     pipelines to bound retries across the process; default a budget of its own); an empty
