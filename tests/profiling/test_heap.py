@@ -7,6 +7,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import pytest
+
 from resilience.policy import ProfilingSettings
 from resilience.profiling import Profiler, read_profile
 from resilience.profiling._heap import heap_profile
@@ -21,6 +23,7 @@ def allocating_handler_for_heap_test() -> None:
     KEPT.extend(bytes(1000) for _ in range(2000))  # ~2 MB kept alive
 
 
+@pytest.mark.e2e  # runs go tool pprof
 def test_the_allocating_function_tops_the_heap_profile(tmp_path: Path) -> None:
     tracemalloc.start(16)
     try:

@@ -52,6 +52,7 @@ def test_garbage_is_not_a_profile() -> None:
         read_profile(b"\xff\xff\xff not a protobuf")
 
 
+@pytest.mark.e2e  # runs go tool pprof
 def test_go_tool_pprof_reads_functions_values_and_tags(tmp_path: Path) -> None:
     path = tmp_path / "cpu.pb.gz"
     path.write_bytes(cpu_profile())
