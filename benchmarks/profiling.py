@@ -5,7 +5,11 @@ sampler's own CPU while it samples at 100 Hz.
    when it starts, a dict delete when it ends). Timed three ways, rounds interleaved, medians
    in nanoseconds per call: the two hooks alone (sync: keyed by thread; aio: keyed by the
    current task, inside a running event loop), and ``ServerPipeline.start`` + ``ServerCall.end``
-   with the profiler armed minus the same disarmed (the whole per-call difference).
+   with the profiler armed minus the same disarmed (the whole per-call difference). The aio
+   hooks are timed both ways of finding the current task (``aio_task_first``: ask
+   ``asyncio.current_task()``, C on 3.12+ and Python before; ``aio_loop_first``: the thread's
+   remembered loop, then the task in the dict ``current_task`` reads); ``hooks_aio`` is the one
+   this Python uses.
 2. Sampling: a Profiler sampling at 100 Hz for ``--seconds`` while ``--threads`` threads sit
    40 frames deep (each one a stack to walk, label and aggregate per sample) and the rest of the
    process is idle; the sampler's thread CPU time (``time.thread_time``, sampling and writing
@@ -70,9 +74,9 @@ def hooks_sync(number: int) -> float:
     return timeit.timeit(once, number=number) / number * 1e9
 
 
-def hooks_aio(number: int) -> float:
+def hooks_aio(number: int, begin: Any = None) -> float:
     call = Call()
-    begin, end = _calls.begin, _calls.end
+    begin, end = begin or _calls.begin, _calls.end
 
     def once() -> None:
         key = begin(call, True)
@@ -98,11 +102,20 @@ def pipeline(number: int) -> float:
 
 
 def per_call(rounds: int, number: int) -> dict[str, float]:
-    samples: dict[str, list[float]] = {"hooks_sync": [], "hooks_aio": [], "armed": [], "off": []}
+    samples: dict[str, list[float]] = {
+        "hooks_sync": [],
+        "hooks_aio": [],
+        "aio_task_first": [],
+        "aio_loop_first": [],
+        "armed": [],
+        "off": [],
+    }
     for _ in range(rounds):
         _calls.arm()
         samples["hooks_sync"].append(hooks_sync(number))
         samples["hooks_aio"].append(hooks_aio(number))
+        samples["aio_task_first"].append(hooks_aio(number, _calls._begin_task_first))
+        samples["aio_loop_first"].append(hooks_aio(number, _calls._begin_loop_first))
         samples["armed"].append(pipeline(number))
         _calls.disarm()
         samples["off"].append(pipeline(number))

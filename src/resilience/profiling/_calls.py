@@ -8,6 +8,12 @@ atomic in CPython). Threads are keyed by ``threading.get_ident()``; aio calls by
 and a loop's thread is remembered so that the sampler asks ``asyncio.current_task(loop)`` which
 task that thread is running at the moment of the sample.
 
+Finding the task: on Python 3.12+ ``asyncio.current_task()`` is C and cheap. On 3.10 and 3.11
+it is Python, and asking for the running loop costs a ``getpid`` system call, so there the
+remembered loop of this thread is reused (checked against the loop's ``_thread_id``, refreshed
+when the thread runs another loop) and its task read from the dict ``current_task`` itself
+reads (``benchmarks/profiling.py`` times both).
+
 Limits: work a handler hands to another thread (``run_in_executor``, a thread pool of its own)
 is sampled without labels; on a loop thread, time spent between task steps (the loop's own
 work, gRPC's callbacks) has none either.
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import types
 from collections.abc import Callable, Hashable
 from typing import Any, Protocol
 
@@ -31,6 +38,13 @@ _calls: dict[Hashable, LabeledCall] = {}
 _loops: dict[int, asyncio.AbstractEventLoop] = {}
 _get_ident = threading.get_ident
 _current_task = asyncio.current_task
+_running_loop = asyncio.events._get_running_loop
+_python_current_task = isinstance(asyncio.current_task, types.FunctionType)  # 3.10, 3.11
+_task_in: Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None] = (
+    asyncio.tasks._current_tasks.get  # type: ignore[attr-defined]  # what current_task reads
+    if _python_current_task
+    else asyncio.current_task
+)
 _latency_sinks: dict[str, Callable[[float], None]] = {}
 
 
@@ -42,9 +56,8 @@ class LabeledCall(Protocol):
     otel_context: Any
 
 
-def begin(call: LabeledCall, aio: bool) -> Hashable | None:
-    """Register ``call`` as running on this thread (``aio`` False) or in the current task;
-    the key to give :func:`end`, or None when there is no task."""
+def _begin_task_first(call: LabeledCall, aio: bool) -> Hashable | None:
+    """:func:`begin` where ``asyncio.current_task`` is C (Python 3.12+)."""
     if not aio:
         key: Hashable = _get_ident()
     else:
@@ -53,10 +66,39 @@ def begin(call: LabeledCall, aio: bool) -> Hashable | None:
             return None
         key = task
         ident = _get_ident()
-        if ident not in _loops:
+        loop = _loops.get(ident)
+        if loop is None or getattr(loop, "_thread_id", None) != ident:
             _loops[ident] = task.get_loop()
     _calls[key] = call
     return key
+
+
+def _begin_loop_first(call: LabeledCall, aio: bool) -> Hashable | None:
+    """:func:`begin` where ``asyncio.current_task`` is Python (3.10, 3.11): the thread's
+    remembered loop, refreshed when the thread runs another one, then its task."""
+    ident = _get_ident()
+    if not aio:
+        key: Hashable = ident
+    else:
+        loop = _loops.get(ident)
+        if loop is None or getattr(loop, "_thread_id", None) != ident:
+            loop = _running_loop()
+            if loop is None:
+                return None
+            _loops[ident] = loop
+        task = _task_in(loop)
+        if task is None:
+            return None
+        key = task
+    _calls[key] = call
+    return key
+
+
+begin: Callable[[LabeledCall, bool], Hashable | None] = (
+    _begin_loop_first if _python_current_task else _begin_task_first
+)
+"""Register ``call`` as running on this thread (``aio`` False) or in the current task;
+the key to give :func:`end`, or None when there is no task."""
 
 
 def end(key: Hashable, call: LabeledCall, duration: float) -> None:
