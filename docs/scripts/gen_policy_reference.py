@@ -59,6 +59,8 @@ def _bounds(converter: Callable[..., Any]) -> str:
 def allowed(converter: Callable[..., Any]) -> str:
     """What a converter accepts, in words, read from the converter itself."""
     name = converter.__name__
+    if name == "to_optional":  # an optional key: what it accepts when set
+        return allowed(_cells(converter)["converter"])
     if name in _KIND:
         bounds = _bounds(converter)
         return f"{_KIND[name]} {bounds}".strip()

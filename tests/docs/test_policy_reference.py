@@ -44,3 +44,11 @@ def test_check_fails_on_a_stale_page(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "out of date" in result.stdout
+
+
+def test_an_optional_key_shows_the_range_it_accepts_when_set() -> None:
+    page = (ROOT / "docs" / "policy-reference.md").read_text(encoding="utf-8")
+    rows = {line.split(" | ")[0]: line for line in page.splitlines() if line.startswith("| `")}
+    assert rows["| `cpu_enter`"].endswith("| not set | number > 0 and <= 1 |")
+    assert rows["| `inflight_exit`"].endswith("| not set | integer >= 0 and <= 1000000 |")
+    assert rows["| `latency_enter`"].endswith("| not set | duration > 0 and <= 3600 |")
