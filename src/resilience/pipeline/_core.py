@@ -9,11 +9,12 @@ implements :class:`Wrapper`: it runs the rest of the pipeline once or several ti
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
+from typing import Any, NamedTuple, Protocol, TypeVar, cast, runtime_checkable
 
 from resilience._base.clock import Clock
 from resilience.errors import ResilienceError
@@ -56,6 +57,13 @@ class Outcome(NamedTuple):
 
 
 NOT_RUN = Outcome(Kind.NOT_RUN)
+
+new_outcome = cast(
+    Callable[[tuple[Kind, float, "BaseException | None"]], Outcome],
+    functools.partial(tuple.__new__, Outcome),
+)
+"""``new_outcome((kind, duration, exception))`` is ``Outcome(kind, duration, exception)``
+without the named tuple's Python-level ``__new__``: for the per-call hot path."""
 
 
 @dataclass(frozen=True, slots=True)

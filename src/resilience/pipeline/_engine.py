@@ -29,6 +29,7 @@ from resilience.pipeline._core import (
     Rejection,
     Stage,
     Wrapper,
+    new_outcome,
 )
 
 _log = logging.getLogger("resilience.pipeline")
@@ -173,7 +174,8 @@ def run_sync(
     env: Env,
 ) -> Any:
     """Run ``fn(*args, **kwargs)`` behind ``layers[index:]`` (sync). The admission group is
-    handled inline: it is the whole path of a pipeline without wrapping stages."""
+    handled inline (:func:`admit_all`, :func:`timeout_of`, :func:`bind_deadline`): it is the
+    whole path of a pipeline without wrapping stages, measured in benchmarks/pipeline.py."""
     if index == len(layers):
         return fn(*args, **kwargs)
     layer = layers[index]
@@ -181,15 +183,31 @@ def run_sync(
         return layer.run(
             lambda inner: run_sync(layers, index + 1, inner, fn, args, kwargs, env), attempt, env
         )
-    permits = admit_all(layer, attempt, env)
+    permits: list[Permit] = []
     timeout = None
-    for permit in permits:
-        bound = permit.timeout
-        if bound is not None and (timeout is None or bound < timeout):
-            timeout = bound
+    for stage in layer:  # admit_all() inlined, finding the smallest timeout on the way
+        try:
+            got = stage.admit(attempt)
+        except TypeError:  # a misuse (an asyncio-only stage on a sync call): say so
+            end_all(permits, NOT_RUN)
+            raise
+        except Exception:
+            _log.warning("stage %r raised on admission; skipped", stage, exc_info=True)
+            continue
+        if isinstance(got, Rejection):
+            raise _refuse(permits, _named(got, stage), env)
+        if got is not FREE:  # nothing to end
+            permits.append(got)
+            bound = got.timeout
+            if bound is not None and (timeout is None or bound < timeout):
+                timeout = bound
     clock = env.clock
     started = clock()
-    token = None if timeout is None else bind_deadline(timeout, env, started)
+    token = None
+    if timeout is not None:  # bind_deadline() inlined
+        current = deadline_var.get()
+        if current is None or current[1] is not clock or current[0] >= started + timeout:
+            token = deadline_var.set((started + timeout, clock))
     try:
         if index + 1 == len(layers):
             result = fn(*args, **kwargs)
@@ -212,7 +230,8 @@ def run_sync(
         raise error
     judge = env.judge
     kind = Kind.SUCCESS if judge.result_fails is None else judge.result_kind(result)
-    end_all(permits, Outcome(kind, duration))
+    if permits:  # none when every stage kept nothing per call (rate limits)
+        end_all(permits, new_outcome((kind, duration, None)))
     return result
 
 

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, ParamSpec, TypeVar, overload
 
 from resilience._base.clock import Clock, default_clock
-from resilience.context import current_call_context
+from resilience.context import _CALL, current_call_context
 from resilience.events import CallInfo, CallOutcome, Observer
 from resilience.pipeline import _report
 from resilience.pipeline._core import (
@@ -29,6 +29,7 @@ from resilience.pipeline._engine import (
 )
 from resilience.pipeline._guard import Guard
 
+_current_context = _CALL.get
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -153,7 +154,7 @@ class Pipeline:
         """Run ``fn(*args, **kwargs)`` through the stages and return its result (or a
         fallback's); raise what it raised, :class:`Rejected` or :class:`CallTimeout`."""
         env = self._env
-        context = current_call_context()
+        context = _current_context()  # current_call_context() without its frame
         tier = context.tier
         attempt = self._attempts[self.tier if tier is None else tier]
         info = None
@@ -173,7 +174,8 @@ class Pipeline:
         except BaseException as exc:
             self._raised(info, exc, started)
             raise
-        self._returned(info, result, started)
+        if info is not None:
+            self._returned(info, result, started)
         return result
 
     async def acall(self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:

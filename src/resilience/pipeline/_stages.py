@@ -28,6 +28,8 @@ from resilience.backends import (
 )
 from resilience.pipeline._core import FREE, Attempt, Kind, Outcome, Permit, Rejection, SyncStage
 
+_new = object.__new__
+
 
 def _rejection(decision: Decision, stage: str) -> Rejection:
     return Rejection(decision.reason or "rate_limit", decision.retry_after, stage)
@@ -168,9 +170,14 @@ class Breaker(SyncStage):
         self.name = name
 
     def admit(self, attempt: Attempt) -> Permit | Rejection:
-        decision = self._breaker.try_acquire()
-        if decision.allowed:
-            return _BreakerPermit(self._breaker)
+        breaker = self._breaker
+        decision = breaker.try_acquire()
+        if decision.allowed:  # the permit without an __init__ call: this is the hot path
+            permit = _new(_BreakerPermit)
+            permit.ended = False
+            permit.timeout = None
+            permit._breaker = breaker
+            return permit
         return _rejection(decision, self.name)
 
 
@@ -215,4 +222,8 @@ class Timeout(SyncStage):
 
     def admit(self, attempt: Attempt) -> Permit | Rejection:
         ema = self._ema
-        return _TimeoutPermit(self._fixed if ema is None else ema.timeout(), ema)
+        permit = _new(_TimeoutPermit)  # without an __init__ call: this is the hot path
+        permit.ended = False
+        permit.timeout = self._fixed if ema is None else ema.timeout()
+        permit._ema = ema
+        return permit
