@@ -3,8 +3,11 @@
 The load runs for baseline + duration + recovery seconds. After ``baseline`` the faults are
 switched on (with a time-to-live of ``duration`` plus a small grace, enforced by the injector
 itself), after ``duration`` more the previous rules and switch are restored. Calls are then
-split into phases by start time, measured against the moments the switch was acknowledged,
-and the report compares them: status codes, reject reasons
+split into phases by start time: the faults phase runs from the moment the faults were asked
+for to the moment their removal was acknowledged, so a baseline or recovery call sees a fault
+only if it was already in flight when the faults came on (at most the load's concurrency), and
+every call of the recovery phase started after the old rules were back. The report compares
+the phases: status codes, reject reasons
 (``x-resilience-reject``), p50/p99 latency and its shift from the baseline, and, when the
 experiment names a Prometheus endpoint, how the ``resilience_*`` series changed.
 """
@@ -151,13 +154,13 @@ def run_experiment(
     )
     load.start()
     time.sleep(experiment.baseline)
+    switched_on = time.monotonic()  # asked for: no call that starts later is a baseline call
     previous = switch.switch_on(experiment.rules, experiment.duration + TTL_GRACE)
-    switched_on = time.monotonic()
     try:
         time.sleep(experiment.duration)
     finally:
-        switched_off = time.monotonic()
         switch.restore(previous)
+        switched_off = time.monotonic()  # acknowledged: later calls meet the old rules
     load.join()
     after = scrape(experiment.metrics) if experiment.metrics else {}
     started = results.started if results.started is not None else switched_on
