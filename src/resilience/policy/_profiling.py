@@ -50,11 +50,16 @@ def _text(raw: object) -> str:
 
 
 def _url(raw: object) -> str:
-    text = _text(raw)
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Invalid(f"must be an http:// or https:// URL, got {shown(text)}")
-    return text
+    if isinstance(raw, str) and len(raw) <= 1000:
+        try:  # urlsplit and .port raise ValueError on a malformed host or port
+            parts = urlsplit(raw)
+            if parts.scheme in ("http", "https") and parts.hostname and parts.port != 0:
+                return raw
+        except ValueError:
+            pass
+    raise Invalid(
+        f"must be an http:// or https:// URL of at most 1000 characters, got {shown(raw)}"
+    )
 
 
 _bytes = integer(ge=1, le=MAX_PROFILE_DIR_BYTES)
