@@ -63,13 +63,17 @@ class Window:
     """A worker decided locally within a window before this one's end: what the store counts
     may include a write-back counted twice (a retry after a reply that timed out), so the
     store's rejections do not bound the truth from below."""
+    fell_back: int = 0
+    """Workers that decided locally within this window or the one before it: each may add up
+    to ``SHARE`` not yet written back (pushed, in periodic mode) to what the store counts."""
 
     def describe(self) -> str:
         return (
             f"window from {self.first * SLOT:.1f}: admitted {self.certain}..{self.possible} "
             f"({self.certain / LIMIT:.3f}x the limit), by the store {self.by_store}, locally "
             f"per worker {self.local}, store rejected in its last slot: "
-            f"{self.store_rejected_last_slot}, write-back possible: {self.written_back}"
+            f"{self.store_rejected_last_slot}, write-back possible: {self.written_back}, "
+            f"workers that fell back: {self.fell_back}"
         )
 
 
@@ -82,10 +86,12 @@ def windows(reports: list[Report], first: int, last: int) -> list[Window]:
         certain = possible = by_store = 0
         local = [0] * len(reports)
         rejected_late = written_back = False
+        fell_back = 0
         for index, report in enumerate(reports):
+            worker_fell_back = False
             for before, after, tier, allowed, was_local in report.calls:
                 inside = t0 <= before and after < t1
-                written_back |= was_local and after >= t0 - BUCKETS * SLOT and before < t1
+                worker_fell_back |= was_local and after >= t0 - BUCKETS * SLOT and before < t1
                 if not allowed:
                     # A tier-1 rejection (every one of a sliding window) means the total
                     # had reached the limit; other tiers are shed before that.
@@ -96,7 +102,13 @@ def windows(reports: list[Report], first: int, last: int) -> list[Window]:
                     certain += 1
                     by_store += not was_local
                     local[index] += was_local
-        found.append(Window(begin, certain, possible, by_store, local, rejected_late, written_back))
+            written_back |= worker_fell_back
+            fell_back += worker_fell_back
+        found.append(
+            Window(
+                begin, certain, possible, by_store, local, rejected_late, written_back, fell_back
+            )
+        )
     return found
 
 
@@ -150,8 +162,10 @@ def judge(reports: list[Report], start: float, mode: str) -> list[Window]:
     total stays within ``LIMIT`` plus the local admissions (at most ``SHARE`` per worker that
     fell back). A window whose last slot saw the store reject admitted at least ``LIMIT``
     (unless a write-back may have been counted twice).
-    Periodic mode: at most ``PERIODIC_CEILING`` times the limit, plus what was decided locally,
-    each worker's own admissions again within ``SHARE`` where it decided locally.
+    Periodic mode: at most ``PERIODIC_CEILING`` times the limit, plus the fail-open bound on top
+    of it (docs/distributed-limiting.md): ``SHARE`` per worker that decided locally within the
+    window or the one before (what it admitted meanwhile reaches the others' views only when a
+    sync pushes it), each worker's own admissions again within ``SHARE`` where it decided locally.
     """
     first, last = measured_slots(start)
     measured = windows(reports, first, last)
@@ -163,7 +177,7 @@ def judge(reports: list[Report], start: float, mode: str) -> list[Window]:
             if window.store_rejected_last_slot and not window.written_back:
                 assert window.possible >= LIMIT, shown
         else:
-            assert window.certain <= LIMIT * PERIODIC_CEILING + sum(window.local), shown
+            assert window.certain <= LIMIT * PERIODIC_CEILING + SHARE * window.fell_back, shown
     for report in reports:
         breaches = own_share_kept(report.calls, first, last)
         assert not breaches, breaches[:5]
