@@ -104,11 +104,12 @@ class World:
             )
         return self._drivers[key]
 
-    def failovers(self, route: str, secure: bool) -> int:
-        """Failovers the dual channel of ``route`` has tried so far (0 for other routes)."""
+    def failovers(self, route: str, secure: bool, counter: str = "attempted") -> int:
+        """Failovers the dual channel of ``route`` has tried so far (0 for other routes), or
+        the failover ``counter`` of its stats named (``"expired"``: found no time left)."""
         driver = self._drivers.get((route, secure))
         stats = getattr(getattr(driver, "channel", None), "stats", None)
-        return 0 if stats is None else int(stats().attempted)
+        return 0 if stats is None else int(getattr(stats(), counter))
 
     def close(self) -> None:
         for driver in self._drivers.values():
