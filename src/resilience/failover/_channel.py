@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 import grpc
 
+from resilience._base.channels import Deserializer, Serializer, ShapeFactories
 from resilience._base.clock import Clock
 from resilience._base.limits import MAX_REPLAY_BYTES, MAX_STREAM_MESSAGES
 from resilience.errors import ConfigError
@@ -23,8 +24,6 @@ from resilience.failover._requests import DEFAULT_MAX_BYTES, DEFAULT_MAX_MESSAGE
 from resilience.failover._switches import FailoverSwitches
 
 C = TypeVar("C")
-Serializer = Callable[[Any], bytes] | None
-Deserializer = Callable[[bytes], Any] | None
 
 
 def _check(
@@ -52,7 +51,7 @@ def _check(
     return codes
 
 
-class DualCenterBase(Generic[C]):
+class DualCenterBase(ShapeFactories, Generic[C]):
     """Holds the local and remote channel and the :class:`FailoverCore` between them.
 
     Keyword arguments (all optional): ``policy`` (anything with ``settings_for(method)``
@@ -121,50 +120,6 @@ class DualCenterBase(Generic[C]):
         local = getattr(self._local, shape)(method, ser, de, **extra)
         remote = getattr(self._remote, shape)(method, ser, de, **extra)
         return self._shapes[shape](self._core, method, local, remote, ser)
-
-    def unary_unary(
-        self,
-        method: str,
-        request_serializer: Serializer = None,
-        response_deserializer: Deserializer = None,
-        _registered_method: bool | None = False,
-    ) -> Any:
-        return self._multi_callable(
-            "unary_unary", method, request_serializer, response_deserializer, _registered_method
-        )
-
-    def unary_stream(
-        self,
-        method: str,
-        request_serializer: Serializer = None,
-        response_deserializer: Deserializer = None,
-        _registered_method: bool | None = False,
-    ) -> Any:
-        return self._multi_callable(
-            "unary_stream", method, request_serializer, response_deserializer, _registered_method
-        )
-
-    def stream_unary(
-        self,
-        method: str,
-        request_serializer: Serializer = None,
-        response_deserializer: Deserializer = None,
-        _registered_method: bool | None = False,
-    ) -> Any:
-        return self._multi_callable(
-            "stream_unary", method, request_serializer, response_deserializer, _registered_method
-        )
-
-    def stream_stream(
-        self,
-        method: str,
-        request_serializer: Serializer = None,
-        response_deserializer: Deserializer = None,
-        _registered_method: bool | None = False,
-    ) -> Any:
-        return self._multi_callable(
-            "stream_stream", method, request_serializer, response_deserializer, _registered_method
-        )
 
     # -- runtime controls and observability -----------------------------------------------
 

@@ -13,7 +13,6 @@ grpc.aio call: awaiting or iterating it raises the refusal as :class:`grpc.aio.A
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +20,7 @@ import grpc
 import grpc.aio
 from opentelemetry.context import attach, detach
 
+from resilience._base.channels import Deserializer, Serializer, ShapeFactories
 from resilience.chaos import Fault
 from resilience.chaos._apply import aio_delay_fault
 from resilience.interceptors._aio_call_end import _local_error, _record
@@ -144,11 +144,8 @@ _KINDS: dict[str, tuple[type[_MultiCallable], bool]] = {
     "stream_stream": (StreamStream, True),
 }
 
-Serializer = Callable[[Any], bytes] | None
-Deserializer = Callable[[bytes], Any] | None
 
-
-class AioProtectedChannel(grpc.aio.Channel):
+class AioProtectedChannel(ShapeFactories, grpc.aio.Channel):
     """A ``grpc.aio.Channel`` whose calls run the stack of an :class:`AioClientInterceptor`
     (see :meth:`AioClientInterceptor.protect`); closing it closes the wrapped channel."""
 
@@ -167,57 +164,13 @@ class AioProtectedChannel(grpc.aio.Channel):
         """The interceptor whose stack this channel's calls run (policy, reload, gauges)."""
         return self._owner
 
-    def _make(
+    def _multi_callable(
         self, shape: str, method: str, ser: Serializer, de: Deserializer, registered: Any
     ) -> Any:
         extra = {"_registered_method": True} if registered else {}
         inner = getattr(self._channel, shape)(method, ser, de, **extra)
         kind, streaming = _KINDS[shape]
         return kind(inner, method, self._owner, streaming)
-
-    def unary_unary(
-        self,
-        method: str,
-        request_serializer: Serializer = None,
-        response_deserializer: Deserializer = None,
-        _registered_method: bool | None = False,
-    ) -> Any:
-        return self._make(
-            "unary_unary", method, request_serializer, response_deserializer, _registered_method
-        )
-
-    def unary_stream(
-        self,
-        method: str,
-        request_serializer: Serializer = None,
-        response_deserializer: Deserializer = None,
-        _registered_method: bool | None = False,
-    ) -> Any:
-        return self._make(
-            "unary_stream", method, request_serializer, response_deserializer, _registered_method
-        )
-
-    def stream_unary(
-        self,
-        method: str,
-        request_serializer: Serializer = None,
-        response_deserializer: Deserializer = None,
-        _registered_method: bool | None = False,
-    ) -> Any:
-        return self._make(
-            "stream_unary", method, request_serializer, response_deserializer, _registered_method
-        )
-
-    def stream_stream(
-        self,
-        method: str,
-        request_serializer: Serializer = None,
-        response_deserializer: Deserializer = None,
-        _registered_method: bool | None = False,
-    ) -> Any:
-        return self._make(
-            "stream_stream", method, request_serializer, response_deserializer, _registered_method
-        )
 
     async def close(self, grace: float | None = None) -> None:
         await self._channel.close(grace)
