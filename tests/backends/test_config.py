@@ -108,13 +108,16 @@ def test_the_memory_store_builds_the_in_process_algorithms() -> None:
     assert isinstance(tiered, TieredLimiter)
 
 
-def test_a_redis_store_builds_a_shared_limiter(redis_url: str, prefix: str) -> None:
-    settings = RateLimitSettings(limit=3, store=redis_url, key=f"{prefix}-factory", mode="exact")
+def test_a_redis_store_builds_a_shared_limiter(patient_redis_url: str, prefix: str) -> None:
+    settings = RateLimitSettings(
+        limit=3, store=patient_redis_url, key=f"{prefix}-factory", mode="exact"
+    )
     limiter = build_limiter(settings, aio=False)
     assert not needs_await(limiter)
     assert [limiter.try_acquire(1).allowed for _ in range(4)] == [True, True, True, False]  # type: ignore[union-attr]
     tiered = build_limiter(
-        RateLimitSettings(limit=3, store=redis_url, key=f"{prefix}-t", tiered=True), aio=False
+        RateLimitSettings(limit=3, store=patient_redis_url, key=f"{prefix}-t", tiered=True),
+        aio=False,
     )
     assert isinstance(tiered, SharedTieredLimiter)
     tiered.close()

@@ -17,12 +17,12 @@ pytestmark = pytest.mark.e2e
 
 
 def test_servers_from_the_environment_share_the_limit_through_its_store(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str, prefix: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, patient_redis_url: str, prefix: str
 ) -> None:
     path = tmp_path / "policy.toml"
     path.write_text(f'[methods."*".rate_limit]\nlimit = 4\nmode = "exact"\nkey = "{prefix}"\n')
     monkeypatch.setenv("RESILIENCE_POLICY", str(path))
-    monkeypatch.setenv("RESILIENCE_STORE_URL", redis_url)
+    monkeypatch.setenv("RESILIENCE_STORE_URL", patient_redis_url)
     policy = Policy.from_env()
 
     async def scenario() -> list[bool]:

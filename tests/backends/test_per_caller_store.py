@@ -26,12 +26,12 @@ SECRET = "tenant-secret-4711"
 
 
 def test_servers_share_each_tenants_quota_through_the_store(
-    redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
+    patient_redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     rate_limit = {
         "limit": 3,
         "per": "metadata:x-tenant",
-        "store": redis_url,
+        "store": patient_redis_url,
         "mode": "exact",
         "key": prefix,
     }
@@ -61,7 +61,7 @@ def test_servers_share_each_tenants_quota_through_the_store(
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
     assert secret == [True] * 3 + [False] * 2
     assert other == [True] * 3
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = redis.Redis.from_url(patient_redis_url, decode_responses=True)
     keys = [str(key) for key in client.keys(f"*{prefix}*")]
     assert any(caller_digest(SECRET) in key for key in keys), keys
     assert not any(SECRET in key for key in keys)

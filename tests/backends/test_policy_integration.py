@@ -11,13 +11,18 @@ from resilience.policy import Policy
 
 
 def test_a_redis_store_in_the_policy_shares_the_limit_between_registries(
-    redis_url: str, prefix: str
+    patient_redis_url: str, prefix: str
 ) -> None:
     policy = Policy.from_dict(
         {
             "methods": {
                 "/shop.Cart/*": {
-                    "rate_limit": {"limit": 5, "store": redis_url, "mode": "exact", "key": prefix}
+                    "rate_limit": {
+                        "limit": 5,
+                        "store": patient_redis_url,
+                        "mode": "exact",
+                        "key": prefix,
+                    }
                 }
             }
         }
