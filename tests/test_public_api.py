@@ -43,9 +43,9 @@ SURFACE: dict[str, set[str]] = {
     },
     "resilience.errors": {"ConfigError", "MissingExtraError", "RejectReason", "ResilienceError"},
     "resilience.events": {
-        "CallInfo", "CallOutcome", "GaugeReading", "GaugeRegistry", "GaugeSource", "Observer",
-        "ServerHook", "Side", "default_gauge_registry", "register_gauge_source",
-        "unregister_gauge_source",
+        "EVERYTHING", "CallInfo", "CallOutcome", "GaugeReading", "GaugeRegistry", "GaugeSource",
+        "Interest", "Observer", "ServerHook", "Side", "default_gauge_registry", "hearing",
+        "interest_of", "register_gauge_source", "unregister_gauge_source",
     },
     "resilience.failover": {
         "DEFAULT_FAILOVER_CODES", "AioDualCenterChannel", "DualCenterChannel", "FailoverStats",

@@ -7,7 +7,8 @@ drop probability, dynamic timeout, retry window size) is not pushed per call: it
 :class:`GaugeSource` objects that an observer polls when it exports.
 
 An observer must be cheap and must not raise; the caller guards every call to it anyway, so a
-bug in an observer is logged and never fails an RPC.
+bug in an observer is logged and never fails an RPC. An observer that needs only part of this
+declares it (:class:`Interest`); the rest is never called.
 """
 
 from __future__ import annotations
@@ -23,15 +24,19 @@ from typing import Any, Literal, Protocol
 import grpc
 
 __all__ = [
+    "EVERYTHING",
     "CallInfo",
     "CallOutcome",
     "GaugeReading",
     "GaugeRegistry",
     "GaugeSource",
+    "Interest",
     "Observer",
     "ServerHook",
     "Side",
     "default_gauge_registry",
+    "hearing",
+    "interest_of",
     "register_gauge_source",
     "unregister_gauge_source",
 ]
@@ -94,7 +99,20 @@ class GaugeReading:
 
 
 class Observer(Protocol):
-    """Receives call lifecycle reports and decision events."""
+    """Receives call lifecycle reports and decision events.
+
+    By default an observer hears everything: ``call_started`` and ``call_ended`` of every call
+    on both sides, and every decision ``event``. One that needs less declares it with an
+    ``interest`` attribute, an :class:`Interest` (a class attribute will do), for example a
+    crash reporter acting only on server handlers' exceptions::
+
+        interest = Interest(sides=("server",), starts=False, events=False)
+
+    The interceptors, the failover channel and :class:`resilience.pipeline.Pipeline` read it
+    once, when they are built, and never call the methods it excludes (each still has to
+    exist). So it is fixed for the observer's life: an observer that switches itself on and
+    off at run time declares what it may ever need and returns early while off.
+    """
 
     def call_started(self, call: CallInfo) -> None:
         """A call was admitted to the interceptor (before any policy decision)."""
@@ -104,6 +122,80 @@ class Observer(Protocol):
 
     def event(self, name: str, attributes: Mapping[str, str]) -> None:
         """A named decision happened, e.g. ``failover.attempted`` with ``{"target": ...}``."""
+
+
+_SIDES: frozenset[Side] = frozenset(("client", "server"))
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class Interest:
+    """What an observer hears (see :class:`Observer`): ``sides``, the call sides whose
+    ``call_started``/``call_ended`` it gets (any of ``"client"``, ``"server"``); ``starts`` and
+    ``ends``, whether it gets those two at all; ``events``, whether it gets decision events
+    (they have no side). The default, :data:`EVERYTHING`, is all of it."""
+
+    sides: frozenset[Side]
+    starts: bool
+    ends: bool
+    events: bool
+
+    def __init__(
+        self,
+        sides: Iterable[Side] = _SIDES,
+        *,
+        starts: bool = True,
+        ends: bool = True,
+        events: bool = True,
+    ) -> None:
+        if isinstance(sides, str):
+            raise TypeError(f"Interest sides must be a collection of sides, e.g. ({sides!r},)")
+        chosen = frozenset(sides)
+        unknown = sorted(str(side) for side in chosen - _SIDES)
+        if unknown:
+            raise ValueError(f"Interest sides must be 'client' and/or 'server', not {unknown}")
+        for name, value in (("starts", starts), ("ends", ends), ("events", events)):
+            if not isinstance(value, bool):
+                raise TypeError(f"Interest {name} must be True or False, got {value!r}")
+        object.__setattr__(self, "sides", chosen)
+        object.__setattr__(self, "starts", starts)
+        object.__setattr__(self, "ends", ends)
+        object.__setattr__(self, "events", events)
+
+    def hears(self, side: Side | None, what: Literal["starts", "ends", "events"]) -> bool:
+        """Whether an observer with this interest gets ``what`` (``"starts"``, ``"ends"``:
+        of a call on ``side``; ``"events"``: decision events, whatever ``side``)."""
+        if what == "events":
+            return self.events
+        wanted = self.starts if what == "starts" else self.ends
+        return wanted and side in self.sides
+
+
+EVERYTHING = Interest()
+"""The interest of an observer that declares none: both sides, starts, ends and events."""
+
+
+def interest_of(observer: object) -> Interest:
+    """The :class:`Interest` ``observer`` declares in its ``interest`` attribute, or
+    :data:`EVERYTHING` when it has none; anything else there is a TypeError naming it."""
+    declared = getattr(observer, "interest", None)
+    if declared is None:
+        return EVERYTHING
+    if not isinstance(declared, Interest):
+        raise TypeError(
+            f"{observer!r}.interest must be a resilience.events.Interest (or absent, to hear "
+            f"everything), got {declared!r}"
+        )
+    return declared
+
+
+def hearing(
+    observers: Iterable[Observer],
+    side: Side | None,
+    what: Literal["starts", "ends", "events"],
+) -> tuple[Observer, ...]:
+    """The observers, in order, whose interest includes ``what`` on ``side`` (see
+    :meth:`Interest.hears`): what a caller built once keeps, to call only those."""
+    return tuple(o for o in observers if interest_of(o).hears(side, what))
 
 
 ServerHook = Callable[[str, dict[str, Any], Any, Any], Any]

@@ -27,7 +27,7 @@ from resilience._base.clock import remaining_until
 from resilience.algorithms._decision import Decision
 from resilience.context import current_call_context
 from resilience.errors import RejectReason
-from resilience.events import GaugeReading, Observer
+from resilience.events import GaugeReading, Observer, hearing
 from resilience.failover._switches import FailoverSwitches
 
 _log = logging.getLogger("resilience.failover")
@@ -157,7 +157,7 @@ class FailoverCore:
         self.switches = switches
         self.failover_codes = failover_codes
         self.target = target
-        self._observers = tuple(observers)
+        self._observers = hearing(observers, None, "events")  # only events are sent
         self.replay_limits = {"max_messages": max_replay_messages, "max_bytes": max_replay_bytes}
         self._now = time.monotonic  # gRPC deadlines and the call context use this clock
         self._lock = threading.Lock()

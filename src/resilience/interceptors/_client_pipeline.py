@@ -61,7 +61,8 @@ _monotonic = time.monotonic
 class ClientCall:
     """One admitted client call in flight: what to send (``timeout``, ``metadata``) and what
     :meth:`end` needs to record its outcome. ``info`` is the call's CallInfo when observers
-    or tracing hear of it (``observers``, ``span``), else None: the call is its own report."""
+    or tracing hear of it (``observers``: those that hear of client calls' ends; ``span``),
+    else None: the call is its own report."""
 
     __slots__ = (
         "clock",
@@ -175,19 +176,19 @@ class ClientPipeline(Pipeline):
             fault.code, RejectReason.FAULT.value, fault.message, info=fault_info(fault, "client")
         )
         tracer = self.tracer_if_on()
-        observers = self.observers
-        if observers or tracer is not None:
+        starters, enders = self.starters, self.enders
+        if starters or enders or tracer is not None:
             state = state_of(self.registry, method)
             context = current_call_context()
             tier = state.settings.tier if context.tier is None else context.tier
             info = self.call_info(state.method, context.color, tier)
-            for observer in observers:
+            for observer in starters:
                 try:
                     observer.call_started(info)
                 except Exception as exc:
                     report("observer call_started", exc)
             span = None if tracer is None else _start_span(tracer, info)
-            _report_rejected(info, observers, tracer, span, rejection)
+            _report_rejected(info, enders, tracer, span, rejection)
         return rejection
 
     def start(
@@ -206,13 +207,13 @@ class ClientPipeline(Pipeline):
         color = context.color
         tier = settings.tier if context.tier is None else context.tier
         tracer = self.tracer_if_on() if now >= self._tracer_checked else self._tracer_on
-        observers = self.observers
+        starters, observers = self.starters, self.enders
         info = span = None
-        if observers or tracer is not None:
+        if starters or observers or tracer is not None:
             info = self._infos.get((state.method, color, tier))
             if info is None:
                 info = self.call_info(state.method, color, tier)
-            for observer in observers:
+            for observer in starters:
                 try:
                     observer.call_started(info)
                 except Exception as exc:

@@ -23,7 +23,7 @@ from resilience._base.clock import Clock
 from resilience._base.details import details_trailer
 from resilience._base.keys import PUSHBACK, REJECT
 from resilience.errors import RejectReason
-from resilience.events import CallInfo, CallOutcome, GaugeReading, Observer, Side
+from resilience.events import CallInfo, CallOutcome, GaugeReading, Observer, Side, hearing
 from resilience.interceptors._guard import report
 from resilience.interceptors._registry import MethodState, Registry
 from resilience.observability._defaults import default_observers
@@ -131,7 +131,9 @@ def tell_ended(
 
 class Pipeline:
     """What both sides share: the current registry (swapped on reload), observers, the tracer
-    and the clock."""
+    and the clock. ``observers`` is every observer given; ``starters`` and ``enders`` are those
+    whose declared interest (:class:`resilience.events.Interest`, read here once) includes this
+    side's call starts and ends: the only ones a call tells."""
 
     __slots__ = (
         "_infos",
@@ -140,8 +142,10 @@ class Pipeline:
         "_tracer_checked",
         "_tracer_on",
         "clock",
+        "enders",
         "observers",
         "registry",
+        "starters",
         "tracer",
     )
 
@@ -159,10 +163,12 @@ class Pipeline:
         self.observers: tuple[Observer, ...] = (
             default_observers() if observers is None else tuple(observers)
         )
+        self._side: Side = "client" if side == "client" else "server"
+        self.starters = hearing(self.observers, self._side, "starts")
+        self.enders = hearing(self.observers, self._side, "ends")
         self.clock = clock
         # The default clock: a call's start is the clock reading start() already took.
         self._monotonic_clock = clock is time.monotonic
-        self._side: Side = "client" if side == "client" else "server"
         self._infos: dict[tuple[str, str | None, int | None], CallInfo] = {}
         self.tracer = default_call_tracer()
         self._tracer_on: CallTracer | None = None

@@ -38,8 +38,9 @@ _monotonic = time.monotonic
 class ServerCall:
     """One server call in flight: the :class:`CallContext` and OpenTelemetry context to run the
     handler under, or the ``rejection`` to end it with, and what :meth:`end` needs. ``info``
-    is the call's CallInfo when observers or tracing hear of it (``observers``, ``span``),
-    else None: the call is its own report, one object per call."""
+    is the call's CallInfo when observers or tracing hear of it (``observers``: those that
+    hear of server calls' ends; ``span``), else None: the call is its own report, one object
+    per call."""
 
     __slots__ = (
         "call_context",
@@ -203,14 +204,14 @@ class ServerPipeline(Pipeline):
             except Exception as exc:
                 report("per-caller limit key", exc)
         tracer = self.tracer_if_on() if now >= self._tracer_checked else self._tracer_on
-        observers = self.observers
-        if observers or tracer is not None:
+        starters, enders = self.starters, self.enders
+        if starters or enders or tracer is not None:
             info = self._infos.get((state.method, found.color, tier))
             if info is None:
                 info = self.call_info(state.method, found.color, tier)
             call.info = info
-            call.observers = observers
-            for observer in observers:
+            call.observers = enders
+            for observer in starters:
                 try:
                     observer.call_started(info)
                 except Exception as exc:

@@ -19,7 +19,7 @@ from typing import Any
 
 from resilience._base.clock import Clock, default_clock
 from resilience.errors import RejectReason
-from resilience.events import CallInfo, CallOutcome
+from resilience.events import CallInfo, CallOutcome, Interest
 from resilience.observability._bounds import DEFAULT_MAX_METHODS, AttributeBounds
 from resilience.observability.metrics import is_error
 
@@ -72,8 +72,12 @@ class CallStats:
     ``max_methods`` bounds the distinct method names kept (as the metrics do); ``clock`` gives
     seconds (monotonic). Thread-safe; one lock taken once per call start and end, and only
     while active. :meth:`snapshot` returns, per (side, method), the rates over the last
-    :data:`WINDOW` complete seconds.
+    :data:`WINDOW` complete seconds. It hears call starts and ends on both sides, never
+    decision events (:attr:`interest`).
     """
+
+    interest = Interest(events=False)
+    """Both sides' starts and ends; no decision events."""
 
     def __init__(self, *, max_methods: int = DEFAULT_MAX_METHODS, clock: Clock = default_clock):
         self._bounds = AttributeBounds(max_methods=max_methods)

@@ -27,7 +27,7 @@ import grpc
 from resilience._base.clock import Clock, default_clock
 from resilience._base.optional import require
 from resilience.errors import ConfigError, RejectReason
-from resilience.events import CallInfo, CallOutcome
+from resilience.events import CallInfo, CallOutcome, Interest
 
 _OVERLOAD = RejectReason.OVERLOAD.value
 
@@ -97,8 +97,11 @@ class OverloadHealth:
     ``AioServerInterceptor``), then ``health.add_to_server(server)`` before starting a sync
     server, or inside the event loop for a ``grpc.aio`` server. The health service reports
     ``SERVING`` from the start. :meth:`close` stops its timer (call it after stopping the
-    server).
+    server). It hears only server calls' ends (:attr:`interest`).
     """
+
+    interest = Interest(sides=("server",), starts=False, events=False)
+    """Server calls' ends only: where a call shed by the overload guard is reported."""
 
     def __init__(
         self,

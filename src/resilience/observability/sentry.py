@@ -30,7 +30,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from resilience.events import CallInfo, CallOutcome
+from resilience.events import CallInfo, CallOutcome, Interest
 from resilience.observability import _context
 from resilience.observability._bounds import DEFAULT_COLORS, DEFAULT_MAX_METHODS, AttributeBounds
 
@@ -53,10 +53,15 @@ def generic_internal_message() -> str:
 class SentryReporter:
     """Reports exceptions that escape server handlers to Sentry (see the module docstring).
 
-    ``colors`` and ``max_methods`` bound the color and method tags as for metrics.
+    ``colors`` and ``max_methods`` bound the color and method tags as for metrics. It hears
+    only server calls' ends (:attr:`interest`): the interceptors never call it on the client
+    side nor at a call's start, nor with decision events.
     """
 
     __slots__ = ("_bounds",)
+
+    interest = Interest(sides=("server",), starts=False, events=False)
+    """Server calls' ends only: the one report where a handler's exception arrives."""
 
     def __init__(
         self,

@@ -190,8 +190,10 @@ AsyncSleep = Callable[[float], Awaitable[None]]
 @dataclass(frozen=True, slots=True)
 class Env:
     """What the wrapping stages share with the pipeline: its ``name``, failure ``judge``,
-    ``clock`` (seconds), ``sleep`` and ``asleep`` (seconds; injected so tests drive time) and
-    ``observers`` (for decision events)."""
+    ``clock`` (seconds), ``sleep`` and ``asleep`` (seconds; injected so tests drive time),
+    ``observers`` (those that hear decision events), ``starters`` and ``enders`` (those that
+    hear of client calls' starts and ends), each chosen once by the observers' declared
+    interest (:class:`resilience.events.Interest`)."""
 
     name: str
     judge: Judge
@@ -199,6 +201,8 @@ class Env:
     sleep: Sleep
     asleep: AsyncSleep
     observers: tuple[Observer, ...]
+    starters: tuple[Observer, ...] = ()
+    enders: tuple[Observer, ...] = ()
 
     def event(self, name: str, **attributes: str) -> None:
         """Tell the observers of a decision (``pipeline.retry``, ``pipeline.hedge``...)."""

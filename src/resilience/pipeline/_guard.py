@@ -105,7 +105,7 @@ class Guard:
         end_all(self._permits, Outcome(Kind.SUCCESS, duration))
         if self._info is not None:
             outcome = CallOutcome(_report.OK, env.clock() - self._begun)
-            _report.ended(env.observers, self._info, outcome)
+            _report.ended(env.enders, self._info, outcome)
 
     async def __aexit__(
         self,

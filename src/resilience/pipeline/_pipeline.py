@@ -11,7 +11,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 from resilience._base.clock import Clock, default_clock
 from resilience.context import _CALL, current_call_context
-from resilience.events import CallInfo, CallOutcome, Observer
+from resilience.events import CallInfo, CallOutcome, Observer, hearing
 from resilience.pipeline import _report
 from resilience.pipeline._core import (
     AsyncSleep,
@@ -103,6 +103,7 @@ class Pipeline:
             from resilience.observability import default_observers
 
             observers = default_observers()
+        observers = tuple(observers)
         self.name = name
         self.tier = tier
         self.idempotent = idempotent
@@ -112,7 +113,16 @@ class Pipeline:
         self._attempts = {t: Attempt(name, t) for t in (1, 2, 3, 4)}
         self._infos = {t: CallInfo("client", name, None, t) for t in (1, 2, 3, 4)}
         judge = Judge(failure_on, failure_if)
-        self._env = Env(name, judge, clock, sleep, asleep, tuple(observers))
+        self._env = Env(
+            name,
+            judge,
+            clock,
+            sleep,
+            asleep,
+            hearing(observers, None, "events"),
+            hearing(observers, "client", "starts"),
+            hearing(observers, "client", "ends"),
+        )
 
     def _begin(self) -> tuple[Attempt, CallInfo | None, float]:
         """The call's attempt (its tier from the context, else the pipeline's), its CallInfo
@@ -122,14 +132,14 @@ class Pipeline:
         tier = context.tier
         attempt = self._attempts[self.tier if tier is None else tier]
         info = None
-        if env.observers:
+        if env.starters or env.enders:
             color = context.color
             info = (
                 self._infos[attempt.tier]
                 if color is None
                 else CallInfo("client", self.name, color, attempt.tier)
             )
-            _report.started(env.observers, info)
+            _report.started(env.starters, info)
         for budget in self._budgets:
             budget.record_call()
         return attempt, info, env.clock()
@@ -138,7 +148,7 @@ class Pipeline:
         if info is not None:
             env = self._env
             code, reason = _report.code_of(exc, env.judge)
-            _report.ended(env.observers, info, CallOutcome(code, env.clock() - started, reason))
+            _report.ended(env.enders, info, CallOutcome(code, env.clock() - started, reason))
 
     def _returned(self, info: CallInfo | None, result: object, started: float) -> None:
         if info is not None:
@@ -148,7 +158,7 @@ class Pipeline:
                 if env.judge.result_fails is None
                 else _report.result_code(result, env.judge)
             )
-            _report.ended(env.observers, info, CallOutcome(code, env.clock() - started))
+            _report.ended(env.enders, info, CallOutcome(code, env.clock() - started))
 
     def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(*args, **kwargs)`` through the stages and return its result (or a
@@ -158,14 +168,14 @@ class Pipeline:
         tier = context.tier
         attempt = self._attempts[self.tier if tier is None else tier]
         info = None
-        if env.observers:  # inline _begin(): the sync path is the one measured against peers
+        if env.starters or env.enders:  # inline _begin(): the sync path is measured vs peers
             color = context.color
             info = (
                 self._infos[attempt.tier]
                 if color is None
                 else CallInfo("client", self.name, color, attempt.tier)
             )
-            _report.started(env.observers, info)
+            _report.started(env.starters, info)
         for budget in self._budgets:
             budget.record_call()
         started = env.clock()
