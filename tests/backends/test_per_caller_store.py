@@ -58,7 +58,8 @@ def test_servers_share_each_tenants_quota_through_the_store(
 
     secret, other = asyncio.run(scenario())
 
-    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    ours = [r for r in caplog.records if r.levelno >= logging.WARNING and prefix in r.getMessage()]
+    assert not ours, caplog.text  # (other tests' limits, still closing, may log meanwhile)
     assert secret == [True] * 3 + [False] * 2
     assert other == [True] * 3
     client = redis.Redis.from_url(patient_redis_url, decode_responses=True)

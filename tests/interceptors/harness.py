@@ -155,6 +155,7 @@ class Harness:
             kwargs["clock"] = clock
         cls = AioServerInterceptor if self.aio else ServerInterceptor
         interceptor = cls(policy, **kwargs)
+        self._closers.append(lambda: self._close(interceptor))  # after the server stops
         if interceptors is not None:
             return self._start_server(behavior or EchoBehavior(), list(interceptors), interceptor)
         if self.protected:
@@ -176,6 +177,8 @@ class Harness:
             kwargs["clock"] = clock
         cls = AioClientInterceptor if self.aio else ClientInterceptor
         interceptor = None if plain else cls(policy, **kwargs)
+        if interceptor is not None:
+            self._closers.append(lambda: self._close(interceptor))  # after the channel closes
         return self._open_client(address, interceptor)
 
     def _start_server(
@@ -236,6 +239,11 @@ class Harness:
         next(call)
         call.cancel()
 
+    def _close(self, interceptor: Any) -> None:
+        """Close an interceptor the harness made, so that no limit of this test keeps syncing
+        (and logging) into the next one. Client interceptors hold no such limit (no close)."""
+        getattr(interceptor, "close", lambda: None)()
+
     def close(self) -> None:
         for closer in reversed(self._closers):
             closer()
@@ -270,6 +278,14 @@ class AioHarness(Harness):
         server = self.run(start())
         self._closers.append(lambda: self.run(server.stop(None)))
         return Server(server.address, behavior, interceptor)
+
+    def _close(self, interceptor: Any) -> None:
+        async def close() -> None:
+            getattr(interceptor, "close", lambda: None)()
+            for _ in range(20):  # let the limiters' sync tasks see it and end
+                await asyncio.sleep(0)
+
+        self.run(close())
 
     def _open_client(self, address: str, interceptor: Any) -> Client:
         async def open_channel() -> grpc.aio.Channel:
