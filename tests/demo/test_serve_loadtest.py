@@ -4,6 +4,7 @@ command works, its color reaches the backend, and the metrics show the gateway's
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import signal
 import subprocess
@@ -11,12 +12,21 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from resilience.__main__ import main
 
 
 def test_the_printed_loadtest_command_reports_and_plots(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "resilience", "demo", "--serve", "--duration", "60"]
-    server = subprocess.Popen([*command, "--metrics-port", "0"], stdout=subprocess.PIPE, text=True)
+    errors = (tmp_path / "stderr.txt").open("w")
+    server = subprocess.Popen(
+        [*command, "--metrics-port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=errors,
+        text=True,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # SIGABRT below prints every thread
+    )
     try:
         assert server.stdout is not None
         lines = [server.stdout.readline() for _ in range(6)]
@@ -33,8 +43,10 @@ def test_the_printed_loadtest_command_reports_and_plots(tmp_path: Path) -> None:
         with urllib.request.urlopen(url, timeout=5.0) as response:
             metrics = response.read().decode()
     finally:
-        server.send_signal(signal.SIGINT)  # Ctrl-C: stop serving and clean up
-        rest, _ = server.communicate(timeout=30)
+        # SIGTERM, which the demo turns into Ctrl-C's interrupt. Not SIGINT itself: a suite run
+        # as a shell's background job ignores SIGINT, and the demo would inherit that.
+        server.send_signal(signal.SIGTERM)
+        rest = _stopped_output(server, tmp_path / "stderr.txt")
     assert (tmp_path / "load.png").read_bytes()[:4] == b"\x89PNG"
     codes, reasons = report["codes"], report["reject_reasons"]
     assert codes.get("OK", 0) > 0  # the calls reach the backend through the gateway
@@ -48,3 +60,17 @@ def test_the_printed_loadtest_command_reports_and_plots(tmp_path: Path) -> None:
     served = rest.strip().splitlines()[-1]
     assert served.startswith("stopped; the local backend served ")
     assert not served.endswith(" 0 of them colored 'loadtest'")  # the color crossed two hops
+
+
+def _stopped_output(server: subprocess.Popen[str], stderr: Path) -> str:
+    """The server's remaining output once it has stopped (60 s at most, a loaded host's
+    margin); if it has not stopped by then, its threads' stacks (faulthandler) in the failure."""
+    try:
+        rest, _ = server.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        server.send_signal(signal.SIGABRT)
+        server.communicate(timeout=10)
+        pytest.fail(
+            f"demo --serve did not stop within 60 s of Ctrl-C:\n{stderr.read_text()[-20000:]}"
+        )
+    return rest
