@@ -66,9 +66,9 @@ SURFACE: dict[str, set[str]] = {
         "RetryBudget", "Stage", "SyncStage", "Timeout", "time_left",
     },
     "resilience.policy": {
-        "BreakerSettings", "ChaosSettings", "MethodSettings", "OverloadSettings", "Policy",
-        "PolicyWatcher", "ProfilingSettings", "RateLimitSettings", "RecordSettings",
-        "RetrySettings", "TimeoutSettings",
+        "BreakerSettings", "BulkheadSettings", "ChaosSettings", "MethodSettings",
+        "OverloadSettings", "Policy", "PolicyWatcher", "ProfilingSettings", "RateLimitSettings",
+        "RecordSettings", "RetrySettings", "TimeoutSettings",
     },
     "resilience.profiling": {
         "PROFILE", "ProfileBuilder", "ProfileStore", "Profiler", "ReadProfile", "Sample",

@@ -31,6 +31,7 @@ ERROR_REASONS: Mapping[str, str] = {
     "breaker": "BREAKER_OPEN",
     "retry_window": "RETRY_WINDOW_CLOSED",
     "fault": "FAULT_INJECTED",
+    "bulkhead": "BULKHEAD_FULL",
 }
 """``ErrorInfo.reason`` (UPPER_SNAKE_CASE, as AIP-193 asks) for each RejectReason value."""
 

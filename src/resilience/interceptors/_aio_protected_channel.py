@@ -6,7 +6,8 @@ a task of its own, awaiting each interceptor's coroutine before the real call st
 :class:`AioClientInterceptor` and calls the wrapped channel's multi-callable directly, so the
 caller gets gRPC's own call object, with the status recorded by its done callback.
 
-A call that cannot start at once (a client-side fault's delay) or that is refused locally (a
+A call that cannot start at once (a client-side fault's delay, a wait for a bulkhead place)
+or that is refused locally (a
 breaker drop, an injected abort) gets a :class:`DeferredCall` instead, which behaves as a
 grpc.aio call: awaiting or iterating it raises the refusal as :class:`grpc.aio.AioRpcError`.
 """
@@ -25,6 +26,7 @@ from resilience.chaos import Fault
 from resilience.chaos._apply import aio_delay_fault
 from resilience.interceptors._aio_call_end import _local_error, _record
 from resilience.interceptors._aio_deferred import DeferredCall
+from resilience.interceptors._bulkheads import client_ahold
 from resilience.interceptors._client_pipeline import ClientCall
 from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._pipeline import Rejection
@@ -64,6 +66,16 @@ class _MultiCallable:
         call = pipeline.start(self._method, timeout, metadata, self._streaming)
         if isinstance(call, Rejection):
             return DeferredCall(_refused(call))
+        if call.state.bulkhead is not None:  # a place first, awaited: the call starts later
+            return DeferredCall(self._held(call, request, options))
+        return self._send(call, request, options)
+
+    async def _held(self, call: ClientCall, request: Any, options: Any) -> Any:
+        """Send ``call`` once it holds a place in its method's bulkhead (see _bulkheads), or
+        raise its rejection."""
+        rejection = await client_ahold(call)
+        if rejection is not None:
+            raise _local_error(rejection)
         return self._send(call, request, options)
 
     def _send(self, call: ClientCall, request: Any, options: tuple[Any, Any, Any]) -> Any:
@@ -102,6 +114,8 @@ class _MultiCallable:
         call = pipeline.start(self._method, timeout, metadata, self._streaming)
         if isinstance(call, Rejection):
             raise _local_error(call)
+        if call.state.bulkhead is not None:
+            return await self._held(call, request, options)
         return self._send(call, request, options)
 
 

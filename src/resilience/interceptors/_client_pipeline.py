@@ -48,6 +48,8 @@ from resilience.interceptors._pipeline import (
 from resilience.interceptors._plugins import Plugins
 from resilience.interceptors._registry import MethodState
 from resilience.observability.tracing import CallTracer
+from resilience.pipeline import Kind, Outcome, Permit
+from resilience.pipeline._core import NOT_RUN
 from resilience.policy import Policy
 
 if TYPE_CHECKING:
@@ -70,6 +72,7 @@ class ClientCall:
         "inner_context",
         "metadata",
         "observers",
+        "slot",
         "span",
         "started",
         "state",
@@ -101,12 +104,18 @@ class ClientCall:
         self.inner_context: OtelContext | None = None
         """The OpenTelemetry context current while the call passes the interceptors inside
         ours (see :func:`_metadata.inner_context`), or None for the caller's own."""
+        self.slot: Permit | None = None
+        """The call's place in the method's bulkhead, freed when the call ends."""
 
     def end(self, code: grpc.StatusCode) -> None:
         """Record the call's status: breaker and dynamic timeout (failure codes from the policy;
         a cancelled call says nothing about the callee's latency), then observers and span."""
         duration = self.clock() - self.started
         state = self.state
+        slot = self.slot
+        if slot is not None:
+            self.slot = None
+            slot.end(Outcome(Kind.SUCCESS if code is _OK else Kind.FAILURE, duration))
         # OK is never a failure code (the policy refuses it); testing it first spares the
         # usual call the StatusCode enum's Python-level __hash__.
         ok = code is _OK or code not in state.failure_codes
@@ -122,6 +131,19 @@ class ClientCall:
             return
         outcome = CallOutcome(code, duration)
         tell_ended(info, outcome, self.observers, self.tracer, self.span)
+
+    def end_unsent(self, code: grpc.StatusCode, reason: str | None = None) -> None:
+        """End a call that was never sent (refused by its bulkhead, ``reason``; cancelled
+        while it waited in the queue): observers and span hear of it; the breaker and the
+        dynamic timeout do not (the callee was never asked)."""
+        slot = self.slot
+        if slot is not None:
+            self.slot = None
+            slot.end(NOT_RUN)
+        info = self.info
+        if info is not None:
+            outcome = CallOutcome(code, self.clock() - self.started, reason)
+            tell_ended(info, outcome, self.observers, self.tracer, self.span)
 
     def future_done(self, future: Any) -> None:
         """The done callback of a sync call's future: record its status."""

@@ -20,7 +20,7 @@ from opentelemetry.context import attach, detach
 from resilience.interceptors._client_pipeline import ClientCall
 from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._pipeline import Rejection
-from resilience.interceptors._sync_call import LocalRejection, begin
+from resilience.interceptors._sync_call import LocalRejection, begin, held
 
 _OK = grpc.StatusCode.OK
 _CANCELLED = grpc.StatusCode.CANCELLED
@@ -42,7 +42,7 @@ class _MultiCallable:
     def _begin(self, timeout: float | None, metadata: Any) -> ClientCall:
         pipeline = self._pipeline
         if pipeline.injector is None:  # no chaos configured: straight to the pipeline
-            call = pipeline.start(self._method, timeout, metadata, self._streaming)
+            call = held(pipeline.start(self._method, timeout, metadata, self._streaming))
         else:
             call = begin(pipeline, self._method, timeout, metadata, self._streaming)
         if isinstance(call, Rejection):

@@ -5,9 +5,10 @@ A :class:`Registry` belongs to one policy and is never changed after a reload: t
 swaps in a new Registry (one reference assignment), so a call sees one policy from start to end
 and no call is dropped. Lookups are one dict read; only a method's first call takes a lock.
 
-Limiters and overload guards are shared by every method whose settings are equal: a limit
-declared on ``/shop.Catalog/*`` is one budget for all Catalog methods (its settings carry the
-pattern as ``key``). Breakers and dynamic timeouts are per method.
+Limiters, overload guards and bulkheads are shared by every method whose settings are equal: a
+limit declared on ``/shop.Catalog/*`` is one budget for all Catalog methods (its settings carry
+the pattern as ``key``), a bulkhead one set of places. Breakers and dynamic timeouts are per
+method.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from resilience.interceptors._server_limits import (
     build_limiter,
     build_overload,
 )
-from resilience.policy import MethodSettings, Policy, RateLimitSettings
+from resilience.pipeline import Bulkhead
+from resilience.policy import BulkheadSettings, MethodSettings, Policy, RateLimitSettings
 
 _PASSTHROUGH = MethodSettings(breaker=None, propagate=False)
 
@@ -45,6 +47,7 @@ class MethodState:
     __slots__ = (
         "awaited_limiter",
         "breaker",
+        "bulkhead",
         "caller_source",
         "failure_codes",
         "limit_text",
@@ -55,6 +58,7 @@ class MethodState:
         "settings",
         "timeout",
         "timeout_streams",
+        "waits",
     )
 
     def __init__(
@@ -74,10 +78,17 @@ class MethodState:
         self.overload: OverloadGuard | None = None
         self.retry: ClientRetry | None = None
         """In-center retries of unary calls: only for a ``read`` (idempotent) method."""
+        self.bulkhead: Bulkhead | None = None
+        """The method's bulkhead on this side (shared by the methods of its pattern)."""
+        bulkhead = settings.bulkhead
+        if bulkhead is not None and bulkhead.applies_to(side):
+            self.bulkhead = shared.get(bulkhead, build_bulkhead)
         if side == "client":
             self._build_client(settings, shared)
         else:
             self._build_server(method, settings, shared)
+        self.waits = self.awaited_limiter is not None or self.bulkhead is not None
+        """Admission may wait (an aio store round trip, a bulkhead queue)."""
 
     def _build_client(self, settings: MethodSettings, shared: _Shared) -> None:
         breaker = settings.breaker
@@ -141,6 +152,9 @@ class MethodState:
                 yield GaugeReading("overload.shedding_tier", 1.0, {**attributes, "tier": str(tier)})
             yield GaugeReading("overload.cpu", self.overload.cpu, attributes)
             yield GaugeReading("overload.inflight", float(self.overload.inflight), attributes)
+        if self.bulkhead is not None:
+            yield GaugeReading("bulkhead.active", float(self.bulkhead.active), attributes)
+            yield GaugeReading("bulkhead.queued", float(self.bulkhead.queued), attributes)
 
 
 class _Shared:
@@ -234,7 +248,11 @@ class Registry:
             settings = policy.settings_for(state.method)
             if settings == state.settings:
                 new._states[method] = state
-            kept_shared.update(s for s in (settings.rate_limit, settings.overload) if s is not None)
+            kept_shared.update(
+                s
+                for s in (settings.rate_limit, settings.overload, settings.bulkhead)
+                if s is not None
+            )
         with self._shared.lock:
             instances = self._shared.instances
             new._shared.instances = {k: v for k, v in instances.items() if k in kept_shared}
@@ -277,6 +295,17 @@ def limiter_readings(limiter: object, attributes: dict[str, str]) -> Iterator[Ga
         yield GaugeReading(
             "limiter.used", float(limiter.limiter.count), {**attributes, "tier": "all"}
         )
+
+
+def build_bulkhead(settings: BulkheadSettings, clock: Clock) -> Bulkhead:
+    """The registry's builder of a ``bulkhead`` section (one per distinct settings, so one
+    per declaring pattern or ``key``; see ``_Shared.get``). Its queue waits in real time."""
+    return Bulkhead(
+        settings.max_concurrent,
+        max_queue=settings.max_queue,
+        queue_timeout=settings.max_wait,
+        name=f"bulkhead {settings.key}" if settings.key else "bulkhead",
+    )
 
 
 def limit_text(limit: RateLimitSettings, method: str) -> str:

@@ -101,6 +101,16 @@ def _active(context: Any) -> bool:
     return True if is_active is None else bool(is_active())
 
 
+LEFT_QUEUE = "resilience: the call ended while it waited for a place in its bulkhead"
+"""The details of a call that ended (cancelled, deadline passed) while it was queued."""
+
+
+def ended_while_waiting(context: Any) -> bool:
+    """Whether the call ended (cancelled, or its deadline passed) while admission waited."""
+    remaining = context.time_remaining()
+    return not _active(context) or (remaining is not None and remaining <= 0)
+
+
 def code_after_cancel(context: Any) -> grpc.StatusCode:
     """The status of a call that stopped early: its deadline passed, or the client cancelled."""
     remaining = context.time_remaining()

@@ -28,10 +28,12 @@ from resilience.interceptors._plugins import Plugins
 from resilience.interceptors._registry import MethodState, Registry
 from resilience.interceptors._stores import check_policy_stores
 from resilience.observability.tracing import CallTracer
+from resilience.pipeline import Kind, Outcome, Permit
 from resilience.policy import Policy
 from resilience.profiling import _calls as _profiled
 
 _RESOURCE_EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
+_OK = grpc.StatusCode.OK
 _monotonic = time.monotonic
 
 
@@ -52,6 +54,7 @@ class ServerCall:
         "overload",
         "profiled",
         "rejection",
+        "slot",
         "span",
         "started",
         "state",
@@ -80,15 +83,22 @@ class ServerCall:
         self.tracer: CallTracer | None = None
         self.span: Span | None = None
         self.profiled: Hashable | None = None
+        self.slot: Permit | None = None
+        """The call's place in the method's bulkhead, freed when the call ends."""
 
     def end(self, code: grpc.StatusCode, exception: BaseException | None = None) -> None:
-        """Release the overload permit with the call's latency; tell observers and tracing.
+        """Free the call's bulkhead place; release the overload permit with the call's latency;
+        tell observers and tracing.
         Only the first end counts (a cancellation can land in the abort that follows a
         rejection, after the call ended): later ones do nothing."""
         duration = self.clock() - self.started
         if self.profiled is not None:  # registered for the profiler's labels
             _profiled.end(self.profiled, self, duration)
             self.profiled = None
+        slot = self.slot
+        if slot is not None:
+            self.slot = None
+            slot.end(Outcome(Kind.SUCCESS if code is _OK else Kind.FAILURE, duration))
         overload = self.overload
         if overload is not None:
             self.overload = None

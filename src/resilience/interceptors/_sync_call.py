@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from resilience.chaos._apply import delay_fault
+from resilience.interceptors._bulkheads import client_hold
 from resilience.interceptors._client_pipeline import ClientCall, ClientPipeline
 from resilience.interceptors._pipeline import Rejection
 
@@ -98,7 +99,8 @@ def begin(
 ) -> ClientCall | Rejection:
     """Start a sync call through ``pipeline``: a client-side fault first when chaos is
     configured (its delay slept here), then admission, timeout and metadata (see
-    :meth:`ClientPipeline.start`). Shared by the interceptor and the protected channel."""
+    :meth:`ClientPipeline.start`), then a place in the method's bulkhead (:func:`held`).
+    Shared by the interceptor and the protected channel."""
     if pipeline.injector is not None:  # chaos configured: a client-side fault first
         fault = pipeline.client_fault(method)
         if fault is not None:
@@ -106,4 +108,14 @@ def begin(
             rejection = pipeline.fault_rejection(method, fault)
             if rejection is not None:
                 return rejection
-    return pipeline.start(method, timeout, metadata, streaming)
+    return held(pipeline.start(method, timeout, metadata, streaming))
+
+
+def held(call: ClientCall | Rejection) -> ClientCall | Rejection:
+    """A started call once it holds a place in its method's bulkhead (waited for in this
+    thread; see :func:`._bulkheads.client_hold`), or its rejection; a call without a bulkhead
+    as it is."""
+    if isinstance(call, Rejection) or call.state.bulkhead is None:
+        return call
+    rejection = client_hold(call)
+    return call if rejection is None else rejection

@@ -17,6 +17,7 @@ from resilience.chaos._apply import aio_delay_fault
 from resilience.events import Observer
 from resilience.interceptors._aio_call_end import _local_error, _record
 from resilience.interceptors._aio_protected_channel import AioProtectedChannel
+from resilience.interceptors._bulkheads import client_ahold
 from resilience.interceptors._client_retry import ClientRetry
 from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._pipeline import Rejection
@@ -61,6 +62,10 @@ class _Interceptor:
         call = pipeline.start(details.method, details.timeout, details.metadata, streaming)
         if isinstance(call, Rejection):
             raise _local_error(call)
+        if call.state.bulkhead is not None:  # a place first, awaited (see _bulkheads)
+            rejection = await client_ahold(call)
+            if rejection is not None:
+                raise _local_error(rejection)
         metadata = call.metadata
         if metadata is not None and not isinstance(metadata, _Metadata):
             metadata = _Metadata(*metadata)

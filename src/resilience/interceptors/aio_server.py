@@ -14,12 +14,15 @@ from opentelemetry.context import attach
 from resilience._base.clock import Clock, default_clock
 from resilience.context import set_call_context
 from resilience.events import Observer, ServerHook
+from resilience.interceptors._bulkheads import ahold
 from resilience.interceptors._facade import ServerFacade
 from resilience.interceptors._protected_server import AioProtectedServer
 from resilience.interceptors._server_common import (
+    LEFT_QUEUE,
     code_after_cancel,
     code_after_return,
     ended_by_exception,
+    ended_while_waiting,
     enter,
     hook_failed,
     log_crash,
@@ -88,7 +91,8 @@ class AioServerInterceptor(ServerFacade, grpc.aio.ServerInterceptor):
         async def admit(call: ServerCall, request: Any, context: Context) -> Any:
             """Hooks, then admission (a rejected call ends here); the request to handle. A
             call cancelled while it waits here (its caller gave up, its deadline passed, in a
-            hook, a fault delay or a store's decision) ends here too, with the caller's code."""
+            hook, a fault delay, a store's decision or a bulkhead's queue) ends here too, with
+            the caller's code."""
             try:
                 if hooks:
                     request = await _run_hooks(hooks, method, request, context, call)
@@ -97,6 +101,8 @@ class AioServerInterceptor(ServerFacade, grpc.aio.ServerInterceptor):
                     and await pipeline.admit_awaited(call) is not None
                 ):
                     await _reject(call, context)
+                if call.state.bulkhead is not None:
+                    await _queue(call, context)
             except asyncio.CancelledError:
                 call.end(code_after_cancel(context))  # a no-op if it had ended already
                 raise
@@ -105,7 +111,7 @@ class AioServerInterceptor(ServerFacade, grpc.aio.ServerInterceptor):
         async def begin(request: Any, context: Context) -> tuple[ServerCall, Any]:
             call = pipeline.start(method, context)
             enter(call)  # the RPC's own task: its context ends with the call
-            if hooks or call.state.awaited_limiter is not None:
+            if hooks or call.state.waits:
                 request = await admit(call, request, context)
             elif pipeline.admit(call) is not None:  # decided at once: no coroutine to await
                 await _reject(call, context)
@@ -137,7 +143,7 @@ class AioServerInterceptor(ServerFacade, grpc.aio.ServerInterceptor):
             set_call_context(call.call_context)  # the RPC's own task: ends with the call
             if call.otel_context is not None:
                 attach(call.otel_context)
-            if hooks or call.state.awaited_limiter is not None:
+            if hooks or call.state.waits:
                 request = await admit(call, request, context)
             elif pipeline.admit(call) is not None:
                 await _reject(call, context)
@@ -171,6 +177,21 @@ async def _reject(call: ServerCall, context: Context) -> None:
     assert rejection is not None
     call.end(rejection.code)
     await context.abort(rejection.code, rejection.details, rejection.trailing_metadata)
+
+
+async def _queue(call: ServerCall, context: Context) -> None:
+    """Take the call's place in its method's bulkhead, awaiting it (see
+    :func:`._bulkheads.ahold`), or end the call: refused (RESOURCE_EXHAUSTED), or over when
+    the wait ended with its deadline (it ends DEADLINE_EXCEEDED). A cancellation while
+    it waits propagates to :func:`admit`, which ends the call."""
+    rejection = await ahold(call)
+    if ended_while_waiting(context):
+        code = code_after_cancel(context)
+        call.rejection = None  # not a refusal: the caller's end
+        call.end(code)
+        await context.abort(code, LEFT_QUEUE)
+    if rejection is not None:
+        await _reject(call, context)
 
 
 async def _run_hooks(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import Any
 
 import grpc
@@ -12,12 +13,15 @@ from opentelemetry.context import attach
 from resilience._base.clock import Clock, default_clock
 from resilience.context import set_call_context
 from resilience.events import Observer, ServerHook
+from resilience.interceptors._bulkheads import hold
 from resilience.interceptors._facade import ServerFacade
 from resilience.interceptors._protected_server import ProtectedServer
 from resilience.interceptors._server_common import (
+    LEFT_QUEUE,
     code_after_cancel,
     code_after_return,
     ended_by_exception,
+    ended_while_waiting,
     enter,
     log_crash,
     run_hooks,
@@ -99,6 +103,8 @@ class ServerInterceptor(ServerFacade, grpc.ServerInterceptor):
                     request = scope.run(run_hooks, hooks, method, request, context, call)
                 if pipeline.admit(call) is not None:
                     _reject(call, context)
+                if call.state.bulkhead is not None:
+                    scope.run(_queue, call, context)
                 yield from _stream(call, method, scope, behavior, request, context)
 
             return stream_behavior
@@ -114,6 +120,8 @@ class ServerInterceptor(ServerFacade, grpc.ServerInterceptor):
                 request = run_hooks(hooks, method, request, context, call)
             if pipeline.admit(call) is not None:
                 _reject(call, context)
+            if call.state.bulkhead is not None:
+                _queue(call, context)
             try:
                 response = behavior(request, context)
             except Exception as exc:
@@ -149,6 +157,27 @@ def _reject(call: ServerCall, context: grpc.ServicerContext) -> None:
     call.end(rejection.code)
     context.set_trailing_metadata(rejection.trailing_metadata)
     context.abort(rejection.code, rejection.details)
+
+
+def _queue(call: ServerCall, context: grpc.ServicerContext) -> None:
+    """Take the call's place in its method's bulkhead, waiting in this worker thread (see
+    :func:`._bulkheads.hold`), or end the call: refused (RESOURCE_EXHAUSTED), or over while it
+    waited (the caller cancelled it, its deadline passed: it ends with that code, any place
+    granted meanwhile freed). Both end by ``context.abort``, which raises."""
+    rejection = hold(call, partial(_stop_on_end, context))
+    if ended_while_waiting(context):
+        code = code_after_cancel(context)
+        call.rejection = None  # not a refusal: the caller's end
+        call.end(code)
+        context.abort(code, LEFT_QUEUE)
+    if rejection is not None:
+        _reject(call, context)
+
+
+def _stop_on_end(context: grpc.ServicerContext, stop: Callable[[], None]) -> None:
+    """Call ``stop`` when the RPC ends (cancelled, deadline passed), or now if it has."""
+    if not context.add_callback(stop):
+        stop()
 
 
 def _stream(

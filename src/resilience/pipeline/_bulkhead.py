@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
+from collections.abc import Callable
 
 from resilience.algorithms._params import Duration, integer, seconds
 from resilience.errors import RejectReason
@@ -124,25 +125,44 @@ class Bulkhead:
 
     def admit(self, attempt: Attempt) -> Permit | Rejection:
         """Take a slot, wait in the queue for one (blocking this thread), or refuse."""
+        return self.admit_within(self._queue_timeout)
+
+    def admit_within(
+        self, wait: float | None, stop_on: Callable[[Callable[[], None]], None] | None = None
+    ) -> Permit | Rejection:
+        """:meth:`admit` waiting at most ``wait`` seconds in the queue (None: as long as it
+        takes) instead of the queue timeout. ``stop_on``: called once, when the call is
+        queued, with a function that ends the wait at once (from any thread: a gRPC
+        context's ``add_callback`` when the call is cancelled); a wait ended early refuses
+        the call unless a slot was granted meanwhile."""
         got = self._enter(None)
         if not isinstance(got, _Waiter):
             return got
         assert got.event is not None
-        if got.event.wait(self._queue_timeout) or self._give_up(got):
+        if stop_on is not None:
+            stop_on(got.event.set)
+        got.event.wait(wait)  # ends on a grant, a stop or the time out
+        if self._give_up(got):  # granted meanwhile: the slot is this call's
             return _Slot(self)
         return Rejection(_FULL, None, self.name)
 
     async def aadmit(self, attempt: Attempt) -> Permit | Rejection:
         """Take a slot, await one in the queue, or refuse."""
+        return await self.aadmit_within(self._queue_timeout)
+
+    async def aadmit_within(self, wait: float | None) -> Permit | Rejection:
+        """:meth:`aadmit` awaiting at most ``wait`` seconds in the queue (None: as long as it
+        takes) instead of the queue timeout. A cancelled task leaves the queue (or hands
+        back a slot granted at that moment) and the cancellation propagates."""
         got = self._enter(asyncio.get_running_loop())
         if not isinstance(got, _Waiter):
             return got
         assert got.future is not None
         try:
-            if self._queue_timeout is None:
+            if wait is None:
                 await got.future
             else:
-                await asyncio.wait_for(got.future, self._queue_timeout)
+                await asyncio.wait_for(got.future, wait)
         except asyncio.TimeoutError:
             if self._give_up(got):
                 return _Slot(self)

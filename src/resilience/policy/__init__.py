@@ -9,6 +9,7 @@ interceptors. The file format is described in docs/policy.md.
 
 from __future__ import annotations
 
+from resilience.policy._bulkhead import BulkheadSettings
 from resilience.policy._chaos import ChaosSettings, RecordSettings
 from resilience.policy._core import Policy
 from resilience.policy._profiling import ProfilingSettings
@@ -24,6 +25,7 @@ from resilience.policy._watch import PolicyWatcher
 
 __all__ = [
     "BreakerSettings",
+    "BulkheadSettings",
     "ChaosSettings",
     "MethodSettings",
     "OverloadSettings",

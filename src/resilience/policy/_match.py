@@ -26,6 +26,9 @@ from resilience.policy._values import SettingError, check_keys, convert
 METHOD_KEYS: frozenset[str] = frozenset(SECTIONS) | frozenset(SCALARS)
 """Every key a method pattern's table may hold."""
 
+SHARED_BY_PATTERN = ("rate_limit", "bulkhead")
+"""Sections with a ``key``: one instance for every method the declaring pattern matches."""
+
 
 @dataclass(frozen=True, slots=True)
 class SectionPatch:
@@ -80,9 +83,10 @@ def resolve(
 ) -> MethodSettings:
     """Merge ``(pattern, layer)`` pairs, least specific first, into validated settings.
 
-    ``path`` names the most specific pattern for error messages. A rate limit without a ``key``
-    gets the pattern of the most specific layer that mentioned ``rate_limit``; one whose layers
-    name no ``store`` gets ``default_store`` (when given).
+    ``path`` names the most specific pattern for error messages. A rate limit or bulkhead
+    without a ``key`` gets the pattern of the most specific layer that mentioned its section
+    (see :data:`SHARED_BY_PATTERN`); a rate limit whose layers name no ``store`` gets
+    ``default_store`` (when given).
     """
     switches = {name: spec.on_by_default for name, spec in SECTIONS.items()}
     keys: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
@@ -103,9 +107,10 @@ def resolve(
         sections[name] = (
             _build_section(f"{path}.{name}", spec, keys[name]) if switches[name] else None
         )
-    limit = sections["rate_limit"]
-    if limit is not None and limit.key is None:
-        sections["rate_limit"] = dataclasses.replace(limit, key=declared["rate_limit"])
+    for name in SHARED_BY_PATTERN:
+        section = sections[name]
+        if section is not None and section.key is None:
+            sections[name] = dataclasses.replace(section, key=declared[name])
     return MethodSettings(**plain, **sections)
 
 

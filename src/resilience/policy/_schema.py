@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 
 from resilience._base.limits import shown
+from resilience.policy._bulkhead import BULKHEAD_FIELDS, BulkheadSettings
 from resilience.policy._retry import RETRY_FIELDS, RetrySettings
 from resilience.policy._sections import (
     BREAKER_FIELDS,
@@ -62,6 +63,9 @@ SECTIONS: dict[str, SectionSpec] = {
     ),
     "overload": SectionSpec(OverloadSettings, OVERLOAD_FIELDS, on_by_default=False),
     "retry": SectionSpec(RetrySettings, RETRY_FIELDS, on_by_default=False),
+    "bulkhead": SectionSpec(
+        BulkheadSettings, BULKHEAD_FIELDS, on_by_default=False, required=("max_concurrent",)
+    ),
 }
 """Sections of a method's settings: a table, ``true`` (on) or ``false`` (off) in a policy."""
 
@@ -92,6 +96,7 @@ class MethodSettings:
     rate_limit: RateLimitSettings | None = None
     overload: OverloadSettings | None = None
     retry: RetrySettings | None = None
+    bulkhead: BulkheadSettings | None = None
     tier: int = 2
     read: bool = False
     failover: bool = True

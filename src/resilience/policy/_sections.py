@@ -71,7 +71,8 @@ def store_url(raw: object) -> str:
     raise Invalid(f"{problem}, in {shown_url}")
 
 
-def _limit_key(raw: object) -> str | None:
+def limit_key(raw: object) -> str | None:
+    """The name of a shared limit or bulkhead: 1 to 200 characters, or None (the pattern)."""
     if raw is None or (isinstance(raw, str) and 0 < len(raw) <= 200 and raw.strip() == raw):
         return raw
     raise Invalid(
@@ -257,7 +258,7 @@ RATE_LIMIT_FIELDS: dict[str, Converter[Any]] = {
     "sync_interval": duration(gt=0, le=MAX_SYNC_INTERVAL),
     "expected_instances": integer(ge=1, le=MAX_INSTANCES),
     "fail_open": boolean,
-    "key": _limit_key,
+    "key": limit_key,
     "per": _per,
     "max_callers": integer(ge=1, le=MAX_CALLERS),
 }
