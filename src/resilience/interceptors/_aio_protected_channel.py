@@ -28,6 +28,7 @@ from resilience.interceptors._aio_call_end import _local_error, _record
 from resilience.interceptors._aio_deferred import DeferredCall
 from resilience.interceptors._bulkheads import client_ahold
 from resilience.interceptors._client_pipeline import ClientCall
+from resilience.interceptors._client_retry import aio_retried
 from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._pipeline import Rejection
 
@@ -66,17 +67,53 @@ class _MultiCallable:
         call = pipeline.start(self._method, timeout, metadata, self._streaming)
         if isinstance(call, Rejection):
             return DeferredCall(_refused(call))
-        if call.state.bulkhead is not None:  # a place first, awaited: the call starts later
-            return DeferredCall(self._held(call, request, options))
-        return self._send(call, request, options)
+        if call.state.bulkhead is None and (call.state.retry is None or self._streaming):
+            return self._send(call, request, options)
+        return DeferredCall(self._held(call, request, timeout, metadata, options))
 
-    async def _held(self, call: ClientCall, request: Any, options: Any) -> Any:
+    async def _held(
+        self,
+        call: ClientCall,
+        request: Any,
+        timeout: float | None,
+        metadata: Any,
+        options: tuple[Any, Any, Any],
+    ) -> Any:
+        """Send ``call`` (see :meth:`_placed`); a read method's unary call with a ``retry``
+        section is retried (see :func:`aio_retried`), and the last attempt's call is the
+        caller's."""
+        first = await self._placed(call, request, options)
+        retry = call.state.retry
+        if retry is None or self._streaming:
+            return first
+        retried = retry.start(call.state.method, timeout, self._pipeline.listeners)
+        return await aio_retried(first, retried, partial(self._again, request, metadata, options))
+
+    async def _placed(self, call: ClientCall, request: Any, options: Any) -> Any:
         """Send ``call`` once it holds a place in its method's bulkhead (see _bulkheads), or
         raise its rejection."""
-        rejection = await client_ahold(call)
-        if rejection is not None:
-            raise _local_error(rejection)
+        if call.state.bulkhead is not None:
+            rejection = await client_ahold(call)
+            if rejection is not None:
+                raise _local_error(rejection)
         return self._send(call, request, options)
+
+    async def _again(
+        self, request: Any, metadata: Any, options: tuple[Any, Any, Any], left: float | None
+    ) -> Any:
+        """A retry's attempt (a client-side fault first when chaos is configured), with
+        ``left`` seconds of the caller's timeout; a local refusal raises its error."""
+        pipeline = self._pipeline
+        fault = None if pipeline.injector is None else pipeline.client_fault(self._method)
+        if fault is not None:
+            await aio_delay_fault(fault)
+            rejection = pipeline.fault_rejection(self._method, fault)
+            if rejection is not None:
+                raise _local_error(rejection)
+        call = pipeline.start(self._method, left, metadata, False)
+        if isinstance(call, Rejection):
+            raise _local_error(call)
+        return await self._placed(call, request, options)
 
     def _send(self, call: ClientCall, request: Any, options: tuple[Any, Any, Any]) -> Any:
         metadata = call.metadata
@@ -114,9 +151,7 @@ class _MultiCallable:
         call = pipeline.start(self._method, timeout, metadata, self._streaming)
         if isinstance(call, Rejection):
             raise _local_error(call)
-        if call.state.bulkhead is not None:
-            return await self._held(call, request, options)
-        return self._send(call, request, options)
+        return await self._held(call, request, timeout, metadata, options)
 
 
 async def _refused(rejection: Rejection) -> Any:

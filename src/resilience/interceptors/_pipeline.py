@@ -133,7 +133,8 @@ class Pipeline:
     """What both sides share: the current registry (swapped on reload), observers, the tracer
     and the clock. ``observers`` is every observer given; ``starters`` and ``enders`` are those
     whose declared interest (:class:`resilience.events.Interest`, read here once) includes this
-    side's call starts and ends: the only ones a call tells."""
+    side's call starts and ends: the only ones a call tells; ``listeners`` those that hear
+    decision events (a client retry or hedge)."""
 
     __slots__ = (
         "_infos",
@@ -143,6 +144,7 @@ class Pipeline:
         "_tracer_on",
         "clock",
         "enders",
+        "listeners",
         "observers",
         "registry",
         "starters",
@@ -166,6 +168,7 @@ class Pipeline:
         self._side: Side = "client" if side == "client" else "server"
         self.starters = hearing(self.observers, self._side, "starts")
         self.enders = hearing(self.observers, self._side, "ends")
+        self.listeners = hearing(self.observers, None, "events")
         self.clock = clock
         # The default clock: a call's start is the clock reading start() already took.
         self._monotonic_clock = clock is time.monotonic

@@ -11,19 +11,24 @@ through the future's or stream's done callback, as the interceptor does.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import grpc
 from opentelemetry.context import attach, detach
 
+from resilience._base.channels import Deserializer, Serializer, ShapeFactories
 from resilience.interceptors._client_pipeline import ClientCall
 from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._pipeline import Rejection
 from resilience.interceptors._sync_call import LocalRejection, begin, held
+from resilience.interceptors._sync_retry import RetriedFuture
 
 _OK = grpc.StatusCode.OK
 _CANCELLED = grpc.StatusCode.CANCELLED
+_sleep = time.sleep
 
 
 class _MultiCallable:
@@ -57,8 +62,28 @@ class _MultiCallable:
         metadata: Any,
         options: tuple[Any, Any, Any],
     ) -> Any:
-        """A call that returns when it ended (``__call__`` or ``with_call``)."""
+        """A call that returns when it ended (``__call__`` or ``with_call``); a read method's
+        unary call with a ``retry`` section is retried here, the backoff waited in the
+        caller's thread (a retry refused locally raises its :class:`LocalRejection`)."""
         call = self._begin(timeout, metadata)
+        retry = call.state.retry
+        if retry is None or self._streaming:
+            return self._complete(call, invoke, request, options)
+        retried = retry.start(call.state.method, timeout, self._pipeline.listeners)
+        while True:
+            try:
+                return self._complete(call, invoke, request, options)
+            except grpc.RpcError as error:
+                wait = retried.delay(_code(error), _trailing(error))
+                if wait is None:
+                    raise
+            _sleep(wait)
+            call = self._begin(retried.left(), metadata)
+
+    def _complete(
+        self, call: ClientCall, invoke: Callable[..., Any], request: Any, options: Any
+    ) -> Any:
+        """Send ``call`` and wait for its end; its status is recorded."""
         inner = call.inner_context
         token = None if inner is None else attach(inner)  # see _metadata.inner_context
         try:
@@ -84,11 +109,40 @@ class _MultiCallable:
         options: tuple[Any, Any, Any],
     ) -> Any:
         """A call that returns while in flight (``future()``, a response stream): its status
-        is recorded by its done callback."""
+        is recorded by its done callback. A read method's unary ``future()`` with a ``retry``
+        section returns a :class:`RetriedFuture`, retried from its attempts' callbacks."""
         try:
             call = self._begin(timeout, metadata)
         except LocalRejection as rejection:
             return rejection  # a Future and an iterator that raise it
+        future = self._send(call, invoke, request, options)
+        retry = call.state.retry
+        if retry is None or self._streaming:
+            return future
+        retried = retry.start(call.state.method, timeout, self._pipeline.listeners)
+        return RetriedFuture(
+            future, retried, partial(self._again, invoke, request, metadata, options)
+        )
+
+    def _again(
+        self,
+        invoke: Callable[..., Any],
+        request: Any,
+        metadata: Any,
+        options: tuple[Any, Any, Any],
+        left: float | None,
+    ) -> Any:
+        """A retry's attempt of a ``future()`` call, with ``left`` seconds of the caller's
+        timeout: its future, or the :class:`LocalRejection` of an attempt refused locally."""
+        try:
+            call = self._begin(left, metadata)
+        except LocalRejection as rejection:
+            return rejection
+        return self._send(call, invoke, request, options)
+
+    def _send(
+        self, call: ClientCall, invoke: Callable[..., Any], request: Any, options: Any
+    ) -> Any:
         inner = call.inner_context
         token = None if inner is None else attach(inner)
         try:
@@ -106,6 +160,11 @@ class _MultiCallable:
 def _code(error: grpc.RpcError) -> grpc.StatusCode:
     code = getattr(error, "code", None)
     return code() if callable(code) else grpc.StatusCode.UNKNOWN
+
+
+def _trailing(error: grpc.RpcError) -> Any:
+    trailing = getattr(error, "trailing_metadata", None)
+    return trailing() if callable(trailing) else None
 
 
 class _UnaryResponse(_MultiCallable):
@@ -198,11 +257,15 @@ class StreamStream(_StreamResponse, _SS):
     __slots__ = ()
 
 
-Serializer = Callable[[Any], bytes] | None
-Deserializer = Callable[[bytes], Any] | None
+_KINDS: dict[str, type[_MultiCallable]] = {
+    "unary_unary": UnaryUnary,
+    "unary_stream": UnaryStream,
+    "stream_unary": StreamUnary,
+    "stream_stream": StreamStream,
+}
 
 
-class ProtectedChannel(grpc.Channel):
+class ProtectedChannel(ShapeFactories, grpc.Channel):
     """A ``grpc.Channel`` whose calls run the stack of a :class:`ClientInterceptor` (see
     :meth:`ClientInterceptor.protect`); closing it closes the wrapped channel."""
 
@@ -220,75 +283,12 @@ class ProtectedChannel(grpc.Channel):
         """The interceptor whose stack this channel's calls run (policy, reload, gauges)."""
         return self._owner
 
-    def _make(self, kind: type[_MultiCallable], shape: str, method: str, *args: Any) -> Any:
-        registered = args[2] if len(args) > 2 else False
+    def _multi_callable(
+        self, shape: str, method: str, ser: Serializer, de: Deserializer, registered: Any
+    ) -> Any:
         extra = {"_registered_method": True} if registered else {}
-        inner = getattr(self._channel, shape)(method, args[0], args[1], **extra)
-        return kind(inner, method, self._owner)
-
-    def unary_unary(
-        self,
-        method: str,
-        request_serializer: Serializer = None,
-        response_deserializer: Deserializer = None,
-        _registered_method: bool | None = False,
-    ) -> Any:
-        return self._make(
-            UnaryUnary,
-            "unary_unary",
-            method,
-            request_serializer,
-            response_deserializer,
-            _registered_method,
-        )
-
-    def unary_stream(
-        self,
-        method: str,
-        request_serializer: Serializer = None,
-        response_deserializer: Deserializer = None,
-        _registered_method: bool | None = False,
-    ) -> Any:
-        return self._make(
-            UnaryStream,
-            "unary_stream",
-            method,
-            request_serializer,
-            response_deserializer,
-            _registered_method,
-        )
-
-    def stream_unary(
-        self,
-        method: str,
-        request_serializer: Serializer = None,
-        response_deserializer: Deserializer = None,
-        _registered_method: bool | None = False,
-    ) -> Any:
-        return self._make(
-            StreamUnary,
-            "stream_unary",
-            method,
-            request_serializer,
-            response_deserializer,
-            _registered_method,
-        )
-
-    def stream_stream(
-        self,
-        method: str,
-        request_serializer: Serializer = None,
-        response_deserializer: Deserializer = None,
-        _registered_method: bool | None = False,
-    ) -> Any:
-        return self._make(
-            StreamStream,
-            "stream_stream",
-            method,
-            request_serializer,
-            response_deserializer,
-            _registered_method,
-        )
+        inner = getattr(self._channel, shape)(method, ser, de, **extra)
+        return _KINDS[shape](inner, method, self._owner)
 
     def subscribe(self, callback: Callable[..., Any], try_to_connect: bool = False) -> None:
         self._channel.subscribe(callback, try_to_connect)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
@@ -18,7 +17,7 @@ from resilience.events import Observer
 from resilience.interceptors._aio_call_end import _local_error, _record
 from resilience.interceptors._aio_protected_channel import AioProtectedChannel
 from resilience.interceptors._bulkheads import client_ahold
-from resilience.interceptors._client_retry import ClientRetry
+from resilience.interceptors._client_retry import aio_retried
 from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._pipeline import Rejection
 from resilience.policy import Policy
@@ -93,36 +92,17 @@ class _Interceptor:
         retry = call.state.retry
         if retry is None or streaming or retrying:
             return grpc_call
-        return await self._retried(continuation, details, request, grpc_call, retry)
+        retried = retry.start(call.state.method, details.timeout, pipeline.listeners)
+        again = partial(self._again, continuation, details, request)
+        return await aio_retried(grpc_call, retried, again)
 
-    async def _retried(
-        self,
-        continuation: Callable[..., Any],
-        details: Any,
-        request: Any,
-        grpc_call: Any,
-        retry: ClientRetry,
+    async def _again(
+        self, continuation: Callable[..., Any], details: Any, request: Any, left: float | None
     ) -> Any:
-        """The policy's ``retry`` for a read method's unary call: await the attempt's status;
-        while it is retryable, wait and send the call again through this interceptor, within
-        the caller's timeout. The last attempt is the call the caller awaits; a breaker drop
-        of a retry raises like any local rejection."""
-        retry.budget.record_call()
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        timeout = details.timeout
-        number = 1
-        while True:
-            code = await grpc_call.code()
-            left = None if timeout is None else timeout - (loop.time() - started)
-            trailing = await grpc_call.trailing_metadata()
-            wait = retry.delay(number, code, trailing, left)
-            if wait is None:
-                return grpc_call
-            await asyncio.sleep(wait)
-            number += 1
-            again = details if left is None else details._replace(timeout=left - wait)
-            grpc_call = await self._intercept(continuation, again, request, False, True)
+        """A retry's attempt through this interceptor, with ``left`` seconds of the caller's
+        timeout (None: none); a breaker drop raises like any local rejection."""
+        again = details if left is None else details._replace(timeout=left)
+        return await self._intercept(continuation, again, request, False, True)
 
 
 class _UnaryUnary(_Interceptor, grpc.aio.UnaryUnaryClientInterceptor):

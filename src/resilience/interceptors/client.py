@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, NamedTuple
 
 import grpc
@@ -11,11 +11,11 @@ from opentelemetry.context import attach, detach
 
 from resilience._base.clock import Clock, default_clock
 from resilience.events import Observer
-from resilience.interceptors._client_retry import ClientRetry
 from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._pipeline import Rejection
 from resilience.interceptors._protected_channel import ProtectedChannel
 from resilience.interceptors._sync_call import LocalRejection, begin
+from resilience.interceptors._sync_retry import RetriedFuture
 from resilience.policy import Policy
 
 
@@ -36,8 +36,6 @@ class _CallDetails(_Details, grpc.ClientCallDetails):
 
 _new_details = tuple.__new__
 _CANCELLED = grpc.StatusCode.CANCELLED
-_monotonic = time.monotonic
-_sleep = time.sleep
 
 
 def _with_timeout(details: Any, timeout: float) -> _CallDetails:
@@ -140,34 +138,19 @@ class ClientInterceptor(
         retry = call.state.retry
         if retry is None or streaming or retrying:
             return future
-        return self._retried(continuation, details, request, future, retry)
+        retried = retry.start(call.state.method, details.timeout, self._pipeline.listeners)
+        # Blocking or .future(), the call is retried from its attempts' done callbacks: the
+        # interceptor cannot tell them apart (a blocking call's first attempt may be done
+        # when it returns, and so may a future's), and must not block a .future() caller.
+        return RetriedFuture(future, retried, partial(self._again, continuation, details, request))
 
-    def _retried(
-        self,
-        continuation: Callable[..., Any],
-        details: Any,
-        request: Any,
-        future: Any,
-        retry: ClientRetry,
+    def _again(
+        self, continuation: Callable[..., Any], details: Any, request: Any, left: float | None
     ) -> Any:
-        """The policy's ``retry`` for a read method's unary call: while the last attempt has
-        ended (a blocking call; a ``.future()`` call is returned at once and not retried) with
-        a retryable code, wait and send it again through this interceptor, within the
-        caller's timeout; the last attempt's outcome is the call's."""
-        retry.budget.record_call()
-        started = _monotonic()
-        timeout = details.timeout
-        number = 1
-        while not isinstance(future, LocalRejection) and future.done():
-            left = None if timeout is None else timeout - (_monotonic() - started)
-            wait = retry.delay(number, future.code(), future.trailing_metadata(), left)
-            if wait is None:
-                return future
-            _sleep(wait)
-            number += 1
-            again = details if left is None else _with_timeout(details, left - wait)
-            future = self.intercept_unary_unary(continuation, again, request, False, True)
-        return future
+        """A retry's attempt through this interceptor, with ``left`` seconds of the caller's
+        timeout (None: none)."""
+        again = details if left is None else _with_timeout(details, left)
+        return self.intercept_unary_unary(continuation, again, request, False, True)
 
     def intercept_unary_stream(
         self, continuation: Callable[..., Any], client_call_details: Any, request: Any

@@ -34,9 +34,11 @@ class RetrySettings:
     ``grpc-retry-pushback-ms`` (a negative one, or one above ``max_pushback`` seconds, ends the
     retries). Retries may be at most ``budget`` (a ratio) of the calls over 10 s plus
     ``min_retries``, shared by every method with the same retry settings. A retry never
-    outlives the caller's timeout. Methods not marked ``read`` are never retried. Applied by
-    ``ClientInterceptor`` (calls that wait for their answer; a ``.future()`` call is not
-    retried) and ``AioClientInterceptor``, not yet by ``protect()``-ed channels.
+    outlives the caller's timeout. Methods not marked ``read`` are never retried, nor are
+    streams. Applied by ``ClientInterceptor`` and ``AioClientInterceptor`` in both forms
+    (``grpc.intercept_channel``/``interceptors=`` and ``protect()``), to every way of calling
+    (blocking, ``.with_call``, ``.future()``, aio). Each retry is a ``retry.attempted``
+    decision event, each one the budget refused a ``retry.budget_exhausted`` event.
     """
 
     max_attempts: int = 3
