@@ -1,4 +1,12 @@
-"""SreBreaker: client-side adaptive throttling, two states, no hard open."""
+"""SreBreaker: client-side adaptive throttling, two states, no hard open.
+
+The two per-call methods (:meth:`SreBreaker.try_acquire`, :meth:`SreBreaker.record`) take the
+lock with ``acquire()`` and ``try``/``finally: release()`` rather than ``with``, which costs
+about 50 ns more per call on CPython 3.11 (measured in benchmarks/algorithms.py), and read the
+counter's rows without advancing it while the call stays in the current slot. Their bodies
+take the time as an argument (``_admit_at``, ``_record_at``) so that a fused pipeline on the
+same clock reads it once for all its stages.
+"""
 
 from __future__ import annotations
 
@@ -139,9 +147,18 @@ class SreBreaker:
         as a request at once; an admitted one is counted when :meth:`record` gets its outcome.
         A dropped call's ``retry_after`` is None: drops are random, the next call may pass.
         """
-        now = self._clock()
-        with self._lock:
-            totals, current, oldest = self._counter.advance_rows(now)
+        return self._admit_at(self._clock())
+
+    def _admit_at(self, now: float) -> Decision:
+        """:meth:`try_acquire` at ``now``, seconds on this breaker's clock, for a caller that
+        has just read it (a fused pipeline shares one reading among its stages)."""
+        lock = self._lock
+        lock.acquire()  # not `with`: see the module docstring
+        try:
+            counter = self._counter
+            totals, current, oldest = (
+                counter.rows if now < counter.next_slot_at else counter.advance_rows(now)
+            )
             requests = totals[_REQUESTS] - oldest[_REQUESTS]
             if requests >= self._min_requests:
                 accepts = totals[_ACCEPTS] - oldest[_ACCEPTS]
@@ -155,19 +172,31 @@ class SreBreaker:
                         totals[_REQUESTS] += 1
                         return _DROPPED
             self._last_admit = now
+        finally:
+            lock.release()
         return ALLOWED
 
     def record(self, success: bool) -> None:
         """Record an admitted call's outcome: one more request, and one more accept if it
         succeeded."""
-        now = self._clock()
-        with self._lock:
-            totals, current, _ = self._counter.advance_rows(now)
+        self._record_at(success, self._clock())
+
+    def _record_at(self, success: bool, now: float) -> None:
+        """:meth:`record` at ``now``, seconds on this breaker's clock (see :meth:`_admit_at`)."""
+        lock = self._lock
+        lock.acquire()
+        try:
+            counter = self._counter
+            totals, current, _ = (
+                counter.rows if now < counter.next_slot_at else counter.advance_rows(now)
+            )
             current[_REQUESTS] += 1
             totals[_REQUESTS] += 1
             if success:
                 current[_ACCEPTS] += 1
                 totals[_ACCEPTS] += 1
+        finally:
+            lock.release()
 
     def __repr__(self) -> str:
         return (

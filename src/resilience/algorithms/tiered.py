@@ -132,7 +132,9 @@ class TieredLimiter(WindowLimiter):
             raise ValueError(f"tier must be in 1..4 and n >= 1, got tier={tier!r}, n={n!r}")
         k = tier - 1
         now = self._clock()
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # not `with`: 50 ns less per call (see resilience.algorithms._limiter)
+        try:
             counter = self._counter
             rows = counter.rows if now < counter.next_slot_at else counter.advance_rows(now)
             totals, current, oldest = rows
@@ -162,6 +164,8 @@ class TieredLimiter(WindowLimiter):
             if n > limit:
                 return NEVER
             return self._rate_limited(total + n - limit, now)
+        finally:
+            lock.release()
 
     def record(self, tier: int, n: int, allowed: bool) -> None:
         """Count a decision on ``n`` requests of ``tier`` taken elsewhere (for example by a
