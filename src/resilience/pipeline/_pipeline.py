@@ -27,6 +27,7 @@ from resilience.pipeline._engine import (
     run_async,
     run_sync,
 )
+from resilience.pipeline._fused import Run, fuse
 from resilience.pipeline._guard import Guard
 
 _current_context = _CALL.get
@@ -66,6 +67,7 @@ class Pipeline:
         "_infos",
         "_layers",
         "_plain",
+        "_runs",
         "idempotent",
         "name",
         "stages",
@@ -110,6 +112,13 @@ class Pipeline:
         budgets = {id(b): b for b in (getattr(s, "budget", None) for s in self.stages) if b}
         self._budgets: tuple[Any, ...] = tuple(budgets.values())
         self._plain = all(isinstance(layer, tuple) for layer in self._layers)
+        layers = self._layers
+        single = len(layers) == 1 and isinstance(layers[0], tuple)
+        generic = functools.partial(run_sync, layers, 0)
+        fused = fuse(layers[0], clock) if single else None  # type: ignore[arg-type]
+        self._runs: dict[int, Run] = fused or dict.fromkeys((1, 2, 3, 4), generic)
+        """Per tier, what runs a sync call: ``run(attempt, fn, args, kwargs, env)``, compiled
+        when every stage is one of the library's admission stages (resilience.pipeline._fused)."""
         self._attempts = {t: Attempt(name, t) for t in (1, 2, 3, 4)}
         self._infos = {t: CallInfo("client", name, None, t) for t in (1, 2, 3, 4)}
         judge = Judge(failure_on, failure_if)
@@ -178,9 +187,9 @@ class Pipeline:
             _report.started(env.starters, info)
         for budget in self._budgets:
             budget.record_call()
-        started = env.clock()
+        started = 0.0 if info is None else env.clock()  # only the observers need it
         try:
-            result: T = run_sync(self._layers, 0, attempt, fn, args, kwargs, self._env)
+            result: T = self._runs[attempt.tier](attempt, fn, args, kwargs, env)
         except BaseException as exc:
             self._raised(info, exc, started)
             raise

@@ -7,9 +7,11 @@ stages because a sliding window cannot take an admission back.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 
+from resilience._base.clock import Clock
 from resilience.algorithms import (
     EmaTimeout,
     OverloadGuard,
@@ -31,6 +33,27 @@ from resilience.pipeline._core import FREE, Attempt, Kind, Outcome, Permit, Reje
 _new = object.__new__
 
 
+class Fast(NamedTuple):
+    """What a library stage does per call, as plain callables, for a pipeline that fuses its
+    stages (:mod:`resilience.pipeline._fused`); ``now`` is a reading of the pipeline's clock:
+
+    - ``decide(now)`` admits or refuses (None: the stage never refuses);
+    - ``timeout``: seconds, or a function of nothing giving them (None: no bound);
+    - ``ok(now)`` and ``ok_timed(duration)`` end a successful call (at ``now``, after it);
+    - ``permit()`` makes the stage's permit, without admitting again, to end any other outcome
+      through :meth:`Permit.end` (None: nothing to end).
+
+    Each does exactly what :meth:`admit` and the permit's end do. An algorithm on the
+    pipeline's clock takes ``now`` instead of reading its clock again; on another clock it
+    reads its own."""
+
+    decide: Callable[[float], Decision] | None
+    timeout: float | Callable[[], float] | None
+    ok: Callable[[float], object] | None
+    ok_timed: Callable[[float], object] | None
+    permit: Callable[[], Permit] | None
+
+
 def _rejection(decision: Decision, stage: str) -> Rejection:
     return Rejection(decision.reason or "rate_limit", decision.retry_after, stage)
 
@@ -49,7 +72,7 @@ class RateLimit(SyncStage):
     after every stage that may refuse.
     """
 
-    __slots__ = ("_aacquire", "_acquire", "_direct", "_weight", "name")
+    __slots__ = ("_aacquire", "_acquire", "_direct", "_limiter", "_weight", "name")
 
     def __init__(self, limiter: Any, *, weight: int = 1, name: str = "rate_limit") -> None:
         if not callable(getattr(limiter, "try_acquire", None)):
@@ -59,6 +82,7 @@ class RateLimit(SyncStage):
         self._acquire, self._aacquire = _deciders(limiter, weight)
         plain = (SlidingWindowLimiter, SharedSlidingWindowLimiter)
         self._direct = limiter.try_acquire if isinstance(limiter, plain) else None
+        self._limiter = limiter
         self._weight = weight
         self.name = name
 
@@ -71,6 +95,19 @@ class RateLimit(SyncStage):
         aacquire = self._aacquire
         decision = self._acquire(attempt.tier) if aacquire is None else await aacquire(attempt.tier)
         return FREE if decision.allowed else _rejection(decision, self.name)
+
+    def _fast(self, tier: int, clock: Clock) -> Fast | None:
+        """:class:`Fast` for calls of ``tier`` on a pipeline reading ``clock``; None for a
+        limiter that decides on the event loop (a sync call must fail as :meth:`admit` says)."""
+        if self._aacquire is not None:
+            return None
+        limiter, weight = self._limiter, self._weight
+        if type(limiter) is SlidingWindowLimiter and limiter._clock is clock:
+            return Fast(functools.partial(limiter._acquire_at, weight), None, None, None, None)
+        acquire, direct = self._acquire, self._direct
+        if direct is None:
+            return Fast(lambda _: acquire(tier), None, None, None, None)
+        return Fast(lambda _: direct(weight), None, None, None, None)
 
 
 Decide = Callable[[int], Decision]
@@ -138,6 +175,17 @@ class Overload(SyncStage):
             return _GuardPermit(self._guard)
         return _rejection(decision, self.name)
 
+    def _fast(self, tier: int, clock: Clock) -> Fast:
+        """:class:`Fast` for calls of ``tier`` (the guard reads its own clock)."""
+        guard = self._guard
+        return Fast(
+            lambda _: guard.try_acquire(tier),
+            None,
+            None,
+            guard.release,
+            functools.partial(_GuardPermit, guard),
+        )
+
 
 class _BreakerPermit(Permit):
     __slots__ = ("_breaker",)
@@ -179,6 +227,17 @@ class Breaker(SyncStage):
             permit._breaker = breaker
             return permit
         return _rejection(decision, self.name)
+
+    def _fast(self, tier: int, clock: Clock) -> Fast:
+        """:class:`Fast` (the same for every tier) on a pipeline reading ``clock``."""
+        breaker = self._breaker
+        permit = functools.partial(_BreakerPermit, breaker)
+        if type(breaker) is SreBreaker and breaker._clock is clock:
+            ok = functools.partial(breaker._record_at, True)
+            return Fast(breaker._admit_at, None, ok, None, permit)
+        return Fast(
+            lambda _: breaker.try_acquire(), None, lambda _: breaker.record(True), None, permit
+        )
 
 
 class _TimeoutPermit(Permit):
@@ -227,3 +286,12 @@ class Timeout(SyncStage):
         permit.timeout = self._fixed if ema is None else ema.timeout()
         permit._ema = ema
         return permit
+
+    def _fast(self, tier: int, clock: Clock) -> Fast:
+        """:class:`Fast` (the same for every tier; the EMA has no clock)."""
+        ema = self._ema
+        if ema is None:
+            return Fast(None, self._fixed, None, None, None)
+        return Fast(
+            None, ema.timeout, None, ema.observe, functools.partial(_TimeoutPermit, 0.0, ema)
+        )
