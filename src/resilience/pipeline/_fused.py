@@ -31,7 +31,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from resilience._base.clock import Clock
+from resilience.algorithms._decision import Decision
 from resilience.pipeline._core import (
     NOT_RUN,
     Attempt,
@@ -65,32 +65,40 @@ Run = Callable[[Attempt, Callable[..., Any], tuple[Any, ...], dict[str, Any], En
 of one admission group, with its outcomes."""
 
 
-def fuse(group: tuple[Stage, ...], clock: Clock) -> dict[int, Run] | None:
-    """A compiled :data:`Run` per tier (1..4) for ``group`` (a pipeline's only layer) on a
-    pipeline reading ``clock``, or None when a stage is not exactly one of the library's
-    fusable stages (or decides on the event loop)."""
+def fuse(group: tuple[Stage, ...], env: Env) -> dict[int, Run] | None:
+    """A compiled :data:`Run` per tier (1..4) for ``group`` (a pipeline's only layer) in the
+    pipeline of ``env``, or None when a stage is not exactly one of the library's fusable
+    stages (or decides on the event loop)."""
     if not all(type(stage) in _FUSABLE for stage in group):
         return None
     runs = {}
     for tier in (1, 2, 3, 4):
-        fasts = [stage._fast(tier, clock) for stage in group]  # type: ignore[attr-defined]
+        fasts = [stage._fast(tier, env.clock) for stage in group]  # type: ignore[attr-defined]
         if any(fast is None for fast in fasts):
             return None
-        runs[tier] = compile_run(group, fasts)
+        runs[tier] = compile_run(group, fasts, env)
     return runs
 
 
-def compile_run(stages: tuple[Stage, ...], fasts: Sequence[Fast]) -> Run:
-    """The run function of ``stages`` (whose :class:`Fast` forms are ``fasts``): what each
-    call does is bound once here, as the closure's variables."""
+def compile_run(stages: tuple[Stage, ...], fasts: Sequence[Fast], env: Env) -> Run:
+    """The run function of ``stages`` (whose :class:`Fast` forms are ``fasts``) in the
+    pipeline of ``env``: what each call does is bound once here, as the closure's variables
+    (the ``env`` argument of a call is that same ``env``)."""
     bounds = [f.timeout for f in fasts if isinstance(f.timeout, float)]
     fixed = min(bounds) if bounds else None
-    deciders = tuple((i, f.decide) for i, f in enumerate(fasts) if f.decide is not None)
+    deciders = tuple(f.decide for f in fasts if f.decide is not None)
+    positions = tuple(i for i, f in enumerate(fasts) if f.decide is not None)
     readers = tuple(f.timeout for f in fasts if callable(f.timeout))
     oks = tuple(f.ok for f in reversed(fasts) if f.ok is not None)
     timed = tuple(f.ok_timed for f in reversed(fasts) if f.ok_timed is not None)
     permits = tuple((i, f.permit) for i, f in enumerate(fasts) if f.permit is not None)
     everything = len(stages)
+    clock, judge, name = env.clock, env.judge, env.name
+    judged = judge.result_fails is not None
+
+    def position(decide: Callable[[float], Decision]) -> int:
+        """The stage position of ``decide`` (each stage's callables are distinct objects)."""
+        return next(i for i, d in zip(positions, deciders, strict=True) if d is decide)
 
     def held(before: int, skipped: tuple[int, ...]) -> list[Permit]:
         """Fresh permits of the stages admitted before position ``before``, in stage order,
@@ -104,22 +112,23 @@ def compile_run(stages: tuple[Stage, ...], fasts: Sequence[Fast]) -> Run:
         kwargs: dict[str, Any],
         env: Env,
     ) -> Any:
-        clock = env.clock
         started = clock()  # one reading for the admissions and the call's start
         skipped: tuple[int, ...] = ()
-        for index, decide in deciders:
+        for decide in deciders:
             try:
                 decision = decide(started)
             except TypeError:  # a misuse: say so, as the general engine does
-                end_all(held(index, skipped), NOT_RUN)
+                end_all(held(position(decide), skipped), NOT_RUN)
                 raise
             except Exception:
+                index = position(decide)
                 _log.warning("stage %r raised on admission; skipped", stages[index], exc_info=True)
                 skipped += (index,)
                 continue
             if not decision.allowed:
+                index = position(decide)
                 end_all(held(index, skipped), NOT_RUN)
-                raise Rejected(_rejection(decision, stages[index].name), env.name)
+                raise Rejected(_rejection(decision, stages[index].name), name)
         timeout = fixed
         for read in readers:
             bound = read()
@@ -134,7 +143,7 @@ def compile_run(stages: tuple[Stage, ...], fasts: Sequence[Fast]) -> Run:
             result = fn(*args, **kwargs)
         except BaseException as exc:
             duration = clock() - started
-            kind = env.judge.exception_kind(exc)
+            kind = judge.exception_kind(exc)
             if timeout is not None and duration > timeout and kind is not _NOT_RUN:
                 kind = _TIMEOUT
             end_all(held(everything, skipped), Outcome(kind, duration, exc))
@@ -145,11 +154,10 @@ def compile_run(stages: tuple[Stage, ...], fasts: Sequence[Fast]) -> Run:
         ended = clock()
         duration = ended - started
         if timeout is not None and duration > timeout:
-            error = CallTimeout(timeout, env.name)
+            error = CallTimeout(timeout, name)
             end_all(held(everything, skipped), Outcome(_TIMEOUT, duration, error))
             raise error
-        judge = env.judge
-        kind = _SUCCESS if judge.result_fails is None else judge.result_kind(result)
+        kind = judge.result_kind(result) if judged else _SUCCESS
         if kind is not _SUCCESS or skipped:
             end_all(held(everything, skipped), new_outcome((kind, duration, None)))
             return result

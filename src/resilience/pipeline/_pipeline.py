@@ -112,13 +112,6 @@ class Pipeline:
         budgets = {id(b): b for b in (getattr(s, "budget", None) for s in self.stages) if b}
         self._budgets: tuple[Any, ...] = tuple(budgets.values())
         self._plain = all(isinstance(layer, tuple) for layer in self._layers)
-        layers = self._layers
-        single = len(layers) == 1 and isinstance(layers[0], tuple)
-        generic = functools.partial(run_sync, layers, 0)
-        fused = fuse(layers[0], clock) if single else None  # type: ignore[arg-type]
-        self._runs: dict[int, Run] = fused or dict.fromkeys((1, 2, 3, 4), generic)
-        """Per tier, what runs a sync call: ``run(attempt, fn, args, kwargs, env)``, compiled
-        when every stage is one of the library's admission stages (resilience.pipeline._fused)."""
         self._attempts = {t: Attempt(name, t) for t in (1, 2, 3, 4)}
         self._infos = {t: CallInfo("client", name, None, t) for t in (1, 2, 3, 4)}
         judge = Judge(failure_on, failure_if)
@@ -132,6 +125,13 @@ class Pipeline:
             hearing(observers, "client", "starts"),
             hearing(observers, "client", "ends"),
         )
+        layers = self._layers
+        single = len(layers) == 1 and isinstance(layers[0], tuple)
+        generic = functools.partial(run_sync, layers, 0)
+        fused = fuse(layers[0], self._env) if single else None  # type: ignore[arg-type]
+        self._runs: dict[int, Run] = fused or dict.fromkeys((1, 2, 3, 4), generic)
+        """Per tier, what runs a sync call: ``run(attempt, fn, args, kwargs, env)``, compiled
+        when every stage is one of the library's admission stages (resilience.pipeline._fused)."""
 
     def _begin(self) -> tuple[Attempt, CallInfo | None, float]:
         """The call's attempt (its tier from the context, else the pipeline's), its CallInfo
