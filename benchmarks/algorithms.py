@@ -202,12 +202,12 @@ def reference_cases() -> list[Case]:
 
 
 def measure(
-    cases: list[Case], rounds: int, number: int, timer: Callable[[], float] = time.perf_counter
+    cases: list[Case], rounds: int, number: int, clock: Callable[[], float] = time.perf_counter
 ) -> dict[str, list[float]]:
-    """ns per operation for every case and round; rounds interleave the cases. ``timer``:
+    """ns per operation for every case and round; rounds interleave the cases. ``clock``:
     wall time by default, ``time.thread_time`` for CPU time (a loaded host)."""
     timers = {
-        case.name: timeit.Timer(case.stmt, globals=case.namespace, timer=timer) for case in cases
+        case.name: timeit.Timer(case.stmt, globals=case.namespace, timer=clock) for case in cases
     }
     samples: dict[str, list[float]] = {name: [] for name in timers}
     for _ in range(rounds):
@@ -231,8 +231,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ours, references = our_cases(), reference_cases()
     random.seed(0)
-    timer = time.thread_time if args.cpu else time.perf_counter
-    samples = measure(ours + references, args.rounds, args.number, timer)
+    clock = time.thread_time if args.cpu else time.perf_counter
+    samples = measure(ours + references, args.rounds, args.number, clock)
     median = {name: statistics.median(values) for name, values in samples.items()}
     pybreaker_ns = median[references[0].name]
     limits_ns = {"accept": median[references[1].name], "reject": median[references[2].name]}
