@@ -148,12 +148,16 @@ class OverloadGuard:
         now = self._clock()
         if now >= self._next_sample:
             self._sample(now)
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # not `with`: 50 ns less per call on CPython 3.11 (benchmarks/README.md)
+        try:
             if (self._cpu > threshold or self._shed_since[tier] is not None) and self._sheds(
                 tier, threshold, now
             ):
                 return _SHED
             self._inflight += 1
+        finally:
+            lock.release()
         return ALLOWED
 
     def release(self, latency: float) -> None:
@@ -161,14 +165,21 @@ class OverloadGuard:
         if not latency >= 0:  # also refuses NaN, which would poison the capacity estimate
             raise ValueError(f"latency must be >= 0 seconds, got {latency!r}")
         now = self._clock()
-        with self._lock:
-            totals, current, _ = self._counter.advance_rows(now)
+        lock = self._lock
+        lock.acquire()
+        try:
+            counter = self._counter
+            totals, current, _ = (
+                counter.rows if now < counter.next_slot_at else counter.advance_rows(now)
+            )
             current[_PASSED] += 1
             totals[_PASSED] += 1
             current[_LATENCY] += latency
             totals[_LATENCY] += latency
             if self._inflight > 0:  # an extra release must not hide real load
                 self._inflight -= 1
+        finally:
+            lock.release()
 
     def abandon(self) -> None:
         """End an admitted call that never ran (a later check refused it): one call fewer in

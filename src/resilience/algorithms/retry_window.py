@@ -125,12 +125,16 @@ class AdaptiveRetryWindow:
     def record_request(self) -> None:
         """Count one local request (``t``), whether or not it will need a retry."""
         now = self._clock()
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # not `with`: 50 ns less per call on CPython 3.11 (benchmarks/README.md)
+        try:
             if self._counter.slot_index(now) > self._period_index:
                 self._roll(now)
             totals, counts, _ = self._rows
             counts[_REQUESTS] += 1
             totals[_REQUESTS] += 1
+        finally:
+            lock.release()
 
     def try_acquire(self) -> Decision:
         """Admit one retry iff enabled and ``g < f`` (and ``g < max_ratio * t`` when set).
@@ -141,7 +145,9 @@ class AdaptiveRetryWindow:
         if not self._enabled:
             return _DISABLED
         now = self._clock()
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             if self._counter.slot_index(now) > self._period_index:
                 self._roll(now)
             totals, counts, _ = self._rows
@@ -152,12 +158,16 @@ class AdaptiveRetryWindow:
                 totals[_RETRIES] += 1
                 return ALLOWED
             retry_after = (self._period_index + 1) * self._period - now
+        finally:
+            lock.release()
         return Decision(False, retry_after if retry_after > 0.0 else 0.0, _RETRY_WINDOW)
 
     def record_retry(self, success: bool) -> None:
         """Record an admitted retry's outcome; they make up the period's success rate ``s``."""
         now = self._clock()
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             if self._counter.slot_index(now) > self._period_index:
                 self._roll(now)
             totals, counts, _ = self._rows
@@ -166,6 +176,8 @@ class AdaptiveRetryWindow:
             if success:
                 counts[_SUCCESSES] += 1
                 totals[_SUCCESSES] += 1
+        finally:
+            lock.release()
 
     def _roll(self, now: float) -> None:
         """Close the period in progress by the rule above and move to the one holding ``now``."""

@@ -58,16 +58,28 @@ class RetryBudget:
     def record_call(self) -> None:
         """Count one call offered (its first attempt)."""
         now = self._clock()
-        with self._lock:
-            totals, current, _ = self._counter.advance_rows(now)
+        lock = self._lock
+        lock.acquire()  # not `with`: 50 ns less per call on CPython 3.11 (benchmarks/README.md)
+        try:
+            counter = self._counter
+            totals, current, _ = (
+                counter.rows if now < counter.next_slot_at else counter.advance_rows(now)
+            )
             current[_CALLS] += 1
             totals[_CALLS] += 1
+        finally:
+            lock.release()
 
     def try_spend(self) -> bool:
         """Take one extra attempt from the budget if it has room; False leaves it unchanged."""
         now = self._clock()
-        with self._lock:
-            totals, current, oldest = self._counter.advance_rows(now)
+        lock = self._lock
+        lock.acquire()
+        try:
+            counter = self._counter
+            totals, current, oldest = (
+                counter.rows if now < counter.next_slot_at else counter.advance_rows(now)
+            )
             calls = totals[_CALLS] - oldest[_CALLS]
             retries = totals[_RETRIES] - oldest[_RETRIES]
             if retries + 1 > self._ratio * calls + self._min:
@@ -75,6 +87,8 @@ class RetryBudget:
             current[_RETRIES] += 1
             totals[_RETRIES] += 1
             return True
+        finally:
+            lock.release()
 
     def counts(self) -> tuple[int, int]:
         """``(calls, retries)`` over the current window."""
