@@ -20,16 +20,19 @@ from resilience.pipeline import (
     Attempt,
     Breaker,
     CallTimeout,
+    Fallback,
     Overload,
     Permit,
     Pipeline,
     RateLimit,
     Rejected,
     Rejection,
+    Retry,
+    RetryBudget,
     Timeout,
     time_left,
 )
-from resilience.pipeline.testing import PermitTracker
+from resilience.pipeline.testing import PermitTracker, VirtualTime
 from resilience.testing import ManualClock
 
 from .helpers import Boom
@@ -230,3 +233,54 @@ def test_a_call_through_breaker_limit_and_ema_timeout_makes_few_python_calls() -
 
     pipe.call(noop)  # warm: nothing first-call-only is counted
     assert python_calls(lambda: pipe.call(noop)) == 8
+
+
+def python_functions(fn: Callable[[], object]) -> set[str]:
+    """The names of the Python functions that run during ``fn()``."""
+    names: set[str] = set()
+
+    def record(frame: FrameType, event: str, arg: object) -> None:
+        if event == "call":
+            names.add(frame.f_code.co_name)
+
+    sys.setprofile(record)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+    return names
+
+
+def retrying_world(tracked: bool) -> tuple[World, RetryBudget]:
+    """:func:`world` behind a fallback and three attempts with a budget."""
+    base = world(tracked)
+    budget = RetryBudget(0.5, min_retries=2, window=1.0, clock=base.clock)
+    pipe = Pipeline(
+        [
+            Fallback(function=lambda exc: f"fallback after {type(exc).__name__}"),
+            Retry(3, base_delay=0.01, budget=budget, rng=random.Random(9)),
+            *base.pipe.stages,
+        ],
+        name="dep",
+        observers=[],
+        clock=base.clock,
+        sleep=VirtualTime(base.clock).sleep,
+        failure_if=lambda r: r == "bad",
+        idempotent=True,
+    )
+    return World(base.clock, base.breaker, base.limiter, base.ema, base.guard, pipe), budget
+
+
+def test_behind_retry_and_fallback_the_compiled_group_agrees_with_the_general_engine() -> None:
+    (fused, fused_budget), (general, general_budget) = retrying_world(False), retrying_world(True)
+    for step in range(300):
+        assert outcome(fused, step) == outcome(general, step), step
+        assert fused.state() == general.state(), step
+        assert fused_budget.counts() == general_budget.counts(), step
+        for w in (fused, general):
+            w.clock.advance(0.003 * (step % 4))
+    assert fused_budget.counts()[1] > 0  # retries happened
+
+    names = python_functions(lambda: fused.pipe.call(lambda: "answer"))
+    assert "_admit_at" in names  # the breaker's admission, called by the compiled group
+    assert "admit" not in names  # and no stage's

@@ -36,6 +36,21 @@ _log = logging.getLogger("resilience.pipeline")
 
 Layer = tuple[Stage, ...] | Wrapper
 
+
+class Compiled:
+    """The innermost admission group of a sync pipeline, compiled (resilience.pipeline._fused):
+    ``runs[tier](attempt, fn, args, kwargs, env)`` admits, calls and ends as :func:`run_sync`
+    does for that group."""
+
+    __slots__ = ("runs",)
+
+    def __init__(self, runs: dict[int, Callable[..., Any]]) -> None:
+        self.runs = runs
+
+
+SyncLayer = Layer | Compiled
+"""A layer as :func:`run_sync` takes it: the innermost group may be :class:`Compiled`."""
+
 deadline_var: contextvars.ContextVar[tuple[float, Clock] | None] = contextvars.ContextVar(
     "resilience_pipeline_deadline", default=None
 )
@@ -165,7 +180,7 @@ def bind_deadline(timeout: float | None, env: Env, now: float) -> contextvars.To
 
 
 def run_sync(
-    layers: tuple[Layer, ...],
+    layers: tuple[SyncLayer, ...],
     index: int,
     attempt: Attempt,
     fn: Callable[..., Any],
@@ -173,12 +188,15 @@ def run_sync(
     kwargs: dict[str, Any],
     env: Env,
 ) -> Any:
-    """Run ``fn(*args, **kwargs)`` behind ``layers[index:]`` (sync). The admission group is
+    """Run ``fn(*args, **kwargs)`` behind ``layers[index:]`` (sync). An admission group is
     handled inline (:func:`admit_all`, :func:`timeout_of`, :func:`bind_deadline`): it is the
-    whole path of a pipeline without wrapping stages, measured in benchmarks/pipeline.py."""
+    whole path of a pipeline without wrapping stages whose stages are not all the library's
+    (those run compiled, :mod:`resilience.pipeline._fused`)."""
     if index == len(layers):
         return fn(*args, **kwargs)
     layer = layers[index]
+    if isinstance(layer, Compiled):
+        return layer.runs[attempt.tier](attempt, fn, args, kwargs, env)
     if not isinstance(layer, tuple):
         return layer.run(
             lambda inner: run_sync(layers, index + 1, inner, fn, args, kwargs, env), attempt, env

@@ -23,6 +23,7 @@ from resilience.pipeline._core import (
     Wrapper,
 )
 from resilience.pipeline._engine import (
+    Compiled,
     compile_layers,
     run_async,
     run_sync,
@@ -125,13 +126,21 @@ class Pipeline:
             hearing(observers, "client", "starts"),
             hearing(observers, "client", "ends"),
         )
+        self._runs = self._compile()
+        """Per tier, what runs a sync call: ``run(attempt, fn, args, kwargs, env)``."""
+
+    def _compile(self) -> dict[int, Run]:
+        """The sync run functions per tier. The innermost admission group is compiled when its
+        stages are all the library's (resilience.pipeline._fused): a pipeline of that group
+        alone runs the compiled function directly, one with wrapping stages reaches it
+        through the general engine."""
         layers = self._layers
-        single = len(layers) == 1 and isinstance(layers[0], tuple)
-        generic = functools.partial(run_sync, layers, 0)
-        fused = fuse(layers[0], self._env) if single else None  # type: ignore[arg-type]
-        self._runs: dict[int, Run] = fused or dict.fromkeys((1, 2, 3, 4), generic)
-        """Per tier, what runs a sync call: ``run(attempt, fn, args, kwargs, env)``, compiled
-        when every stage is one of the library's admission stages (resilience.pipeline._fused)."""
+        last = layers[-1] if layers else None
+        fused = fuse(last, self._env) if isinstance(last, tuple) else None
+        if fused is not None and len(layers) == 1:
+            return fused
+        sync_layers = layers if fused is None else (*layers[:-1], Compiled(fused))
+        return dict.fromkeys((1, 2, 3, 4), functools.partial(run_sync, sync_layers, 0))
 
     def _begin(self) -> tuple[Attempt, CallInfo | None, float]:
         """The call's attempt (its tier from the context, else the pipeline's), its CallInfo
