@@ -183,6 +183,17 @@ class SyncStage:
         return self.admit(attempt)
 
 
+class Compiled:
+    """The innermost admission group of a sync pipeline, compiled (resilience.pipeline._fused):
+    ``runs[tier](attempt, fn, args, kwargs, env)`` admits, calls and ends as the general
+    engine's ``run_sync`` does for that group."""
+
+    __slots__ = ("runs",)
+
+    def __init__(self, runs: dict[int, Callable[..., Any]]) -> None:
+        self.runs = runs
+
+
 Sleep = Callable[[float], None]
 AsyncSleep = Callable[[float], Awaitable[None]]
 

@@ -21,6 +21,7 @@ from resilience.pipeline._core import (
     NOT_RUN,
     Attempt,
     CallTimeout,
+    Compiled,
     Env,
     Kind,
     Outcome,
@@ -35,17 +36,6 @@ from resilience.pipeline._core import (
 _log = logging.getLogger("resilience.pipeline")
 
 Layer = tuple[Stage, ...] | Wrapper
-
-
-class Compiled:
-    """The innermost admission group of a sync pipeline, compiled (resilience.pipeline._fused):
-    ``runs[tier](attempt, fn, args, kwargs, env)`` admits, calls and ends as :func:`run_sync`
-    does for that group."""
-
-    __slots__ = ("runs",)
-
-    def __init__(self, runs: dict[int, Callable[..., Any]]) -> None:
-        self.runs = runs
 
 
 SyncLayer = Layer | Compiled

@@ -16,6 +16,7 @@ from resilience.pipeline import _report
 from resilience.pipeline._core import (
     AsyncSleep,
     Attempt,
+    Compiled,
     Env,
     Judge,
     Sleep,
@@ -23,7 +24,6 @@ from resilience.pipeline._core import (
     Wrapper,
 )
 from resilience.pipeline._engine import (
-    Compiled,
     compile_layers,
     run_async,
     run_sync,
