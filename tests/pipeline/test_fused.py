@@ -232,7 +232,8 @@ def test_a_call_through_breaker_limit_and_ema_timeout_makes_few_python_calls() -
         return None
 
     pipe.call(noop)  # warm: nothing first-call-only is counted
-    assert python_calls(lambda: pipe.call(noop)) == 8
+    calls = python_calls(lambda: pipe.call(noop))
+    assert calls <= 8, f"{calls} Python calls: the compiled path is not taken, or grew"
 
 
 def python_functions(fn: Callable[[], object]) -> set[str]:
