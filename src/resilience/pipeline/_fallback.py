@@ -66,6 +66,8 @@ class Fallback:
                 raise
             env.event("pipeline.fallback", cause=cause)
             return self._answer(exc)
+        if env.judge.result_fails is None:  # no result is a failure: nothing to judge
+            return result
         cause = self._cause(False, result, env)
         if cause is None:
             return result
