@@ -66,7 +66,7 @@ SURFACE: dict[str, set[str]] = {
         "RetryBudget", "Stage", "SyncStage", "Timeout", "time_left",
     },
     "resilience.policy": {
-        "BreakerSettings", "BulkheadSettings", "ChaosSettings", "MethodSettings",
+        "BreakerSettings", "BulkheadSettings", "ChaosSettings", "HedgingSettings", "MethodSettings",
         "OverloadSettings", "Policy", "PolicyWatcher", "ProfilingSettings", "RateLimitSettings",
         "RecordSettings", "RetrySettings", "TimeoutSettings",
     },

@@ -27,6 +27,7 @@ from resilience.chaos._apply import aio_delay_fault
 from resilience.interceptors._aio_call_end import _local_error, _record
 from resilience.interceptors._aio_deferred import DeferredCall
 from resilience.interceptors._bulkheads import client_ahold
+from resilience.interceptors._client_hedge import aio_hedged
 from resilience.interceptors._client_pipeline import ClientCall
 from resilience.interceptors._client_retry import aio_retried
 from resilience.interceptors._facade import ClientFacade
@@ -67,7 +68,10 @@ class _MultiCallable:
         call = pipeline.start(self._method, timeout, metadata, self._streaming)
         if isinstance(call, Rejection):
             return DeferredCall(_refused(call))
-        if call.state.bulkhead is None and (call.state.retry is None or self._streaming):
+        state = call.state
+        if state.bulkhead is None and (
+            self._streaming or (state.retry is None and state.hedge is None)
+        ):
             return self._send(call, request, options)
         return DeferredCall(self._held(call, request, timeout, metadata, options))
 
@@ -80,14 +84,24 @@ class _MultiCallable:
         options: tuple[Any, Any, Any],
     ) -> Any:
         """Send ``call`` (see :meth:`_placed`); a read method's unary call with a ``retry``
-        section is retried (see :func:`aio_retried`), and the last attempt's call is the
+        section is retried (see :func:`aio_retried`), one with a ``hedging`` section hedged
+        (see :func:`aio_hedged`), and the call of the attempt that decided it is the
         caller's."""
         first = await self._placed(call, request, options)
-        retry = call.state.retry
-        if retry is None or self._streaming:
+        state = call.state
+        if self._streaming:
             return first
-        retried = retry.start(call.state.method, timeout, self._pipeline.listeners)
-        return await aio_retried(first, retried, partial(self._again, request, metadata, options))
+        again = partial(self._again, request, metadata, options)
+        listeners = self._pipeline.listeners
+        if state.retry is not None:
+            return await aio_retried(
+                first, state.retry.start(state.method, timeout, listeners), again
+            )
+        if state.hedge is not None:
+            return await aio_hedged(
+                first, state.hedge.start(state.method, timeout, listeners), again
+            )
+        return first
 
     async def _placed(self, call: ClientCall, request: Any, options: Any) -> Any:
         """Send ``call`` once it holds a place in its method's bulkhead (see _bulkheads), or
@@ -101,7 +115,7 @@ class _MultiCallable:
     async def _again(
         self, request: Any, metadata: Any, options: tuple[Any, Any, Any], left: float | None
     ) -> Any:
-        """A retry's attempt (a client-side fault first when chaos is configured), with
+        """A retry's or hedge's attempt (a client-side fault first when chaos is configured), with
         ``left`` seconds of the caller's timeout; a local refusal raises its error."""
         pipeline = self._pipeline
         fault = None if pipeline.injector is None else pipeline.client_fault(self._method)

@@ -109,7 +109,8 @@ class ClientCall:
 
     def end(self, code: grpc.StatusCode) -> None:
         """Record the call's status: breaker and dynamic timeout (failure codes from the policy;
-        a cancelled call says nothing about the callee's latency), then observers and span."""
+        a cancelled call says nothing about the callee's latency), the hedging latency estimate
+        (OK calls), then observers and span."""
         duration = self.clock() - self.started
         state = self.state
         slot = self.slot
@@ -124,6 +125,8 @@ class ClientCall:
                 state.breaker.record(ok)
             if state.timeout is not None and code is not _CANCELLED:
                 state.timeout.observe(duration, ok)
+            if state.hedge is not None and code is _OK:  # the latency its delay derives from
+                state.hedge.estimate.observe(duration)
         except Exception as exc:
             report("client outcome recording", exc)
         info = self.info

@@ -24,6 +24,7 @@ from resilience.interceptors._client_pipeline import ClientCall
 from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._pipeline import Rejection
 from resilience.interceptors._sync_call import LocalRejection, begin, held
+from resilience.interceptors._sync_hedge import HedgedFuture
 from resilience.interceptors._sync_retry import RetriedFuture
 
 _OK = grpc.StatusCode.OK
@@ -61,14 +62,21 @@ class _MultiCallable:
         timeout: float | None,
         metadata: Any,
         options: tuple[Any, Any, Any],
+        pair: bool = False,
     ) -> Any:
-        """A call that returns when it ended (``__call__`` or ``with_call``); a read method's
-        unary call with a ``retry`` section is retried here, the backoff waited in the
-        caller's thread (a retry refused locally raises its :class:`LocalRejection`)."""
+        """A call that returns when it ended (``__call__``, or ``with_call`` with ``pair``);
+        a read method's unary call with a ``retry`` section is retried here, the backoff
+        waited in the caller's thread (a retry refused locally raises its
+        :class:`LocalRejection`); one with a ``hedging`` section is sent as futures, the
+        caller's thread sending the hedges as they fall due."""
         call = self._begin(timeout, metadata)
         retry = call.state.retry
-        if retry is None or self._streaming:
+        if self._streaming or (retry is None and call.state.hedge is None):
             return self._complete(call, invoke, request, options)
+        if retry is None:
+            hedged = self._hedged(call, request, timeout, metadata, options, True)
+            response = hedged.result()
+            return (response, hedged) if pair else response
         retried = retry.start(call.state.method, timeout, self._pipeline.listeners)
         while True:
             try:
@@ -115,14 +123,37 @@ class _MultiCallable:
             call = self._begin(timeout, metadata)
         except LocalRejection as rejection:
             return rejection  # a Future and an iterator that raise it
+        state = call.state
+        retry, hedge = state.retry, state.hedge
+        if self._streaming or (retry is None and hedge is None):
+            return self._send(call, invoke, request, options)
+        if retry is None:
+            return self._hedged(call, request, timeout, metadata, options, False)
         future = self._send(call, invoke, request, options)
-        retry = call.state.retry
-        if retry is None or self._streaming:
-            return future
-        retried = retry.start(call.state.method, timeout, self._pipeline.listeners)
+        retried = retry.start(state.method, timeout, self._pipeline.listeners)
         return RetriedFuture(
             future, retried, partial(self._again, invoke, request, metadata, options)
         )
+
+    def _hedged(
+        self,
+        call: ClientCall,
+        request: Any,
+        timeout: float | None,
+        metadata: Any,
+        options: tuple[Any, Any, Any],
+        blocking: bool,
+    ) -> HedgedFuture:
+        """Send ``call`` as the first attempt of a hedged call (attempts are ``future()``
+        calls; ``blocking``: the caller will wait in ``result()``)."""
+        hedge = call.state.hedge
+        if hedge is None:  # the callers checked; a policy reload cannot change a state
+            raise AssertionError("a hedged call of a method without hedging")
+        future = self._inner.future
+        hedging = hedge.start(call.state.method, timeout, self._pipeline.listeners)
+        first = self._send(call, future, request, options)
+        send = partial(self._again, future, request, metadata, options)
+        return HedgedFuture(first, hedging, send, blocking)
 
     def _again(
         self,
@@ -132,8 +163,9 @@ class _MultiCallable:
         options: tuple[Any, Any, Any],
         left: float | None,
     ) -> Any:
-        """A retry's attempt of a ``future()`` call, with ``left`` seconds of the caller's
-        timeout: its future, or the :class:`LocalRejection` of an attempt refused locally."""
+        """A retry's or hedge's attempt sent with ``future()``, with ``left`` seconds of the
+        caller's timeout: its future, or the :class:`LocalRejection` of an attempt refused
+        locally."""
         try:
             call = self._begin(left, metadata)
         except LocalRejection as rejection:
@@ -194,7 +226,7 @@ class _UnaryResponse(_MultiCallable):
         compression: grpc.Compression | None = None,
     ) -> Any:
         options = (credentials, wait_for_ready, compression)
-        return self._blocking(self._inner.with_call, request, timeout, metadata, options)
+        return self._blocking(self._inner.with_call, request, timeout, metadata, options, True)
 
     def future(
         self,

@@ -22,6 +22,7 @@ from resilience._base.clock import Clock, default_clock
 from resilience.algorithms import EmaTimeout, OverloadGuard, SreBreaker, TieredLimiter
 from resilience.events import GaugeReading
 from resilience.interceptors._callers import AioPerCaller, PerCaller
+from resilience.interceptors._client_hedge import ClientHedge, hedging_budget
 from resilience.interceptors._client_retry import ClientRetry, build_client_retry
 from resilience.interceptors._guard import release
 from resilience.interceptors._server_limits import (
@@ -50,6 +51,7 @@ class MethodState:
         "bulkhead",
         "caller_source",
         "failure_codes",
+        "hedge",
         "limit_text",
         "limiter",
         "method",
@@ -78,6 +80,8 @@ class MethodState:
         self.overload: OverloadGuard | None = None
         self.retry: ClientRetry | None = None
         """In-center retries of unary calls: only for a ``read`` (idempotent) method."""
+        self.hedge: ClientHedge | None = None
+        """Hedged attempts of unary-unary calls: only for a ``read`` (idempotent) method."""
         self.bulkhead: Bulkhead | None = None
         """The method's bulkhead on this side (shared by the methods of its pattern)."""
         bulkhead = settings.bulkhead
@@ -109,6 +113,9 @@ class MethodState:
             self.timeout_streams = timeout.streams
         if settings.retry is not None and settings.read:
             self.retry = shared.get(settings.retry, build_client_retry)
+        if settings.hedging is not None and settings.read:
+            budget = shared.get(("hedging", settings.hedging), hedging_budget)
+            self.hedge = ClientHedge(settings.hedging, budget)
 
     def _build_server(self, method: str, settings: MethodSettings, shared: _Shared) -> None:
         limit = settings.rate_limit
@@ -250,9 +257,11 @@ class Registry:
                 new._states[method] = state
             kept_shared.update(
                 s
-                for s in (settings.rate_limit, settings.overload, settings.bulkhead)
+                for s in (settings.rate_limit, settings.overload, settings.bulkhead, settings.retry)
                 if s is not None
             )
+            if settings.hedging is not None:  # retry budgets too: one per settings, kept
+                kept_shared.add(("hedging", settings.hedging))
         with self._shared.lock:
             instances = self._shared.instances
             new._shared.instances = {k: v for k, v in instances.items() if k in kept_shared}

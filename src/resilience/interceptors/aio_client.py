@@ -17,6 +17,7 @@ from resilience.events import Observer
 from resilience.interceptors._aio_call_end import _local_error, _record
 from resilience.interceptors._aio_protected_channel import AioProtectedChannel
 from resilience.interceptors._bulkheads import client_ahold
+from resilience.interceptors._client_hedge import aio_hedged
 from resilience.interceptors._client_retry import aio_retried
 from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._pipeline import Rejection
@@ -89,18 +90,24 @@ class _Interceptor:
             _record(call, grpc_call)
         else:
             grpc_call.add_done_callback(partial(_record, call))
-        retry = call.state.retry
-        if retry is None or streaming or retrying:
+        state = call.state
+        if streaming or retrying or (state.retry is None and state.hedge is None):
             return grpc_call
-        retried = retry.start(call.state.method, details.timeout, pipeline.listeners)
         again = partial(self._again, continuation, details, request)
-        return await aio_retried(grpc_call, retried, again)
+        retry, hedge = state.retry, state.hedge
+        if retry is not None:
+            retried = retry.start(state.method, details.timeout, pipeline.listeners)
+            return await aio_retried(grpc_call, retried, again)
+        if hedge is not None:
+            hedging = hedge.start(state.method, details.timeout, pipeline.listeners)
+            return await aio_hedged(grpc_call, hedging, again)
+        return grpc_call
 
     async def _again(
         self, continuation: Callable[..., Any], details: Any, request: Any, left: float | None
     ) -> Any:
-        """A retry's attempt through this interceptor, with ``left`` seconds of the caller's
-        timeout (None: none); a breaker drop raises like any local rejection."""
+        """A retry's or hedge's attempt through this interceptor, with ``left`` seconds of the
+        caller's timeout (None: none); a breaker drop raises like any local rejection."""
         again = details if left is None else details._replace(timeout=left)
         return await self._intercept(continuation, again, request, False, True)
 

@@ -15,6 +15,7 @@ from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._pipeline import Rejection
 from resilience.interceptors._protected_channel import ProtectedChannel
 from resilience.interceptors._sync_call import LocalRejection, begin
+from resilience.interceptors._sync_hedge import HedgedFuture
 from resilience.interceptors._sync_retry import RetriedFuture
 from resilience.policy import Policy
 
@@ -135,20 +136,28 @@ class ClientInterceptor(
             if token is not None:
                 detach(token)
         future.add_done_callback(call.future_done)  # a unary call's runs at once: it is done
-        retry = call.state.retry
-        if retry is None or streaming or retrying:
+        state = call.state
+        if streaming or retrying or (state.retry is None and state.hedge is None):
             return future
-        retried = retry.start(call.state.method, details.timeout, self._pipeline.listeners)
-        # Blocking or .future(), the call is retried from its attempts' done callbacks: the
-        # interceptor cannot tell them apart (a blocking call's first attempt may be done
-        # when it returns, and so may a future's), and must not block a .future() caller.
-        return RetriedFuture(future, retried, partial(self._again, continuation, details, request))
+        # Blocking or .future(), the call's attempts are driven by their done callbacks: the
+        # interceptor cannot tell them apart (a blocking call's first attempt is done when it
+        # returns, and so may a future's), and must not make a .future() caller wait.
+        again = partial(self._again, continuation, details, request)
+        listeners = self._pipeline.listeners
+        retry, hedge = state.retry, state.hedge
+        if retry is not None:
+            retried = retry.start(state.method, details.timeout, listeners)
+            return RetriedFuture(future, retried, again)
+        if hedge is not None:
+            hedging = hedge.start(state.method, details.timeout, listeners)
+            return HedgedFuture(future, hedging, again, blocking=False)
+        return future
 
     def _again(
         self, continuation: Callable[..., Any], details: Any, request: Any, left: float | None
     ) -> Any:
-        """A retry's attempt through this interceptor, with ``left`` seconds of the caller's
-        timeout (None: none)."""
+        """A retry's or hedge's attempt through this interceptor, with ``left`` seconds of the
+        caller's timeout (None: none)."""
         again = details if left is None else _with_timeout(details, left)
         return self.intercept_unary_unary(continuation, again, request, False, True)
 

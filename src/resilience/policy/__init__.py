@@ -12,6 +12,7 @@ from __future__ import annotations
 from resilience.policy._bulkhead import BulkheadSettings
 from resilience.policy._chaos import ChaosSettings, RecordSettings
 from resilience.policy._core import Policy
+from resilience.policy._hedging import HedgingSettings
 from resilience.policy._profiling import ProfilingSettings
 from resilience.policy._retry import RetrySettings
 from resilience.policy._schema import MethodSettings
@@ -27,6 +28,7 @@ __all__ = [
     "BreakerSettings",
     "BulkheadSettings",
     "ChaosSettings",
+    "HedgingSettings",
     "MethodSettings",
     "OverloadSettings",
     "Policy",

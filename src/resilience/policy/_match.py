@@ -20,7 +20,13 @@ from typing import Any
 
 from resilience._base.limits import shown
 from resilience._base.patterns import PATTERN_HELP, split_pattern
-from resilience.policy._schema import SCALARS, SECTIONS, MethodSettings, SectionSpec
+from resilience.policy._schema import (
+    ONE_OF_RETRY_OR_HEDGING,
+    SCALARS,
+    SECTIONS,
+    MethodSettings,
+    SectionSpec,
+)
 from resilience.policy._values import SettingError, check_keys, convert
 
 METHOD_KEYS: frozenset[str] = frozenset(SECTIONS) | frozenset(SCALARS)
@@ -102,6 +108,9 @@ def resolve(
                 plain[key] = value
     if default_store is not None and "store" not in keys["rate_limit"]:
         keys["rate_limit"]["store"] = default_store
+    if switches["retry"] and switches["hedging"]:
+        where = f"retry from {declared['retry']!r}, hedging from {declared['hedging']!r}"
+        raise SettingError(f"{path}.hedging", f"{ONE_OF_RETRY_OR_HEDGING} ({where})")
     sections: dict[str, Any] = {}
     for name, spec in SECTIONS.items():
         sections[name] = (

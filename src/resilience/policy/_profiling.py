@@ -33,14 +33,8 @@ from resilience.policy._values import (
     duration,
     integer,
     number,
+    optional,
 )
-
-
-def _optional(converter: Converter[Any]) -> Converter[Any]:
-    def to_optional(raw: object) -> Any:
-        return None if raw is None else converter(raw)
-
-    return to_optional
 
 
 def _text(raw: object) -> str:
@@ -73,21 +67,21 @@ _FIELDS: dict[str, Converter[Any]] = {
     "check_interval": duration(gt=0, le=60),
     "enter_after": duration(ge=0, le=MAX_SECONDS),
     "exit_after": duration(ge=0, le=MAX_SECONDS),
-    "cpu_enter": _optional(number(gt=0, le=1)),
-    "cpu_exit": _optional(number(ge=0, le=1)),
-    "inflight_enter": _optional(integer(ge=1, le=1_000_000)),
-    "inflight_exit": _optional(integer(ge=0, le=1_000_000)),
-    "latency_method": _optional(_text),
-    "latency_enter": _optional(duration(gt=0, le=MAX_SECONDS)),
-    "latency_exit": _optional(duration(ge=0, le=MAX_SECONDS)),
-    "heap_rss_bytes": _optional(_bytes),
-    "heap_traced_bytes": _optional(_bytes),
+    "cpu_enter": optional(number(gt=0, le=1)),
+    "cpu_exit": optional(number(ge=0, le=1)),
+    "inflight_enter": optional(integer(ge=1, le=1_000_000)),
+    "inflight_exit": optional(integer(ge=0, le=1_000_000)),
+    "latency_method": optional(_text),
+    "latency_enter": optional(duration(gt=0, le=MAX_SECONDS)),
+    "latency_exit": optional(duration(ge=0, le=MAX_SECONDS)),
+    "heap_rss_bytes": optional(_bytes),
+    "heap_traced_bytes": optional(_bytes),
     "heap_seconds": duration(ge=0, le=MAX_SECONDS),
     "heap_interval": duration(ge=0, le=MAX_SECONDS),
     "max_files": integer(ge=1, le=MAX_PROFILE_FILES),
     "max_bytes": _bytes,
     "max_stacks": integer(ge=1, le=MAX_PROFILE_STACKS),
-    "push_url": _optional(_url),
+    "push_url": optional(_url),
     "app_name": _text,
 }
 

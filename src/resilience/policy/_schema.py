@@ -16,6 +16,7 @@ import grpc
 
 from resilience._base.limits import shown
 from resilience.policy._bulkhead import BULKHEAD_FIELDS, BulkheadSettings
+from resilience.policy._hedging import HEDGING_FIELDS, HedgingSettings
 from resilience.policy._retry import RETRY_FIELDS, RetrySettings
 from resilience.policy._sections import (
     BREAKER_FIELDS,
@@ -63,6 +64,7 @@ SECTIONS: dict[str, SectionSpec] = {
     ),
     "overload": SectionSpec(OverloadSettings, OVERLOAD_FIELDS, on_by_default=False),
     "retry": SectionSpec(RetrySettings, RETRY_FIELDS, on_by_default=False),
+    "hedging": SectionSpec(HedgingSettings, HEDGING_FIELDS, on_by_default=False),
     "bulkhead": SectionSpec(
         BulkheadSettings, BULKHEAD_FIELDS, on_by_default=False, required=("max_concurrent",)
     ),
@@ -77,6 +79,12 @@ SCALARS: dict[str, Converter[Any]] = {
     "propagate": boolean,
 }
 """Plain keys of a method's settings: the most specific pattern that gives one wins."""
+
+
+ONE_OF_RETRY_OR_HEDGING = (
+    "a method may have retry or hedging, not both (each sends extra attempts, on its own "
+    "rule); turn one off (retry = false or hedging = false) where the other is on"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +104,7 @@ class MethodSettings:
     rate_limit: RateLimitSettings | None = None
     overload: OverloadSettings | None = None
     retry: RetrySettings | None = None
+    hedging: HedgingSettings | None = None
     bulkhead: BulkheadSettings | None = None
     tier: int = 2
     read: bool = False
@@ -110,3 +119,5 @@ class MethodSettings:
                     name, f"must be a {spec.cls.__name__} or None, got {shown(value)}"
                 )
         normalize(self, "", SCALARS)
+        if self.retry is not None and self.hedging is not None:
+            raise SettingError("hedging", ONE_OF_RETRY_OR_HEDGING)

@@ -156,6 +156,15 @@ def integer(*, ge: int | None = None, le: int | None = None) -> Converter[int]:
     return to_integer
 
 
+def optional(converter: Converter[T]) -> Converter[T | None]:
+    """``converter``, or None for an unset key (None)."""
+
+    def to_optional(raw: object) -> T | None:
+        return None if raw is None else converter(raw)
+
+    return to_optional
+
+
 def boolean(raw: object) -> bool:
     """Exactly ``True`` or ``False`` (no strings, no numbers)."""
     if not isinstance(raw, bool):
