@@ -3,9 +3,10 @@
 Three measurements, each against its reference in the same run:
 
 1. ``overhead``: median nanoseconds of ``pipe.call(noop)`` through breaker + rate limit +
-   EMA timeout (with the default observers and with none), the same three algorithms called
-   by hand (the floor: what any wrapper must at least cost), and pybreaker's
-   ``CircuitBreaker.call(noop)``; rounds interleaved, ratios to pybreaker.
+   EMA timeout (with the default observers and with none, and behind ``Fallback`` and
+   ``Retry(3)``), the same three algorithms called by hand (the floor: what any wrapper must
+   at least cost), and pybreaker's ``CircuitBreaker.call(noop)``; rounds interleaved, CPU
+   time, ratios to pybreaker.
 2. ``storm``: a dependency failing every call under a steady load, driven on a ManualClock:
    attempts it receives per call offered, with ``Retry(3)`` and a 20% budget against the same
    retry with no budget to speak of.
@@ -38,7 +39,16 @@ from typing import Any
 import pybreaker
 
 from resilience.algorithms import EmaTimeout, SlidingWindowLimiter, SreBreaker
-from resilience.pipeline import Breaker, Hedge, Pipeline, RateLimit, Retry, RetryBudget, Timeout
+from resilience.pipeline import (
+    Breaker,
+    Fallback,
+    Hedge,
+    Pipeline,
+    RateLimit,
+    Retry,
+    RetryBudget,
+    Timeout,
+)
 from resilience.pipeline.testing import VirtualTime
 from resilience.testing import ManualClock
 
@@ -62,6 +72,9 @@ def overhead(rounds: int, number: int) -> dict[str, Any]:
 
     observed = Pipeline(stages(), name="noop")
     quiet = Pipeline(stages(), name="noop", observers=[])
+    wrapped = Pipeline(
+        [Fallback(None), Retry(3), *stages()], name="noop", observers=[], idempotent=True
+    )
     breaker, limiter, ema = SreBreaker(), SlidingWindowLimiter(10**9, window=3600.0), EmaTimeout()
     clock = time.monotonic
 
@@ -80,6 +93,7 @@ def overhead(rounds: int, number: int) -> dict[str, Any]:
         "algorithms by hand (breaker + limit + EMA timeout)": by_hand,
         "pipe.call(noop), no observers": lambda: quiet.call(noop),
         "pipe.call(noop), default observers": lambda: observed.call(noop),
+        "pipe.call(noop) behind Fallback + Retry(3), no observers": lambda: wrapped.call(noop),
     }
     timers = {name: timeit.Timer(fn, timer=time.thread_time) for name, fn in variants.items()}
     samples: dict[str, list[float]] = {name: [] for name in variants}
