@@ -84,7 +84,7 @@ def compile_run(stages: tuple[Stage, ...], fasts: Sequence[Fast], env: Env) -> R
     """The run function of ``stages`` (whose :class:`Fast` forms are ``fasts``) in the
     pipeline of ``env``: what each call does is bound once here, as the closure's variables
     (the ``env`` argument of a call is that same ``env``)."""
-    bounds = [f.timeout for f in fasts if isinstance(f.timeout, float)]
+    bounds = [f.timeout for f in fasts if isinstance(f.timeout, (int, float))]
     fixed = min(bounds) if bounds else None
     deciders = tuple(f.decide for f in fasts if f.decide is not None)
     positions = tuple(i for i, f in enumerate(fasts) if f.decide is not None)
