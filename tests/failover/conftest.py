@@ -45,11 +45,20 @@ class Client(Protocol):
 
 class SyncClient:
     def __init__(
-        self, local: str, remote: str, *, local_policy: Policy | None = None, **options: Any
+        self,
+        local: str,
+        remote: str,
+        *,
+        local_policy: Policy | None = None,
+        protected: bool = False,
+        **options: Any,
     ) -> None:
-        """``local_policy``: put a ClientInterceptor with that policy on the local channel."""
+        """``local_policy``: put a ClientInterceptor with that policy on the local channel
+        (``protected``: with ``protect()`` instead of ``grpc.intercept_channel``)."""
         local_channel = grpc.insecure_channel(local)
-        if local_policy is not None:
+        if local_policy is not None and protected:
+            local_channel = ClientInterceptor(local_policy).protect(local_channel)
+        elif local_policy is not None:
             local_channel = grpc.intercept_channel(local_channel, ClientInterceptor(local_policy))
         self.channel = DualCenterChannel(local_channel, grpc.insecure_channel(remote), **options)
 
@@ -96,13 +105,22 @@ class AioClient:
     """The same interface over AioDualCenterChannel, on an event loop of its own."""
 
     def __init__(
-        self, local: str, remote: str, *, local_policy: Policy | None = None, **options: Any
+        self,
+        local: str,
+        remote: str,
+        *,
+        local_policy: Policy | None = None,
+        protected: bool = False,
+        **options: Any,
     ) -> None:
         self._loop = asyncio.new_event_loop()
-        interceptors = [] if local_policy is None else [*AioClientInterceptor(local_policy)]
+        interceptor = None if local_policy is None else AioClientInterceptor(local_policy)
+        interceptors = [] if interceptor is None or protected else [*interceptor]
 
         async def open_channel() -> AioDualCenterChannel:
             local_channel = grpc.aio.insecure_channel(local, interceptors=interceptors)
+            if interceptor is not None and protected:
+                local_channel = interceptor.protect(local_channel)
             return AioDualCenterChannel(local_channel, grpc.aio.insecure_channel(remote), **options)
 
         self.channel = self._loop.run_until_complete(open_channel())
