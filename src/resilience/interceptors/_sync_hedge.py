@@ -47,6 +47,7 @@ class HedgedFuture(AttemptsFuture):
         self._blocking = blocking
         self._in_flight: dict[Any, int] = {first: 1}
         self._due: float | None = None
+        self._sending = 0  # hedges being sent: not in flight yet, but coming
         self._timer: threading.Timer | None = None
         self._wake = threading.Condition(self._lock)
         first.add_done_callback(self._attempt_done)  # may run at once: the first is over
@@ -79,8 +80,11 @@ class HedgedFuture(AttemptsFuture):
         return leftovers
 
     def _idle(self) -> bool:
-        """Under the lock: nothing in flight and no hedge to come (the last failure decides)."""
-        return not self._in_flight and (self._due is None or not self._hedging.can_send())
+        """Under the lock: nothing in flight, nothing being sent and no hedge to come (the last
+        failure decides)."""
+        if self._in_flight or self._sending:
+            return False
+        return self._due is None or not self._hedging.can_send()
 
     def _attempt_done(self, attempt: Any) -> None:
         """An attempt ended: OK wins; a fatal failure ends the call; a non-fatal one makes the
@@ -118,7 +122,8 @@ class HedgedFuture(AttemptsFuture):
                 return
             sending = self._hedging.may_send()
             number = self._hedging.sent
-            idle = not sending and not self._in_flight
+            self._sending += sending
+            idle = not sending and self._idle()
         if idle:
             self._end()
         if not sending:
@@ -128,12 +133,14 @@ class HedgedFuture(AttemptsFuture):
         except Exception as exc:  # never sent (say, the channel was closed)
             report("client hedge sending", exc)
             with self._lock:
+                self._sending -= 1
                 self._hedging.stopped = True
-                idle = not self._in_flight
+                idle = self._idle()
             if idle:
                 self._end()
             return
         with self._lock:
+            self._sending -= 1
             ended = self._ended.is_set()
             if not ended:
                 self._in_flight[attempt] = number
