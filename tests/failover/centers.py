@@ -41,6 +41,7 @@ class Behavior:
 
     ``fail_every``: fail the Nth, 2Nth, ... call (1 = every call, 0 = none), with ``fail_code``.
     ``delay``: seconds before answering. ``fail_after_first``: streams fail after one message.
+    ``gate``: when set, a call answers only once the test sets the event (or the call ends).
     """
 
     name: str
@@ -49,6 +50,7 @@ class Behavior:
     delay: float = 0.0
     stream_items: int = 3
     fail_after_first: bool = False
+    gate: threading.Event | None = None
     calls: int = 0
     received: list[Received] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -64,6 +66,9 @@ class Behavior:
             end = time.monotonic() + self.delay
             while context.is_active() and time.monotonic() < end:
                 time.sleep(0.005)
+        gate = self.gate
+        while gate is not None and context.is_active() and not gate.wait(0.005):
+            pass
         return self.fail_every > 0 and number % self.fail_every == 0
 
     def of(self, method: str) -> list[Received]:

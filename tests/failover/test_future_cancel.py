@@ -88,6 +88,57 @@ def test_cancelling_the_remote_attempt(
     assert (channel.stats().admitted, channel.stats().failed) == (3, 0)
 
 
+class _HoldStart(grpc.UnaryUnaryClientInterceptor, grpc.StreamUnaryClientInterceptor):
+    """On the remote channel: starts each attempt, then holds the failover thread (before the
+    channel's future learns of the remote attempt) until the test releases it."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.started: list[Any] = []
+
+    def _hold(self, continuation: Any, details: Any, request: Any) -> Any:
+        call = continuation(details, request)
+        self.started.append(call)
+        self.release.wait(30)
+        return call
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return self._hold(continuation, details, request)
+
+    def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return self._hold(continuation, details, requests)
+
+
+FUTURES = {name: STARTS[name] for name in ("unary future", "stream-unary future")}
+
+
+@pytest.mark.parametrize("start", FUTURES.values(), ids=FUTURES.keys())
+def test_cancelling_while_the_remote_attempt_starts(centers: Centers, start: Start) -> None:
+    """cancel() after the remote attempt reached its server but before the future switched to
+    it (a loaded host parks the failover thread there) cancels: the future is not done yet."""
+    centers.local.fail_every = 1
+    gate = centers.local.gate = threading.Event()  # the local attempt fails after future()
+    centers.remote.delay = 30.0  # returned, so the failover runs on gRPC's thread, not the test's
+    hold = _HoldStart()
+    remote = grpc.intercept_channel(grpc.insecure_channel(centers.remote_address), hold)
+    window = AdaptiveRetryWindow(initial=100, clock=ManualClock())
+    local = grpc.insecure_channel(centers.local_address)
+    with DualCenterChannel(local, remote, policy=READS, window=window) as channel:
+        try:
+            call = start(channel)
+            assert wait_until(functools.partial(_has, centers.local.received, 1))
+            gate.set()
+            assert wait_until(functools.partial(_has, centers.remote.received, 1))
+            _assert_cancelled_at_once(call)
+        finally:
+            gate.set()
+            hold.release.set()
+        # the failover thread, released, finds the cancel and ends the remote attempt
+        assert wait_until(lambda: channel.stats().succeeded == 1)
+        assert hold.started[0].cancelled()
+        assert (channel.stats().admitted, channel.stats().failed) == (1, 0)
+
+
 def _drain(call: Iterator[Any]) -> Iterator[Any]:
     try:
         yield from call

@@ -15,6 +15,9 @@ import grpc
 
 from resilience.failover._calls import FailOver, Finish, _CallFuture, _run
 
+_CANCELLED_DETAILS = "Locally cancelled by application!"
+"""What gRPC's own calls report as details after ``cancel()``."""
+
 
 def _error_of(future: Any) -> BaseException | None:
     if future.cancelled():
@@ -35,22 +38,22 @@ class FailoverFuture(_CallFuture):
         self._finish = finish
         self._release = release
         self._settled = False
-        self._cancel_requested = False
         self._cancelled = False
         self._done_callbacks: list[Callable[[Any], None]] = []
         self._rpc_callbacks: list[Callable[[], None]] = []
         local.add_done_callback(self._local_done)
 
     def _local_done(self, local: Any) -> None:
-        error = None if self._cancel_requested else _error_of(local)
+        error = None if self._cancelled else _error_of(local)
         remote = None if error is None else self._fail_over(error)
         if remote is None:
             self._settle()
             return
         with self._condition:
-            self._call = remote
-            cancel = self._cancel_requested  # cancel() came as the remote attempt started
-        if cancel:
+            cancelled = self._cancelled  # cancel() came as the remote attempt started
+            if not cancelled:
+                self._call = remote
+        if cancelled:
             remote.cancel()
         remote.add_done_callback(self._remote_done)
 
@@ -59,21 +62,26 @@ class FailoverFuture(_CallFuture):
         self._finish(error)
         self._settle()
 
-    def _settle(self, *, cancelled: bool = False) -> None:
-        """End the future once: by the answering attempt's end, or at once by ``cancel()``."""
+    def _settle(self, *, cancelled: bool = False) -> bool:
+        """End the future once: by the answering attempt's end, or at once by ``cancel()``
+        (which then cancels the attempt it finds). False when it had already ended."""
         with self._condition:
             if self._settled:
-                return
+                return False
             self._settled = True
             self._cancelled = cancelled
+            call = self._call
             self._condition.notify_all()
             callbacks, self._done_callbacks = self._done_callbacks, []
             rpc_callbacks, self._rpc_callbacks = self._rpc_callbacks, []
+        if cancelled:
+            call.cancel()
         self._release()
         for callback in rpc_callbacks:
             _run(callback)
         for done_callback in callbacks:
             _run(done_callback, self)
+        return True
 
     def _wait(self, timeout: float | None, *, outcome: bool = False) -> Any:
         """The attempt that answers; ``outcome``: raise FutureCancelledError if cancelled."""
@@ -87,20 +95,11 @@ class FailoverFuture(_CallFuture):
     # -- grpc.Future -----------------------------------------------------------------------
 
     def cancel(self) -> bool:
-        """Cancel the attempt in flight. Once True, the future is cancelled and done at once,
-        ``result()`` raises ``grpc.FutureCancelledError`` and the done callbacks have run."""
-        with self._condition:
-            if self._settled:
-                return False
-            self._cancel_requested = True
-            call = self._call
-        if not call.cancel():
-            with self._condition:
-                if self._settled or self._call is call:
-                    return False  # the attempt had ended: its outcome stands
-            # the local attempt failed over meanwhile; _local_done cancels the remote one
-        self._settle(cancelled=True)
-        return True
+        """Cancel the call unless the future is done. Once True, the future is cancelled and
+        done at once, ``result()`` raises ``grpc.FutureCancelledError`` and the done callbacks
+        have run. It cancels the attempt in flight, also while the local attempt is failing
+        over: a remote attempt still starting is cancelled as the future switches to it."""
+        return self._settle(cancelled=True)
 
     def cancelled(self) -> bool:
         with self._condition:
@@ -154,8 +153,12 @@ class FailoverFuture(_CallFuture):
         return self._wait(None).trailing_metadata()
 
     def code(self) -> grpc.StatusCode:
-        code: grpc.StatusCode = self._wait(None).code()
+        """CANCELLED once ``cancel()`` returned True, else the answering attempt's code."""
+        call = self._wait(None)
+        code: grpc.StatusCode = grpc.StatusCode.CANCELLED if self._cancelled else call.code()
         return code
 
     def details(self) -> str:
-        return str(self._wait(None).details())
+        """gRPC's text for a local cancellation once cancelled, else the attempt's details."""
+        call = self._wait(None)
+        return _CANCELLED_DETAILS if self._cancelled else str(call.details())
