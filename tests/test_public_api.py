@@ -66,9 +66,10 @@ SURFACE: dict[str, set[str]] = {
         "RetryBudget", "Stage", "SyncStage", "Timeout", "time_left",
     },
     "resilience.policy": {
-        "BreakerSettings", "BulkheadSettings", "ChaosSettings", "HedgingSettings", "MethodSettings",
-        "OverloadSettings", "Policy", "PolicyWatcher", "ProfilingSettings", "RateLimitSettings",
-        "RecordSettings", "RetrySettings", "TimeoutSettings",
+        "BreakerSettings", "BulkheadSettings", "ChaosSettings", "FallbackSettings",
+        "HedgingSettings", "MethodSettings", "OverloadSettings", "Policy", "PolicyWatcher",
+        "ProfilingSettings", "RateLimitSettings", "RecordSettings", "RetrySettings",
+        "TimeoutSettings",
     },
     "resilience.profiling": {
         "PROFILE", "ProfileBuilder", "ProfileStore", "Profiler", "ReadProfile", "Sample",

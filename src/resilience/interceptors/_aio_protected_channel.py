@@ -26,11 +26,13 @@ from resilience.chaos import Fault
 from resilience.chaos._apply import aio_delay_fault
 from resilience.interceptors._aio_call_end import _local_error, _record
 from resilience.interceptors._aio_deferred import DeferredCall
+from resilience.interceptors._answered import AioAnswered
 from resilience.interceptors._bulkheads import client_ahold
 from resilience.interceptors._client_hedge import aio_hedged
 from resilience.interceptors._client_pipeline import ClientCall
 from resilience.interceptors._client_retry import aio_retried
 from resilience.interceptors._facade import ClientFacade
+from resilience.interceptors._fallbacks import arespond
 from resilience.interceptors._pipeline import Rejection
 
 _CANCELLED = grpc.StatusCode.CANCELLED
@@ -40,9 +42,12 @@ _Metadata = grpc.aio.Metadata
 class _MultiCallable:
     """One method of the protected aio channel, any shape."""
 
-    __slots__ = ("_inner", "_method", "_owner", "_pipeline", "_streaming")
+    __slots__ = ("_deserializer", "_inner", "_method", "_owner", "_pipeline", "_streaming")
 
-    def __init__(self, inner: Any, method: str, owner: ClientFacade, streaming: bool):
+    def __init__(
+        self, inner: Any, method: str, owner: ClientFacade, streaming: bool, de: Deserializer
+    ):
+        self._deserializer = de  # for a fallback's empty response
         self._inner = inner
         self._method = method
         self._owner = owner  # keeps the owner's gauges registered while the stub lives
@@ -67,10 +72,11 @@ class _MultiCallable:
                 return DeferredCall(self._faulted(fault, request, timeout, metadata, options))
         call = pipeline.start(self._method, timeout, metadata, self._streaming)
         if isinstance(call, Rejection):
-            return DeferredCall(_refused(call))
+            return DeferredCall(self._refused(call, request))
         state = call.state
         if state.bulkhead is None and (
-            self._streaming or (state.retry is None and state.hedge is None)
+            self._streaming
+            or (state.retry is None and state.hedge is None and state.settings.fallback is None)
         ):
             return self._send(call, request, options)
         return DeferredCall(self._held(call, request, timeout, metadata, options))
@@ -86,21 +92,28 @@ class _MultiCallable:
         """Send ``call`` (see :meth:`_placed`); a read method's unary call with a ``retry``
         section is retried (see :func:`aio_retried`), one with a ``hedging`` section hedged
         (see :func:`aio_hedged`), and the call of the attempt that decided it is the
-        caller's."""
-        first = await self._placed(call, request, options)
+        caller's; a unary-unary call's failure (a local refusal included) may be answered by
+        the policy's ``fallback`` (:meth:`_answered`)."""
         state = call.state
-        if self._streaming:
-            return first
-        again = partial(self._again, request, metadata, options)
-        listeners = self._pipeline.listeners
-        if state.retry is not None:
-            return await aio_retried(
-                first, state.retry.start(state.method, timeout, listeners), again
-            )
-        if state.hedge is not None:
-            return await aio_hedged(
-                first, state.hedge.start(state.method, timeout, listeners), again
-            )
+        try:
+            first = await self._placed(call, request, options)
+            if self._streaming:
+                return first
+            again = partial(self._again, request, metadata, options)
+            listeners = self._pipeline.listeners
+            if state.retry is not None:
+                first = await aio_retried(
+                    first, state.retry.start(state.method, timeout, listeners), again
+                )
+            elif state.hedge is not None:
+                first = await aio_hedged(
+                    first, state.hedge.start(state.method, timeout, listeners), again
+                )
+            if state.settings.fallback is None:
+                return first
+            await first  # its failure may be answered by the policy's fallback
+        except grpc.aio.AioRpcError as error:
+            return await self._answered(error, request)
         return first
 
     async def _placed(self, call: ClientCall, request: Any, options: Any) -> Any:
@@ -111,6 +124,27 @@ class _MultiCallable:
             if rejection is not None:
                 raise _local_error(rejection)
         return self._send(call, request, options)
+
+    async def _refused(self, rejection: Rejection, request: Any) -> Any:
+        """A call refused locally: its error raised, or the policy's fallback's answer."""
+        return await self._answered(_local_error(rejection), request)
+
+    async def _answered(self, error: grpc.aio.AioRpcError, request: Any) -> Any:
+        """An :class:`AioAnswered` call with the fallback's response to a unary-unary call
+        that failed with ``error`` (the empty message from the method's deserializer, or a
+        registered function's answer), or ``error`` raised again (see :mod:`._fallbacks`)."""
+        owner = self._owner
+        code = error.code()
+        answer = None
+        if not self._streaming:
+            trailing = error.trailing_metadata()
+            answer = owner._answer(self._method, code, trailing, self._deserializer)
+        if answer is None:
+            raise error
+        answered, response = await arespond(answer, request, error, code, owner._fallback_observers)
+        if not answered:
+            raise error
+        return AioAnswered(response, error)
 
     async def _again(
         self, request: Any, metadata: Any, options: tuple[Any, Any, Any], left: float | None
@@ -161,15 +195,11 @@ class _MultiCallable:
         pipeline = self._pipeline
         rejection = pipeline.fault_rejection(self._method, fault)
         if rejection is not None:
-            raise _local_error(rejection)
+            return await self._refused(rejection, request)
         call = pipeline.start(self._method, timeout, metadata, self._streaming)
         if isinstance(call, Rejection):
-            raise _local_error(call)
+            return await self._refused(call, request)
         return await self._held(call, request, timeout, metadata, options)
-
-
-async def _refused(rejection: Rejection) -> Any:
-    raise _local_error(rejection)
 
 
 if TYPE_CHECKING:
@@ -233,7 +263,7 @@ class AioProtectedChannel(ShapeFactories, grpc.aio.Channel):
         extra = {"_registered_method": True} if registered else {}
         inner = getattr(self._channel, shape)(method, ser, de, **extra)
         kind, streaming = _KINDS[shape]
-        return kind(inner, method, self._owner, streaming)
+        return kind(inner, method, self._owner, streaming, de)
 
     async def close(self, grace: float | None = None) -> None:
         await self._channel.close(grace)

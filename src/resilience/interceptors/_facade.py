@@ -4,14 +4,22 @@ call handling differs between sync and aio; this half is written once per side."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import grpc
 
 from resilience._base.clock import Clock
-from resilience.events import GaugeReading, Observer, ServerHook, register_gauge_source
+from resilience.events import GaugeReading, Observer, ServerHook, hearing, register_gauge_source
 from resilience.interceptors._client_pipeline import ClientPipeline
+from resilience.interceptors._fallbacks import (
+    Answer,
+    Deserializer,
+    FallbackFunction,
+    Fallbacks,
+    plan,
+)
+from resilience.interceptors._pipeline import state_of
 from resilience.interceptors._protected_server import protect_handlers
 from resilience.interceptors._server_common import HandlerCache
 from resilience.interceptors._server_pipeline import ServerPipeline
@@ -24,14 +32,33 @@ if TYPE_CHECKING:
 class ClientFacade:
     """The policy-facing half of :class:`ClientInterceptor` and :class:`AioClientInterceptor`."""
 
-    def __init__(self, policy: Policy | None, observers: Sequence[Observer] | None, clock: Clock):
+    def __init__(
+        self,
+        policy: Policy | None,
+        observers: Sequence[Observer] | None,
+        clock: Clock,
+        fallbacks: Mapping[str, FallbackFunction] | None = None,
+    ):
+        self._fallbacks = Fallbacks(fallbacks)
         self._pipeline = ClientPipeline(policy, observers, clock)
+        self._fallback_observers = hearing(self._pipeline.observers, "client", "events")
         register_gauge_source(self)  # polled (weakly held) when metrics are collected
 
     @property
     def policy(self) -> Policy:
         """The policy in force."""
         return self._pipeline.policy
+
+    def _answer(
+        self, method: str, code: grpc.StatusCode, trailing: Any, deserializer: Deserializer
+    ) -> Answer | None:
+        """How a unary-unary call to ``method`` that ended with ``code`` is answered by the
+        policy's ``fallback`` section, or None to raise its error (see :func:`._fallbacks.plan`;
+        ``deserializer`` is ``NO_DESERIALIZER`` where the channel does not know it)."""
+        state = state_of(self._pipeline.registry, method)
+        if state.settings.fallback is None:
+            return None
+        return plan(self._fallbacks, state, code, trailing, deserializer)
 
     def update_policy(self, policy: Policy) -> None:
         """Swap in ``policy`` atomically; calls in flight finish under the old one, and each

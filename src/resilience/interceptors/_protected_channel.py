@@ -20,8 +20,10 @@ import grpc
 from opentelemetry.context import attach, detach
 
 from resilience._base.channels import Deserializer, Serializer, ShapeFactories
+from resilience.interceptors._answered import Answered
 from resilience.interceptors._client_pipeline import ClientCall
 from resilience.interceptors._facade import ClientFacade
+from resilience.interceptors._fallbacks import respond
 from resilience.interceptors._pipeline import Rejection
 from resilience.interceptors._sync_call import LocalRejection, begin, held
 from resilience.interceptors._sync_hedge import HedgedFuture
@@ -36,14 +38,17 @@ class _MultiCallable:
     """One method of the protected channel, any shape: the wrapped multi-callable and the
     owner's pipeline. ``_streaming``: the request or the response is a stream."""
 
-    __slots__ = ("_inner", "_method", "_owner", "_pipeline")
+    __slots__ = ("_deserializer", "_inner", "_method", "_owner", "_pipeline")
     _streaming = False
 
-    def __init__(self, inner: Any, method: str, owner: ClientFacade) -> None:
+    def __init__(
+        self, inner: Any, method: str, owner: ClientFacade, deserializer: Deserializer = None
+    ) -> None:
         self._inner = inner
         self._method = method
         self._owner = owner  # keeps the owner's gauges registered while the stub lives
         self._pipeline = owner._pipeline
+        self._deserializer = deserializer  # for a fallback's empty response
 
     def _begin(self, timeout: float | None, metadata: Any) -> ClientCall:
         pipeline = self._pipeline
@@ -66,27 +71,30 @@ class _MultiCallable:
     ) -> Any:
         """A call that returns when it ended (``__call__``, or ``with_call`` with ``pair``);
         a read method's unary call with a ``retry`` section is retried here, the backoff
-        waited in the caller's thread (a retry refused locally raises its
-        :class:`LocalRejection`); one with a ``hedging`` section is sent as futures, the
-        caller's thread sending the hedges as they fall due."""
-        call = self._begin(timeout, metadata)
-        retry = call.state.retry
-        if self._streaming or (retry is None and call.state.hedge is None):
-            return self._complete(call, invoke, request, options)
-        if retry is None:
-            hedged = self._hedged(call, request, timeout, metadata, options, True)
-            response = hedged.result()
-            return (response, hedged) if pair else response
-        retried = retry.start(call.state.method, timeout, self._pipeline.listeners)
-        while True:
-            try:
+        waited in the caller's thread; one with a ``hedging`` section is sent as futures, the
+        caller's thread sending the hedges as they fall due. A unary-unary call that failed
+        in the end (a local refusal included) may be answered by the policy's ``fallback``."""
+        try:
+            call = self._begin(timeout, metadata)
+            retry = call.state.retry
+            if self._streaming or (retry is None and call.state.hedge is None):
                 return self._complete(call, invoke, request, options)
-            except grpc.RpcError as error:
-                wait = retried.delay(_code(error), _trailing(error))
-                if wait is None:
-                    raise
-            _sleep(wait)
-            call = self._begin(retried.left(), metadata)
+            if retry is None:
+                hedged = self._hedged(call, request, timeout, metadata, options, True)
+                response = hedged.result()
+                return (response, hedged) if pair else response
+            retried = retry.start(call.state.method, timeout, self._pipeline.listeners)
+            while True:
+                try:
+                    return self._complete(call, invoke, request, options)
+                except grpc.RpcError as error:
+                    wait = retried.delay(_code(error), _trailing(error))
+                    if wait is None:
+                        raise
+                _sleep(wait)
+                call = self._begin(retried.left(), metadata)
+        except grpc.RpcError as error:  # a LocalRejection too
+            return self._fallen_back(request, error, pair)
 
     def _complete(
         self, call: ClientCall, invoke: Callable[..., Any], request: Any, options: Any
@@ -107,6 +115,22 @@ class _MultiCallable:
                 detach(token)
         call.end(_OK)  # gRPC returns only what ended OK (it raises any other status)
         return result
+
+    def _fallen_back(self, request: Any, error: Any, paired: bool) -> Any:
+        """The fallback's answer to a call that raised ``error`` (``(response, call)`` when
+        ``paired``), or ``error`` raised again (see :mod:`._fallbacks`)."""
+        code = _code(error)
+        answer = None
+        if not self._streaming:
+            trailing = error.trailing_metadata()
+            answer = self._owner._answer(self._method, code, trailing, self._deserializer)
+        if answer is None:
+            raise error
+        owner = self._owner
+        answered, response = respond(answer, request, error, code, owner._fallback_observers)
+        if not answered:
+            raise error
+        return (response, Answered(response, error)) if paired else response
 
     def _started(
         self,
@@ -320,7 +344,7 @@ class ProtectedChannel(ShapeFactories, grpc.Channel):
     ) -> Any:
         extra = {"_registered_method": True} if registered else {}
         inner = getattr(self._channel, shape)(method, ser, de, **extra)
-        return _KINDS[shape](inner, method, self._owner)
+        return _KINDS[shape](inner, method, self._owner, de)
 
     def subscribe(self, callback: Callable[..., Any], try_to_connect: bool = False) -> None:
         self._channel.subscribe(callback, try_to_connect)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, overload
 
@@ -20,6 +20,7 @@ from resilience.interceptors._bulkheads import client_ahold
 from resilience.interceptors._client_hedge import aio_hedged
 from resilience.interceptors._client_retry import aio_retried
 from resilience.interceptors._facade import ClientFacade
+from resilience.interceptors._fallbacks import NO_DESERIALIZER, FallbackFunction, arespond
 from resilience.interceptors._pipeline import Rejection
 from resilience.policy import Policy
 
@@ -58,14 +59,14 @@ class _Interceptor:
                 await aio_delay_fault(fault)
                 rejection = pipeline.fault_rejection(details.method, fault)
                 if rejection is not None:
-                    raise _local_error(rejection)
+                    return await self._refused(rejection, details, request, streaming or retrying)
         call = pipeline.start(details.method, details.timeout, details.metadata, streaming)
         if isinstance(call, Rejection):
-            raise _local_error(call)
+            return await self._refused(call, details, request, streaming or retrying)
         if call.state.bulkhead is not None:  # a place first, awaited (see _bulkheads)
             rejection = await client_ahold(call)
             if rejection is not None:
-                raise _local_error(rejection)
+                return await self._refused(rejection, details, request, streaming or retrying)
         metadata = call.metadata
         if metadata is not None and not isinstance(metadata, _Metadata):
             metadata = _Metadata(*metadata)
@@ -91,17 +92,60 @@ class _Interceptor:
         else:
             grpc_call.add_done_callback(partial(_record, call))
         state = call.state
-        if streaming or retrying or (state.retry is None and state.hedge is None):
+        if streaming or retrying:
             return grpc_call
-        again = partial(self._again, continuation, details, request)
         retry, hedge = state.retry, state.hedge
-        if retry is not None:
-            retried = retry.start(state.method, details.timeout, pipeline.listeners)
-            return await aio_retried(grpc_call, retried, again)
-        if hedge is not None:
-            hedging = hedge.start(state.method, details.timeout, pipeline.listeners)
-            return await aio_hedged(grpc_call, hedging, again)
+        if state.settings.fallback is None:
+            if retry is None and hedge is None:
+                return grpc_call
+            return await self._attempts(grpc_call, state, continuation, details, request)
+        try:  # the policy's fallback answers a unary call that failed (see _fallbacks)
+            if retry is not None or hedge is not None:
+                grpc_call = await self._attempts(grpc_call, state, continuation, details, request)
+            await grpc_call
+        except grpc.aio.AioRpcError as error:
+            return await self._answered(error, details.method, request)
         return grpc_call
+
+    async def _attempts(
+        self,
+        grpc_call: Any,
+        state: Any,
+        continuation: Callable[..., Any],
+        details: Any,
+        request: Any,
+    ) -> Any:
+        """The call of the last attempt of a call retried or hedged by the policy."""
+        pipeline = self._pipeline
+        again = partial(self._again, continuation, details, request)
+        if state.retry is not None:
+            retried = state.retry.start(state.method, details.timeout, pipeline.listeners)
+            return await aio_retried(grpc_call, retried, again)
+        hedging = state.hedge.start(state.method, details.timeout, pipeline.listeners)
+        return await aio_hedged(grpc_call, hedging, again)
+
+    async def _refused(self, rejection: Rejection, details: Any, request: Any, plain: bool) -> Any:
+        """The error of a call refused locally, raised; or, for a unary-unary call that the
+        policy's ``fallback`` answers (not ``plain``), the fallback's response."""
+        error = _local_error(rejection)
+        if plain:
+            raise error
+        return await self._answered(error, details.method, request)
+
+    async def _answered(self, error: grpc.aio.AioRpcError, method: str, request: Any) -> Any:
+        """The response the policy's ``fallback`` gives a unary-unary call that failed with
+        ``error`` (a plain response: grpc.aio turns it into the call the caller awaits), or
+        ``error`` raised again. The interceptor form knows no response deserializer, so only a
+        registered function answers."""
+        owner = self._owner
+        code = error.code()
+        answer = owner._answer(method, code, error.trailing_metadata(), NO_DESERIALIZER)
+        if answer is None:
+            raise error
+        answered, response = await arespond(answer, request, error, code, owner._fallback_observers)
+        if not answered:
+            raise error
+        return response
 
     async def _again(
         self, continuation: Callable[..., Any], details: Any, request: Any, left: float | None
@@ -159,6 +203,9 @@ class AioClientInterceptor(ClientFacade, Sequence[grpc.aio.ClientInterceptor]):
     drops raises :class:`grpc.aio.AioRpcError` (UNAVAILABLE, "resilience: rejected by breaker",
     trailing ``x-resilience-reject: breaker``) without touching the network.
 
+    ``fallbacks``: ``{method pattern: function(request, error)}``, the answers of the
+    policy's ``fallback`` section for unary-unary calls (a function may be ``async``).
+
     It is a sequence of four interceptors, one per RPC shape, sharing one pipeline: a
     ``grpc.aio`` channel files an interceptor under the first shape it implements only
     (grpc/grpc#31442), so an object implementing all four would silently skip streams. Pass it
@@ -174,8 +221,9 @@ class AioClientInterceptor(ClientFacade, Sequence[grpc.aio.ClientInterceptor]):
         *,
         observers: Sequence[Observer] | None = None,
         clock: Clock = default_clock,
+        fallbacks: Mapping[str, FallbackFunction] | None = None,
     ) -> None:
-        super().__init__(policy, observers, clock)
+        super().__init__(policy, observers, clock, fallbacks)
         self._shapes: tuple[grpc.aio.ClientInterceptor, ...] = (
             _UnaryUnary(self),
             _UnaryStream(self),

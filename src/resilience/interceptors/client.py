@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -11,7 +11,9 @@ from opentelemetry.context import attach, detach
 
 from resilience._base.clock import Clock, default_clock
 from resilience.events import Observer
+from resilience.interceptors._answered import Answered
 from resilience.interceptors._facade import ClientFacade
+from resilience.interceptors._fallbacks import NO_DESERIALIZER, FallbackFunction, respond
 from resilience.interceptors._pipeline import Rejection
 from resilience.interceptors._protected_channel import ProtectedChannel
 from resilience.interceptors._sync_call import LocalRejection, begin
@@ -37,6 +39,7 @@ class _CallDetails(_Details, grpc.ClientCallDetails):
 
 _new_details = tuple.__new__
 _CANCELLED = grpc.StatusCode.CANCELLED
+_OK = grpc.StatusCode.OK
 
 
 def _with_timeout(details: Any, timeout: float) -> _CallDetails:
@@ -75,7 +78,9 @@ class ClientInterceptor(
     ``policy``: per-method settings (default :meth:`Policy.default`: propagation and breaker
     on). ``observers``: receive ``call_started``/``call_ended`` (default: the metrics observer
     and the crash reporter of :mod:`resilience.observability`; ``()`` for none). ``clock``:
-    seconds, for the algorithms and call durations. Usage::
+    seconds, for the algorithms and call durations. ``fallbacks``: ``{method pattern:
+    function(request, error)}``, the answers of the policy's ``fallback`` section for
+    unary-unary calls (the most specific pattern wins). Usage::
 
         channel = grpc.intercept_channel(grpc.insecure_channel(target), ClientInterceptor())
     """
@@ -86,8 +91,9 @@ class ClientInterceptor(
         *,
         observers: Sequence[Observer] | None = None,
         clock: Clock = default_clock,
+        fallbacks: Mapping[str, FallbackFunction] | None = None,
     ) -> None:
-        super().__init__(policy, observers, clock)
+        super().__init__(policy, observers, clock, fallbacks)
 
     def protect(self, channel: grpc.Channel) -> grpc.Channel:
         """``channel`` with this stack on every call, carried by its multi-callables instead
@@ -113,7 +119,9 @@ class ClientInterceptor(
         details = client_call_details
         call = begin(self._pipeline, details.method, details.timeout, details.metadata, streaming)
         if isinstance(call, Rejection):
-            return LocalRejection(call)
+            if streaming or retrying:
+                return LocalRejection(call)
+            return self._fallen_back(details.method, request, LocalRejection(call))
         outgoing = _new_details(  # tuple.__new__: no generated __new__ frame per call
             _CallDetails,
             (
@@ -137,21 +145,44 @@ class ClientInterceptor(
                 detach(token)
         future.add_done_callback(call.future_done)  # a unary call's runs at once: it is done
         state = call.state
-        if streaming or retrying or (state.retry is None and state.hedge is None):
+        if streaming or retrying:
             return future
-        # Blocking or .future(), the call's attempts are driven by their done callbacks: the
-        # interceptor cannot tell them apart (a blocking call's first attempt is done when it
-        # returns, and so may a future's), and must not make a .future() caller wait.
-        again = partial(self._again, continuation, details, request)
-        listeners = self._pipeline.listeners
-        retry, hedge = state.retry, state.hedge
-        if retry is not None:
-            retried = retry.start(state.method, details.timeout, listeners)
-            return RetriedFuture(future, retried, again)
-        if hedge is not None:
-            hedging = hedge.start(state.method, details.timeout, listeners)
-            return HedgedFuture(future, hedging, again, blocking=False)
-        return future
+        if state.retry is not None or state.hedge is not None:
+            # Blocking or .future(), the call's attempts are driven by their done callbacks:
+            # the interceptor cannot tell them apart (a blocking call's first attempt is done
+            # when it returns, and so may a future's), and must not make a .future() caller
+            # wait.
+            again = partial(self._again, continuation, details, request)
+            listeners = self._pipeline.listeners
+            retry, hedge = state.retry, state.hedge
+            if retry is not None:
+                retried = retry.start(state.method, details.timeout, listeners)
+                future = RetriedFuture(future, retried, again)
+            elif hedge is not None:
+                hedging = hedge.start(state.method, details.timeout, listeners)
+                future = HedgedFuture(future, hedging, again, blocking=False)
+        if state.settings.fallback is None:
+            return future
+        return self._fallen_back(details.method, request, future)
+
+    def _fallen_back(self, method: str, request: Any, future: Any) -> Any:
+        """The policy's ``fallback`` for a unary-unary call that has ended when the
+        interceptor returns (a ``.future()`` call, and a call with a ``retry`` or ``hedging``
+        section, whose attempts follow from done callbacks, are returned as they are): the
+        function registered for the method answers a failure the section names; the
+        interceptor form knows no response deserializer, so ``response = "empty"`` does not
+        apply here (see :mod:`._fallbacks`)."""
+        if not future.done():
+            return future
+        code = future.code()
+        if code is _OK:
+            return future
+        answer = self._answer(method, code, future.trailing_metadata(), NO_DESERIALIZER)
+        if answer is None:
+            return future
+        error = future.exception() or future
+        answered, response = respond(answer, request, error, code, self._fallback_observers)
+        return Answered(response, error) if answered else future
 
     def _again(
         self, continuation: Callable[..., Any], details: Any, request: Any, left: float | None

@@ -12,6 +12,7 @@ from __future__ import annotations
 from resilience.policy._bulkhead import BulkheadSettings
 from resilience.policy._chaos import ChaosSettings, RecordSettings
 from resilience.policy._core import Policy
+from resilience.policy._fallback import FallbackSettings
 from resilience.policy._hedging import HedgingSettings
 from resilience.policy._profiling import ProfilingSettings
 from resilience.policy._retry import RetrySettings
@@ -28,6 +29,7 @@ __all__ = [
     "BreakerSettings",
     "BulkheadSettings",
     "ChaosSettings",
+    "FallbackSettings",
     "HedgingSettings",
     "MethodSettings",
     "OverloadSettings",

@@ -16,6 +16,7 @@ import grpc
 
 from resilience._base.limits import shown
 from resilience.policy._bulkhead import BULKHEAD_FIELDS, BulkheadSettings
+from resilience.policy._fallback import FALLBACK_FIELDS, FallbackSettings
 from resilience.policy._hedging import HEDGING_FIELDS, HedgingSettings
 from resilience.policy._retry import RETRY_FIELDS, RetrySettings
 from resilience.policy._sections import (
@@ -68,6 +69,7 @@ SECTIONS: dict[str, SectionSpec] = {
     "bulkhead": SectionSpec(
         BulkheadSettings, BULKHEAD_FIELDS, on_by_default=False, required=("max_concurrent",)
     ),
+    "fallback": SectionSpec(FallbackSettings, FALLBACK_FIELDS, on_by_default=False),
 }
 """Sections of a method's settings: a table, ``true`` (on) or ``false`` (off) in a policy."""
 
@@ -106,6 +108,7 @@ class MethodSettings:
     retry: RetrySettings | None = None
     hedging: HedgingSettings | None = None
     bulkhead: BulkheadSettings | None = None
+    fallback: FallbackSettings | None = None
     tier: int = 2
     read: bool = False
     failover: bool = True
