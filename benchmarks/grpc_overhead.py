@@ -22,8 +22,11 @@ Figures: p50 and p99 latency of sequential calls; client + server CPU per call (
 calls per second from 16 client threads (sync only, 8 server workers).
 
 Usage: ``python benchmarks/grpc_overhead.py [--quick] [--rounds N] [--calls N] [--variants a,b]
-[--pin] [--output PATH]``. Writes benchmarks/results/grpc_overhead.json (or PATH); ``--pin``
-puts the server on CPU 0 and the client on CPU 1 (steadier A/B comparisons).
+[--pin] [--baseline SRC] [--output PATH]``. Writes benchmarks/results/grpc_overhead.json (or
+PATH); ``--pin`` puts the server on CPU 0 and the client on CPU 1 (steadier A/B comparisons).
+``--baseline SRC`` (a ``src`` directory of another version of the library, e.g. from
+``git archive``) lets ``--variants`` name ``VARIANT@base``: that variant with the library
+imported from SRC, measured in the same rounds (a before/after A/B in one run).
 ``python benchmarks/grpc_overhead.py profile [VARIANT] [--cold] [--aio]`` prints the in-process
 cost of the sync shells (``--aio``: the aio shells) and where it goes; ``--cold`` adds each
 side's cost with cold CPU caches.
@@ -71,6 +74,8 @@ one part (observers, dynamic timeout, rate limit and overload guard, propagation
 TIER_METADATA = (("x-resilience-tier", "2"),)
 """What ``full`` sends in this benchmark (no color, no trace): the policy's tier, 2."""
 MODES = ("sync", "aio")
+BASELINE = [""]
+"""The ``--baseline`` src directory that ``VARIANT@base`` variants import the library from."""
 METHOD = "/bench.Echo/Say"
 CPU_METHOD = "/bench.Echo/Cpu"
 PAYLOAD = b"x" * 64
@@ -690,6 +695,9 @@ def measure(
     whether the two share a core)."""
     me = [sys.executable, str(Path(__file__).resolve())]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
+    variant, _, where = variant.partition("@")
+    if where:  # VARIANT@base: the baseline library (--baseline) first on the path
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (BASELINE[0], env.get("PYTHONPATH"))))
     server = subprocess.Popen(
         [*me, "serve", mode, variant],
         stdin=subprocess.PIPE,
@@ -807,15 +815,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--pin", action="store_true", help="server on CPU 0, client on CPU 1 (steadier A/B)"
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a src directory of another library version, for VARIANT@base variants",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.calls, args.seconds = 2, 500, 1.0
     variants = tuple(args.variants.split(","))
-    unknown = set(variants) - {*VARIANTS, *REFERENCE_VARIANTS}
+    based = [v for v in variants if v.endswith("@base")]
+    unknown = {v.removesuffix("@base") for v in variants} - {*VARIANTS, *REFERENCE_VARIANTS}
     if "bare" not in variants or unknown:
         parser.error(f"--variants: include bare; known: {', '.join(VARIANTS + REFERENCE_VARIANTS)}")
+    if based and (args.baseline is None or not (args.baseline / "resilience").is_dir()):
+        parser.error(f"--variants {based[0]} needs --baseline SRC, a directory holding resilience/")
+    if args.baseline is not None:
+        BASELINE[0] = str(args.baseline.resolve())
     result = run(args.rounds, args.calls, args.seconds, variants, args.pin)
+    if args.baseline is not None:
+        result["baseline"] = BASELINE[0]
     args.output.parent.mkdir(exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")
     print(table(result))
