@@ -29,7 +29,9 @@ PATH); ``--pin`` puts the server on CPU 0 and the client on CPU 1 (steadier A/B 
 imported from SRC, measured in the same rounds (a before/after A/B in one run).
 ``python benchmarks/grpc_overhead.py profile [VARIANT] [--cold] [--aio]`` prints the in-process
 cost of the sync shells (``--aio``: the aio shells) and where it goes; ``--cold`` adds each
-side's cost with cold CPU caches.
+side's cost with cold CPU caches. ``python benchmarks/grpc_overhead.py instructions [VARIANT]
+[--aio] [--protected]`` counts the machine instructions of one such in-process call pair with
+valgrind (a figure the machine's load does not move).
 """
 
 from __future__ import annotations
@@ -507,6 +509,7 @@ def profile(
     cold: bool = False,
     aio: bool = False,
     protected: bool = False,
+    loop: int = 0,
 ) -> None:
     """Per-call cost of the sync shells without the network: the client interceptor around a
     continuation that returns a done future, the wrapped server handler around a no-op
@@ -517,9 +520,10 @@ def profile(
     ``aio``: the aio shells instead (``Aio*`` interceptors, ``async def`` handler), each call's
     coroutine driven to its end without an event loop (:func:`_drive`). ``protected`` (sync):
     the client side through the protected channel (``protect``) instead of the interceptor;
-    the server side is the same handler either way."""
+    the server side is the same handler either way. ``loop``: instead of timing, make 200
+    warm-up call pairs then ``loop`` more, unmeasured (what :func:`instructions` counts)."""
     if aio:
-        _profile_aio(variant, calls, top, cold)
+        _profile_aio(variant, calls, top, cold, loop)
         return
     import grpc
 
@@ -562,7 +566,10 @@ def profile(
     def server_side() -> None:
         behavior(PAYLOAD, context)
 
-    _report(client_side, server_side, calls, top, cold)
+    if loop:
+        _pairs(client_side, server_side, loop)
+    else:
+        _report(client_side, server_side, calls, top, cold)
 
 
 class _DoneMultiCallable:
@@ -594,7 +601,7 @@ def _done_channel() -> Any:
     return type("DoneChannel", (grpc.Channel,), members)()
 
 
-def _profile_aio(variant: str, calls: int, top: int, cold: bool) -> None:
+def _profile_aio(variant: str, calls: int, top: int, cold: bool, loop: int = 0) -> None:
     """:func:`profile` of the aio shells."""
     import grpc
     import grpc.aio
@@ -635,7 +642,10 @@ def _profile_aio(variant: str, calls: int, top: int, cold: bool) -> None:
         # must not reach the next client call here).
         contextvars.copy_context().run(_drive, behavior(PAYLOAD, context))
 
-    _report(client_side, server_side, calls, top, cold)
+    if loop:
+        _pairs(client_side, server_side, loop)
+    else:
+        _report(client_side, server_side, calls, top, cold)
 
 
 def _ready(handler: Any) -> Any:
@@ -645,6 +655,40 @@ def _ready(handler: Any) -> Any:
         return handler
 
     return continuation
+
+
+def _pairs(client_side: Any, server_side: Any, count: int) -> None:
+    """200 warm-up call pairs (caches filled, first-call paths taken), then ``count`` more."""
+    for _ in range(200 + count):
+        client_side()
+        server_side()
+
+
+INSTRUCTION_PAIRS = (1000, 3000)
+"""Call pairs of the two runs whose difference :func:`instructions` divides."""
+
+
+def instructions(argv: list[str]) -> float:
+    """Machine instructions per call pair of ``profile`` ARGV (a variant and flags), counted by
+    valgrind's callgrind in two runs of ``profile ARGV --loop N`` (N from
+    :data:`INSTRUCTION_PAIRS`, ``PYTHONHASHSEED=0``): their difference over the difference of
+    N, so start-up and imports cancel out. Unlike time, the count does not depend on what else
+    the machine runs; it weighs every instruction alike (cache misses are not in it)."""
+    counts = []
+    for pairs in INSTRUCTION_PAIRS:
+        command = [
+            "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+            sys.executable, str(Path(__file__).resolve()), "profile", *argv, "--loop", str(pairs),
+        ]  # fmt: skip
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+        found = [line for line in out.stderr.splitlines() if "Collected :" in line]
+        if out.returncode != 0 or not found:
+            raise RuntimeError(f"callgrind failed: {out.stderr[-2000:]}")
+        counts.append(int(found[-1].rsplit(":", 1)[1]))
+    per_pair = (counts[1] - counts[0]) / (INSTRUCTION_PAIRS[1] - INSTRUCTION_PAIRS[0])
+    print(f"{' '.join(argv) or 'full'}: {per_pair:,.0f} instructions per call pair")
+    return per_pair
 
 
 def _report(client_side: Any, server_side: Any, calls: int, top: int, cold: bool) -> None:
@@ -794,14 +838,19 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "client":
         client(argv[1], argv[2], argv[3], int(argv[4]), float(argv[5]))
         return 0
+    if argv and argv[0] == "instructions":
+        instructions(argv[1:])
+        return 0
     if argv and argv[0] == "profile":
         flags = ("--cold", "--aio", "--protected")
-        names = [arg for arg in argv[1:] if arg not in flags]
+        loop = int(argv[argv.index("--loop") + 1]) if "--loop" in argv else 0
+        names = [arg for arg in argv[1:] if arg not in flags and arg not in ("--loop", str(loop))]
         profile(
             names[0] if names else "full",
             cold="--cold" in argv,
             aio="--aio" in argv,
             protected="--protected" in argv,
+            loop=loop,
         )
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
