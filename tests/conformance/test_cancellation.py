@@ -233,3 +233,48 @@ def test_a_call_on_a_closed_channel_ends(flavour: str, loop_thread: LoopThread) 
         assert (stack.spans.started, stack.spans.ended) == (len(SHAPES), len(SHAPES))
     finally:
         stack.close()
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("how", ["cancel", "deadline"])
+def test_a_call_ending_early_in_a_bulkhead_queue_ends_exactly_once(
+    flavour: str, loop_thread: LoopThread, how: str, shape: str
+) -> None:
+    """One more point a call waits at: a server bulkhead's queue (its one place held by a call
+    in the handler). The queued call ends once, with the caller's status, and leaves nothing
+    held: its queue place, its overload permit, its spans and gauges."""
+    loop = loop_thread if flavour == "aio" else None
+    gate = Gate(None if loop is None else loop.loop)
+    held: Callable[[], Any] = gate.wait if loop is None else gate.wait_aio
+    bulkhead = {"max_concurrent": 1, "max_queue": 1, "max_wait": 30}
+    server_policy = Policy.from_dict(
+        {"methods": {"*": {"overload": {"cpu_thresholds": NEVER_SHED}, "bulkhead": bulkhead}}}
+    )
+    stack = Stack(
+        loop,
+        server_policy=server_policy,
+        behavior=EchoBehavior(on_call=lambda request, context: held()),
+    )
+    expected = CANCELLED if how == "cancel" else grpc.StatusCode.DEADLINE_EXCEEDED
+    try:
+        holder = stack.start("unary_unary", timeout=30.0)
+        assert wait_until(gate.entered.is_set)
+        queued = stack.start(shape, timeout=30.0 if how == "cancel" else HELD_DEADLINE)
+        assert wait_until(lambda: stack.server_ends.started == 2 or queued.done())
+        if how == "cancel":
+            queued.cancel()
+        assert queued.code() is expected
+        assert wait_until(lambda: len(stack.server_ends.codes) == 1)
+    finally:
+        gate.open()
+    try:
+        assert holder.code() is grpc.StatusCode.OK
+        broken = stack.check(2)
+        codes = (stack.server_ends.codes, stack.client_ends.codes)
+    finally:
+        stack.close()
+    assert broken == []
+    allowed = [expected, CANCELLED] if how == "deadline" else [expected]
+    assert codes[0][0] in allowed  # the queued call ended first, with the caller's status
+    assert codes[0][1] is grpc.StatusCode.OK
+    assert sorted(map(str, codes[1])) == sorted(map(str, [expected, grpc.StatusCode.OK]))

@@ -186,3 +186,39 @@ def test_bad_registrations_say_what_to_change() -> None:
         ClientInterceptor(observers=(), fallbacks={"Catalog": lambda r, e: None})
     with pytest.raises(TypeError, match=r"must be a function\(request, error\)"):
         AioClientInterceptor(observers=(), fallbacks={"*": "empty"})  # type: ignore[dict-item]
+
+
+def test_the_metrics_count_each_answer_and_the_failure_behind_it(harness: Harness) -> None:
+    """The metrics observer counts the call as UNAVAILABLE and the answer as a decision."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from resilience.observability import MetricsObserver
+
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    metrics = MetricsObserver(meter_provider=provider)
+    server = harness.server(behavior=failing())
+    cls = AioClientInterceptor if harness.aio else ClientInterceptor
+    interceptor = cls(policy(), observers=[metrics], fallbacks={PATTERN: lambda r, e: b"x"})
+    made = harness._open_client(server.address, interceptor)
+    try:
+        assert made.call() == [b"x"]
+        counted: dict[tuple[str, str], float] = {}
+        data = reader.get_metrics_data()
+        assert data is not None
+        for resource in data.resource_metrics:
+            for scope in resource.scope_metrics:
+                for metric in scope.metrics:
+                    points: list[Any] = list(metric.data.data_points)
+                    for point in points:
+                        attributes = point.attributes or {}
+                        if metric.name == "resilience.decisions":
+                            key = (str(attributes["resilience.decision"]), "")
+                            counted[key] = point.value
+                        elif metric.name == "rpc.client.call.duration":
+                            code = str(attributes["rpc.response.status_code"])
+                            counted[("call", code)] = point.count
+        assert counted == {("fallback.used", ""): 1, ("call", "UNAVAILABLE"): 1}
+    finally:
+        provider.shutdown()
