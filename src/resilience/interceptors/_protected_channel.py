@@ -53,7 +53,9 @@ class _MultiCallable:
     def _begin(self, timeout: float | None, metadata: Any) -> ClientCall:
         pipeline = self._pipeline
         if pipeline.injector is None:  # no chaos configured: straight to the pipeline
-            call = held(pipeline.start(self._method, timeout, metadata, self._streaming))
+            call = pipeline.start(self._method, timeout, metadata, self._streaming)
+            if not isinstance(call, Rejection) and call.state.bulkhead is not None:
+                call = held(call)  # a place in the method's bulkhead first
         else:
             call = begin(pipeline, self._method, timeout, metadata, self._streaming)
         if isinstance(call, Rejection):
