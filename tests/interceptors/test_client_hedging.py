@@ -33,6 +33,7 @@ CASES = [
     ("aio", "call"),
     ("aio-protected", "call"),
 ]
+UNAVAILABLE = grpc.StatusCode.UNAVAILABLE
 WAIT = 30.0
 """Seconds a slow attempt waits for its cancellation, and the test for any event: a bound on
 a stuck run, never reached by a passing one."""
@@ -55,6 +56,8 @@ class Server:
         self.slow = slow
         self.fail = fail or {}
         self.hold_every = hold_every
+        self.pushback: str | None = None
+        """The ``grpc-retry-pushback-ms`` the ``fail`` attempts send, if any."""
         self.seen: Counter[bytes] = Counter()
         self.cancelled = threading.Event()
         self.arrivals = threading.Semaphore(0)
@@ -72,6 +75,8 @@ class Server:
             number = self.seen[request]
         self.arrivals.release()
         code = self.fail.get((request, number))
+        if code is not None and self.pushback is not None:
+            context.set_trailing_metadata((("grpc-retry-pushback-ms", self.pushback),))
         if code is not None:
             return context.abort(code, "chosen failure")  # aio: a coroutine, awaited
         if request in self.slow and (number == 1 or self.hold_every):
@@ -234,6 +239,26 @@ def test_a_non_fatal_failure_sends_the_next_hedge_at_once(form: str, style: str)
     assert server.seen[b"x"] == 2
     assert events.attempts("hedge.attempted") == ["2"]
     assert events.attempts("hedge.won") == ["2"]  # the first had failed before it was sent
+
+
+@pytest.mark.parametrize(("form", "style"), CASES)
+def test_a_server_s_pushback_delays_the_next_hedge(form: str, style: str) -> None:
+    # The first attempt fails at once asking for 50 ms: nothing is in flight meanwhile, and
+    # the hedge still goes once the pushback has passed (the 10-minute delay never does).
+    server = Server(form.startswith("aio"), slow=set(), fail={(b"x", 1): UNAVAILABLE})
+    server.pushback = "50"
+    results, _ = run(form, style, server, policy(delay="10m"), [b"x"])
+    assert results == [b"x"]
+    assert server.seen[b"x"] == 2
+
+
+@pytest.mark.parametrize(("form", "style"), CASES)
+def test_a_negative_pushback_stops_the_hedges(form: str, style: str) -> None:
+    server = Server(form.startswith("aio"), slow=set(), fail={(b"x", 1): UNAVAILABLE})
+    server.pushback = "-1"
+    results, _ = run(form, style, server, policy(delay="10m"), [b"x"])
+    assert results == [grpc.StatusCode.UNAVAILABLE]
+    assert server.seen[b"x"] == 1
 
 
 @pytest.mark.parametrize(("form", "style"), CASES)

@@ -30,6 +30,10 @@ _OK = grpc.StatusCode.OK
 _monotonic = time.monotonic
 _FIRST = asyncio.FIRST_COMPLETED
 
+_cancelled: set[asyncio.Future[Any]] = set()
+"""The status reads of losing attempts, cancelled and kept referenced until done (asyncio
+keeps only a weak reference to a task)."""
+
 FATAL = -1.0
 """What :meth:`Hedging.failed` says of a fatal failure: the call ends with it."""
 
@@ -151,9 +155,13 @@ async def aio_hedged(
     last: Any = first
     due = None if hedging.delay is None else loop.time() + hedging.delay
     try:
-        while waits:
+        while waits or (due is not None and hedging.can_send()):
             timeout = None if due is None else max(0.0, due - loop.time())
-            done, _ = await asyncio.wait(waits, timeout=timeout, return_when=_FIRST)
+            if waits:
+                done, _ = await asyncio.wait(waits, timeout=timeout, return_when=_FIRST)
+            else:  # nothing in flight: a hedge is due after the server's pushback
+                await asyncio.sleep(timeout or 0.0)
+                done = set()
             for waited in done:
                 number, call = waits.pop(waited)
                 code = waited.result()
@@ -179,3 +187,5 @@ async def aio_hedged(
         for waited, (_, call) in waits.items():
             call.cancel()
             waited.cancel()
+            _cancelled.add(waited)  # referenced until its cancellation has run
+            waited.add_done_callback(_cancelled.discard)
