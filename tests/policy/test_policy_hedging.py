@@ -74,3 +74,8 @@ def test_hedging_where_retry_is_turned_off_is_accepted() -> None:
 def test_settings_built_in_code_refuse_both_too() -> None:
     with pytest.raises(ConfigError, match="retry or hedging, not both"):
         MethodSettings(retry=RetrySettings(), hedging=HedgingSettings())
+
+
+def test_more_samples_needed_than_kept_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"hedging\.min_samples: must be at most samples \(10\)"):
+        settings({"samples": 10, "min_samples": 11})

@@ -12,6 +12,7 @@ from resilience.policy._retry import MAX_ATTEMPTS
 from resilience.policy._sections import normalize
 from resilience.policy._values import (
     Converter,
+    SettingError,
     duration,
     integer,
     number,
@@ -67,3 +68,9 @@ class HedgingSettings:
 
     def __post_init__(self) -> None:
         normalize(self, "hedging", HEDGING_FIELDS)
+        if self.min_samples > self.samples:
+            raise SettingError(
+                "hedging.min_samples",
+                f"must be at most samples ({self.samples}), got {self.min_samples}: no hedge "
+                f"would ever be sent; lower min_samples or raise samples",
+            )
