@@ -10,6 +10,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from threading import Timer
 from typing import Any
 
 import grpc
@@ -17,6 +18,7 @@ import grpc.aio
 import pytest
 
 from resilience import AioClientInterceptor, ClientInterceptor, Policy
+from resilience.interceptors._sync_attempts import AttemptsFuture
 from resilience.testing import AioEchoServer, EchoBehavior, EchoServer
 
 from .test_client_retry_forms import UNARY, aio_channel, breaker_counts, sync_channel
@@ -342,3 +344,31 @@ def test_a_method_not_marked_read_is_never_hedged(form: str, style: str) -> None
     results, _ = run(form, style, server, chosen, [b"slow"], timeouts={b"slow": 0.5})
     assert results == [grpc.StatusCode.DEADLINE_EXCEEDED]
     assert server.seen[b"slow"] == 1
+
+
+@pytest.mark.parametrize("form", ["sync", "sync-protected"])
+def test_hedged_futures_leave_no_timer_thread_behind(form: str) -> None:
+    # Every call answers long before its 10-minute hedge timer: each timer must end with its
+    # call (cancelled), not wait out its 10 minutes.
+    server = Server(False, slow=set())
+    interceptor = ClientInterceptor(policy(delay="10m"), observers=())
+    with EchoServer(behavior=EchoBehavior(on_call=server)) as echo:
+        channel = sync_channel(form, echo.address, interceptor)
+        try:
+            unary: Any = channel.unary_unary(UNARY)
+            names = [b"call-%d" % i for i in range(20)]
+            futures = [unary.future(name, timeout=WAIT * 2) for name in names]
+            assert [future.result(timeout=WAIT * 2) for future in futures] == names
+        finally:
+            channel.close()
+    assert eventually(lambda: not attempt_timers())
+
+
+def attempt_timers() -> list[Timer]:
+    """The live timer threads of retried or hedged calls (other code may run timers too)."""
+    return [
+        thread
+        for thread in threading.enumerate()
+        if isinstance(thread, Timer)
+        and isinstance(getattr(thread.function, "__self__", None), AttemptsFuture)
+    ]
