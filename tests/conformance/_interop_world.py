@@ -35,7 +35,8 @@ READS = Policy.from_dict({"methods": {"*": {"read": True}}})
 
 
 def full_policy(record_path: Path) -> Policy:
-    """Every part of a policy on, tuned so that nothing is shed or cut in this suite."""
+    """Every part of a policy on, tuned so that nothing is shed or cut in this suite (retries
+    on every method, hedging of UnaryCall)."""
     return Policy.from_dict(
         {
             "trusted_peers": ["127.0.0.1/32"],
@@ -47,7 +48,11 @@ def full_policy(record_path: Path) -> Policy:
                     "timeout": {"t_avg": 2.0, "t_hwm": 5.0, "t_max": 10.0, "streams": True},
                     "rate_limit": {"limit": 1_000_000, "window": 1.0, "tiered": True},
                     "overload": {"cpu_thresholds": {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0}},
-                }
+                    "retry": {"max_attempts": 2},
+                },
+                # Unary calls hedged (after 2 s, so that none is sent unless a call lags),
+                # every other method retried: each answer goes through the attempts' wrappers.
+                "/conformance.Interop/UnaryCall": {"retry": False, "hedging": {"delay": 2.0}},
             },
             "chaos": {"enabled": True, "seed": 7},
             "faults": [

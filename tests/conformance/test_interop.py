@@ -5,8 +5,8 @@ through eight routes and must give what bare gRPC gives:
 - ``bare``: a plain channel to a plain server (the reference, checked against the description);
 - ``default``: the client and server interceptors with the default policy;
 - ``full``: both interceptors with every part of a policy on (breaker, dynamic timeout with
-  streams, tiered rate limit, overload guard, fault injection enabled, traffic recording,
-  trusted peers);
+  streams, tiered rate limit, overload guard, retries, hedging of UnaryCall, fault injection
+  enabled, traffic recording, trusted peers);
 - ``protected_default``, ``protected_full``: the same two policies without interception: the
   client interceptor's protected channel and a server protected at registration (``protect``);
 - ``dual_up``: a dual-center channel whose policy marks every method a read, both centers up;
