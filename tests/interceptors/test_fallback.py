@@ -222,3 +222,26 @@ def test_the_metrics_count_each_answer_and_the_failure_behind_it(harness: Harnes
         assert counted == {("fallback.used", ""): 1, ("call", "UNAVAILABLE"): 1}
     finally:
         provider.shutdown()
+
+
+def test_a_retried_call_falls_back_once_its_retries_are_spent(harness: Harness) -> None:
+    """Every form, the sync interceptor's too (its retried calls end after it returned): the
+    retries run first, and the fallback answers the last attempt's failure."""
+    chosen = Policy.from_dict(
+        {
+            "methods": {
+                PATTERN: {
+                    "breaker": False,
+                    "read": True,
+                    "retry": {"max_attempts": 2, "base_delay": 0.001, "max_delay": 0.002},
+                    "fallback": True,
+                }
+            }
+        }
+    )
+    server = harness.server(behavior=failing())
+    recorder = Recorder()
+    made = client(harness, server.address, chosen, recorder, {PATTERN: lambda r, e: b"spent"})
+    assert made.call(timeout=30) == [b"spent"]
+    assert server.behavior.calls == 2
+    assert [name for name, _ in events(recorder)] == ["fallback.used"]

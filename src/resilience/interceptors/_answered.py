@@ -5,6 +5,7 @@ with, for a caller that wants to know."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +76,80 @@ class Answered(grpc.Call, _Future):
 
     def __repr__(self) -> str:
         return f"<Answered by its fallback after {self.failure!r}>"
+
+
+class AnsweredLater(grpc.Call, _Future):
+    """A sync call the library drives over several attempts (retried or hedged, returned
+    before it ends) whose final failure the policy's fallback may answer: until ``inner`` is
+    done it stands for it; once done, for ``decide(inner)``, an :class:`Answered` call, or
+    ``inner`` itself when the fallback does not answer (decided once)."""
+
+    def __init__(self, inner: Any, decide: Callable[[Any], Any]) -> None:
+        self._inner = inner
+        self._decide = decide
+        self._lock = threading.Lock()
+        self._final: Any = None
+
+    def _settled(self, timeout: float | None = None) -> Any:
+        """The call that stands for this one once ``inner`` ended (waits at most ``timeout``
+        seconds: ``grpc.FutureTimeoutError`` past it)."""
+        try:
+            self._inner.exception(timeout)
+        except grpc.FutureCancelledError:
+            return self._inner
+        with self._lock:
+            if self._final is None:
+                self._final = self._decide(self._inner) or self._inner
+            return self._final
+
+    def result(self, timeout: float | None = None) -> Any:
+        return self._settled(timeout).result()
+
+    def exception(self, timeout: float | None = None) -> Any:
+        return self._settled(timeout).exception()
+
+    def traceback(self, timeout: float | None = None) -> Any:
+        return self._settled(timeout).traceback()
+
+    def code(self) -> grpc.StatusCode:
+        code: grpc.StatusCode = self._settled().code()
+        return code
+
+    def details(self) -> str:
+        return str(self._settled().details())
+
+    def trailing_metadata(self) -> Any:
+        return self._settled().trailing_metadata()
+
+    def initial_metadata(self) -> Any:
+        return self._inner.initial_metadata()
+
+    def add_done_callback(self, fn: Callable[[Any], None]) -> None:
+        self._inner.add_done_callback(lambda _: fn(self))
+
+    def cancel(self) -> bool:
+        return bool(self._inner.cancel())
+
+    def cancelled(self) -> bool:
+        return bool(self._inner.cancelled())
+
+    def running(self) -> bool:
+        return bool(self._inner.running())
+
+    def done(self) -> bool:
+        return bool(self._inner.done())
+
+    def is_active(self) -> bool:
+        return bool(self._inner.is_active())
+
+    def time_remaining(self) -> Any:
+        return self._inner.time_remaining()
+
+    def add_callback(self, callback: Callable[[], None]) -> bool:
+        return bool(self._inner.add_callback(callback))
+
+    def __repr__(self) -> str:
+        return f"<AnsweredLater {self._inner!r}>"
 
 
 class AioAnswered:

@@ -11,11 +11,12 @@ from opentelemetry.context import attach, detach
 
 from resilience._base.clock import Clock, default_clock
 from resilience.events import Observer
-from resilience.interceptors._answered import Answered
+from resilience.interceptors._answered import Answered, AnsweredLater
 from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._fallbacks import NO_DESERIALIZER, FallbackFunction, respond
 from resilience.interceptors._pipeline import Rejection
 from resilience.interceptors._protected_channel import ProtectedChannel
+from resilience.interceptors._sync_attempts import AttemptsFuture
 from resilience.interceptors._sync_call import LocalRejection, begin
 from resilience.interceptors._sync_hedge import HedgedFuture
 from resilience.interceptors._sync_retry import RetriedFuture
@@ -166,23 +167,30 @@ class ClientInterceptor(
         return self._fallen_back(details.method, request, future)
 
     def _fallen_back(self, method: str, request: Any, future: Any) -> Any:
-        """The policy's ``fallback`` for a unary-unary call that has ended when the
-        interceptor returns (a ``.future()`` call, and a call with a ``retry`` or ``hedging``
-        section, whose attempts follow from done callbacks, are returned as they are): the
-        function registered for the method answers a failure the section names; the
-        interceptor form knows no response deserializer, so ``response = "empty"`` does not
-        apply here (see :mod:`._fallbacks`)."""
-        if not future.done():
-            return future
+        """The policy's ``fallback`` for a unary-unary call: the function registered for the
+        method answers a failure the section names (the interceptor form knows no response
+        deserializer, so ``response = "empty"`` does not apply here; see :mod:`._fallbacks`).
+        A call that ended is answered now; one retried or hedged (its attempts follow from
+        done callbacks) when it ends (:class:`AnsweredLater`); any other call in flight (a
+        ``.future()`` call) is returned as it is."""
+        if future.done():
+            return self._answered(method, request, future) or future
+        if isinstance(future, AttemptsFuture):
+            return AnsweredLater(future, partial(self._answered, method, request))
+        return future
+
+    def _answered(self, method: str, request: Any, future: Any) -> Answered | None:
+        """The :class:`Answered` call of ``future``, an ended call, when the fallback answers
+        its failure; else None."""
         code = future.code()
         if code is _OK:
-            return future
+            return None
         answer = self._answer(method, code, future.trailing_metadata(), NO_DESERIALIZER)
         if answer is None:
-            return future
+            return None
         error = future.exception() or future
         answered, response = respond(answer, request, error, code, self._fallback_observers)
-        return Answered(response, error) if answered else future
+        return Answered(response, error) if answered else None
 
     def _again(
         self, continuation: Callable[..., Any], details: Any, request: Any, left: float | None
