@@ -24,6 +24,7 @@ import pytest
 from ports import free_port
 
 START_TIMEOUT = 20.0
+"""Seconds a server gets to answer its readiness URL, unless its class says otherwise."""
 
 
 def http_get(url: str, timeout: float = 2.0) -> bytes:
@@ -32,8 +33,12 @@ def http_get(url: str, timeout: float = 2.0) -> bytes:
         return body
 
 
-def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
+def wait_until_ready(
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = START_TIMEOUT
+) -> None:
+    """Poll ``url`` until it answers; RuntimeError (with the log's tail) when the process exits
+    or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{url} exited early:\n{log.read_text(errors='replace')[-2000:]}")
@@ -43,7 +48,7 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> N
         except OSError:
             time.sleep(0.1)
     process.kill()
-    raise RuntimeError(f"{url} not ready after {START_TIMEOUT}s:\n{log.read_text()[-2000:]}")
+    raise RuntimeError(f"{url} not ready after {timeout:.0f} s:\n{log.read_text()[-2000:]}")
 
 
 def stop_process(process: subprocess.Popen[bytes] | None) -> None:
@@ -115,11 +120,39 @@ class PrometheusServer:
         self._process = None
 
 
+BUGSINK_CONFIG_TIMEOUT = 30.0
+"""Seconds for ``bugsink-create-conf`` to write the configuration (one short process)."""
+BUGSINK_SETUP_TIMEOUT = 180.0
+"""Seconds for one Django process to migrate both databases and create the project: 6 s of CPU,
+46 s at load average 10 on two cores, where the three processes it replaces took 74 s."""
+BUGSINK_READY_TIMEOUT = 60.0
+"""Seconds for ``runserver`` to answer its health URL (6.5 s measured at load average 6)."""
+BUGSINK_EVENT_TIMEOUT = 60.0
+"""Seconds for an event, once sent, to appear in bugsink's database (at once when measured)."""
+BUGSINK_BOUNDS = (
+    BUGSINK_CONFIG_TIMEOUT + BUGSINK_SETUP_TIMEOUT + BUGSINK_READY_TIMEOUT + BUGSINK_EVENT_TIMEOUT
+)
+"""The sum of the bounds above: a test that starts bugsink and waits for one event sets its
+pytest timeout above it, so a step that runs out fails with its own message first."""
+
+_SETUP = """
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+call_command("migrate", database="snappea", verbosity=0)
+from projects.models import Project
+print(Project.objects.create(name="e2e", slug="e2e").dsn)
+"""
+"""Run in one ``bugsink-manage shell``: Django starts once, not once per step."""
+
+
 class BugsinkServer:
     """bugsink (a self-hosted server speaking the Sentry protocol) with one project.
 
     Its configuration and SQLite database live in ``directory``; ``dsn`` is the project's DSN.
-    Events are read back from the database, where bugsink stores each event's JSON.
+    Events are read back from the database, where bugsink stores each event's JSON. Each
+    start-up step has its own bound (``BUGSINK_*_TIMEOUT``) and a RuntimeError naming the step
+    when it runs out; most of the start is Django's migrations, CPU-bound and slow on a loaded
+    host.
     """
 
     def __init__(self, directory: Path) -> None:
@@ -134,6 +167,8 @@ class BugsinkServer:
             "PYTHONPATH": str(directory),
         }
         self._run(
+            "writing the configuration",
+            BUGSINK_CONFIG_TIMEOUT,
             str(bindir / "bugsink-create-conf"),
             "--template=local",
             "--host=127.0.0.1",
@@ -146,14 +181,10 @@ class BugsinkServer:
                 f"DATABASES['snappea']['NAME'] = {str(directory / 'snappea.sqlite3')!r}\n"
             )
         manage = str(bindir / "bugsink-manage")
-        self._run(manage, "migrate", "-v0")
-        self._run(manage, "migrate", "--database=snappea", "-v0")
         created = self._run(
-            manage,
-            "shell",
-            "-c",
-            "from projects.models import Project;"
-            "print(Project.objects.create(name='e2e', slug='e2e').dsn)",
+            "migrating both databases and creating the project",
+            BUGSINK_SETUP_TIMEOUT,
+            *(manage, "shell", "-c", _SETUP),
         )
         self.dsn = created.strip().splitlines()[-1]
         log = directory / "bugsink.log"
@@ -165,35 +196,60 @@ class BugsinkServer:
                 env=self._env,
                 cwd=directory,
             )
-        wait_until_ready(f"http://127.0.0.1:{self.port}/health/ready", self._process, log)
+        ready = f"http://127.0.0.1:{self.port}/health/ready"
+        wait_until_ready(ready, self._process, log, BUGSINK_READY_TIMEOUT)
 
-    def _run(self, *command: str) -> str:
-        done = subprocess.run(
-            command,
-            env=self._env,
-            cwd=self.directory,
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
+    def _run(self, step: str, timeout: float, *command: str) -> str:
+        """Run one start-up step; its stdout, or RuntimeError naming the step."""
+        try:
+            done = subprocess.run(
+                command,
+                env=self._env,
+                cwd=self.directory,
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(
+                f"bugsink start-up: {step} did not finish within {timeout:.0f} s "
+                "(its bound in tests/observability/servers.py)"
+            ) from None
         if done.returncode != 0:
-            raise RuntimeError(f"{command[:2]} failed: {done.stderr.decode(errors='replace')}")
+            stderr = done.stderr.decode(errors="replace")
+            raise RuntimeError(f"bugsink start-up: {step} failed ({command[:2]}): {stderr}")
         return done.stdout.decode()
 
     def event(self, event_id: str) -> dict[str, Any] | None:
-        """The stored event with this Sentry event id, or None while it is not there yet."""
-        with sqlite3.connect(self.directory / "db.sqlite3", timeout=5.0) as db:
-            row = db.execute(
-                "SELECT data FROM events_event WHERE event_id = ?", (event_id.replace("-", ""),)
-            ).fetchone()
+        """The stored event with this Sentry event id, or None while it is not there yet
+        (also while bugsink holds the database locked beyond the 5 s busy wait)."""
+        try:
+            with sqlite3.connect(self.directory / "db.sqlite3", timeout=5.0) as db:
+                row = db.execute(
+                    "SELECT data FROM events_event WHERE event_id = ?",
+                    (event_id.replace("-", ""),),
+                ).fetchone()
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error):
+                raise
+            return None
         return None if row is None else dict(json.loads(row[0]))
 
-    def wait_for_event(self, event_id: str, timeout: float = 15.0) -> dict[str, Any] | None:
+    def wait_for_event(
+        self, event_id: str, timeout: float = BUGSINK_EVENT_TIMEOUT
+    ) -> dict[str, Any]:
+        """The stored event; AssertionError when it is not stored within ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         while True:
             event = self.event(event_id)
-            if event is not None or time.monotonic() > deadline:
+            if event is not None:
                 return event
+            if time.monotonic() > deadline:
+                log = (self.directory / "bugsink.log").read_text(errors="replace")
+                raise AssertionError(
+                    f"bugsink did not store event {event_id} within {timeout:.0f} s of its "
+                    f"sending:\n{log[-2000:]}"
+                )
             time.sleep(0.1)
 
     def stop(self) -> None:
