@@ -47,6 +47,24 @@ async def test_an_awaited_call_reports_the_answering_attempt(
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("timeout", [None, 30.0])
+async def test_time_remaining_is_none_without_a_timeout(
+    channel: AioDualCenterChannel, timeout: float | None
+) -> None:
+    """As grpc.aio's own calls (the sync channel's twin test is in test_channel_contract)."""
+    unary = channel.unary_unary(READ)(b"x", timeout=timeout)
+    stream = channel.unary_stream(READ_STREAM)(b"x", timeout=timeout)
+    for remaining in (unary.time_remaining(), stream.time_remaining()):
+        if timeout is None:
+            assert remaining is None
+        else:
+            assert remaining is not None
+            assert 0 <= remaining <= timeout
+    assert await unary == b"remote:x"
+    assert [message async for message in stream]
+
+
+@pytest.mark.asyncio
 async def test_a_cancelled_call_does_not_fail_over(
     channel: AioDualCenterChannel, centers: Centers
 ) -> None:

@@ -90,6 +90,29 @@ def test_future_fails_over_without_blocking(channel: DualCenterChannel) -> None:
     assert future.exception() is None
 
 
+@pytest.mark.parametrize("timeout", [None, 30.0])
+def test_time_remaining_is_none_without_a_timeout(
+    channel: DualCenterChannel, timeout: float | None
+) -> None:
+    """As gRPC's own calls: None when the caller set no timeout (it raised TypeError)."""
+    stream = channel.unary_stream(READ_STREAM)(b"x", timeout=timeout)
+    future = channel.unary_unary(READ).future(b"x", timeout=timeout)
+    _, call = channel.unary_unary(READ).with_call(b"x", timeout=timeout)
+    try:
+        for remaining in (stream.time_remaining(), future.time_remaining()):
+            if timeout is None:
+                assert remaining is None
+            else:
+                assert remaining is not None
+                assert 0 <= remaining <= timeout
+        future.result(timeout=5)
+        list(stream)
+    finally:
+        stream.cancel()
+        future.cancel()
+    assert call.code() == grpc.StatusCode.OK
+
+
 def test_observers_and_gauges_report_each_decision(centers: Centers) -> None:
     centers.local.fail_every = 1
     events = Events()

@@ -167,8 +167,10 @@ class ResponseStream(_CallFuture):
     def is_active(self) -> bool:
         return bool(self._call.is_active())
 
-    def time_remaining(self) -> float:
-        return float(self._call.time_remaining())
+    def time_remaining(self) -> float | None:  # type: ignore[override]  # gRPC's stubs say float; its calls give None
+        """Seconds left before the deadline of the answering attempt; None without one."""
+        remaining: float | None = self._call.time_remaining()
+        return remaining
 
     def add_callback(self, callback: Callable[[], None]) -> bool:
         return bool(self._call.add_callback(callback))

@@ -134,10 +134,12 @@ class FailoverFuture(_CallFuture):
     def is_active(self) -> bool:
         return not self.done()
 
-    def time_remaining(self) -> float:
+    def time_remaining(self) -> float | None:  # type: ignore[override]  # gRPC's stubs say float; its calls give None
+        """Seconds left before the deadline of the current attempt; None without one."""
         with self._condition:
             call = self._call
-        return float(call.time_remaining())
+        remaining: float | None = call.time_remaining()
+        return remaining
 
     def add_callback(self, callback: Callable[[], None]) -> bool:
         with self._condition:
