@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import grpc.aio
 
+from resilience.interceptors._ended_call import EndedCall
+
 if TYPE_CHECKING:
     _Future = grpc.Future[Any]
 else:
@@ -20,7 +22,7 @@ else:
 _OK = grpc.StatusCode.OK
 
 
-class Answered(grpc.Call, _Future):
+class Answered(EndedCall):
     """A sync call answered by its fallback: the ``grpc.Call`` and ``grpc.Future`` of a call
     that ended OK with ``response`` (what ``with_call`` returns next to the response, and what
     ``result()`` gives)."""
@@ -38,41 +40,11 @@ class Answered(grpc.Call, _Future):
     def trailing_metadata(self) -> Any:
         return ()
 
-    def initial_metadata(self) -> Any:
-        return ()
-
-    def is_active(self) -> bool:
-        return False
-
-    def time_remaining(self) -> Any:
-        return None
-
-    def add_callback(self, callback: Callable[[], None]) -> bool:
-        return False
-
-    def cancel(self) -> bool:
-        return False
-
-    def cancelled(self) -> bool:
-        return False
-
-    def running(self) -> bool:
-        return False
-
-    def done(self) -> bool:
-        return True
-
     def result(self, timeout: float | None = None) -> Any:
         return self._response
 
     def exception(self, timeout: float | None = None) -> None:
         return None
-
-    def traceback(self, timeout: float | None = None) -> None:
-        return None
-
-    def add_done_callback(self, fn: Callable[[Any], None]) -> None:
-        fn(self)
 
     def __repr__(self) -> str:
         return f"<Answered by its fallback after {self.failure!r}>"

@@ -3,23 +3,19 @@ the pipeline (a client-side fault first) and the error of a call refused locally
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import Any
 
 import grpc
 
 from resilience.chaos._apply import delay_fault
 from resilience.interceptors._bulkheads import client_hold
 from resilience.interceptors._client_pipeline import ClientCall, ClientPipeline
+from resilience.interceptors._ended_call import EndedCall
 from resilience.interceptors._pipeline import Rejection
 
-if TYPE_CHECKING:
-    _Future = grpc.Future[Any]
-else:
-    _Future = grpc.Future  # not subscriptable at runtime
 
-
-class LocalRejection(grpc.RpcError, grpc.Call, _Future):
+class LocalRejection(grpc.RpcError, EndedCall):
     """The error of a call the library refused locally (it never reached the network).
 
     Like the errors grpc raises, it is at once the :class:`grpc.RpcError`, the
@@ -41,44 +37,14 @@ class LocalRejection(grpc.RpcError, grpc.Call, _Future):
     def trailing_metadata(self) -> Any:
         return self._rejection.trailing_metadata
 
-    def initial_metadata(self) -> tuple[tuple[str, str], ...]:
-        return ()
-
     def debug_error_string(self) -> str:
         return self._rejection.details
-
-    def is_active(self) -> bool:
-        return False
-
-    def time_remaining(self) -> Any:
-        return None
-
-    def add_callback(self, callback: Callable[[], None]) -> bool:
-        return False
-
-    def cancel(self) -> bool:
-        return False
-
-    def cancelled(self) -> bool:
-        return False
-
-    def running(self) -> bool:
-        return False
-
-    def done(self) -> bool:
-        return True
 
     def result(self, timeout: float | None = None) -> Any:
         raise self
 
     def exception(self, timeout: float | None = None) -> Exception:
         return self
-
-    def traceback(self, timeout: float | None = None) -> None:
-        return None
-
-    def add_done_callback(self, fn: Callable[[Any], None]) -> None:
-        fn(self)
 
     def __iter__(self) -> Iterator[Any]:
         return self
