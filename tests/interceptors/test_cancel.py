@@ -3,12 +3,17 @@ cancellation does not count against the callee in the breaker."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
 import grpc
 import pytest
 
-from resilience.testing import EchoBehavior
+from resilience.testing import ECHO_METHODS, EchoBehavior
 
-from .harness import Harness, Recorder
+from .harness import AioHarness, Harness, Recorder
 
 
 @pytest.mark.parametrize("shape", ["unary_stream", "stream_stream"])
@@ -27,6 +32,53 @@ def test_cancelled_stream_is_recorded_as_cancelled_on_both_sides(
     assert client_seen.codes() == [grpc.StatusCode.CANCELLED]
     assert server_seen.codes() == [grpc.StatusCode.CANCELLED]
     assert len(server_seen.started) == 1
+
+
+def test_a_request_stream_ended_by_the_cancel_is_recorded_as_cancelled(
+    harness: Harness, request: pytest.FixtureRequest
+) -> None:
+    """The client cancels a bidi stream while the handler waits for its next request (the
+    client has not half-closed). gRPC's sync server may end the handler's request iterator as
+    if the client had half-closed, before it handles the cancellation; the handler then returns
+    normally. gRPC ended the RPC cancelled, and so does the server's record (it said OK)."""
+    if harness.aio:
+        request.applymarker(
+            pytest.mark.xfail(
+                reason="grpc.aio ends the request iterator normally on a cancel too, and the "
+                "aio server interceptor still records such a call OK (not fixed yet)"
+            )
+        )
+    client_seen, server_seen = Recorder(), Recorder()
+    server = harness.server(behavior=EchoBehavior(), observers=[server_seen])
+    client = harness.client(server.address, observers=[client_seen])
+    multicallable: Any = client.channel.stream_stream(ECHO_METHODS["stream_stream"])
+    cancelled = threading.Event()
+
+    def requests() -> Iterator[bytes]:
+        yield b"x"
+        cancelled.wait(10)  # the call stays open until it is cancelled
+
+    async def aio_requests() -> AsyncIterator[bytes]:
+        yield b"x"
+        await asyncio.sleep(10)  # ends with the call's cancellation
+
+    async def aio_cancel() -> None:
+        call = multicallable(aio_requests(), timeout=10)
+        await call.read()
+        call.cancel()
+
+    if isinstance(harness, AioHarness):
+        harness.run(aio_cancel())
+    else:
+        call = multicallable(requests(), timeout=10)
+        next(call)
+        call.cancel()
+        cancelled.set()
+
+    client_seen.wait_ended(1)
+    server_seen.wait_ended(1)
+    assert client_seen.codes() == [grpc.StatusCode.CANCELLED]
+    assert server_seen.codes() == [grpc.StatusCode.CANCELLED]
 
 
 def test_cancellations_do_not_open_the_breaker(harness: Harness) -> None:

@@ -204,4 +204,31 @@ def _stream(
     except Exception as exc:
         _ended_by(call, method, context, exc)
         raise
-    call.end(code_after_return(context))
+    _end_with_rpc(call, scope, context)
+
+
+def _end_with_rpc(call: ServerCall, scope: contextvars.Context, context: Any) -> None:
+    """End a call whose response-streaming handler returned with the status gRPC ends the RPC
+    with: CANCELLED (DEADLINE_EXCEEDED past the deadline) when the client went away, else the
+    code the handler set, else OK.
+
+    The handler's return is not the RPC's end. A client's cancellation fails the request
+    stream's pending read, and gRPC's sync server ends the handler's request iterator on that
+    failed read (as on a half-close) before it handles the cancellation itself; a handler that
+    returns at the end of its requests then returns normally from a cancelled call, with
+    ``context.is_active()`` still true. gRPC runs the RPC's callbacks once both are handled, so
+    the call ends there (at once if the RPC is over already)."""
+    code = code_after_return(context)
+
+    def end() -> None:
+        scope.run(call.end, code_after_cancel(context) if _cancelled(context) else code)
+
+    if not context.add_callback(end):
+        end()
+
+
+def _cancelled(context: Any) -> bool:
+    """Whether gRPC's sync server saw the client cancel the RPC (or its deadline pass): the
+    client side of the RPC's state, which no public method gives once the RPC is over (then
+    ``is_active()`` is false either way). False where a context has no such state."""
+    return getattr(getattr(context, "_state", None), "client", None) == "cancelled"
