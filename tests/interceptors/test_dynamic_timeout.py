@@ -32,14 +32,19 @@ def test_slow_unary_handler_is_cut_at_the_dynamic_timeout(harness: Harness) -> N
 
 @pytest.mark.parametrize("shape", ["unary_stream", "stream_stream"])
 def test_streams_are_not_cut_unless_the_policy_says_so(harness: Harness, shape: str) -> None:
+    """The handler answers 0.3 s after it starts, past the 0.2 s dynamic timeout (t_max, the
+    first call's), which starts before it: the cut does not depend on the host's speed. The
+    uncut stream is sent with no timeout of its own, so that only a deadline the library gave
+    it could end it (a caller's 5 s could run out on a host that stalls the call that long)."""
     server = harness.server(behavior=EchoBehavior(latency=0.3))
     default = harness.client(server.address, policy=timeout_policy())
     streams = harness.client(server.address, policy=timeout_policy(streams=True))
 
-    assert not isinstance(default.call(shape), Failure)
+    uncut = default.call(shape, timeout=None)
+    assert not isinstance(uncut, Failure), uncut
     cut = streams.call(shape)
-    assert isinstance(cut, Failure)
-    assert cut.code is grpc.StatusCode.DEADLINE_EXCEEDED
+    assert isinstance(cut, Failure), cut
+    assert cut.code is grpc.StatusCode.DEADLINE_EXCEEDED, cut
 
 
 DYNAMIC = 2.0
