@@ -61,7 +61,9 @@ class Recorder:
         """The ended reports once there are ``count`` of them (or after ``seconds``).
 
         The server may hear a call end after the client has its status: a handler's own
-        ``context.abort`` in grpc.aio sends the status before the exception leaves the handler.
+        ``context.abort`` in grpc.aio sends the status before the exception leaves the handler,
+        and a sync response stream ends in gRPC's RPC-done callback, which runs once the status
+        is sent.
         """
         deadline = time.monotonic() + seconds
         while len(self.ended) < count and time.monotonic() < deadline:

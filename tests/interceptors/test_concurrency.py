@@ -35,7 +35,7 @@ def test_concurrent_calls_all_succeed_and_are_each_reported_once(harness: Harnes
     results = harness.concurrently(client, shapes)
 
     assert all(isinstance(result, list) for result in results)
-    assert len(client_seen.ended) == len(server_seen.ended) == calls
+    assert len(client_seen.ended) == len(server_seen.wait_ended(calls)) == calls
     assert len(client_seen.started) == len(server_seen.started) == calls
 
 
