@@ -109,6 +109,8 @@ class ServerInterceptor(ServerFacade, grpc.ServerInterceptor):
 
             return stream_behavior
 
+        request_streaming = shape.request_streaming
+
         def in_scope(request: Any, context: grpc.ServicerContext) -> Any:
             # enter() and code_after_return() inlined: the per-call path of the usual shape
             # runs in this one frame (fewer frames and code objects to fetch, cold).
@@ -127,7 +129,9 @@ class ServerInterceptor(ServerFacade, grpc.ServerInterceptor):
             except Exception as exc:
                 _ended_by(call, method, context, exc)
                 raise
-            if context.is_active():
+            if request_streaming:  # its requests may have ended with a cancel: _end_with_rpc
+                _end_with_rpc(call, contextvars.copy_context(), context)
+            elif context.is_active():
                 code = context.code()  # type: ignore[attr-defined]  # grpcio >= 1.38, not stubbed
                 call.end(_OK if code is None else code)
             else:
@@ -208,9 +212,9 @@ def _stream(
 
 
 def _end_with_rpc(call: ServerCall, scope: contextvars.Context, context: Any) -> None:
-    """End a call whose response-streaming handler returned with the status gRPC ends the RPC
-    with: CANCELLED (DEADLINE_EXCEEDED past the deadline) when the client went away, else the
-    code the handler set, else OK.
+    """End a call whose streaming handler (request or response stream) returned with the
+    status gRPC ends the RPC with: CANCELLED (DEADLINE_EXCEEDED past the deadline) when the
+    client went away, else the code the handler set, else OK.
 
     The handler's return is not the RPC's end. A client's cancellation fails the request
     stream's pending read, and gRPC's sync server ends the handler's request iterator on that
