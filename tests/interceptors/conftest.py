@@ -8,10 +8,10 @@ import pytest
 
 from resilience.interceptors import _guard
 
-from .harness import AioHarness, Harness
+from .harness import KINDS, AioHarness, Harness
 
 
-@pytest.fixture(params=["sync", "aio", "sync-protected", "aio-protected"])
+@pytest.fixture(params=KINDS)
 def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
     """Echo servers and clients of one kind; every server and channel is closed afterwards.
     ``-protected``: the stack installed with ``protect`` (protected channel and server)

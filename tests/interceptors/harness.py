@@ -39,6 +39,9 @@ from resilience.testing import (
 
 T = TypeVar("T")
 SHAPES = tuple(ECHO_METHODS)
+KINDS = ("sync", "aio", "sync-protected", "aio-protected")
+"""The harnesses every scenario runs on (the ``harness`` fixture's parameters): the gRPC API,
+then ``-protected`` for the stack installed with ``protect`` instead of as interceptors."""
 OPTIONS = (("grpc.max_metadata_size", 64 * 1024), ("grpc.absolute_max_metadata_size", 128 * 1024))
 """Let oversized metadata reach the interceptor (gRPC refuses > 8 KiB by default)."""
 

@@ -19,7 +19,7 @@ from resilience._base.keys import PUSHBACK, REJECT
 from resilience.policy import Policy
 from resilience.testing import ECHO_METHODS, EchoBehavior
 
-from .harness import AioHarness, Client, Failure, Harness, Recorder, Server
+from .harness import KINDS, AioHarness, Client, Failure, Harness, Recorder, Server
 from .test_error_details import details_of, rejected_status
 
 pytestmark = pytest.mark.e2e
@@ -310,11 +310,15 @@ def test_a_client_wait_never_outlives_the_call_timeout(
     assert gate.entered == 1
 
 
+AIO_KINDS = [kind for kind in KINDS if kind.startswith("aio")]
+"""The harnesses of the next test. It has no sync cases: a sync client call waits for its
+place in the caller's own thread, before any future exists, so nothing can cancel it there."""
+
+
+@pytest.mark.parametrize("harness", AIO_KINDS, indirect=True)
 def test_an_aio_client_call_cancelled_while_queued_leaves_the_queue(
     harness: Harness, pool: ThreadPoolExecutor
 ) -> None:
-    if not harness.aio:
-        pytest.skip("a sync call waits for its place in the caller's thread: nothing cancels it")
     gate, recorder = Gate(), Recorder()
     _, client, first = held_client(
         harness, gate, pool, recorder, max_concurrent=1, max_queue=1, max_wait=30
