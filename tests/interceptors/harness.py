@@ -80,6 +80,40 @@ class Recorder:
         return [outcome.code for _, outcome in self.ended]
 
 
+GATE_SECONDS = 20.0
+"""How long a held handler waits for its gate at most (a test opens it long before)."""
+
+
+class Gate:
+    """Holds every handler of an echo server until :meth:`open`; ``entered`` counts the
+    handlers that reached it. Sync servers wait on an event, aio servers await."""
+
+    def __init__(self) -> None:
+        self.opened = threading.Event()
+        self.entered = 0
+        self._lock = threading.Lock()
+
+    def behavior(self, aio: bool, **fields: Any) -> EchoBehavior:
+        def on_call(request: bytes, context: Any) -> Any:
+            with self._lock:
+                self.entered += 1
+            if aio:
+                return self._await()
+            self.opened.wait(GATE_SECONDS)
+            return None
+
+        return EchoBehavior(on_call=on_call, **fields)
+
+    async def _await(self) -> None:
+        for _ in range(int(GATE_SECONDS / 0.005)):
+            if self.opened.is_set():
+                return
+            await asyncio.sleep(0.005)
+
+    def open(self) -> None:
+        self.opened.set()
+
+
 @dataclass
 class Server:
     address: str

@@ -5,8 +5,6 @@ a stream's end), on the server side and the client side."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,15 +17,23 @@ from resilience._base.keys import PUSHBACK, REJECT
 from resilience.policy import Policy
 from resilience.testing import ECHO_METHODS, EchoBehavior
 
-from .harness import KINDS, AioHarness, Client, Failure, Harness, Recorder, Server
+from .harness import (
+    GATE_SECONDS,
+    KINDS,
+    AioHarness,
+    Client,
+    Failure,
+    Gate,
+    Harness,
+    Recorder,
+    Server,
+)
 from .test_error_details import details_of, rejected_status
 
 pytestmark = pytest.mark.e2e
 
 UNARY = ECHO_METHODS["unary_unary"]
 PATTERN = "/resilience.testing.Echo/*"
-GATE_SECONDS = 20.0
-"""How long a held handler waits for its gate at most (a test opens it long before)."""
 
 
 def wait_until(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
@@ -39,36 +45,6 @@ def wait_until(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
             return condition()
         time.sleep(0.01)
     return True
-
-
-class Gate:
-    """Holds every handler of an echo server until :meth:`open`; ``entered`` counts the
-    handlers that reached it. Sync servers wait on an event, aio servers await."""
-
-    def __init__(self) -> None:
-        self.opened = threading.Event()
-        self.entered = 0
-        self._lock = threading.Lock()
-
-    def behavior(self, aio: bool, **fields: Any) -> EchoBehavior:
-        def on_call(request: bytes, context: Any) -> Any:
-            with self._lock:
-                self.entered += 1
-            if aio:
-                return self._await()
-            self.opened.wait(GATE_SECONDS)
-            return None
-
-        return EchoBehavior(on_call=on_call, **fields)
-
-    async def _await(self) -> None:
-        for _ in range(int(GATE_SECONDS / 0.005)):
-            if self.opened.is_set():
-                return
-            await asyncio.sleep(0.005)
-
-    def open(self) -> None:
-        self.opened.set()
 
 
 def bulkhead(**section: Any) -> Policy:

@@ -2,7 +2,8 @@
 
 The server has a tiered rate limit and an overload guard on ``/demo.Shop/*`` and a server-side
 fault rule on ``Flaky`` switched on for a minute; the client has a dynamic timeout and the
-default breaker. Both use the default observers, so the status page sees them.
+default breaker; each side has a bulkhead of 8 calls (8 more may wait) for the shop. Both use
+the default observers, so the status page sees them.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ POLICY = Policy.from_dict(
                 "rate_limit": {"limit": 40, "tiered": True},
                 "overload": True,
                 "timeout": True,
+                "bulkhead": {"max_concurrent": 8, "max_queue": 8},
             }
         },
         "faults": [

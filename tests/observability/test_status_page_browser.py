@@ -7,6 +7,7 @@ was taken this way)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -28,7 +29,7 @@ CHROME_FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--no-first-run",
-    "--window-size=1500,900",
+    "--window-size=1650,900",
 )
 
 
@@ -104,6 +105,10 @@ def test_the_page_shows_live_numbers_without_console_errors(browser: Any) -> Non
         client = cells(browser, "demo.Shop/Flaky", "client")
         assert client is not None
         assert float(client[2]) > 0
+        server = cells(browser, "demo.Shop/Get", "server")
+        assert server is not None
+        for row in (client, server):  # the bulkhead's places taken, and calls waiting
+            assert re.fullmatch(r"\d active, \d queued", row[-1]), row
         screenshot = os.environ.get("STATUS_SCREENSHOT")
         if screenshot:
             browser.save_screenshot(screenshot)

@@ -99,6 +99,8 @@ def test_the_document_merges_gauges_into_each_method_and_lists_the_rest() -> Non
         GaugeReading("limiter.used", 12, {**server, "tier": "2"}),
         GaugeReading("overload.shedding", 1.0, server),
         GaugeReading("overload.shedding_tier", 1.0, {**server, "tier": "4"}),
+        GaugeReading("bulkhead.active", 2.0, server),
+        GaugeReading("bulkhead.queued", 1.0, server),
         GaugeReading("fault.remaining_seconds", math.inf, {"rule": "r", "side": "server"}),
         GaugeReading("failover.window", 3, {"target": "dc-b"}),
         GaugeReading("failover.attempted", 7, {"target": "dc-b"}),
@@ -107,6 +109,8 @@ def test_the_document_merges_gauges_into_each_method_and_lists_the_rest() -> Non
     )
     second = Source(  # another interceptor in the same process
         GaugeReading("breaker.drop_probability", 0.5, client),
+        GaugeReading("bulkhead.active", 3.0, server),  # its own bulkhead: the larger shows
+        GaugeReading("bulkhead.queued", 0.0, server),
         GaugeReading("fault.remaining_seconds", math.inf, {"rule": "r", "side": "server"}),
     )
     registry.register(first)
@@ -120,6 +124,11 @@ def test_the_document_merges_gauges_into_each_method_and_lists_the_rest() -> Non
     assert methods[("server", "a.A/X")]["tiers"] == {"2": {"limit_used": 12}}
     assert methods[("server", "a.A/X")]["shedding"] is True
     assert methods[("server", "a.A/X")]["shedding_tiers"] == ["4"]
+    assert (
+        methods[("server", "a.A/X")]["bulkhead_active"],
+        methods[("server", "a.A/X")]["bulkhead_queued"],
+    ) == (3, 1)
+    assert "bulkhead_active" not in methods[("client", "a.A/X")]
     assert document["faults"] == [{"rule": "r", "side": "server", "remaining_s": None}]
     assert document["failover"] == [{"target": "dc-b", "window": 3, "attempted": 7}]
     assert document["limiter_fallback"] == [{"limit": "/a.A/*", "fallback": True}]

@@ -74,7 +74,8 @@ class ClientFacade:
     def gauge_readings(self) -> list[GaugeReading]:
         """Current per-method gauges (a :class:`resilience.events.GaugeSource`):
         ``breaker.drop_probability``, ``breaker.state`` (0 closed, 1 half-open),
-        ``timeout.seconds``, and ``fault.remaining_seconds`` per client-side fault rule while
+        ``timeout.seconds``, a client-side bulkhead's ``bulkhead.active`` and
+        ``bulkhead.queued``, and ``fault.remaining_seconds`` per client-side fault rule while
         faults are injected."""
         readings = self._pipeline.gauge_readings()
         injector = self._pipeline.injector
@@ -148,8 +149,9 @@ class ServerFacade:
     def gauge_readings(self) -> list[GaugeReading]:
         """Current per-method gauges (a :class:`resilience.events.GaugeSource`): a limit's
         ``limiter.limit`` and ``limiter.used`` (per tier), the overload guard's
-        ``overload.shedding``, ``overload.cpu`` and ``overload.inflight``, and
-        ``fault.remaining_seconds`` per server-side fault rule while faults are injected."""
+        ``overload.shedding``, ``overload.cpu`` and ``overload.inflight``, a bulkhead's
+        ``bulkhead.active`` and ``bulkhead.queued``, and ``fault.remaining_seconds`` per
+        server-side fault rule while faults are injected."""
         readings = self._pipeline.gauge_readings()
         injector = self._pipeline.plugins.injector
         if injector is not None:

@@ -4,10 +4,11 @@ The JSON document merges two sources, per method and side: the live call statist
 :class:`~resilience.observability._stats.CallStats` (calls/s, error ratio, p50/p99, calls in
 flight, rejections by reason and tier) and the polled gauges of a
 :class:`~resilience.events.GaugeRegistry` (breaker drop probability, dynamic timeout, limiter
-use per tier, overload shedding), plus the process-wide gauges: failover windows and counts by
-target, active faults and the seconds before they lapse, limiters on their local fallback,
-and the library's internal errors. It shows what the metrics endpoint shows and nothing more:
-bounded method names, no traffic colors, no metadata values.
+use per tier, overload shedding, calls holding and waiting for a bulkhead place), plus the
+process-wide gauges: failover windows and counts by target, active faults and the seconds
+before they lapse, limiters on their local fallback, and the library's internal errors. It
+shows what the metrics endpoint shows and nothing more: bounded method names, no traffic
+colors, no metadata values.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ _METHOD_GAUGES = {
     "overload.shedding": "shedding",
     "overload.cpu": "cpu",
     "overload.inflight": "overload_in_flight",
+    "bulkhead.active": "bulkhead_active",
+    "bulkhead.queued": "bulkhead_queued",
 }
 """Per-method readings -> their field in a method's entry. Readings with the same attributes
 from several interceptors (two servers in one process) are merged as the metrics merge them:

@@ -24,7 +24,7 @@ SCRIPT = """
 "use strict";
 const COLUMNS = ["Method", "Side", "Calls/s", "Errors", "p50", "p99", "In flight",
   "Rejected/s", "Tiers (admitted/s, rejected/s, used/limit)", "Breaker drop", "Timeout",
-  "Shedding"];
+  "Shedding", "Bulkhead"];
 function num(v, digits) { return v === null || v === undefined ? "\\u2013" : v.toFixed(digits); }
 function pct(v) { return v === null || v === undefined ? "\\u2013" : (100 * v).toFixed(1) + " %"; }
 function ms(v) {
@@ -82,6 +82,9 @@ function render(doc) {
     m.shedding === undefined ? ["\\u2013", ""] :
       [m.shedding ? "tiers " + (m.shedding_tiers || []).join(", ") : "no",
        m.shedding ? "warn" : "ok"],
+    m.bulkhead_active === undefined ? "\\u2013" :
+      [num(m.bulkhead_active, 0) + " active, " + num(m.bulkhead_queued, 0) + " queued",
+       m.bulkhead_queued > 0 ? "warn" : ""],
   ]));
   table("failover", ["Target", "Window", "Attempted", "Admitted", "Refused", "Succeeded",
     "Failed", "Expired", "Unreplayable"], doc.failover.map(f => [f.target, num(f.window, 0),
