@@ -45,7 +45,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "grpc_overhead.json"
@@ -164,6 +164,11 @@ def _passthrough_server(aio: bool) -> Any:
     return Pass()
 
 
+CAPTURED: list[list[Any]] = []
+"""While it holds a list, the SDK set-up's exporter appends every exported span to it
+(:func:`check_spans`)."""
+
+
 def configure(variant: str) -> tuple[Any, ...]:
     """Set up this process for ``variant``; return the observers to give the interceptors."""
     if variant.endswith("_sdk") or variant == "otel_grpc":
@@ -176,7 +181,11 @@ def configure(variant: str) -> tuple[Any, ...]:
         )
 
         class NoopExporter(SpanExporter):
+            """Drops every span, or keeps them while :data:`CAPTURED` holds a list."""
+
             def export(self, spans: Any) -> SpanExportResult:
+                if CAPTURED:
+                    CAPTURED[0].extend(spans)
                 return SpanExportResult.SUCCESS
 
         provider = TracerProvider()
@@ -466,6 +475,9 @@ class _AioCall:
 
         return grpc.StatusCode.OK
 
+    async def details(self) -> str:
+        return ""
+
     def add_done_callback(self, callback: Any) -> None:
         callback(self)
 
@@ -521,38 +533,43 @@ def profile(
     coroutine driven to its end without an event loop (:func:`_drive`). ``protected`` (sync):
     the client side through the protected channel (``protect``) instead of the interceptor;
     the server side is the same handler either way. ``loop``: instead of timing, make 200
-    warm-up call pairs then ``loop`` more, unmeasured (what :func:`instructions` counts)."""
+    warm-up call pairs then ``loop`` more, unmeasured (what :func:`instructions` counts).
+
+    ``bare`` and ``otel_grpc`` are references around the same continuation and handler:
+    ``bare`` calls them directly (the continuation, or with ``protected`` the done channel);
+    ``otel_grpc`` puts opentelemetry-instrumentation-grpc's interceptors around them (see
+    :func:`_sync_reference`). With a tracer SDK set up, one call pair's exported spans are
+    checked and described first (:func:`check_spans`)."""
+    observers = configure(variant)
     if aio:
-        _profile_aio(variant, calls, top, cold, loop)
-        return
+        sides = _aio_sides(variant, observers)
+    elif kind(variant) in ("bare", "otel_grpc"):
+        sides = _sync_reference(variant, protected)
+    else:
+        sides = _sync_sides(variant, observers, protected)
+    check_spans(variant, *sides)
+    if loop:
+        _pairs(*sides, loop)
+    else:
+        _report(*sides, calls, top, cold)
+
+
+def _sync_sides(variant: str, observers: Any, protected: bool) -> tuple[Any, Any]:
+    """Our sync client side (interceptor, or protected channel) and server side."""
     import grpc
 
     from resilience.interceptors import ClientInterceptor, ServerInterceptor
 
-    observers = configure(variant)
-
-    class Details:
-        method, timeout, metadata, credentials = METHOD, 10.0, None, None
-        wait_for_ready, compression = None, None
-
     sent: list[Any] = []
-
-    def continuation(details: Any, request: Any) -> _Future:
-        sent[:] = [details.metadata]
-        return _Future()
-
+    continuation = _sync_continuation(sent)
     client = ClientInterceptor(full_policy(variant), observers=observers)
     handler: Any = grpc.unary_unary_rpc_method_handler(lambda request, context: request)
-
-    class HandlerDetails:
-        method, invocation_metadata = METHOD, ()
-
     server = ServerInterceptor(full_policy(variant), observers=observers)
-    wrapped: Any = server.intercept_service(lambda details: handler, HandlerDetails())  # type: ignore[arg-type]
+    wrapped: Any = server.intercept_service(lambda details: handler, _HandlerDetails())  # type: ignore[arg-type]
     behavior = wrapped.unary_unary
-    client.intercept_unary_unary(continuation, Details(), PAYLOAD)
-    context: Any = _ServicerContext(tuple(sent[0] or ()))
-    details = Details()
+    client.intercept_unary_unary(continuation, _Details(), PAYLOAD)
+    context: Any = _ServicerContext(_metadata(sent[0]))
+    details = _Details()
 
     def client_side() -> None:
         client.intercept_unary_unary(continuation, details, PAYLOAD)
@@ -566,32 +583,113 @@ def profile(
     def server_side() -> None:
         behavior(PAYLOAD, context)
 
-    if loop:
-        _pairs(client_side, server_side, loop)
+    return client_side, server_side
+
+
+def _sync_continuation(sent: list[Any]) -> Any:
+    """A sync client interceptor's continuation that keeps the metadata it was given in
+    ``sent`` and returns a done future."""
+
+    def continuation(details: Any, request: Any) -> _Future:
+        sent[:] = [details.metadata]
+        return _Future()
+
+    return continuation
+
+
+class _Details:
+    """The client call details the sync harness passes."""
+
+    method, timeout, metadata, credentials = METHOD, 10.0, None, None
+    wait_for_ready, compression = None, None
+
+
+class _HandlerDetails:
+    """The handler call details the harness's server side passes."""
+
+    method, invocation_metadata = METHOD, ()
+
+
+def _sync_reference(variant: str, protected: bool) -> tuple[Any, Any]:
+    """The sync ``bare`` or ``otel_grpc`` sides. ``bare``: the continuation of
+    :func:`_sync_sides` (``protected``: the done channel's multi-callable) and the handler,
+    called directly. ``otel_grpc``: its client interceptor wraps the done channel (the only
+    way it installs on a sync channel, so with ``protected`` or without), and on each server
+    call its ``intercept_service`` wraps the handler, as gRPC asks it per call; gRPC's own
+    per-call interception machinery, which it pays live, is left out (in its favour)."""
+    import grpc
+
+    handler: Any = grpc.unary_unary_rpc_method_handler(lambda request, context: request)
+    answering = _DoneMultiCallable()
+    channel = _done_channel(answering)
+    if kind(variant) == "otel_grpc":
+        from opentelemetry.instrumentation.grpc import (
+            client_interceptor,
+            grpcext,
+            server_interceptor,
+        )
+
+        channel = grpcext.intercept_channel(channel, client_interceptor())  # type: ignore[no-untyped-call]
+    say: Any = channel.unary_unary(METHOD)
+    say(PAYLOAD, timeout=10.0)
+    context: Any = _ServicerContext(_metadata(answering.sent))
+    if kind(variant) == "otel_grpc":
+        interceptor = server_interceptor()  # type: ignore[no-untyped-call]
+        call_details = _HandlerDetails()
+
+        def continuation(details: Any) -> Any:
+            return handler
+
+        def server_side() -> None:
+            interceptor.intercept_service(continuation, call_details).unary_unary(PAYLOAD, context)
+
     else:
-        _report(client_side, server_side, calls, top, cold)
+        behavior = handler.unary_unary
+
+        def server_side() -> None:
+            behavior(PAYLOAD, context)
+
+    def client_side() -> None:
+        say(PAYLOAD, timeout=10.0)
+
+    if protected or kind(variant) == "otel_grpc":
+        return client_side, server_side
+    direct = _sync_continuation([])
+    details = _Details()
+
+    def continuation_client() -> None:
+        direct(details, PAYLOAD)
+
+    return continuation_client, server_side
 
 
 class _DoneMultiCallable:
-    """A sync multi-callable whose calls end OK at once (no network)."""
+    """A sync multi-callable whose calls end OK at once (no network); ``sent`` keeps the
+    metadata of the last call (positional, as the wrappers pass it, or by keyword)."""
+
+    def __init__(self) -> None:
+        self.sent: Any = None
 
     def __call__(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        self.sent = args[1] if len(args) > 1 else kwargs.get("metadata")
         return request
 
     def with_call(self, request: Any, *args: Any, **kwargs: Any) -> Any:
-        return request, _Future()
+        return self(request, *args, **kwargs), _Future()
 
     def future(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        self(request, *args, **kwargs)
         return _Future()
 
 
-def _done_channel() -> Any:
-    """A ``grpc.Channel`` for ``profile --protected`` whose every method answers at once (the
-    protected server needs no stand-in: it runs the same wrapped handler as the interceptor)."""
+def _done_channel(answering: _DoneMultiCallable | None = None) -> Any:
+    """A ``grpc.Channel`` for ``profile --protected`` whose every method answers at once with
+    ``answering`` (default: a new :class:`_DoneMultiCallable` per method; the protected server
+    needs no stand-in: it runs the same wrapped handler as the interceptor)."""
     import grpc
 
     def make(self: Any, method: str, *args: Any, **kwargs: Any) -> Any:
-        return _DoneMultiCallable()
+        return answering if answering is not None else _DoneMultiCallable()
 
     def nothing(self: Any, *args: Any) -> None:
         return None
@@ -601,21 +699,78 @@ def _done_channel() -> Any:
     return type("DoneChannel", (grpc.Channel,), members)()
 
 
-def _profile_aio(variant: str, calls: int, top: int, cold: bool, loop: int = 0) -> None:
-    """:func:`profile` of the aio shells."""
+class Metadatum(NamedTuple):
+    """One metadata entry as a servicer context hands it over (gRPC's own is a namedtuple
+    with these fields: some interceptors read ``.key`` and ``.value``)."""
+
+    key: str
+    value: str | bytes
+
+
+def _metadata(sent: Any) -> tuple[Metadatum, ...]:
+    """What a server receives when a client sent ``sent`` (a sequence of pairs, or None)."""
+    return tuple(Metadatum(key, value) for key, value in sent or ())
+
+
+def check_spans(variant: str, client_side: Any, server_side: Any) -> None:
+    """With a tracer SDK set up (``*_sdk``, ``otel_grpc``): make one call pair, check that it
+    exported exactly one CLIENT and one SERVER span of the method, the server span's parent
+    read from the metadata the client sent (the harness's server context replays the first
+    call's metadata, so it is that call's client span), and print them; raise
+    RuntimeError otherwise (a harness that starts no span, or ends none, would be cheap for the
+    wrong reason). Nothing for other variants."""
+    if not (variant.endswith("_sdk") or variant == "otel_grpc"):
+        return
+    CAPTURED[:] = [[]]
+    try:
+        client_side()
+        server_side()
+        spans = CAPTURED[0]
+    finally:
+        CAPTURED.clear()
+    kinds = sorted(span.kind.name for span in spans)
+    method = METHOD.lstrip("/")
+    server = [span for span in spans if span.kind.name == "SERVER"]
+    if (
+        kinds != ["CLIENT", "SERVER"]
+        or any(span.name.lstrip("/") != method for span in spans)
+        or server[0].parent is None
+        or not server[0].parent.is_remote
+    ):
+        found = ", ".join(f"{span.kind.name} {span.name!r}" for span in spans) or "none"
+        raise RuntimeError(
+            f"{variant}: one call pair exported {found}, not a client span and a server span "
+            "whose parent came with the call"
+        )
+    described = "; ".join(
+        f"{span.kind.name} {span.name!r} {len(span.attributes or {})} attributes, "
+        f"status {span.status.status_code.name}, {len(span.events)} events"
+        for span in sorted(spans, key=lambda span: span.kind.name)
+    )
+    print(
+        f"{variant}: one call pair exported 2 spans, the server's parent from the client's "
+        f"metadata: {described}",
+        flush=True,
+    )
+
+
+def _aio_sides(variant: str, observers: Any) -> tuple[Any, Any]:
+    """The aio client and server sides of :func:`profile`: our ``Aio*`` interceptors, or for
+    ``bare`` the continuation and handler alone, or for ``otel_grpc``
+    opentelemetry-instrumentation-grpc's aio interceptors (its ``intercept_service`` driven
+    on each server call, as gRPC asks it per call; gRPC's own aio interception machinery, its
+    intercepted call object and task, left out in its favour)."""
     import grpc
     import grpc.aio
 
     from resilience.interceptors import AioClientInterceptor, AioServerInterceptor
 
-    observers = configure(variant)
     sent: list[Any] = []
 
     async def continuation(details: Any, request: Any) -> _AioCall:
         sent[:] = [details.metadata]
         return _AioCall()
 
-    interceptor = AioClientInterceptor(full_policy(variant), observers=observers)[0]
     method: Any = METHOD.encode()  # as a grpc.aio channel passes it
     details = grpc.aio.ClientCallDetails(method, 10.0, grpc.aio.Metadata(), None, None)
 
@@ -623,29 +778,47 @@ def _profile_aio(variant: str, calls: int, top: int, cold: bool, loop: int = 0) 
         return request
 
     handler: Any = grpc.unary_unary_rpc_method_handler(echo)
+    what = kind(variant)
+    if what == "bare":
+        intercept: Any = None
+        behavior = handler.unary_unary
+    elif what == "otel_grpc":
+        from opentelemetry.instrumentation.grpc import (
+            aio_client_interceptors,
+            aio_server_interceptor,
+        )
 
-    class HandlerDetails:
-        method, invocation_metadata = METHOD, ()
+        intercept = aio_client_interceptors()[0].intercept_unary_unary  # type: ignore[no-untyped-call]
+        theirs = aio_server_interceptor()  # type: ignore[no-untyped-call]
+        ready, call_details = _ready(handler), _HandlerDetails()
 
-    server = AioServerInterceptor(full_policy(variant), observers=observers)
-    wrapped: Any = _drive(server.intercept_service(_ready(handler), HandlerDetails()))  # type: ignore[arg-type]
-    behavior = wrapped.unary_unary
-    intercept: Any = interceptor.intercept_unary_unary  # type: ignore[attr-defined]
-    _drive(intercept(continuation, details, PAYLOAD))
-    context: Any = _AioServicerContext(tuple(sent[0] or ()))
+        def behavior(request: Any, context: Any) -> Any:
+            return _drive(theirs.intercept_service(ready, call_details)).unary_unary(
+                request, context
+            )
+
+    else:
+        ours = AioClientInterceptor(full_policy(variant), observers=observers)[0]
+        intercept = ours.intercept_unary_unary  # type: ignore[attr-defined]
+        server = AioServerInterceptor(full_policy(variant), observers=observers)
+        wrapped: Any = _drive(server.intercept_service(_ready(handler), _HandlerDetails()))  # type: ignore[arg-type]
+        behavior = wrapped.unary_unary
 
     def client_side() -> None:
-        _drive(intercept(continuation, details, PAYLOAD))
+        if intercept is None:
+            _drive(continuation(details, PAYLOAD))
+        else:
+            _drive(intercept(continuation, details, PAYLOAD))
+
+    client_side()
+    context: Any = _AioServicerContext(_metadata(sent[0]))
 
     def server_side() -> None:
         # In a Context of its own, as each RPC runs in a task of its own (what the call sets
         # must not reach the next client call here).
         contextvars.copy_context().run(_drive, behavior(PAYLOAD, context))
 
-    if loop:
-        _pairs(client_side, server_side, loop)
-    else:
-        _report(client_side, server_side, calls, top, cold)
+    return client_side, server_side
 
 
 def _ready(handler: Any) -> Any:
@@ -686,6 +859,8 @@ def instructions(argv: list[str]) -> float:
         if out.returncode != 0 or not found:
             raise RuntimeError(f"callgrind failed: {out.stderr[-2000:]}")
         counts.append(int(found[-1].rsplit(":", 1)[1]))
+        if len(counts) == 1:  # the span check (check_spans), when the variant has one
+            print(*[line for line in out.stdout.splitlines() if "exported" in line], sep="\n")
     per_pair = (counts[1] - counts[0]) / (INSTRUCTION_PAIRS[1] - INSTRUCTION_PAIRS[0])
     print(f"{' '.join(argv) or 'full'}: {per_pair:,.0f} instructions per call pair")
     return per_pair
