@@ -4,6 +4,7 @@ nothing at all otherwise."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import grpc
 import pytest
@@ -24,10 +25,14 @@ def exporter() -> Iterator[InMemorySpanExporter]:
     exporter.shutdown()
 
 
-def sdk_tracer(exporter: InMemorySpanExporter) -> CallTracer:
+def sdk_provider(exporter: InMemorySpanExporter) -> TracerProvider:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return CallTracer(tracer_provider=provider)
+    return provider
+
+
+def sdk_tracer(exporter: InMemorySpanExporter) -> CallTracer:
+    return CallTracer(tracer_provider=sdk_provider(exporter))
 
 
 def test_without_a_provider_no_span_is_started() -> None:
@@ -111,3 +116,119 @@ def test_spans_nest_under_the_given_parent_and_context_with_makes_them_current(
     assert client.parent.span_id == server.context.span_id
     assert client.context.trace_id == server.context.trace_id
     assert tracer.context_with(None, context) is context
+
+
+class CountingSpan:
+    """A real SDK span whose attribute and status writes are counted (each takes its lock)."""
+
+    def __init__(self, span: Any) -> None:
+        self.span = span
+        self.writes: list[str] = []
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self.writes.append("set_attribute")
+        self.span.set_attribute(key, value)
+
+    def set_attributes(self, attributes: Any) -> None:
+        self.writes.append("set_attributes")
+        self.span.set_attributes(attributes)
+
+    def set_status(self, status: Any, description: str | None = None) -> None:
+        self.writes.append("set_status")
+        self.span.set_status(status, description)
+
+    def record_exception(self, exception: BaseException) -> None:
+        self.writes.append("record_exception")
+        self.span.record_exception(exception)
+
+    def end(self) -> None:
+        self.span.end()
+
+
+@pytest.mark.parametrize(
+    ("side", "code", "reason", "writes"),
+    [
+        ("client", grpc.StatusCode.OK, None, ["set_attribute"]),
+        ("server", grpc.StatusCode.NOT_FOUND, None, ["set_attribute"]),
+        ("server", grpc.StatusCode.OK, "hook", ["set_attributes"]),
+        ("client", grpc.StatusCode.UNAVAILABLE, "breaker", ["set_attributes", "set_status"]),
+        ("server", grpc.StatusCode.INTERNAL, None, ["set_attributes", "set_status"]),
+    ],
+)
+def test_a_span_ends_with_one_attribute_write(
+    exporter: InMemorySpanExporter,
+    side: Any,
+    code: grpc.StatusCode,
+    reason: str | None,
+    writes: list[str],
+) -> None:
+    tracer = sdk_tracer(exporter)
+    call = CallInfo(side, "/echo.Echo/Say")
+    span = CountingSpan(tracer.start(call))
+    tracer.end(span, call, CallOutcome(code, 0.0, reject_reason=reason))  # type: ignore[arg-type]
+
+    assert span.writes == writes
+    (finished,) = exporter.get_finished_spans()
+    attributes = dict(finished.attributes or {})
+    assert attributes["rpc.response.status_code"] == code.name
+    assert attributes.get("resilience.reject_reason") == reason
+    error = "set_status" in writes
+    assert attributes.get("error.type") == (code.name if error else None)
+    if error:
+        assert finished.status.status_code is StatusCode.ERROR
+        assert finished.status.description == code.name
+    else:
+        assert finished.status.status_code is StatusCode.UNSET
+
+
+def test_spans_of_one_kind_of_call_start_alike_and_apart(
+    exporter: InMemorySpanExporter,
+) -> None:
+    """The start attributes are kept per method, color and tier: a second call of the same
+    kind starts with the same ones (nothing the first span's end added), another color or
+    tier with its own."""
+    tracer = CallTracer(tracer_provider=sdk_provider(exporter), colors=("loadtest",))
+    calls = [
+        CallInfo("server", "/echo.Echo/Say", "loadtest", 3),
+        CallInfo("server", "/echo.Echo/Say", "loadtest", 3),
+        CallInfo("server", "/echo.Echo/Say", None, 3),
+        CallInfo("server", "/echo.Echo/Say", "loadtest", None),
+    ]
+    started = []
+    for call in calls:
+        span = tracer.start(call)
+        assert span is not None
+        started.append(dict(span.attributes or {}))  # type: ignore[attr-defined]
+        tracer.end(span, call, CallOutcome(grpc.StatusCode.INTERNAL, 0.0))
+    base = {"rpc.system.name": "grpc", "rpc.method": "echo.Echo/Say"}
+    assert started == [
+        {**base, "resilience.color": "loadtest", "resilience.tier": 3},
+        {**base, "resilience.color": "loadtest", "resilience.tier": 3},
+        {**base, "resilience.color": "none", "resilience.tier": 3},
+        {**base, "resilience.color": "loadtest"},
+    ]
+    assert len(exporter.get_finished_spans()) == 4
+
+
+def test_a_pinned_tracer_starts_spans_without_looking_the_provider_up(
+    exporter: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a pipeline keeps between its checks of the provider: starting a span then reads
+    no global state."""
+    provider = sdk_provider(exporter)
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
+    pinned = CallTracer().pinned()
+    assert pinned is not None
+
+    def no_lookup() -> trace.TracerProvider:
+        raise AssertionError("looked the provider up")
+
+    monkeypatch.setattr(trace, "get_tracer_provider", no_lookup)
+    call = CallInfo("client", "/echo.Echo/Say")
+    pinned.end(pinned.start(call), call, CallOutcome(grpc.StatusCode.OK, 0.0))
+    (finished,) = exporter.get_finished_spans()
+    assert finished.name == "echo.Echo/Say"
+
+
+def test_no_pinned_tracer_while_tracing_is_off() -> None:
+    assert CallTracer(tracer_provider=NoOpTracerProvider()).pinned() is None

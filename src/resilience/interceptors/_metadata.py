@@ -128,7 +128,11 @@ def _carrier(color: str | None, span: Span | None) -> dict[str, str]:
         ctx = trace.set_span_in_context(span, ctx)
     if color is not None and baggage.get_baggage(COLOR_BAGGAGE, ctx) != color:
         ctx = baggage.set_baggage(COLOR_BAGGAGE, color, ctx)
-    elif not trace.get_current_span(ctx).get_span_context().is_valid and not baggage.get_all(ctx):
+    elif (
+        span is None  # the call's own span is always carried
+        and not trace.get_current_span(ctx).get_span_context().is_valid
+        and not baggage.get_all(ctx)
+    ):
         return {}  # nothing to carry: skip the propagator
     carrier: dict[str, str] = {}
     propagate.inject(carrier, context=ctx)

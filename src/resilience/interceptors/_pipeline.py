@@ -205,12 +205,12 @@ class Pipeline:
         return info
 
     def tracer_if_on(self) -> CallTracer | None:
-        """The tracer when a tracer provider is installed, else None. Looking the provider up
-        costs more than the rest of a call's reporting, so the answer is kept for a second:
-        installing a provider switches tracing on within a second."""
+        """The tracer, pinned to the installed provider's tracer (:meth:`CallTracer.pinned`),
+        when a tracer provider is installed, else None. Looking the provider up costs more than
+        the rest of a call's reporting, so the answer is kept for a second: installing (or
+        replacing) a provider takes effect within a second."""
         now = time.monotonic()
         if now >= self._tracer_checked:
-            tracer = self.tracer
-            self._tracer_on = tracer if tracer.enabled() else None
+            self._tracer_on = self.tracer.pinned()
             self._tracer_checked = now + TRACER_RECHECK
         return self._tracer_on

@@ -23,8 +23,10 @@ Usage in an interceptor::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
+import grpc
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, Span, SpanKind
@@ -39,6 +41,23 @@ TRACER_NAME = "resilience"
 
 _KINDS = {"client": SpanKind.CLIENT, "server": SpanKind.SERVER}
 _INACTIVE = (ProxyTracerProvider, NoOpTracerProvider)
+_STATUS_CODE = "rpc.response.status_code"
+
+
+def _end_of(side: str, code: grpc.StatusCode) -> tuple[str, Status | None]:
+    """The ``rpc.response.status_code`` value of a call that ended with ``code`` on ``side``,
+    and the span's error status (None: not an error on that side)."""
+    return code.name, Status(StatusCode.ERROR, code.name) if is_error(side, code) else None
+
+
+_ENDS = {side: {code: _end_of(side, code) for code in grpc.StatusCode} for side in _KINDS}
+""":func:`_end_of` of every side and code, built once: a ``Status`` is immutable, and an
+enum's ``name`` is a Python-level property."""
+
+_Start = tuple[str, SpanKind, Mapping[str, str | int]]
+_MAX_STARTS = 4096
+"""Span starts kept per tracer (keyed by the raw method and color, which arrive from the
+network): beyond that, a new combination's attributes are built for each of its spans."""
 
 
 class CallTracer:
@@ -49,7 +68,7 @@ class CallTracer:
     the color attribute and the span names as for metrics.
     """
 
-    __slots__ = ("_bounds", "_cached", "_fixed")
+    __slots__ = ("_bounds", "_cached", "_fixed", "_pinned", "_starts")
 
     def __init__(
         self,
@@ -62,12 +81,29 @@ class CallTracer:
         self._fixed = tracer_provider
         # (provider, its tracer or None when inactive), replaced as one value: thread-safe.
         self._cached: tuple[object, trace.Tracer | None] = (object(), None)
+        self._pinned: trace.Tracer | None = None
+        # (side, method, color, tier) -> the span's name, kind and start attributes
+        self._starts: dict[tuple[str, str, str | None, int | None], _Start] = {}
 
     def enabled(self) -> bool:
         """Whether spans are being recorded (a real tracer provider is installed)."""
         return self._current_tracer() is not None
 
+    def pinned(self) -> CallTracer | None:
+        """This tracer bound to the tracer of the provider installed now (its :meth:`start`
+        no longer looks the provider up: what a pipeline keeps between its periodic checks),
+        or None when tracing is off. Shares this tracer's bounds and start cache."""
+        tracer = self._current_tracer()
+        if tracer is None:
+            return None
+        pinned = CallTracer.__new__(CallTracer)
+        pinned._bounds, pinned._fixed, pinned._cached = self._bounds, self._fixed, self._cached
+        pinned._starts, pinned._pinned = self._starts, tracer
+        return pinned
+
     def _current_tracer(self) -> trace.Tracer | None:
+        if self._pinned is not None:
+            return self._pinned
         provider = self._fixed if self._fixed is not None else trace.get_tracer_provider()
         cached_provider, tracer = self._cached
         if provider is cached_provider:
@@ -84,9 +120,22 @@ class CallTracer:
         Returns ``None`` when tracing is off. The span is not made current: use
         :meth:`context_with` to attach it or to inject it into outgoing metadata.
         """
-        tracer = self._current_tracer()
+        tracer = self._pinned
         if tracer is None:
-            return None
+            tracer = self._current_tracer()
+            if tracer is None:
+                return None
+        key = (call.side, call.method, call.color, call.tier)
+        start = self._starts.get(key)
+        if start is None:
+            start = self._start_of(call, key)
+        name, kind, attributes = start
+        return tracer.start_span(name, parent, kind, attributes)
+
+    def _start_of(self, call: CallInfo, key: tuple[str, str, str | None, int | None]) -> _Start:
+        """The span name, kind and start attributes of ``call`` (the conventions' required
+        ones plus the library's color and tier), kept for the next call with the same ``key``
+        while fewer than :data:`_MAX_STARTS` are kept."""
         method = self._bounds.method(call.method)
         attributes: dict[str, str | int] = {
             "rpc.system.name": "grpc",
@@ -95,9 +144,11 @@ class CallTracer:
         }
         if call.tier is not None:
             attributes["resilience.tier"] = call.tier
-        return tracer.start_span(
-            method, context=parent, kind=_KINDS[call.side], attributes=attributes
-        )
+        # read-only: every span of the key is started with this one mapping
+        start = (method, _KINDS[call.side], MappingProxyType(attributes))
+        if len(self._starts) < _MAX_STARTS:
+            self._starts[key] = start
+        return start
 
     @staticmethod
     def context_with(
@@ -114,17 +165,27 @@ class CallTracer:
         """Record ``outcome`` on ``span`` and end it; nothing when ``span`` is None.
 
         Which codes are errors depends on ``call.side``: every non-OK code on the client, only
-        the server's own faults on the server (gRPC conventions).
+        the server's own faults on the server (gRPC conventions). The attributes go in one
+        ``set_attribute`` (an ordinary end) or one ``set_attributes`` call (each takes the
+        span's lock); ``record_exception`` only for an exception that escaped the handler.
         """
         if span is None:
             return
         code = outcome.code
-        span.set_attribute("rpc.response.status_code", code.name)
-        if outcome.reject_reason is not None:
-            span.set_attribute("resilience.reject_reason", str(outcome.reject_reason))
-        if is_error(call.side, code):
-            span.set_attribute("error.type", code.name)
-            span.set_status(Status(StatusCode.ERROR, code.name))
+        end = _ENDS[call.side].get(code)
+        name, error = _end_of(call.side, code) if end is None else end
+        reason = outcome.reject_reason
+        if error is None and reason is None:
+            span.set_attribute(_STATUS_CODE, name)
+        else:
+            attributes = {_STATUS_CODE: name}
+            if reason is not None:
+                attributes["resilience.reject_reason"] = str(reason)
+            if error is not None:
+                attributes["error.type"] = name
+            span.set_attributes(attributes)
+            if error is not None:
+                span.set_status(error)
         if outcome.exception is not None:
             span.record_exception(outcome.exception)
         span.end()
