@@ -31,7 +31,10 @@ imported from SRC, measured in the same rounds (a before/after A/B in one run).
 cost of the sync shells (``--aio``: the aio shells) and where it goes; ``--cold`` adds each
 side's cost with cold CPU caches. ``python benchmarks/grpc_overhead.py instructions [VARIANT]
 [--aio] [--protected]`` counts the machine instructions of one such in-process call pair with
-valgrind (a figure the machine's load does not move).
+valgrind (a figure the machine's load does not move). In both, ``bare`` is the no-network
+continuation and handler alone and ``otel_grpc`` opentelemetry-instrumentation-grpc's
+interceptors around them (sync: always over the done channel, so compare with ``bare
+--protected``); a variant with a tracer SDK first checks and prints the spans of one call pair.
 """
 
 from __future__ import annotations
