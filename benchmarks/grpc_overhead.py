@@ -48,6 +48,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 HERE = Path(__file__).resolve().parent
@@ -111,13 +112,14 @@ def full_policy(variant: str = "full") -> Any:
 
 def kind(variant: str) -> str:
     """What a variant installs: ``bare`` (nothing), ``passthrough``, ``otel_grpc`` (the
-    OpenTelemetry gRPC instrumentation's interceptors), ``intercepted`` (our stack as gRPC
-    interceptors) or ``full`` (our stack through the protected channel and server)."""
+    OpenTelemetry gRPC instrumentation's interceptors), ``spans_sdk`` (in-process only: the
+    spans alone, :func:`_spans_sides`), ``intercepted`` (our stack as gRPC interceptors) or
+    ``full`` (our stack through the protected channel and server)."""
     if variant.startswith("bare"):
         return "bare"
     if variant.startswith("intercepted"):
         return "intercepted"
-    return variant if variant in ("passthrough", "otel_grpc") else "full"
+    return variant if variant in ("passthrough", "otel_grpc", "spans_sdk") else "full"
 
 
 def call_metadata(variant: str) -> Any:
@@ -544,7 +546,9 @@ def profile(
     :func:`_sync_reference`). With a tracer SDK set up, one call pair's exported spans are
     checked and described first (:func:`check_spans`)."""
     observers = configure(variant)
-    if aio:
+    if kind(variant) == "spans_sdk":
+        sides = _spans_sides(aio)
+    elif aio:
         sides = _aio_sides(variant, observers)
     elif kind(variant) in ("bare", "otel_grpc"):
         sides = _sync_reference(variant, protected)
@@ -587,6 +591,97 @@ def _sync_sides(variant: str, observers: Any, protected: bool) -> tuple[Any, Any
         behavior(PAYLOAD, context)
 
     return client_side, server_side
+
+
+def _spans_sides(aio: bool) -> tuple[Any, Any]:
+    """``spans_sdk``: ``bare`` (``--protected`` on sync) plus only what a client span and a
+    server span of the conventions need from the OpenTelemetry API and SDK, with our span
+    names and start attributes: the client starts its span, injects it with the global
+    propagator, calls, sets the status code and ends the span; the server extracts the
+    caller's context, starts its span under it, runs the handler with it current, sets the
+    status code and ends it. No policy, no observer, no error handling: a floor for what any
+    instrumentation recording these spans with this SDK pays."""
+    import grpc
+    import grpc.aio
+    from opentelemetry import context as otel_context
+    from opentelemetry import propagate, trace
+
+    tracer = trace.get_tracer("floor")
+    name = METHOD.lstrip("/")
+    start: dict[str, str | int] = {"rpc.system.name": "grpc", "rpc.method": name}
+    start.update({"resilience.color": "none", "resilience.tier": 2})  # as full_sdk's spans
+    attributes = MappingProxyType(start)
+    client_kind, server_kind = trace.SpanKind.CLIENT, trace.SpanKind.SERVER
+    status = "rpc.response.status_code"
+    answering = _DoneMultiCallable()
+    say: Any = _done_channel(answering).unary_unary(METHOD)
+    sent: list[Any] = []
+
+    async def continuation(details: Any, request: Any) -> _AioCall:
+        sent[:] = [details.metadata]
+        return _AioCall()
+
+    method: Any = METHOD.encode()
+
+    def sync_client() -> None:
+        span = tracer.start_span(name, None, client_kind, attributes)
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier, context=trace.set_span_in_context(span))
+        say(PAYLOAD, timeout=10.0, metadata=tuple(carrier.items()))
+        span.set_attribute(status, "OK")
+        span.end()
+
+    def aio_client() -> None:
+        span = tracer.start_span(name, None, client_kind, attributes)
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier, context=trace.set_span_in_context(span))
+        metadata = grpc.aio.Metadata(*carrier.items())
+        details = grpc.aio.ClientCallDetails(method, 10.0, metadata, None, None)
+        _drive(continuation(details, PAYLOAD))
+        span.set_attribute(status, "OK")
+        span.end()
+
+    client_side = aio_client if aio else sync_client
+    client_side()
+    context: Any = (_AioServicerContext if aio else _ServicerContext)(
+        _metadata(sent[0] if aio else answering.sent)
+    )
+
+    def started() -> Any:
+        parent = propagate.extract(dict(context.invocation_metadata()))
+        span = tracer.start_span(name, parent, server_kind, attributes)
+        return span, otel_context.attach(trace.set_span_in_context(span, parent))
+
+    if aio:
+
+        async def echo(request: bytes, context: Any) -> bytes:
+            return request
+
+        async def traced(request: bytes, context: Any) -> bytes:
+            span, _ = started()  # no detach: the call's Context is its own
+            response = await echo(request, context)
+            span.set_attribute(status, "OK")
+            span.end()
+            return response
+
+        def server_side() -> None:
+            contextvars.copy_context().run(_drive, traced(PAYLOAD, context))
+
+        return client_side, server_side
+    behavior: Any = grpc.unary_unary_rpc_method_handler(
+        lambda request, context: request
+    ).unary_unary
+
+    def sync_server() -> None:
+        span, token = started()
+        try:
+            behavior(PAYLOAD, context)
+        finally:
+            otel_context.detach(token)
+        span.set_attribute(status, "OK")
+        span.end()
+
+    return client_side, sync_server
 
 
 def _sync_continuation(sent: list[Any]) -> Any:
