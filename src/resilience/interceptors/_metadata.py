@@ -99,8 +99,12 @@ def inner_context(metadata: Metadata | Any, color: str | None) -> Context | None
     context's baggage): so when the baggage ``metadata`` carries holds an entry the current
     context lacks (the color chosen with ``traffic_color``, entries the application or an outer
     interceptor wrote as metadata), the returned context holds those entries too."""
-    if color is None and not any(key == BAGGAGE for key, _ in metadata or ()):
-        return None  # no baggage of ours: nothing an inner interceptor could lose
+    if color is None:
+        for key, _ in metadata or ():
+            if key == BAGGAGE:
+                break
+        else:
+            return None  # no baggage of ours: nothing an inner interceptor could lose
     ctx = get_current()
     current = baggage.get_all(ctx)
     if color is not None and current.get(COLOR_BAGGAGE) != color:
@@ -205,7 +209,8 @@ def incoming(metadata: Sequence[tuple[str, Any]] | None) -> Incoming:
             if checked is not None:
                 if carrier is None:
                     carrier = {}
-                carrier[key] = _combined(key, carrier.get(key), checked)
+                before = carrier.get(key)
+                carrier[key] = checked if before is None else _combined(key, before, checked)
         elif key == TIER:
             tier = _TIERS.get(value) if isinstance(value, str) else None
             if tier is None:
@@ -214,6 +219,8 @@ def incoming(metadata: Sequence[tuple[str, Any]] | None) -> Incoming:
             failover = value == "1"
     if carrier is None and not failover:
         return NOTHING if tier is None else _TIER_ONLY[tier]
+    if carrier is None or BAGGAGE not in carrier:
+        return Incoming(carrier, None, False, tier, failover)  # no baggage: no color
     color, bad_color = _color_from(carrier)
     return Incoming(carrier, color, bad_color, tier, failover)
 

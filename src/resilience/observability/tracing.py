@@ -50,9 +50,10 @@ def _end_of(side: str, code: grpc.StatusCode) -> tuple[str, Status | None]:
     return code.name, Status(StatusCode.ERROR, code.name) if is_error(side, code) else None
 
 
-_ENDS = {side: {code: _end_of(side, code) for code in grpc.StatusCode} for side in _KINDS}
-""":func:`_end_of` of every side and code, built once: a ``Status`` is immutable, and an
-enum's ``name`` is a Python-level property."""
+_ENDS = {side: {id(code): _end_of(side, code) for code in grpc.StatusCode} for side in _KINDS}
+""":func:`_end_of` of every side and code (keyed by the code's ``id``: a ``StatusCode`` member
+lives as long as the process, and an enum's ``__hash__``, like its ``name``, is Python-level
+code), built once: a ``Status`` is immutable."""
 
 _Start = tuple[str, SpanKind, Mapping[str, str | int]]
 _MAX_STARTS = 4096
@@ -172,7 +173,7 @@ class CallTracer:
         if span is None:
             return
         code = outcome.code
-        end = _ENDS[call.side].get(code)
+        end = _ENDS[call.side].get(id(code))
         name, error = _end_of(call.side, code) if end is None else end
         reason = outcome.reject_reason
         if error is None and reason is None:
