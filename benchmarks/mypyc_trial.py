@@ -1,13 +1,15 @@
 """What compiling the hot modules with mypyc would save: a measurement, not a build the package
 ships (the wheel stays pure Python).
 
-``python benchmarks/mypyc_trial.py --mypyc PATH [--build DIR] [--rounds N] [--keep]``:
+``python benchmarks/mypyc_trial.py --mypyc PATH [--build DIR] [--rounds N] [--keep]
+[--only PARTS] [--output PATH]``:
 
 1. copies ``src`` to DIR (default: a new temporary directory, removed at the end unless
    ``--keep``), rewrites there what mypyc refuses or compiles wrongly (:data:`NON_NATIVE`,
    :data:`INTERPRETED_SUBCLASSES`, :data:`REGISTER`, :data:`REPLACE`; in every compiled module
    the class ``__slots__`` go and a module-level ``if TYPE_CHECKING`` keeps its ``else``), and
-   compiles :data:`MODULES` in place with the mypyc at PATH: mypy of the dev extra's version,
+   compiles :data:`MODULES` (``--only``: those whose path has one of PARTS, comma-separated)
+   in place with the mypyc at PATH: mypy of the dev extra's version,
    installed in a venv of this same Python (this script installs nothing);
 2. counts the instructions per call pair of ``grpc_overhead.py instructions`` (``bare`` and
    ``full``, sync interceptor, sync protected channel and aio) with the library imported from
@@ -161,10 +163,11 @@ def _registered(text: str, names: list[str]) -> str:
     return text
 
 
-def prepare(build: Path) -> None:
-    """Copy ``src`` to ``build/src`` and patch it for mypyc (the module docstring)."""
+def prepare(build: Path, modules: tuple[str, ...] = MODULES) -> None:
+    """Copy ``src`` to ``build/src`` and patch it for mypyc to compile ``modules`` (the module
+    docstring)."""
     shutil.copytree(SRC, build / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    for module in (*MODULES, *DESLOTTED):
+    for module in (*modules, *DESLOTTED):
         path = build / "src" / module
         non_native = NON_NATIVE.get(module, [])
         text = _runtime_branches(_without_slots(path.read_text(), non_native))
@@ -182,11 +185,11 @@ def prepare(build: Path) -> None:
     )
 
 
-def compile_modules(build: Path, mypyc: str) -> dict[str, Any]:
-    """Run mypyc on :data:`MODULES` in ``build/src``; its wall time and the size of the
+def compile_modules(build: Path, mypyc: str, modules: tuple[str, ...] = MODULES) -> dict[str, Any]:
+    """Run mypyc on ``modules`` in ``build/src``; its wall time and the size of the
     extensions it put in the package (Linux and macOS ``.so``)."""
     started = time.monotonic()
-    command = [mypyc, "--config-file", str(build / "mypy.ini"), *MODULES]
+    command = [mypyc, "--config-file", str(build / "mypy.ini"), *modules]
     out = subprocess.run(command, cwd=build / "src", capture_output=True, text=True, timeout=1800)
     if out.returncode != 0:
         errors = [line for line in out.stdout.splitlines() if ": error:" in line]
@@ -253,22 +256,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--build", type=Path, help="where to build (default: a temporary dir)")
     parser.add_argument("--rounds", type=int, default=6, help="pipeline processes per side")
     parser.add_argument("--keep", action="store_true", help="keep the build directory")
+    parser.add_argument(
+        "--only",
+        help="compile only the modules whose path has one of these comma-separated parts "
+        "(e.g. algorithms/,_base/clock); write elsewhere with --output",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
     args = parser.parse_args(argv)
+    parts = args.only.split(",") if args.only else [""]
+    modules = tuple(module for module in MODULES if any(part in module for part in parts))
+    if not modules:
+        raise SystemExit(f"mypyc_trial: --only {args.only} names none of {MODULES}")
     build = args.build or Path(tempfile.mkdtemp(prefix="resilience-mypyc-"))
     if (build / "src").exists():
         raise SystemExit(f"mypyc_trial: {build / 'src'} exists; give an empty --build")
     try:
-        prepare(build)
+        prepare(build, modules)
         result: dict[str, Any] = {
             "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "python": sys.version.split()[0],
-            "modules": list(MODULES),
+            "modules": list(modules),
             "refused": REFUSED,
-            "build": compile_modules(build, args.mypyc),
+            "build": compile_modules(build, args.mypyc, modules),
             "instructions": {},
         }
-        print(f"compiled {len(MODULES)} modules in {result['build']['seconds']} s, "
+        print(f"compiled {len(modules)} modules in {result['build']['seconds']} s, "
               f"{result['build']['extension_bytes'] / 1e6:.1f} MB of extensions")  # fmt: skip
         print(
             "| shell | bare | full, pure | full, compiled | stack pure | stack compiled | saved |"
