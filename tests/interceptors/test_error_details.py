@@ -17,7 +17,7 @@ from grpc_status import rpc_status
 from resilience._base.keys import PUSHBACK, REJECT
 from resilience.algorithms import ALLOWED, Decision
 from resilience.context import tier
-from resilience.interceptors import _registry
+from resilience.interceptors import _method_state
 from resilience.policy import OverloadSettings, Policy
 from resilience.testing import ECHO_METHODS, EchoBehavior, ManualClock, echo_call
 
@@ -152,7 +152,7 @@ def test_an_overload_shed_carries_overloaded_and_the_guard_window(
     def build(settings: OverloadSettings, clock: object) -> SheddingGuard:
         return SheddingGuard()
 
-    monkeypatch.setattr(_registry, "build_overload", build)
+    monkeypatch.setattr(_method_state, "build_overload", build)
     overload = {"window": 5.0}
     policy = Policy.from_dict({"trusted_peers": LOOPBACK, "methods": {"*": {"overload": overload}}})
     server = harness.server(policy=policy)

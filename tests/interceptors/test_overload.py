@@ -9,7 +9,7 @@ import pytest
 from resilience._base.keys import PUSHBACK, REJECT
 from resilience.algorithms import ALLOWED, Decision
 from resilience.context import tier
-from resilience.interceptors import _registry
+from resilience.interceptors import _method_state
 from resilience.policy import OverloadSettings, Policy
 from resilience.testing import EchoBehavior
 
@@ -36,7 +36,7 @@ def guard(monkeypatch: pytest.MonkeyPatch) -> Guard:
     def build(settings: OverloadSettings, clock: object) -> Guard:
         return made
 
-    monkeypatch.setattr(_registry, "build_overload", build)
+    monkeypatch.setattr(_method_state, "build_overload", build)
     return made
 
 

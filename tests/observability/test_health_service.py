@@ -21,7 +21,7 @@ import pytest
 
 from resilience import Policy
 from resilience.algorithms import ALLOWED, Decision
-from resilience.interceptors import _registry
+from resilience.interceptors import _method_state
 from resilience.interceptors.aio_server import AioServerInterceptor
 from resilience.interceptors.server import ServerInterceptor
 from resilience.observability import default_observers
@@ -61,7 +61,7 @@ def guard(monkeypatch: pytest.MonkeyPatch) -> SwitchGuard:
     def build(settings: OverloadSettings, clock: object) -> SwitchGuard:
         return made
 
-    monkeypatch.setattr(_registry, "build_overload", build)
+    monkeypatch.setattr(_method_state, "build_overload", build)
     return made
 
 

@@ -22,9 +22,9 @@ import grpc
 from resilience.errors import RejectReason
 from resilience.interceptors._client_pipeline import ClientCall
 from resilience.interceptors._guard import report
+from resilience.interceptors._method_state import MethodState
 from resilience.interceptors._pipeline import MAX_CALL_INFOS, Rejection
-from resilience.interceptors._registry import MethodState
-from resilience.interceptors._server_pipeline import ServerCall
+from resilience.interceptors._server_call import ServerCall
 from resilience.pipeline import Bulkhead, Permit
 from resilience.pipeline import Rejection as Refusal
 from resilience.policy import BulkheadSettings

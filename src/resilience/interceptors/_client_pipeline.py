@@ -37,6 +37,7 @@ from resilience.errors import RejectReason
 from resilience.events import CallInfo, CallOutcome, Observer
 from resilience.interceptors import _metadata
 from resilience.interceptors._guard import report
+from resilience.interceptors._method_state import MethodState
 from resilience.interceptors._pipeline import (
     Pipeline,
     Rejection,
@@ -46,7 +47,6 @@ from resilience.interceptors._pipeline import (
     tell_ended,
 )
 from resilience.interceptors._plugins import Plugins
-from resilience.interceptors._registry import MethodState
 from resilience.observability.tracing import CallTracer
 from resilience.pipeline import Kind, Outcome, Permit
 from resilience.pipeline._core import NOT_RUN

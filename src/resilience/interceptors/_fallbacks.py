@@ -25,7 +25,7 @@ from resilience._base.patterns import PATTERN_HELP, is_pattern, service_pattern
 from resilience.errors import ConfigError
 from resilience.events import Observer
 from resilience.interceptors._guard import report
-from resilience.interceptors._registry import MethodState
+from resilience.interceptors._method_state import MethodState
 
 FallbackFunction = Callable[[Any, grpc.RpcError], Any]
 """``function(request, error)`` -> the response to answer with (an awaitable on aio)."""

@@ -1,7 +1,7 @@
 """The I/O-free core both sides share, for sync and aio alike: local rejections, the policy
 state of a method, the CallInfo cache and the tracer check. Each side's call object is its
 own report to observers and tracing (one object per call: :class:`._client_pipeline.ClientCall`,
-:class:`._server_pipeline.ServerCall`).
+:class:`._server_call.ServerCall`).
 
 The per-side cores are :mod:`._client_pipeline` and :mod:`._server_pipeline`; the shells
 (client.py, server.py, aio_client.py, aio_server.py) only do the waiting: they turn a
@@ -25,7 +25,8 @@ from resilience._base.keys import PUSHBACK, REJECT
 from resilience.errors import RejectReason
 from resilience.events import CallInfo, CallOutcome, GaugeReading, Observer, Side, hearing
 from resilience.interceptors._guard import report
-from resilience.interceptors._registry import MethodState, Registry
+from resilience.interceptors._method_state import MethodState
+from resilience.interceptors._registry import Registry
 from resilience.observability._defaults import default_observers
 from resilience.observability.tracing import CallTracer, default_call_tracer
 from resilience.policy import Policy

@@ -13,7 +13,7 @@ from opentelemetry import context as otel_context
 from resilience.context import set_call_context
 from resilience.events import ServerHook
 from resilience.interceptors._guard import logger, report
-from resilience.interceptors._server_pipeline import ServerCall
+from resilience.interceptors._server_call import ServerCall
 from resilience.interceptors._shapes import Handler, Shape, shape_of
 
 _OK = grpc.StatusCode.OK

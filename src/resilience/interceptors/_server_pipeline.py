@@ -1,118 +1,40 @@
 """The server side of the core: per call, policy lookup -> the caller's trace, color, tier
 (trusted peers only), failover mark and deadline into one :class:`CallContext` (plus the
 OpenTelemetry context with the call's span) -> [hooks, in the shells] -> overload guard and
-rate limit admission; when the handler ends, the overload permit is released with the latency
-and observers and tracing hear of it."""
+rate limit admission, with the rejections they end a call with. The call in flight and its
+end (permits released with the latency, observers and tracing told) are
+:class:`._server_call.ServerCall`'s."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
 
 import grpc
 from opentelemetry.context import Context as OtelContext
-from opentelemetry.trace import Span, set_span_in_context
+from opentelemetry.trace import set_span_in_context
 
 from resilience._base.clock import Clock, finite_remaining
-from resilience.algorithms import OverloadGuard
 from resilience.algorithms._decision import Decision
 from resilience.context import CallContext
 from resilience.errors import RejectReason
-from resilience.events import CallInfo, CallOutcome, Observer
+from resilience.events import CallInfo, Observer
 from resilience.interceptors import _metadata
 from resilience.interceptors._callers import AioPerCaller, SyncPerCaller, caller_value
 from resilience.interceptors._guard import release, report
-from resilience.interceptors._pipeline import Pipeline, Rejection, passthrough_state, tell_ended
+from resilience.interceptors._method_state import MethodState
+from resilience.interceptors._pipeline import Pipeline, Rejection, passthrough_state
 from resilience.interceptors._plugins import Plugins
-from resilience.interceptors._registry import MethodState, Registry
+from resilience.interceptors._registry import Registry
+from resilience.interceptors._server_call import ServerCall
 from resilience.interceptors._stores import check_policy_stores
 from resilience.observability.tracing import CallTracer
-from resilience.pipeline import Kind, Outcome, Permit
 from resilience.policy import Policy
 from resilience.profiling import _calls as _profiled
 
 _RESOURCE_EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
-_OK = grpc.StatusCode.OK
 _monotonic = time.monotonic
-
-
-class ServerCall:
-    """One server call in flight: the :class:`CallContext` and OpenTelemetry context to run the
-    handler under, or the ``rejection`` to end it with, and what :meth:`end` needs. ``info``
-    is the call's CallInfo when observers or tracing hear of it (``observers``: those that
-    hear of server calls' ends; ``span``), else None: the call is its own report, one object
-    per call."""
-
-    __slots__ = (
-        "call_context",
-        "caller",
-        "clock",
-        "info",
-        "observers",
-        "otel_context",
-        "overload",
-        "profiled",
-        "rejection",
-        "slot",
-        "span",
-        "started",
-        "state",
-        "tracer",
-    )
-
-    def __init__(
-        self,
-        state: MethodState,
-        clock: Clock,
-        started: float,
-        call_context: CallContext,
-        otel_context: OtelContext | None,
-    ) -> None:
-        self.state = state
-        self.clock = clock
-        self.started = started
-        self.call_context = call_context
-        self.otel_context = otel_context
-        self.rejection: Rejection | None = None
-        self.caller: str | None = None
-        """The raw caller value of a per-caller limit (never logged or shown), else None."""
-        self.overload: OverloadGuard | None = None
-        self.info: CallInfo | None = None
-        self.observers: tuple[Observer, ...] = ()
-        self.tracer: CallTracer | None = None
-        self.span: Span | None = None
-        self.profiled: Hashable | None = None
-        self.slot: Permit | None = None
-        """The call's place in the method's bulkhead, freed when the call ends."""
-
-    def end(self, code: grpc.StatusCode, exception: BaseException | None = None) -> None:
-        """Free the call's bulkhead place; release the overload permit with the call's latency;
-        tell observers and tracing.
-        Only the first end counts (a cancellation can land in the abort that follows a
-        rejection, after the call ended): later ones do nothing."""
-        duration = self.clock() - self.started
-        if self.profiled is not None:  # registered for the profiler's labels
-            _profiled.end(self.profiled, self, duration)
-            self.profiled = None
-        slot = self.slot
-        if slot is not None:
-            self.slot = None
-            slot.end(Outcome(Kind.SUCCESS if code is _OK else Kind.FAILURE, duration))
-        overload = self.overload
-        if overload is not None:
-            self.overload = None
-            try:
-                overload.release(duration)
-            except Exception as exc:
-                report("server overload release", exc)
-        info = self.info
-        if info is None:
-            return
-        self.info = None
-        reason = None if self.rejection is None else self.rejection.reason
-        outcome = CallOutcome(code, duration, reason, exception)
-        tell_ended(info, outcome, self.observers, self.tracer, self.span)
 
 
 class ServerPipeline(Pipeline):

@@ -17,6 +17,7 @@ from resilience.events import Observer, ServerHook
 from resilience.interceptors._bulkheads import ahold
 from resilience.interceptors._facade import ServerFacade
 from resilience.interceptors._protected_server import AioProtectedServer
+from resilience.interceptors._server_call import ServerCall
 from resilience.interceptors._server_common import (
     LEFT_QUEUE,
     code_after_cancel,
@@ -27,7 +28,6 @@ from resilience.interceptors._server_common import (
     hook_failed,
     log_crash,
 )
-from resilience.interceptors._server_pipeline import ServerCall
 from resilience.interceptors._shapes import Handler, Shape
 from resilience.observability.sentry import generic_internal_message
 from resilience.policy import Policy

@@ -16,6 +16,7 @@ from resilience.events import Observer, ServerHook
 from resilience.interceptors._bulkheads import hold
 from resilience.interceptors._facade import ServerFacade
 from resilience.interceptors._protected_server import ProtectedServer
+from resilience.interceptors._server_call import ServerCall
 from resilience.interceptors._server_common import (
     LEFT_QUEUE,
     code_after_cancel,
@@ -26,7 +27,6 @@ from resilience.interceptors._server_common import (
     log_crash,
     run_hooks,
 )
-from resilience.interceptors._server_pipeline import ServerCall
 from resilience.interceptors._shapes import Handler, Shape
 from resilience.observability.sentry import generic_internal_message
 from resilience.policy import Policy

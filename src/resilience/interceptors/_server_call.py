@@ -1,0 +1,103 @@
+"""One server call in flight: :class:`ServerCall`, what the server pipeline read from the call
+(the :class:`CallContext` and OpenTelemetry context to run the handler under) or the rejection
+it ends with, the permits it holds (overload guard, bulkhead place), and its end, which frees
+them once and tells observers and tracing."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+import grpc
+from opentelemetry.context import Context as OtelContext
+from opentelemetry.trace import Span
+
+from resilience._base.clock import Clock
+from resilience.algorithms import OverloadGuard
+from resilience.context import CallContext
+from resilience.events import CallInfo, CallOutcome, Observer
+from resilience.interceptors._guard import report
+from resilience.interceptors._method_state import MethodState
+from resilience.interceptors._pipeline import Rejection, tell_ended
+from resilience.observability.tracing import CallTracer
+from resilience.pipeline import Kind, Outcome, Permit
+from resilience.profiling import _calls as _profiled
+
+_OK = grpc.StatusCode.OK
+
+
+class ServerCall:
+    """One server call in flight: the :class:`CallContext` and OpenTelemetry context to run the
+    handler under, or the ``rejection`` to end it with, and what :meth:`end` needs. ``info``
+    is the call's CallInfo when observers or tracing hear of it (``observers``: those that
+    hear of server calls' ends; ``span``), else None: the call is its own report, one object
+    per call."""
+
+    __slots__ = (
+        "call_context",
+        "caller",
+        "clock",
+        "info",
+        "observers",
+        "otel_context",
+        "overload",
+        "profiled",
+        "rejection",
+        "slot",
+        "span",
+        "started",
+        "state",
+        "tracer",
+    )
+
+    def __init__(
+        self,
+        state: MethodState,
+        clock: Clock,
+        started: float,
+        call_context: CallContext,
+        otel_context: OtelContext | None,
+    ) -> None:
+        self.state = state
+        self.clock = clock
+        self.started = started
+        self.call_context = call_context
+        self.otel_context = otel_context
+        self.rejection: Rejection | None = None
+        self.caller: str | None = None
+        """The raw caller value of a per-caller limit (never logged or shown), else None."""
+        self.overload: OverloadGuard | None = None
+        self.info: CallInfo | None = None
+        self.observers: tuple[Observer, ...] = ()
+        self.tracer: CallTracer | None = None
+        self.span: Span | None = None
+        self.profiled: Hashable | None = None
+        self.slot: Permit | None = None
+        """The call's place in the method's bulkhead, freed when the call ends."""
+
+    def end(self, code: grpc.StatusCode, exception: BaseException | None = None) -> None:
+        """Free the call's bulkhead place; release the overload permit with the call's latency;
+        tell observers and tracing.
+        Only the first end counts (a cancellation can land in the abort that follows a
+        rejection, after the call ended): later ones do nothing."""
+        duration = self.clock() - self.started
+        if self.profiled is not None:  # registered for the profiler's labels
+            _profiled.end(self.profiled, self, duration)
+            self.profiled = None
+        slot = self.slot
+        if slot is not None:
+            self.slot = None
+            slot.end(Outcome(Kind.SUCCESS if code is _OK else Kind.FAILURE, duration))
+        overload = self.overload
+        if overload is not None:
+            self.overload = None
+            try:
+                overload.release(duration)
+            except Exception as exc:
+                report("server overload release", exc)
+        info = self.info
+        if info is None:
+            return
+        self.info = None
+        reason = None if self.rejection is None else self.rejection.reason
+        outcome = CallOutcome(code, duration, reason, exception)
+        tell_ended(info, outcome, self.observers, self.tracer, self.span)
