@@ -18,7 +18,7 @@ from resilience.observability import default_observers, serve_metrics
 from resilience.policy import Policy
 from resilience.testing import ECHO_METHODS
 
-from .status_world import aio_shop, sync_shop
+from .status_world import aio_shop, forget_dead_sources, sync_shop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timing]
 
@@ -105,6 +105,7 @@ def places(doc: dict[str, Any], side: str, method: str) -> tuple[float, float] |
 
 @pytest.mark.parametrize("harness", [Harness, AioHarness], ids=["sync", "aio"])
 def test_status_json_shows_each_sides_bulkhead_places(harness: type[Harness]) -> None:
+    forget_dead_sources()
     made, gate = harness(), Gate()
     with (
         serve_metrics(0, set_global=False) as metrics,
