@@ -51,8 +51,10 @@ MODULES = (
     *(f"resilience/observability/{name}.py" for name in ("metrics", "_stats", "sentry")),
     *(f"resilience/interceptors/{name}.py" for name in ("server", "client", "_sync_call")),
     *(f"resilience/interceptors/{name}.py" for name in ("_server_pipeline", "_client_pipeline")),
-    *(f"resilience/interceptors/{name}.py" for name in ("_pipeline", "_protected_channel")),
+    *(f"resilience/interceptors/{name}.py" for name in ("_server_call", "_pipeline")),
+    *(f"resilience/interceptors/{name}.py" for name in ("_protected_channel", "_protected_calls")),
     *(f"resilience/interceptors/{name}.py" for name in ("_aio_call_end", "_registry")),
+    "resilience/interceptors/_method_state.py",
     *(f"resilience/interceptors/{name}.py" for name in ("_metadata", "_facade")),
     *(f"resilience/pipeline/{name}.py" for name in ("_pipeline", "_fused", "_stages", "_engine")),
 )
@@ -72,9 +74,10 @@ NON_NATIVE = {
     "resilience/interceptors/client.py": ["_CallDetails"],  # a NamedTuple subclass
     "resilience/_base/channels.py": ["ShapeFactories"],  # base of ProtectedChannel
     "resilience/interceptors/_sync_call.py": ["LocalRejection"],  # grpc.RpcError and more
+    # a native class mixing a compiled base and gRPC's ABC read the wrong attribute slots
+    "resilience/interceptors/_protected_calls.py": ["_MultiCallable"],
     "resilience/interceptors/_protected_channel.py": [
-        # a native class mixing a compiled base and gRPC's ABC read the wrong attribute slots
-        *["_MultiCallable", "_UnaryResponse", "_StreamResponse", "ProtectedChannel"],
+        *["_UnaryResponse", "_StreamResponse", "ProtectedChannel"],
         *["UnaryUnary", "UnaryStream", "StreamUnary", "StreamStream"],
     ],
 }
