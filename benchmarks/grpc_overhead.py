@@ -35,6 +35,8 @@ valgrind (a figure the machine's load does not move). In both, ``bare`` is the n
 continuation and handler alone and ``otel_grpc`` opentelemetry-instrumentation-grpc's
 interceptors around them (sync: always over the done channel, so compare with ``bare
 --protected``); a variant with a tracer SDK first checks and prints the spans of one call pair.
+``python benchmarks/grpc_overhead.py working-set`` times the floor (``spans_sdk``) and our
+stack apart and together (:func:`working_set`).
 """
 
 from __future__ import annotations
@@ -561,17 +563,24 @@ def profile(
         _report(*sides, calls, top, cold)
 
 
-def _sync_sides(variant: str, observers: Any, protected: bool) -> tuple[Any, Any]:
-    """Our sync client side (interceptor, or protected channel) and server side."""
+def _sync_sides(
+    variant: str, observers: Any, protected: bool, tracer_provider: Any = None
+) -> tuple[Any, Any]:
+    """Our sync client side (interceptor, or protected channel) and server side;
+    ``tracer_provider``: the stack's own, instead of the global one."""
     import grpc
 
     from resilience.interceptors import ClientInterceptor, ServerInterceptor
+    from resilience.observability import CallTracer
 
     sent: list[Any] = []
     continuation = _sync_continuation(sent)
     client = ClientInterceptor(full_policy(variant), observers=observers)
     handler: Any = grpc.unary_unary_rpc_method_handler(lambda request, context: request)
     server = ServerInterceptor(full_policy(variant), observers=observers)
+    if tracer_provider is not None:
+        for pipeline in (client._pipeline, server._pipeline):
+            pipeline.tracer = CallTracer(tracer_provider=tracer_provider)
     wrapped: Any = server.intercept_service(lambda details: handler, _HandlerDetails())  # type: ignore[arg-type]
     behavior = wrapped.unary_unary
     client.intercept_unary_unary(continuation, _Details(), PAYLOAD)
@@ -935,6 +944,80 @@ def _pairs(client_side: Any, server_side: Any, count: int) -> None:
         server_side()
 
 
+def working_set(rounds: int = 9, pairs: int = 2000) -> None:
+    """Whether our stack and the SDK's spans cost together what they cost apart (sync,
+    ``--protected``, hot, in one process with the ``full_sdk`` set-up): us per call pair of the
+    floor (``spans_sdk``), our stack with tracing off (``full``), the two run one after the
+    other in one loop (they share nothing), two copies of our stack, the floor twice, the floor
+    and an arithmetic loop, and ``full_sdk`` and ``otel_grpc``; each case timed ``pairs`` times
+    per round, ``rounds`` rounds interleaved, the best round of each. Then the Python calls per
+    pair of the floor, our stack, and the two together (cProfile: the same work or not)."""
+    import cProfile
+    import gc
+    import pstats
+    import timeit
+
+    from opentelemetry.trace import NoOpTracerProvider
+
+    observers = configure("full_sdk")
+    floor = _spans_sides(False)
+    off = _sync_sides("full", observers, True, tracer_provider=NoOpTracerProvider())
+    other = _sync_sides("full", observers, True, tracer_provider=NoOpTracerProvider())
+
+    def spin() -> None:
+        total = 0
+        for number in range(700):
+            total += number
+
+    def run(*sides: Any) -> Any:
+        def pair() -> None:
+            for side in sides:
+                side()
+
+        return pair
+
+    together = run(floor[0], off[0], floor[1], off[1])
+    cases = {
+        "floor (spans_sdk)": run(*floor),
+        "our stack, tracing off (full)": run(*off),
+        "an arithmetic loop": spin,
+        "floor then our stack, one loop": together,
+        "our stack then a second copy of it": run(off[0], other[0], off[1], other[1]),
+        "floor twice": run(*floor, *floor),
+        "floor then the arithmetic loop": run(floor[0], spin, floor[1]),
+        "full_sdk": run(*_sync_sides("full_sdk", observers, True)),
+        "otel_grpc": run(*_sync_reference("otel_grpc", True)),
+    }
+    best = dict.fromkeys(cases, float("inf"))
+    for _ in range(rounds):
+        for name, case in cases.items():
+            used = min(timeit.repeat(case, number=pairs, repeat=3)) / pairs * 1e6
+            best[name] = min(best[name], used)
+    for name, used in best.items():
+        print(f"{name}: {used:.2f} us per call pair (best of {rounds} interleaved rounds)")
+
+    def calls(case: Any) -> float:
+        def thousand() -> None:
+            for _ in range(1000):
+                case()
+
+        thousand()
+        profiler = cProfile.Profile()
+        gc.disable()
+        try:
+            profiler.runcall(thousand)
+        finally:
+            gc.enable()
+        stats: Any = pstats.Stats(profiler)
+        return float(sum(row[1] for row in stats.stats.values())) / 1000
+
+    floor_calls, ours, both = calls(run(*floor)), calls(run(*off)), calls(together)
+    print(
+        f"Python calls per call pair: floor {floor_calls:.0f}, our stack {ours:.0f}, "
+        f"the two in one loop {both:.0f}"
+    )
+
+
 INSTRUCTION_PAIRS = (1000, 3000)
 """Call pairs of the two runs whose difference :func:`instructions` divides."""
 
@@ -1110,6 +1193,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if argv and argv[0] == "client":
         client(argv[1], argv[2], argv[3], int(argv[4]), float(argv[5]))
+        return 0
+    if argv and argv[0] == "working-set":
+        working_set()
         return 0
     if argv and argv[0] == "instructions":
         instructions(argv[1:])
