@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 
 from resilience._base.clock import Clock, default_clock
+from resilience._base.loops import call_soon_threadsafe_if_open
 from resilience.algorithms._decision import Decision
 from resilience.algorithms._params import Duration
 from resilience.backends._contract import AioStore
@@ -156,7 +157,7 @@ class _AioSharedLimiter(SharedShell[AioStore, SyncTask]):
         if running is loop:
             self._closing = asyncio.ensure_future(self._shut_down())
         else:
-            loop.call_soon_threadsafe(self._schedule_shut_down)
+            call_soon_threadsafe_if_open(loop, self._schedule_shut_down)
 
     def _schedule_shut_down(self) -> None:
         self._closing = asyncio.ensure_future(self._shut_down())

@@ -158,7 +158,8 @@ class MethodState:
 
 
 class _Shared:
-    """Algorithm instances shared by every method with equal settings (limits, overload)."""
+    """Algorithm instances shared by every method with equal settings: rate limits, the overload
+    guard, bulkheads, retry states and hedging budgets."""
 
     __slots__ = ("aio", "clock", "instances", "lock", "rng")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from resilience._base.clock import Clock
+from resilience._base.loops import call_soon_threadsafe_if_open
 from resilience.algorithms import OverloadGuard, SlidingWindowLimiter, TieredLimiter
 from resilience.algorithms._decision import Decision
 from resilience.interceptors._callers import AioPerCaller, SyncPerCaller
@@ -90,8 +91,7 @@ def _aio_per_caller(settings: RateLimitSettings, clock: Clock) -> AioPerCaller:
         return build_shared(one, aio=True, clock=clock, check=False, aio_store=store)
 
     def close_store() -> None:
-        if not loop.is_closed():
-            loop.call_soon_threadsafe(lambda: loop.create_task(store.aclose()))
+        call_soon_threadsafe_if_open(loop, lambda: loop.create_task(store.aclose()))
 
     return AioPerCaller(settings, build, on_close=close_store)
 

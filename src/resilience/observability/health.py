@@ -25,6 +25,7 @@ from typing import Any
 import grpc
 
 from resilience._base.clock import Clock, default_clock
+from resilience._base.loops import call_soon_threadsafe_if_open
 from resilience._base.optional import require
 from resilience.errors import ConfigError, RejectReason
 from resilience.events import CallInfo, CallOutcome, Interest
@@ -152,10 +153,10 @@ class OverloadHealth:
                     task.add_done_callback(pending.discard)
 
             def publish(overloaded: bool) -> None:
-                loop.call_soon_threadsafe(start, codes[overloaded])
+                call_soon_threadsafe_if_open(loop, start, codes[overloaded])
 
             def schedule(delay: float) -> None:
-                loop.call_soon_threadsafe(self._arm_aio, loop, delay)
+                call_soon_threadsafe_if_open(loop, self._arm_aio, loop, delay)
         else:
             servicer = health.HealthServicer()
 

@@ -7,6 +7,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
+from resilience._base.loops import call_soon_threadsafe_if_open
 from resilience.algorithms._params import Duration, integer, seconds
 from resilience.errors import RejectReason
 from resilience.pipeline._core import Attempt, Outcome, Permit, Rejection
@@ -29,7 +30,7 @@ class _Waiter:
         if self.event is not None:
             self.event.set()
         elif self.loop is not None and self.future is not None:
-            self.loop.call_soon_threadsafe(_resolve, self.future)
+            call_soon_threadsafe_if_open(self.loop, _resolve, self.future)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
