@@ -31,6 +31,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from resilience._base.clock import Clock
 from resilience.algorithms._decision import Decision
 from resilience.pipeline._core import (
     NOT_RUN,
@@ -65,45 +66,81 @@ Run = Callable[[Attempt, Callable[..., Any], tuple[Any, ...], dict[str, Any], En
 of one admission group, with its outcomes."""
 
 
+def fast_forms(group: tuple[Stage, ...], tier: int, clock: Clock) -> list[Fast] | None:
+    """The :class:`Fast` forms of ``group``'s stages for calls of ``tier`` on ``clock``, or
+    None when a stage is not exactly one of the library's fusable stages (or decides on the
+    event loop)."""
+    if not all(type(stage) in _FUSABLE for stage in group):
+        return None
+    fasts = [stage._fast(tier, clock) for stage in group]  # type: ignore[attr-defined]
+    if any(fast is None for fast in fasts):
+        return None
+    return fasts
+
+
 def fuse(group: tuple[Stage, ...], env: Env) -> dict[int, Run] | None:
     """A compiled :data:`Run` per tier (1..4) for ``group`` (a pipeline's only layer) in the
     pipeline of ``env``, or None when a stage is not exactly one of the library's fusable
     stages (or decides on the event loop)."""
-    if not all(type(stage) in _FUSABLE for stage in group):
-        return None
     runs = {}
     for tier in (1, 2, 3, 4):
-        fasts = [stage._fast(tier, env.clock) for stage in group]  # type: ignore[attr-defined]
-        if any(fast is None for fast in fasts):
+        fasts = fast_forms(group, tier, env.clock)
+        if fasts is None:
             return None
         runs[tier] = compile_run(group, fasts, env)
     return runs
+
+
+class Plan:
+    """What the :class:`Fast` forms of a group's stages do per call, sorted once: the
+    ``deciders`` (in stage order; ``positions`` their stage positions), the ``fixed`` bound
+    (the smallest fixed timeout, or None) and the ``readers`` of the others (EMA timeouts),
+    the ``oks`` and ``timed`` ends of a success (innermost first) and the ``permits`` makers
+    (stage position, factory) for any other end. Shared by :func:`compile_run` and
+    :mod:`._admission`."""
+
+    __slots__ = (
+        "deciders",
+        "everything",
+        "fixed",
+        "oks",
+        "permits",
+        "positions",
+        "readers",
+        "timed",
+    )
+
+    def __init__(self, fasts: Sequence[Fast]) -> None:
+        bounds = [f.timeout for f in fasts if isinstance(f.timeout, (int, float))]
+        self.fixed: float | None = min(bounds) if bounds else None
+        self.deciders = tuple(f.decide for f in fasts if f.decide is not None)
+        self.positions = tuple(i for i, f in enumerate(fasts) if f.decide is not None)
+        self.readers = tuple(f.timeout for f in fasts if callable(f.timeout))
+        self.oks = tuple(f.ok for f in reversed(fasts) if f.ok is not None)
+        self.timed = tuple(f.ok_timed for f in reversed(fasts) if f.ok_timed is not None)
+        self.permits = tuple((i, f.permit) for i, f in enumerate(fasts) if f.permit is not None)
+        self.everything = len(fasts)
+
+    def position(self, decide: Callable[[float], Decision]) -> int:
+        """The stage position of ``decide`` (each stage's callables are distinct objects)."""
+        return next(i for i, d in zip(self.positions, self.deciders, strict=True) if d is decide)
+
+    def held(self, before: int, skipped: tuple[int, ...]) -> list[Permit]:
+        """Fresh permits of the stages admitted before position ``before``, in stage order,
+        less the ``skipped`` ones: what the general engine would hold there."""
+        return [make() for i, make in self.permits if i < before and i not in skipped]
 
 
 def compile_run(stages: tuple[Stage, ...], fasts: Sequence[Fast], env: Env) -> Run:
     """The run function of ``stages`` (whose :class:`Fast` forms are ``fasts``) in the
     pipeline of ``env``: what each call does is bound once here, as the closure's variables
     (the ``env`` argument of a call is that same ``env``)."""
-    bounds = [f.timeout for f in fasts if isinstance(f.timeout, (int, float))]
-    fixed = min(bounds) if bounds else None
-    deciders = tuple(f.decide for f in fasts if f.decide is not None)
-    positions = tuple(i for i, f in enumerate(fasts) if f.decide is not None)
-    readers = tuple(f.timeout for f in fasts if callable(f.timeout))
-    oks = tuple(f.ok for f in reversed(fasts) if f.ok is not None)
-    timed = tuple(f.ok_timed for f in reversed(fasts) if f.ok_timed is not None)
-    permits = tuple((i, f.permit) for i, f in enumerate(fasts) if f.permit is not None)
-    everything = len(stages)
+    plan = Plan(fasts)
+    fixed, deciders, readers = plan.fixed, plan.deciders, plan.readers
+    oks, timed, everything = plan.oks, plan.timed, plan.everything
+    position, held = plan.position, plan.held
     clock, judge, name = env.clock, env.judge, env.name
     judged = judge.result_fails is not None
-
-    def position(decide: Callable[[float], Decision]) -> int:
-        """The stage position of ``decide`` (each stage's callables are distinct objects)."""
-        return next(i for i, d in zip(positions, deciders, strict=True) if d is decide)
-
-    def held(before: int, skipped: tuple[int, ...]) -> list[Permit]:
-        """Fresh permits of the stages admitted before position ``before``, in stage order,
-        less the ``skipped`` ones: what the general engine would hold there."""
-        return [make() for i, make in permits if i < before and i not in skipped]
 
     def run(
         attempt: Attempt,
