@@ -14,6 +14,7 @@ from google.rpc import status_pb2
 
 from resilience._base.keys import REJECT
 from resilience.chaos import Fault, FaultInjector, FaultRule, aio_apply_fault, apply_fault
+from resilience.chaos._apply import aio_delay_within, delay_within
 from resilience.chaos._injector import InjectorRegistry
 from resilience.errors import ConfigError
 from resilience.testing import ManualClock
@@ -208,3 +209,53 @@ def test_gauge_readings_give_each_active_rule_its_seconds_left() -> None:
     injector.enable()  # no lapse
     assert injector.remaining() is None
     assert {r.value for r in injector.gauge_readings("server")} == {math.inf}
+
+
+class _Sleeper:
+    """A sleep that only moves a fake clock: the delay is measured, never waited."""
+
+    def __init__(self, oversleep: float = 0.0) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+        self.oversleep = oversleep
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds + self.oversleep
+
+    async def asleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+@pytest.mark.parametrize("aio", [False, True], ids=["sync", "aio"])
+@pytest.mark.parametrize(
+    ("delay", "timeout", "slept", "left"),
+    [
+        (0.3, 5.0, [0.3], 4.7),  # the call goes out with what the delay left
+        (3.0, 0.2, [0.2], 0.0),  # cut at the timeout: nothing left
+        (0.3, None, [0.3], None),  # no timeout: the whole delay
+        (0.0, 5.0, [], 5.0),  # no delay: nothing waited, nothing used up
+    ],
+)
+def test_a_client_delay_uses_up_the_timeout(
+    aio: bool, delay: float, timeout: float | None, slept: list[float], left: float | None
+) -> None:
+    fault = Fault(rule="r", delay=delay)
+    sleeper = _Sleeper()
+    if aio:
+        got = asyncio.run(
+            aio_delay_within(fault, timeout, sleep=sleeper.asleep, clock=sleeper.clock)
+        )
+    else:
+        got = delay_within(fault, timeout, sleep=sleeper.sleep, clock=sleeper.clock)
+    assert sleeper.slept == slept
+    assert got == pytest.approx(left) if left is not None else got is None
+
+
+def test_a_late_wake_up_counts_against_the_timeout_too() -> None:
+    sleeper = _Sleeper(oversleep=0.5)  # the host kept the thread from running
+    got = delay_within(Fault(rule="r", delay=0.3), 0.6, sleep=sleeper.sleep, clock=sleeper.clock)
+    assert got == 0.0

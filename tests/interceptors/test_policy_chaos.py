@@ -70,6 +70,35 @@ def test_a_client_delay_from_the_policy_holds_the_call_then_sends_it(harness: Ha
     assert time.monotonic() - started >= 0.1
 
 
+def test_a_client_delay_uses_up_the_callers_timeout(harness: Harness) -> None:
+    remaining: list[float] = []
+    behavior = EchoBehavior(
+        on_call=lambda request, context: remaining.append(context.time_remaining())
+    )
+    server = harness.server(behavior=behavior)
+    client = harness.client(server.address, policy=chaos_policy({"side": "client", "delay": 0.3}))
+
+    assert client.call(timeout=5.0) == [b"ping"]
+
+    # the server is told what is left after the delay (load only makes it less)
+    assert len(remaining) == 1
+    assert remaining[0] <= 4.75
+
+
+def test_a_client_delay_longer_than_the_timeout_ends_the_call_at_its_deadline(
+    harness: Harness,
+) -> None:
+    behavior = EchoBehavior()
+    server = harness.server(behavior=behavior)
+    client = harness.client(server.address, policy=chaos_policy({"side": "client", "delay": 3.0}))
+
+    result = client.call(timeout=0.2)
+
+    assert isinstance(result, Failure)
+    assert result.code is grpc.StatusCode.DEADLINE_EXCEEDED
+    assert behavior.calls == 0  # held until the deadline, never sent
+
+
 @pytest.mark.parametrize("side", ["server", "client"])
 def test_a_color_scoped_fault_hits_only_traffic_of_that_color(harness: Harness, side: str) -> None:
     fault = {"side": side, "color": "loadtest", "abort": "UNAVAILABLE", "message": "colored"}

@@ -57,6 +57,45 @@ async def aio_delay_fault(
         await sleep(fault.delay)
 
 
+def delay_within(
+    fault: Fault,
+    timeout: float | None,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> float | None:
+    """Hold a client call for the fault's delay as a slow network would: the delay uses up the
+    caller's ``timeout`` (seconds; None: none) and is cut where it runs out. Returns the seconds
+    of ``timeout`` left to send the call with (0.0 when the delay took it all: gRPC then ends the
+    call DEADLINE_EXCEEDED, as the caller's deadline says), or None without a timeout."""
+    if fault.delay <= 0:
+        return timeout
+    if timeout is None:
+        sleep(fault.delay)
+        return None
+    began = clock()
+    sleep(min(fault.delay, timeout))
+    return max(0.0, timeout - (clock() - began))
+
+
+async def aio_delay_within(
+    fault: Fault,
+    timeout: float | None,
+    *,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> float | None:
+    """The :func:`delay_within` of grpc.aio calls (waits without blocking the loop)."""
+    if fault.delay <= 0:
+        return timeout
+    if timeout is None:
+        await sleep(fault.delay)
+        return None
+    began = clock()
+    await sleep(min(fault.delay, timeout))
+    return max(0.0, timeout - (clock() - began))
+
+
 def apply_fault(
     fault: Fault, context: grpc.ServicerContext, *, sleep: Callable[[float], None] = time.sleep
 ) -> None:

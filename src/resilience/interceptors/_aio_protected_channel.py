@@ -23,7 +23,7 @@ from opentelemetry.context import attach, detach
 
 from resilience._base.channels import Deserializer, Serializer, ShapeFactories
 from resilience.chaos import Fault
-from resilience.chaos._apply import aio_delay_fault
+from resilience.chaos._apply import aio_delay_within
 from resilience.interceptors._aio_call_end import _local_error, _record
 from resilience.interceptors._aio_deferred import DeferredCall
 from resilience.interceptors._answered import AioAnswered
@@ -154,8 +154,8 @@ class _MultiCallable:
         pipeline = self._pipeline
         fault = None if pipeline.injector is None else pipeline.client_fault(self._method)
         if fault is not None:
-            await aio_delay_fault(fault)
-            rejection = pipeline.fault_rejection(self._method, fault)
+            left = await aio_delay_within(fault, left)
+            rejection = pipeline.fault_rejection(self._method, fault, left)
             if rejection is not None:
                 raise _local_error(rejection)
         call = pipeline.start(self._method, left, metadata, False)
@@ -191,9 +191,11 @@ class _MultiCallable:
     async def _faulted(
         self, fault: Fault, request: Any, timeout: float | None, metadata: Any, options: Any
     ) -> Any:
-        await aio_delay_fault(fault)
+        """A call held by a client-side fault: its delay (using up the caller's ``timeout``, as
+        a slow network would), then its abort or the call."""
+        timeout = await aio_delay_within(fault, timeout)
         pipeline = self._pipeline
-        rejection = pipeline.fault_rejection(self._method, fault)
+        rejection = pipeline.fault_rejection(self._method, fault, timeout)
         if rejection is not None:
             return await self._refused(rejection, request)
         call = pipeline.start(self._method, timeout, metadata, self._streaming)

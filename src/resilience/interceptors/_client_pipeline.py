@@ -191,14 +191,24 @@ class ClientPipeline(Pipeline):
             report("client fault injection", exc)
             return None
 
-    def fault_rejection(self, method: str | bytes, fault: Fault) -> Rejection | None:
-        """The local rejection of a call that ``fault`` aborts (None for a delay only): like a
-        breaker drop, with the fault's status and message and reason ``fault``; observers and
+    def fault_rejection(
+        self, method: str | bytes, fault: Fault, left: float | None = None
+    ) -> Rejection | None:
+        """The local rejection of a call that ``fault`` aborts, or whose caller's timeout its
+        delay used up (``left``: the seconds :func:`~resilience.chaos._apply.delay_within` left
+        of it; 0.0 ends the call DEADLINE_EXCEEDED, as the deadline would have); None for a
+        delay the call outlives. Like a breaker drop, with reason ``fault``; observers and
         tracing hear of it."""
-        if fault.code is None:
-            return None
+        code, message = fault.code, fault.message
+        if code is None:
+            if left is None or left > 0.0:
+                return None
+            code = grpc.StatusCode.DEADLINE_EXCEEDED
+            message = (
+                f"resilience: an injected delay of {fault.delay:g} s used up the call's timeout"
+            )
         rejection = Rejection(
-            fault.code, RejectReason.FAULT.value, fault.message, info=fault_info(fault, "client")
+            code, RejectReason.FAULT.value, message, info=fault_info(fault, "client")
         )
         tracer = self.tracer_if_on()
         starters, enders = self.starters, self.enders

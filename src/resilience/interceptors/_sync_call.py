@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 
-from resilience.chaos._apply import delay_fault
+from resilience.chaos._apply import delay_within
 from resilience.interceptors._bulkheads import client_hold
 from resilience.interceptors._client_pipeline import ClientCall, ClientPipeline
 from resilience.interceptors._ended_call import EndedCall
@@ -64,14 +64,15 @@ def begin(
     streaming: bool,
 ) -> ClientCall | Rejection:
     """Start a sync call through ``pipeline``: a client-side fault first when chaos is
-    configured (its delay slept here), then admission, timeout and metadata (see
+    configured (its delay slept here, using up the caller's ``timeout`` as a slow network
+    would), then admission, timeout and metadata (see
     :meth:`ClientPipeline.start`), then a place in the method's bulkhead (:func:`held`).
     Shared by the interceptor and the protected channel."""
     if pipeline.injector is not None:  # chaos configured: a client-side fault first
         fault = pipeline.client_fault(method)
         if fault is not None:
-            delay_fault(fault)
-            rejection = pipeline.fault_rejection(method, fault)
+            timeout = delay_within(fault, timeout)
+            rejection = pipeline.fault_rejection(method, fault, timeout)
             if rejection is not None:
                 return rejection
     return held(pipeline.start(method, timeout, metadata, streaming))

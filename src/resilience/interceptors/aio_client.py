@@ -12,7 +12,7 @@ import grpc.aio
 from opentelemetry.context import attach, detach
 
 from resilience._base.clock import Clock, default_clock
-from resilience.chaos._apply import aio_delay_fault
+from resilience.chaos._apply import aio_delay_within
 from resilience.events import Observer
 from resilience.interceptors._aio_call_end import _local_error, _record
 from resilience.interceptors._aio_protected_channel import AioProtectedChannel
@@ -53,14 +53,15 @@ class _Interceptor:
         usual one, is this coroutine function itself (one frame fewer per call)."""
         details = client_call_details
         pipeline = self._pipeline
+        timeout = details.timeout
         if pipeline.injector is not None:  # chaos configured: a client-side fault first
             fault = pipeline.client_fault(details.method)
             if fault is not None:
-                await aio_delay_fault(fault)
-                rejection = pipeline.fault_rejection(details.method, fault)
+                timeout = await aio_delay_within(fault, timeout)  # the delay uses it up
+                rejection = pipeline.fault_rejection(details.method, fault, timeout)
                 if rejection is not None:
                     return await self._refused(rejection, details, request, streaming or retrying)
-        call = pipeline.start(details.method, details.timeout, details.metadata, streaming)
+        call = pipeline.start(details.method, timeout, details.metadata, streaming)
         if isinstance(call, Rejection):
             return await self._refused(call, details, request, streaming or retrying)
         if call.state.bulkhead is not None:  # a place first, awaited (see _bulkheads)
@@ -98,10 +99,12 @@ class _Interceptor:
         if state.settings.fallback is None:
             if retry is None and hedge is None:
                 return grpc_call
-            return await self._attempts(grpc_call, state, continuation, details, request)
+            return await self._attempts(grpc_call, state, continuation, details, request, timeout)
         try:  # the policy's fallback answers a unary call that failed (see _fallbacks)
             if retry is not None or hedge is not None:
-                grpc_call = await self._attempts(grpc_call, state, continuation, details, request)
+                grpc_call = await self._attempts(
+                    grpc_call, state, continuation, details, request, timeout
+                )
             await grpc_call
         except grpc.aio.AioRpcError as error:
             return await self._answered(error, details.method, request)
@@ -114,14 +117,16 @@ class _Interceptor:
         continuation: Callable[..., Any],
         details: Any,
         request: Any,
+        timeout: float | None,
     ) -> Any:
-        """The call of the last attempt of a call retried or hedged by the policy."""
+        """The call of the last attempt of a call retried or hedged by the policy; ``timeout``:
+        the caller's seconds left when the first attempt was sent (None: none)."""
         pipeline = self._pipeline
         again = partial(self._again, continuation, details, request)
         if state.retry is not None:
-            retried = state.retry.start(state.method, details.timeout, pipeline.listeners)
+            retried = state.retry.start(state.method, timeout, pipeline.listeners)
             return await aio_retried(grpc_call, retried, again)
-        hedging = state.hedge.start(state.method, details.timeout, pipeline.listeners)
+        hedging = state.hedge.start(state.method, timeout, pipeline.listeners)
         return await aio_hedged(grpc_call, hedging, again)
 
     async def _refused(self, rejection: Rejection, details: Any, request: Any, plain: bool) -> Any:
