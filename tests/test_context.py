@@ -162,3 +162,21 @@ async def test_asyncio_tasks_inherit_and_isolate_the_context() -> None:
         assert current_color() == "parent"
     assert results == [("parent", f"task{w}") for w in range(50)]
     assert current_color() is None
+
+
+def test_clearing_the_color_takes_it_out_of_the_baggage_for_the_block() -> None:
+    from opentelemetry import baggage
+    from opentelemetry import context as otel_context
+
+    from resilience._base.keys import COLOR_BAGGAGE
+
+    received = baggage.set_baggage("tenant", "a", baggage.set_baggage(COLOR_BAGGAGE, "loadtest"))
+    token = otel_context.attach(received)  # as a server call's context holds its caller's
+    try:
+        with traffic_color(None):
+            assert baggage.get_all() == {"tenant": "a"}  # only the color goes
+        assert baggage.get_baggage(COLOR_BAGGAGE) == "loadtest"
+        with traffic_color("other"):  # a new color is the client's to write: baggage kept
+            assert baggage.get_baggage(COLOR_BAGGAGE) == "loadtest"
+    finally:
+        otel_context.detach(token)

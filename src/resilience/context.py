@@ -27,6 +27,11 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from types import TracebackType
 
+from opentelemetry import baggage
+from opentelemetry import context as otel_context
+
+from resilience._base.keys import COLOR_BAGGAGE
+
 __all__ = [
     "current_color",
     "current_deadline",
@@ -143,16 +148,40 @@ class _Install(_Scope):
 
 
 class _Color(_Scope):
-    """Replaces the color of the context current at entry."""
+    """Replaces the color of the context current at entry. ``None`` also takes the color
+    entry out of the current OpenTelemetry baggage for the block (a server call's baggage
+    holds the caller's color, and the client propagates the current baggage): calls made in
+    the block carry no color."""
 
-    __slots__ = ("_color",)
+    __slots__ = ("_color", "_otel_token")
 
     def __init__(self, color: str | None) -> None:
         self._color = color
+        self._otel_token: Token[otel_context.Context] | None = None
 
     def _target(self) -> CallContext:
         now = _CALL.get()
         return CallContext(self._color, now.tier, now.deadline, now.failover, now.method)
+
+    def __enter__(self) -> CallContext:
+        context = super().__enter__()
+        if self._color is None:
+            current = otel_context.get_current()
+            if baggage.get_baggage(COLOR_BAGGAGE, current) is not None:
+                uncolored = baggage.remove_baggage(COLOR_BAGGAGE, current)
+                self._otel_token = otel_context.attach(uncolored)
+        return context
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        token, self._otel_token = self._otel_token, None
+        if token is not None:
+            otel_context.detach(token)
+        super().__exit__(exc_type, exc, traceback)
 
 
 class _Tier(_Scope):
@@ -178,7 +207,9 @@ def traffic_color(name: str | None) -> _Scope:
     """``with traffic_color("loadtest"):`` calls made in the block carry that color.
 
     ``name``: 1 to 64 characters of ``[A-Za-z0-9_.-]`` (ValueError otherwise), or None for
-    calls without a color. Tier, deadline and failover of the current call are kept.
+    calls without a color (the color entry then also leaves the current OpenTelemetry baggage
+    for the block, so a served call's color does not travel on in it). Tier, deadline and
+    failover of the current call are kept.
     """
     if name is not None and not valid_color(name):
         raise ValueError(

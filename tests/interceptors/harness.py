@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -262,11 +263,18 @@ class Harness:
         with ThreadPoolExecutor(max_workers=16) as pool:
             return list(pool.map(lambda shape: client.call(shape, timeout=20), shapes))
 
-    def forward(self, client: Client, shape: str = "unary_unary") -> Callable[[bytes, Any], Any]:
-        """An ``on_call`` hook that calls ``client`` (the next hop) from inside the handler."""
+    def forward(
+        self,
+        client: Client,
+        shape: str = "unary_unary",
+        within: Callable[[], AbstractContextManager[Any]] = nullcontext,
+    ) -> Callable[[bytes, Any], Any]:
+        """An ``on_call`` hook that calls ``client`` (the next hop) from inside the handler,
+        in the block ``within()`` opens (e.g. ``lambda: traffic_color(None)``)."""
 
         def hook(request: bytes, context: Any) -> bytes:
-            return echo_call(client.channel, shape, request)[0]
+            with within():
+                return echo_call(client.channel, shape, request)[0]
 
         return hook
 
@@ -367,9 +375,15 @@ class AioHarness(Harness):
 
         return self.run(all_at_once(), timeout=60)
 
-    def forward(self, client: Client, shape: str = "unary_unary") -> Callable[[bytes, Any], Any]:
+    def forward(
+        self,
+        client: Client,
+        shape: str = "unary_unary",
+        within: Callable[[], AbstractContextManager[Any]] = nullcontext,
+    ) -> Callable[[bytes, Any], Any]:
         async def hook(request: bytes, context: Any) -> bytes:
-            return (await aio_echo_call(client.channel, shape, request))[0]
+            with within():
+                return (await aio_echo_call(client.channel, shape, request))[0]
 
         return hook
 

@@ -83,3 +83,23 @@ def test_without_trace_or_color_hops_carry_the_tier_only(harness: Harness) -> No
     assert client.call() == [b"ping"]
 
     assert [(hop.trace_id, hop.color, hop.tier) for hop in hops] == [(0, None, 2)] * 3
+
+
+def test_a_hop_that_clears_the_color_sends_none_onward(harness: Harness) -> None:
+    from resilience.context import traffic_color
+
+    hops: list[str | None] = []
+
+    def seen(request: bytes, context: Any) -> None:
+        hops.append(current_color())
+
+    b = harness.server(behavior=EchoBehavior(on_call=seen))
+    a = harness.server(
+        behavior=EchoBehavior(
+            on_call=harness.forward(harness.client(b.address), within=lambda: traffic_color(None))
+        )
+    )
+    with traffic_color("loadtest"):
+        assert harness.client(a.address).call() == [b"ping"]
+
+    assert hops == [None]  # the caller's color stayed with A's own call
