@@ -26,6 +26,9 @@ class RejectReason(str, Enum):
     """An injected fault (chaos) aborted the call."""
     BULKHEAD = "bulkhead"
     """A pipeline's bulkhead was full: as many calls as allowed ran and its queue was full."""
+    DEADLINE = "deadline"
+    """The deadline the call inherited from the call being served had already passed: the
+    call was not sent (DEADLINE_EXCEEDED)."""
 
     def __str__(self) -> str:
         return self.value

@@ -3,9 +3,11 @@ the status of a crashed handler (each test failed before its fix)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import grpc
+import pytest
 from opentelemetry import baggage
 from opentelemetry.context import attach, detach
 from opentelemetry.trace import NonRecordingSpan, SpanContext
@@ -19,7 +21,7 @@ from resilience.policy import Policy
 from resilience.policy._schema import DEFAULT_FAILURE_CODES
 from resilience.testing import EchoBehavior, ManualClock
 
-from .harness import Harness
+from .harness import Failure, Harness
 
 COLOR = f"{COLOR_BAGGAGE}=loadtest"
 TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
@@ -67,6 +69,29 @@ def test_an_absurd_inherited_deadline_is_not_sent_onward(harness: Harness) -> No
     with use_call_context(CallContext(deadline=9.2e18)):
         assert client.call(timeout=None) == [b"ping"]
     assert seen == [None]
+
+
+@pytest.mark.parametrize("shape", ["unary_unary", "unary_stream", "stream_stream"])
+def test_a_call_made_after_the_served_calls_deadline_is_not_sent(
+    harness: Harness, shape: str
+) -> None:
+    """A handler that calls onward after its own deadline passed (sync handlers run on past
+    it) gets DEADLINE_EXCEEDED at once, as Go's gRPC does with an expired context: gRPC Python
+    would send it with a zero timeout, which a warm loopback channel may still complete."""
+    from resilience.context import CallContext, use_call_context
+
+    behavior = EchoBehavior()
+    server = harness.server(behavior=behavior)
+    client = harness.client(server.address)
+    assert client.call() == [b"ping"]  # a warm channel
+
+    with use_call_context(CallContext(deadline=time.monotonic() - 0.001)):
+        result = client.call(shape, timeout=None)
+
+    assert isinstance(result, Failure)
+    assert result.code is grpc.StatusCode.DEADLINE_EXCEEDED
+    assert result.trailing[REJECT] == "deadline"
+    assert behavior.calls == 1  # the warm-up only
 
 
 def test_several_baggage_headers_are_read_as_one_list(harness: Harness) -> None:

@@ -32,6 +32,7 @@ ERROR_REASONS: Mapping[str, str] = {
     "retry_window": "RETRY_WINDOW_CLOSED",
     "fault": "FAULT_INJECTED",
     "bulkhead": "BULKHEAD_FULL",
+    "deadline": "DEADLINE_PASSED",
 }
 """``ErrorInfo.reason`` (UPPER_SNAKE_CASE, as AIP-193 asks) for each RejectReason value."""
 

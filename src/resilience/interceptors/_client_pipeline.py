@@ -1,4 +1,6 @@
-"""The client side of the core: per call, policy lookup -> breaker admission -> deadline =
+"""The client side of the core: per call, policy lookup -> a call made after the deadline it
+inherited from the call being served has passed is refused (DEADLINE_EXCEEDED, reason
+``deadline``, never sent) -> breaker admission -> deadline =
 min(dynamic timeout, caller's timeout, remaining deadline of the call being handled) ->
 outgoing metadata (trace, baggage color, tier, failover mark); when the call ends, its status
 feeds the breaker and the dynamic timeout, and observers and tracing hear of it.
@@ -42,6 +44,7 @@ from resilience.interceptors._pipeline import (
     Pipeline,
     Rejection,
     breaker_rejection,
+    deadline_rejection,
     passthrough_state,
     state_of,
     tell_ended,
@@ -258,6 +261,14 @@ class ClientPipeline(Pipeline):
                     span = tracer.start(info)
                 except Exception as exc:
                     report("span start", exc)
+        inherited = None
+        if context.deadline is not None:
+            inherited = remaining_until(context.deadline, now)  # None: absurdly far, no deadline
+            if inherited is not None and inherited <= 0.0:  # the served call is already over
+                rejection = deadline_rejection(state.method)
+                if info is not None:
+                    _report_rejected(info, observers, tracer, span, rejection)
+                return rejection
         inner = None
         breaker = state.breaker
         if breaker is not None:
@@ -280,11 +291,8 @@ class ClientPipeline(Pipeline):
             else:
                 if timeout is None or dynamic < timeout:
                     timeout = dynamic
-        if context.deadline is not None:
-            inherited = remaining_until(context.deadline, now)  # None: absurdly far, no deadline
-            if inherited is not None:
-                remaining = max(inherited, 0.0)
-                timeout = remaining if timeout is None or remaining < timeout else timeout
+        if inherited is not None and (timeout is None or inherited < timeout):
+            timeout = inherited
         if settings.propagate and (
             span is not None
             or color is not None

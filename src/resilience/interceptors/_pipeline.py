@@ -92,6 +92,18 @@ def breaker_rejection(method: str) -> Rejection:
     )
 
 
+def deadline_rejection(method: str) -> Rejection:
+    """The rejection of a call to ``method`` made after the deadline it inherited from the
+    call being served had passed (DEADLINE_EXCEEDED; never sent: gRPC would send it with a
+    zero timeout, and a warm channel can still complete such a call)."""
+    return Rejection(
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        RejectReason.DEADLINE.value,
+        "resilience: the deadline inherited from the call being served has passed",
+        info={"method": method, "side": "client"},
+    )
+
+
 def state_of(registry: Registry, method: str | bytes) -> MethodState:
     """The method's state; if building it fails (a policy or algorithm bug), a state with
     every policy off, so the call proceeds unprotected rather than failing."""
