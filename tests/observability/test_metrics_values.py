@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import grpc
 import pytest
 
@@ -47,6 +49,38 @@ def test_calls_in_flight_rise_and_fall(harness: MetricsHarness) -> None:
     observer.call_ended(first, CallOutcome(OK, 0.001))
     observer.call_ended(second, CallOutcome(OK, 0.001))
     assert harness.value("resilience.client.active_calls") == 0
+
+
+def test_calls_in_flight_stay_exact_while_threads_start_end_and_collect(
+    harness: MetricsHarness,
+) -> None:
+    """Starts and ends take no lock: counts from many threads, read by a collector meanwhile,
+    are never negative and come back to zero."""
+    observer = harness.observer
+    calls = [CallInfo("server", SAY, color=color) for color in (None, "loadtest", "x", "y")]
+    readings: list[float] = []
+    go = threading.Barrier(5)
+
+    def caller(call: CallInfo) -> None:
+        go.wait()
+        for _ in range(3000):
+            observer.call_started(call)
+            observer.call_ended(call, CallOutcome(OK, 0.001))
+
+    threads = [threading.Thread(target=caller, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    go.wait()
+    while any(thread.is_alive() for thread in threads):
+        readings.append(
+            min((p.value for p in harness.points("resilience.server.active_calls")), default=0)
+        )
+    for thread in threads:
+        thread.join()
+
+    assert min(readings, default=0) >= 0
+    assert harness.value("resilience.server.active_calls") == 0
+    assert harness.value("rpc.server.call.duration") == 4 * 3000
 
 
 def test_client_counts_every_non_ok_code_as_an_error_and_server_only_its_faults(

@@ -32,6 +32,7 @@ else as ``resilience.side``; every other library attribute under ``resilience.``
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
@@ -82,7 +83,7 @@ def is_error(side: str, code: grpc.StatusCode) -> bool:
 _monotonic = time.monotonic
 _REASONS = frozenset(reason.value for reason in RejectReason)
 _MAX_EVENT_SETS = 1000
-_MAX_CACHED_ENDED = 4096
+_MAX_CACHED_SERIES = 4096
 
 LIVE_RECHECK = 1.0
 """Seconds between looks at whether the global meter provider records (an SDK is set)."""
@@ -106,6 +107,41 @@ def _records(provider: MeterProvider) -> bool:
 Attributes = dict[str, str]
 
 
+class _Series:
+    """The calls of one bounded (side, method, color): how many started and ended, and the
+    attribute dicts its metrics carry, built once and reused.
+
+    The counts are ``itertools.count`` objects: taking the next value is one atomic step under
+    the GIL, so a call start or end needs no lock. The collector reads both the same way, which
+    advances each by one, so their difference (the calls in flight) is unchanged by reading."""
+
+    __slots__ = ("base", "by_code", "ended", "started")
+
+    def __init__(self, method: str, color: str) -> None:
+        self.base: Attributes = {
+            RPC_SYSTEM_NAME: RPC_SYSTEM,
+            "rpc.method": method,
+            "resilience.color": color,
+        }
+        self.by_code: dict[grpc.StatusCode, Attributes] = {}
+        self.started = itertools.count()
+        self.ended = itertools.count()
+
+    def in_flight(self) -> int:
+        """Calls started and not ended. The end count is read first: a call that ends while
+        this reads was started before it, so the result is never below zero."""
+        ended = next(self.ended)
+        return next(self.started) - ended
+
+    def ended_attributes(self, side: str, code: grpc.StatusCode) -> Attributes:
+        """The attributes of a call on ``side`` that ended with ``code`` (kept per code)."""
+        attributes = {**self.base, "rpc.response.status_code": code.name}
+        if is_error(side, code):
+            attributes["error.type"] = code.name
+        self.by_code[code] = attributes
+        return attributes
+
+
 class MetricsObserver:
     """An :class:`~resilience.events.Observer` recording golden signals and decisions.
 
@@ -114,12 +150,14 @@ class MetricsObserver:
     ``"other"``, no color is ``"none"``); ``max_methods``, the bound on distinct ``rpc.method``
     values (later ones become ``"_OTHER"``), on the call metrics and the gauges alike;
     ``gauges``, the registry whose sources the observable gauges poll (default: the
-    process-wide one). Instruments are created here, once;
-    attribute dictionaries are cached per (side, method, color, code), so a call costs a few
-    dictionary lookups and one SDK recording (the duration histogram; calls in flight are
-    counted here and read when the exporter collects). While the provider does not record (the
+    process-wide one). Instruments are created here, once; attribute dictionaries are built
+    once per bounded (side, method, color) and status code and reused, so a call costs a
+    dictionary lookup at each end and one SDK recording (the duration histogram). Calls in
+    flight are counted here, without a lock (a start and an end each take one step of a
+    counter), and read when the exporter collects. While the provider does not record (the
     global one before an SDK provider is set; looked up again every :data:`LIVE_RECHECK`
-    seconds, so a provider set later records within a second) a call only counts as in flight.
+    seconds, so a provider set later records within a second) a call only counts as in flight,
+    so the count is exact whenever the provider starts recording.
     """
 
     def __init__(
@@ -143,7 +181,6 @@ class MetricsObserver:
         }
         # Calls in flight are counted here and read when the exporter collects: two SDK
         # recordings per call saved (each costs microseconds), the same exported series.
-        self._in_flight: dict[tuple[str, str, str | None], int] = {}
         for side, kind in (("client", "Outgoing"), ("server", "Incoming")):
             meter.create_observable_up_down_counter(
                 f"resilience.{side}.active_calls",
@@ -167,8 +204,8 @@ class MetricsObserver:
         self._gauges = gauges if gauges is not None else default_gauge_registry()
         create_gauge_instruments(meter, self._gauges, self._bounds)
         self._lock = threading.Lock()
-        self._base: dict[tuple[str, str, str], Attributes] = {}
-        self._ended: dict[tuple[str, str, str | None, grpc.StatusCode], Attributes] = {}
+        self._series: dict[tuple[str, str, str | None], _Series] = {}  # raw key -> its series
+        self._bounded: dict[tuple[str, str, str], _Series] = {}
         self._rejected: dict[tuple[str, str, str, str, str], Attributes] = {}
         self._events: dict[tuple[str, frozenset[tuple[str, str]]], Attributes] = {}
 
@@ -183,35 +220,32 @@ class MetricsObserver:
         return self._gauges
 
     def call_started(self, call: CallInfo) -> None:
-        """Count the call as in flight (by its raw method and color; bounded at collection)."""
-        key = (call.side, call.method, call.color)
-        with self._lock:
-            self._in_flight[key] = self._in_flight.get(key, 0) + 1
+        """Count the call as in flight: one step of its series' start count (no lock)."""
+        series = self._series.get((call.side, call.method, call.color))
+        if series is None:
+            series = self._series_of(call.side, call.method, call.color)
+        next(series.started)
 
     def call_ended(self, call: CallInfo, outcome: CallOutcome) -> None:
-        """Release the in-flight slot; when a meter provider records, record duration and
-        status and count a rejection."""
-        side, method, color = call.side, call.method, call.color
-        key = (side, method, color)
-        with self._lock:
-            left = self._in_flight.get(key, 0) - 1
-            if left:
-                self._in_flight[key] = left
-            else:
-                del self._in_flight[key]
+        """Count the call's end (it is no longer in flight); when a meter provider records,
+        record duration and status and count a rejection."""
+        side = call.side
+        series = self._series.get((side, call.method, call.color))
+        if series is None:
+            series = self._series_of(side, call.method, call.color)
+        next(series.ended)
         now = _monotonic()
         if now >= self._recheck_at:  # inline: this runs on every call's end
             self._recheck(now)
         if not self._live:
             return
         code = outcome.code
-        attributes = self._ended.get((side, method, color, code))
+        attributes = series.by_code.get(code)
         if attributes is None:
-            attributes = self._ended_attributes(call, code)
+            attributes = series.ended_attributes(side, code)
         self._duration[side].record(outcome.duration, attributes)
         if outcome.reject_reason is not None:
-            base = self._base_attributes(side, method, color)
-            self._rejections.add(1, self._rejection_attributes(call, base, outcome.reject_reason))
+            self._rejections.add(1, self._rejection_attributes(call, series, outcome.reject_reason))
 
     def event(self, name: str, attributes: Mapping[str, str]) -> None:
         """Count a decision event; attribute sets beyond a bound keep only the event name."""
@@ -235,49 +269,33 @@ class MetricsObserver:
 
     def _observe_in_flight(self, side: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
         def callback(options: CallbackOptions) -> Iterable[Observation]:
-            with self._lock:
-                counts = [(key, n) for key, n in self._in_flight.items() if key[0] == side]
-                totals = {key: 0 for key in self._base if key[0] == side}
-            for (_, method, color), n in counts:
-                base = self._base_attributes(side, method, color)
-                bounded = (side, base["rpc.method"], base["resilience.color"])
-                totals[bounded] = totals.get(bounded, 0) + n
-            return [Observation(n, self._base[key]) for key, n in totals.items()]
+            with self._lock:  # the table of series, not their counts
+                series = [s for key, s in self._bounded.items() if key[0] == side]
+            return [Observation(s.in_flight(), s.base) for s in series]
 
         return callback
 
-    def _base_attributes(self, side: str, method: str, color: str | None) -> Attributes:
+    def _series_of(self, side: str, method: str, color: str | None) -> _Series:
+        """The series of a call's raw (side, method, color): its bounded method and color's,
+        shared by every raw key that bounds to them, remembered by raw key up to a bound
+        (raw colors come from the network; past the bound it is found again per call)."""
         bounded_method = self._bounds.method(method)
         bounded_color = self._bounds.color(color)
         key = (side, bounded_method, bounded_color)
-        attributes = self._base.get(key)
-        if attributes is None:
-            attributes = {
-                RPC_SYSTEM_NAME: RPC_SYSTEM,
-                "rpc.method": bounded_method,
-                "resilience.color": bounded_color,
-            }
+        series = self._bounded.get(key)
+        if series is None:
             with self._lock:
-                attributes = self._base.setdefault(key, attributes)
-        return attributes
+                series = self._bounded.get(key)
+                if series is None:
+                    series = self._bounded[key] = _Series(bounded_method, bounded_color)
+        if len(self._series) < _MAX_CACHED_SERIES:
+            self._series[(side, method, color)] = series
+        return series
 
-    def _ended_attributes(self, call: CallInfo, code: grpc.StatusCode) -> Attributes:
-        """The attributes of an ended call, cached by its raw (side, method, color, code) up
-        to a bound (raw colors come from the network)."""
-        side = call.side
-        attributes = {
-            **self._base_attributes(side, call.method, call.color),
-            "rpc.response.status_code": code.name,
-        }
-        if is_error(side, code):
-            attributes["error.type"] = code.name
-        if len(self._ended) < _MAX_CACHED_ENDED:
-            self._ended[(side, call.method, call.color, code)] = attributes
-        return attributes
-
-    def _rejection_attributes(self, call: CallInfo, base: Attributes, reason: str) -> Attributes:
+    def _rejection_attributes(self, call: CallInfo, series: _Series, reason: str) -> Attributes:
         reason = str(reason) if reason in _REASONS else "other"
         tier = self._bounds.tier(call.tier)
+        base = series.base
         key = (call.side, base["rpc.method"], base["resilience.color"], reason, tier)
         attributes = self._rejected.get(key)
         if attributes is None:
