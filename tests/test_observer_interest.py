@@ -75,7 +75,12 @@ def test_the_crash_reporter_is_never_told_of_client_calls_or_starts() -> None:
 
 
 def test_the_status_statistics_and_health_declare_what_they_use() -> None:
-    assert interest_of(CallStats()) == Interest(events=False)
+    stats = CallStats()
+    assert interest_of(stats) == Interest((), starts=False, ends=False, events=False)
+    stats.activate()
+    assert interest_of(stats) == Interest(events=False)
+    stats.deactivate()
+    assert interest_of(stats) == Interest((), starts=False, ends=False, events=False)
     health = OverloadHealth()
     try:
         assert interest_of(health) == Interest(sides=("server",), starts=False, events=False)

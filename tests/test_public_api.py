@@ -45,7 +45,7 @@ SURFACE: dict[str, set[str]] = {
     "resilience.events": {
         "EVERYTHING", "CallInfo", "CallOutcome", "GaugeReading", "GaugeRegistry", "GaugeSource",
         "Interest", "Observer", "ServerHook", "Side", "default_gauge_registry", "hearing",
-        "interest_of", "register_gauge_source", "unregister_gauge_source",
+        "interest_changed", "interest_of", "register_gauge_source", "unregister_gauge_source",
     },
     "resilience.failover": {
         "DEFAULT_FAILOVER_CODES", "AioDualCenterChannel", "DualCenterChannel", "FailoverStats",

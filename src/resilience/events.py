@@ -23,6 +23,8 @@ from typing import Any, Literal, Protocol
 
 import grpc
 
+from resilience._base import interest_watch as _interest_watch
+
 __all__ = [
     "EVERYTHING",
     "CallInfo",
@@ -36,6 +38,7 @@ __all__ = [
     "Side",
     "default_gauge_registry",
     "hearing",
+    "interest_changed",
     "interest_of",
     "register_gauge_source",
     "unregister_gauge_source",
@@ -109,9 +112,11 @@ class Observer(Protocol):
         interest = Interest(sides=("server",), starts=False, events=False)
 
     The interceptors, the failover channel and :class:`resilience.pipeline.Pipeline` read it
-    once, when they are built, and never call the methods it excludes (each still has to
-    exist). So it is fixed for the observer's life: an observer that switches itself on and
-    off at run time declares what it may ever need and returns early while off.
+    when they are built, and never call the methods it excludes (each still has to exist). An
+    observer that changes its interest at run time (the status page's statistics hear nothing
+    until a page is served) calls :func:`interest_changed` with itself after the change: they
+    read it again, and every call that starts afterwards follows the new interest. A call
+    already started keeps the observers it told of its start, to its end.
     """
 
     def call_started(self, call: CallInfo) -> None:
@@ -196,6 +201,16 @@ def hearing(
     """The observers, in order, whose interest includes ``what`` on ``side`` (see
     :meth:`Interest.hears`): what a caller built once keeps, to call only those."""
     return tuple(o for o in observers if interest_of(o).hears(side, what))
+
+
+def interest_changed(observer: Observer) -> None:
+    """Make everything that sorted its observers by interest (interceptors, protected channels
+    and servers, pipelines, failover channels) read ``observer``'s interest again: call it
+    after changing the ``interest`` an observer declares. Calls that start afterwards follow
+    the new interest; a call already started tells its end to the observers it told of its
+    start. Thread-safe; it costs the calls nothing."""
+    interest_of(observer)  # a malformed interest is refused here, not in every holder
+    _interest_watch.changed(observer)
 
 
 ServerHook = Callable[[str, dict[str, Any], Any, Any], Any]

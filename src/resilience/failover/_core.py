@@ -24,6 +24,7 @@ import grpc
 
 from resilience._base import keys as _keys
 from resilience._base.clock import remaining_until
+from resilience._base.interest_watch import watch as watch_interest
 from resilience.algorithms._decision import Decision
 from resilience.context import current_call_context
 from resilience.errors import RejectReason
@@ -157,11 +158,19 @@ class FailoverCore:
         self.switches = switches
         self.failover_codes = failover_codes
         self.target = target
-        self._observers = hearing(observers, None, "events")  # only events are sent
+        self._given = tuple(observers)
+        watch_interest(self)
+        self._observers = hearing(self._given, None, "events")  # only events are sent
         self.replay_limits = {"max_messages": max_replay_messages, "max_bytes": max_replay_bytes}
         self._now = time.monotonic  # gRPC deadlines and the call context use this clock
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(COUNTERS, 0)
+
+    def reread_interest(self, observer: object) -> None:
+        """Sort the observers again when ``observer``'s interest changed (only events are
+        sent here: those that hear them)."""
+        if any(held is observer for held in self._given):
+            self._observers = hearing(self._given, None, "events")
 
     # -- per call -------------------------------------------------------------------------
 

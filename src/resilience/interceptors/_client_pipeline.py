@@ -214,7 +214,7 @@ class ClientPipeline(Pipeline):
             code, RejectReason.FAULT.value, message, info=fault_info(fault, "client")
         )
         tracer = self.tracer_if_on()
-        starters, enders = self.starters, self.enders
+        starters, enders = self.hearers
         if starters or enders or tracer is not None:
             state = state_of(self.registry, method)
             context = current_call_context()
@@ -245,7 +245,7 @@ class ClientPipeline(Pipeline):
         color = context.color
         tier = settings.tier if context.tier is None else context.tier
         tracer = self.tracer_if_on() if now >= self._tracer_checked else self._tracer_on
-        starters, observers = self.starters, self.enders
+        starters, observers = self.hearers
         info = span = None
         if starters or observers or tracer is not None:
             info = self._infos.get((state.method, color, tier))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import grpc
 
 from resilience._base.clock import Clock
-from resilience.events import GaugeReading, Observer, ServerHook, hearing, register_gauge_source
+from resilience.events import GaugeReading, Observer, ServerHook, register_gauge_source
 from resilience.interceptors._client_pipeline import ClientPipeline
 from resilience.interceptors._fallbacks import (
     Answer,
@@ -41,8 +41,12 @@ class ClientFacade:
     ):
         self._fallbacks = Fallbacks(fallbacks)
         self._pipeline = ClientPipeline(policy, observers, clock)
-        self._fallback_observers = hearing(self._pipeline.observers, "client", "events")
         register_gauge_source(self)  # polled (weakly held) when metrics are collected
+
+    @property
+    def _fallback_observers(self) -> tuple[Observer, ...]:
+        """The observers that hear of a fallback answer (decision events)."""
+        return self._pipeline.listeners
 
     @property
     def policy(self) -> Policy:

@@ -21,6 +21,7 @@ from opentelemetry.trace import Span
 
 from resilience._base.clock import Clock
 from resilience._base.details import details_trailer
+from resilience._base.interest_watch import watch as watch_interest
 from resilience._base.keys import PUSHBACK, REJECT
 from resilience.errors import RejectReason
 from resilience.events import CallInfo, CallOutcome, GaugeReading, Observer, Side, hearing
@@ -144,23 +145,25 @@ def tell_ended(
 
 class Pipeline:
     """What both sides share: the current registry (swapped on reload), observers, the tracer
-    and the clock. ``observers`` is every observer given; ``starters`` and ``enders`` are those
-    whose declared interest (:class:`resilience.events.Interest`, read here once) includes this
-    side's call starts and ends: the only ones a call tells; ``listeners`` those that hear
-    decision events (a client retry or hedge)."""
+    and the clock. ``observers`` is every observer given; ``hearers`` is the pair (starters,
+    enders): those whose declared interest (:class:`resilience.events.Interest`) includes this
+    side's call starts, and its ends, the only ones a call tells; ``listeners`` those that hear
+    decision events (a client retry or hedge). They are sorted when the pipeline is built and
+    again when an observer's interest changes (:func:`resilience.events.interest_changed`); a
+    call reads the pair once, at its start, and tells its end to the enders of that pair."""
 
     __slots__ = (
+        "__weakref__",
         "_infos",
         "_monotonic_clock",
         "_side",
         "_tracer_checked",
         "_tracer_on",
         "clock",
-        "enders",
+        "hearers",
         "listeners",
         "observers",
         "registry",
-        "starters",
         "tracer",
     )
 
@@ -179,9 +182,8 @@ class Pipeline:
             default_observers() if observers is None else tuple(observers)
         )
         self._side: Side = "client" if side == "client" else "server"
-        self.starters = hearing(self.observers, self._side, "starts")
-        self.enders = hearing(self.observers, self._side, "ends")
-        self.listeners = hearing(self.observers, None, "events")
+        watch_interest(self)
+        self._sort_observers()
         self.clock = clock
         # The default clock: a call's start is the clock reading start() already took.
         self._monotonic_clock = clock is time.monotonic
@@ -192,6 +194,16 @@ class Pipeline:
         self.registry = Registry(
             policy if policy is not None else Policy.default(), side=side, clock=clock, aio=aio
         )
+
+    def _sort_observers(self) -> None:
+        observers, side = self.observers, self._side
+        self.hearers = (hearing(observers, side, "starts"), hearing(observers, side, "ends"))
+        self.listeners = hearing(observers, None, "events")
+
+    def reread_interest(self, observer: object) -> None:
+        """Sort the observers again when ``observer`` is one of them (its interest changed)."""
+        if any(held is observer for held in self.observers):
+            self._sort_observers()
 
     def update_policy(self, policy: Policy) -> None:
         """Replace the policy; calls in flight finish under the policy they started with."""

@@ -136,7 +136,7 @@ class ServerPipeline(Pipeline):
             except Exception as exc:
                 report("per-caller limit key", exc)
         tracer = self.tracer_if_on() if now >= self._tracer_checked else self._tracer_on
-        starters, enders = self.starters, self.enders
+        starters, enders = self.hearers
         if starters or enders or tracer is not None:
             info = self._infos.get((state.method, found.color, tier))
             if info is None:

@@ -5,8 +5,11 @@ No OpenTelemetry SDK is involved: each (side, method) keeps one small record per
 window and the durations of its most recent calls. Method names are bounded as on the metrics
 (:class:`~resilience.observability.AttributeBounds`): past the bound, new names share the
 ``"_OTHER"`` record. Until :meth:`CallStats.activate` is called (serving a status page does
-it, and stopping that server calls :meth:`CallStats.deactivate`) the observer does nothing
-but return, so the interceptors can hold it by default.
+it, and stopping that server calls :meth:`CallStats.deactivate`) the observer declares that
+it hears nothing, so the interceptors and pipelines that hold it by default never call it;
+activating it makes them read its interest again
+(:func:`resilience.events.interest_changed`), and every call that starts from then on is
+counted. A call that started before is not (neither in flight nor when it ends).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 from resilience._base.clock import Clock, default_clock
 from resilience.errors import RejectReason
-from resilience.events import CallInfo, CallOutcome, Interest
+from resilience.events import CallInfo, CallOutcome, Interest, interest_changed
 from resilience.observability._bounds import DEFAULT_MAX_METHODS, AttributeBounds
 from resilience.observability.metrics import is_error
 
@@ -30,6 +33,12 @@ MAX_DURATIONS = 2048
 """Most recent call durations kept per (side, method) for the percentiles."""
 
 _REASONS = frozenset(reason.value for reason in RejectReason)
+
+HEARING = Interest(events=False)
+"""The statistics' interest while active: both sides' starts and ends; no decision events."""
+
+SILENT = Interest((), starts=False, ends=False, events=False)
+"""The statistics' interest while no status page is served: nothing."""
 
 
 class _Second:
@@ -72,12 +81,9 @@ class CallStats:
     ``max_methods`` bounds the distinct method names kept (as the metrics do); ``clock`` gives
     seconds (monotonic). Thread-safe; one lock taken once per call start and end, and only
     while active. :meth:`snapshot` returns, per (side, method), the rates over the last
-    :data:`WINDOW` complete seconds. It hears call starts and ends on both sides, never
-    decision events (:attr:`interest`).
+    :data:`WINDOW` complete seconds. While active it hears call starts and ends on both
+    sides, never decision events; while not, nothing (:attr:`interest`).
     """
-
-    interest = Interest(events=False)
-    """Both sides' starts and ends; no decision events."""
 
     def __init__(self, *, max_methods: int = DEFAULT_MAX_METHODS, clock: Clock = default_clock):
         self._bounds = AttributeBounds(max_methods=max_methods)
@@ -93,24 +99,37 @@ class CallStats:
         return self._active
 
     @property
+    def interest(self) -> Interest:
+        """:data:`HEARING` while active, else :data:`SILENT`: calls do not reach an inactive
+        observer at all. Whoever holds it reads this again when it is (de)activated."""
+        return HEARING if self._active else SILENT
+
+    @property
     def bounds(self) -> AttributeBounds:
         """How method names are bounded (the same rule as the metrics')."""
         return self._bounds
 
     def activate(self) -> None:
-        """Start recording calls: one more reader (a served status page) wants them."""
+        """Start recording calls: one more reader (a served status page) wants them. Every
+        call that starts from now on is counted; those already running are not."""
         with self._lock:
             self._readers += 1
+            starting = not self._active
             self._active = True
+        if starting:
+            interest_changed(self)
 
     def deactivate(self) -> None:
         """One reader is gone; with none left, stop recording and forget what was recorded
         (a later reader starts from nothing rather than from stale calls in flight)."""
         with self._lock:
             self._readers = max(0, self._readers - 1)
-            if self._readers == 0:
+            stopping = self._active and self._readers == 0
+            if stopping:
                 self._active = False
                 self._methods.clear()
+        if stopping:
+            interest_changed(self)
 
     def call_started(self, call: CallInfo) -> None:
         """Count the call as in flight."""

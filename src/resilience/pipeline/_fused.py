@@ -134,7 +134,8 @@ class Plan:
 def compile_run(stages: tuple[Stage, ...], fasts: Sequence[Fast], env: Env) -> Run:
     """The run function of ``stages`` (whose :class:`Fast` forms are ``fasts``) in the
     pipeline of ``env``: what each call does is bound once here, as the closure's variables
-    (the ``env`` argument of a call is that same ``env``)."""
+    (the ``env`` argument of a call is that ``env``, or one with its clock, judge and name
+    and the observers sorted again: ``Pipeline.reread_interest``)."""
     plan = Plan(fasts)
     fixed, deciders, readers = plan.fixed, plan.deciders, plan.readers
     oks, timed, everything = plan.oks, plan.timed, plan.everything

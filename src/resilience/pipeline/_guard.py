@@ -25,18 +25,29 @@ class Owner(Protocol):
     _env: Env
     _layers: tuple[Layer, ...]
 
-    def _begin(self) -> tuple[Attempt, CallInfo | None, float]: ...
+    def _begin(self) -> tuple[Env, Attempt, CallInfo | None, float]: ...
 
-    def _raised(self, info: CallInfo | None, exc: BaseException, started: float) -> None: ...
+    @staticmethod
+    def _raised(env: Env, info: CallInfo | None, exc: BaseException, started: float) -> None: ...
 
 
 class Guard:
     """One guarded block (see :meth:`Pipeline.guard`); use it once."""
 
-    __slots__ = ("_begun", "_info", "_permits", "_pipeline", "_started", "_timeout", "_token")
+    __slots__ = (
+        "_begun",
+        "_env",
+        "_info",
+        "_permits",
+        "_pipeline",
+        "_started",
+        "_timeout",
+        "_token",
+    )
 
     def __init__(self, pipeline: Owner) -> None:
         self._pipeline = pipeline
+        self._env = pipeline._env  # replaced at the start by the Env the block runs with
         self._permits: list[Permit] = []
         self._timeout: float | None = None
         self._token: Any = None
@@ -48,7 +59,7 @@ class Guard:
         return layers[0] if layers and isinstance(layers[0], tuple) else ()
 
     def _admitted(self, permits: list[Permit]) -> None:
-        env = self._pipeline._env
+        env = self._env
         self._permits = permits
         self._timeout = timeout_of(permits)
         self._started = env.clock()
@@ -56,22 +67,22 @@ class Guard:
 
     def __enter__(self) -> Guard:
         pipeline = self._pipeline
-        attempt, self._info, self._begun = pipeline._begin()
+        self._env, attempt, self._info, self._begun = pipeline._begin()
         try:
-            permits = admit_all(self._group(), attempt, pipeline._env)
+            permits = admit_all(self._group(), attempt, self._env)
         except BaseException as exc:
-            pipeline._raised(self._info, exc, self._begun)
+            pipeline._raised(self._env, self._info, exc, self._begun)
             raise
         self._admitted(permits)
         return self
 
     async def __aenter__(self) -> Guard:
         pipeline = self._pipeline
-        attempt, self._info, self._begun = pipeline._begin()
+        self._env, attempt, self._info, self._begun = pipeline._begin()
         try:
-            permits = await aadmit_all(self._group(), attempt, pipeline._env)
+            permits = await aadmit_all(self._group(), attempt, self._env)
         except BaseException as exc:
-            pipeline._raised(self._info, exc, self._begun)
+            pipeline._raised(self._env, self._info, exc, self._begun)
             raise
         self._admitted(permits)
         return self
@@ -83,7 +94,7 @@ class Guard:
         traceback: TracebackType | None,
     ) -> None:
         pipeline = self._pipeline
-        env = pipeline._env
+        env = self._env
         if self._token is not None:
             deadline_var.reset(self._token)
             self._token = None
@@ -94,13 +105,13 @@ class Guard:
             if late and kind is not Kind.CANCELLED:
                 kind = Kind.TIMEOUT
             end_all(self._permits, Outcome(kind, duration, exc))
-            pipeline._raised(self._info, exc, self._begun)
+            pipeline._raised(env, self._info, exc, self._begun)
             return
         if late:
             assert self._timeout is not None
             error = CallTimeout(self._timeout, env.name)
             end_all(self._permits, Outcome(Kind.TIMEOUT, duration, error))
-            pipeline._raised(self._info, error, self._begun)
+            pipeline._raised(env, self._info, error, self._begun)
             raise error
         end_all(self._permits, Outcome(Kind.SUCCESS, duration))
         if self._info is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import inspect
 import time
@@ -10,6 +11,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, ParamSpec, TypeVar, overload
 
 from resilience._base.clock import Clock, default_clock
+from resilience._base.interest_watch import watch as watch_interest
 from resilience.context import _CALL, current_call_context
 from resilience.events import CallInfo, CallOutcome, Observer, hearing
 from resilience.pipeline import _report
@@ -62,11 +64,13 @@ class Pipeline:
     """
 
     __slots__ = (
+        "__weakref__",
         "_attempts",
         "_budgets",
         "_env",
         "_infos",
         "_layers",
+        "_observers",
         "_plain",
         "_runs",
         "idempotent",
@@ -106,7 +110,7 @@ class Pipeline:
             from resilience.observability import default_observers
 
             observers = default_observers()
-        observers = tuple(observers)
+        self._observers: tuple[Observer, ...] = tuple(observers)
         self.name = name
         self.tier = tier
         self.idempotent = idempotent
@@ -116,18 +120,24 @@ class Pipeline:
         self._attempts = {t: Attempt(name, t) for t in (1, 2, 3, 4)}
         self._infos = {t: CallInfo("client", name, None, t) for t in (1, 2, 3, 4)}
         judge = Judge(failure_on, failure_if)
-        self._env = Env(
-            name,
-            judge,
-            clock,
-            sleep,
-            asleep,
-            hearing(observers, None, "events"),
-            hearing(observers, "client", "starts"),
-            hearing(observers, "client", "ends"),
-        )
+        self._env = Env(name, judge, clock, sleep, asleep, ())
+        watch_interest(self)  # before the first sort: a change meanwhile is not missed
+        self._sort_observers()
         self._runs = self._compile()
         """Per tier, what runs a sync call: ``run(attempt, fn, args, kwargs, env)``."""
+
+    def reread_interest(self, observer: object) -> None:
+        """Sort the observers by interest again when ``observer`` is one of them (its interest
+        changed, :func:`resilience.events.interest_changed`): calls that start afterwards run
+        with the new :class:`Env`; one already running ends with the Env it started with."""
+        if any(held is observer for held in self._observers):
+            self._sort_observers()
+
+    def _sort_observers(self) -> None:
+        events, starters, enders = _sorted(self._observers)
+        self._env = dataclasses.replace(
+            self._env, observers=events, starters=starters, enders=enders
+        )
 
     def _compile(self) -> dict[int, Run]:
         """The sync run functions per tier. The innermost admission group is compiled when its
@@ -142,9 +152,10 @@ class Pipeline:
         sync_layers = layers if fused is None else (*layers[:-1], Compiled(fused))
         return dict.fromkeys((1, 2, 3, 4), functools.partial(run_sync, sync_layers, 0))
 
-    def _begin(self) -> tuple[Attempt, CallInfo | None, float]:
-        """The call's attempt (its tier from the context, else the pipeline's), its CallInfo
-        when observers listen (they hear of the start now), and the clock at the start."""
+    def _begin(self) -> tuple[Env, Attempt, CallInfo | None, float]:
+        """The call's Env (the observers that hear of it), its attempt (its tier from the
+        context, else the pipeline's), its CallInfo when observers listen (they hear of the
+        start now), and the clock at the start."""
         env = self._env
         context = current_call_context()
         tier = context.tier
@@ -160,17 +171,17 @@ class Pipeline:
             _report.started(env.starters, info)
         for budget in self._budgets:
             budget.record_call()
-        return attempt, info, env.clock()
+        return env, attempt, info, env.clock()
 
-    def _raised(self, info: CallInfo | None, exc: BaseException, started: float) -> None:
+    @staticmethod
+    def _raised(env: Env, info: CallInfo | None, exc: BaseException, started: float) -> None:
         if info is not None:
-            env = self._env
             code, reason = _report.code_of(exc, env.judge)
             _report.ended(env.enders, info, CallOutcome(code, env.clock() - started, reason))
 
-    def _returned(self, info: CallInfo | None, result: object, started: float) -> None:
+    @staticmethod
+    def _returned(env: Env, info: CallInfo | None, result: object, started: float) -> None:
         if info is not None:
-            env = self._env
             code = (
                 _report.OK
                 if env.judge.result_fails is None
@@ -200,24 +211,22 @@ class Pipeline:
         try:
             result: T = self._runs[attempt.tier](attempt, fn, args, kwargs, env)
         except BaseException as exc:
-            self._raised(info, exc, started)
+            self._raised(env, info, exc, started)
             raise
         if info is not None:
-            self._returned(info, result, started)
+            self._returned(env, info, result, started)
         return result
 
     async def acall(self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Await ``fn(*args, **kwargs)`` through the stages (see :meth:`call`); a timeout
         cancels it."""
-        attempt, info, started = self._begin()
+        env, attempt, info, started = self._begin()
         try:
-            result: T = await run_async(
-                self._layers, 0, attempt, lambda: fn(*args, **kwargs), self._env
-            )
+            result: T = await run_async(self._layers, 0, attempt, lambda: fn(*args, **kwargs), env)
         except BaseException as exc:
-            self._raised(info, exc, started)
+            self._raised(env, info, exc, started)
             raise
-        self._returned(info, result, started)
+        self._returned(env, info, result, started)
         return result
 
     @overload
@@ -261,3 +270,15 @@ class Pipeline:
     def __repr__(self) -> str:
         names = ", ".join(getattr(stage, "name", type(stage).__name__) for stage in self.stages)
         return f"Pipeline(name={self.name!r}, stages=[{names}])"
+
+
+def _sorted(
+    observers: tuple[Observer, ...],
+) -> tuple[tuple[Observer, ...], tuple[Observer, ...], tuple[Observer, ...]]:
+    """Those of ``observers`` that hear decision events, client call starts and client call
+    ends, by their declared interest (:class:`resilience.events.Interest`)."""
+    return (
+        hearing(observers, None, "events"),
+        hearing(observers, "client", "starts"),
+        hearing(observers, "client", "ends"),
+    )
