@@ -101,3 +101,35 @@ def test_a_call_started_before_the_page_is_not_counted(harness: Harness) -> None
             assert (summary["in_flight"], summary["calls_per_s"]) == (0, 0.2), side
     finally:
         stats.deactivate()
+
+
+def test_calls_in_flight_stay_exact_across_a_page_stopped_and_started_again(
+    harness: Harness,
+) -> None:
+    stats, done, gate = HeardStats(), Recorder(), Gate()
+    server = harness.server(behavior=gate.behavior(harness.aio), observers=[stats, done])
+    client = harness.client(server.address, observers=[stats, done])
+    threads: list[threading.Thread] = []
+
+    def held() -> None:
+        thread = threading.Thread(target=client.call)
+        thread.start()
+        threads.append(thread)
+        _wait(lambda: gate.entered == len(threads), f"call {len(threads)} to reach the handler")
+
+    stats.activate()
+    held()  # started while the first page was served
+    stats.deactivate()
+    stats.activate()
+    try:
+        held()  # started while the second page is served
+        for side in ("client", "server"):
+            assert stats.summary(side)["in_flight"] == 2, side
+        gate.open()
+        for thread in threads:
+            thread.join(10.0)
+        done.wait_ended(4)
+        for side in ("client", "server"):
+            assert stats.summary(side)["in_flight"] == 0, side
+    finally:
+        stats.deactivate()

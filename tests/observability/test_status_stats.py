@@ -161,3 +161,35 @@ def test_recording_stops_and_forgets_when_the_last_reader_goes() -> None:
     assert one_left == (True, [("server", "a.A/X")])
     assert none_left == (False, {})
     assert stats.snapshot() == {}
+
+
+def test_calls_in_flight_when_the_page_stops_are_still_in_flight_when_it_starts_again() -> None:
+    stats = CallStats(clock=ManualClock(10.0))
+    running, done = CallInfo("server", "/a.A/X"), CallInfo("server", "/a.A/X")
+    stats.activate()
+    stats.call_started(running)
+    record(stats, done, CallOutcome(OK, 0.1))
+    stats.deactivate()
+    stats.activate()
+    later = CallInfo("server", "/a.A/X")
+    stats.call_started(later)
+    assert stats.snapshot()[("server", "a.A/X")]["in_flight"] == 2
+    stats.call_ended(running, CallOutcome(OK, 0.1))
+    assert stats.snapshot()[("server", "a.A/X")]["in_flight"] == 1
+
+
+def test_a_call_told_of_its_start_while_stopping_is_released_by_its_end() -> None:
+    stats = CallStats(clock=ManualClock(10.0))
+    stats.activate()
+    stats.deactivate()
+    call, other = CallInfo("server", "/a.A/X"), CallInfo("server", "/a.A/X")
+    stats.call_started(call)  # a holder had not yet sorted its observers again
+    stats.activate()
+    stats.call_started(other)
+    stats.call_ended(call, CallOutcome(OK, 0.1))
+    assert stats.snapshot()[("server", "a.A/X")]["in_flight"] == 1
+    stats.call_ended(other, CallOutcome(OK, 0.1))
+    stats.deactivate()
+    stats.call_started(call)
+    stats.call_ended(call, CallOutcome(OK, 0.1))
+    assert stats.snapshot() == {}

@@ -9,7 +9,9 @@ it, and stopping that server calls :meth:`CallStats.deactivate`) the observer de
 it hears nothing, so the interceptors and pipelines that hold it by default never call it;
 activating it makes them read its interest again
 (:func:`resilience.events.interest_changed`), and every call that starts from then on is
-counted. A call that started before is not (neither in flight nor when it ends).
+counted. A call that started before is not (neither in flight nor when it ends). Every call
+told of its start is told of its end, so calls in flight stay exact, also across a
+deactivation: a call that started while an earlier page was served is in flight until it ends.
 """
 
 from __future__ import annotations
@@ -63,10 +65,10 @@ class _Method:
 
     __slots__ = ("durations", "in_flight", "seconds")
 
-    def __init__(self) -> None:
+    def __init__(self, in_flight: int = 0) -> None:
         self.seconds: list[_Second] = [_Second(-1) for _ in range(WINDOW + 1)]
         self.durations: deque[tuple[float, float]] = deque(maxlen=MAX_DURATIONS)
-        self.in_flight = 0
+        self.in_flight = in_flight
 
     def slot(self, second: int) -> _Second:
         record = self.seconds[second % len(self.seconds)]
@@ -79,10 +81,10 @@ class CallStats:
     """An :class:`~resilience.events.Observer` keeping live per-method statistics.
 
     ``max_methods`` bounds the distinct method names kept (as the metrics do); ``clock`` gives
-    seconds (monotonic). Thread-safe; one lock taken once per call start and end, and only
-    while active. :meth:`snapshot` returns, per (side, method), the rates over the last
-    :data:`WINDOW` complete seconds. While active it hears call starts and ends on both
-    sides, never decision events; while not, nothing (:attr:`interest`).
+    seconds (monotonic). Thread-safe; one lock taken once per start and end of a call it hears
+    (one that starts while it is active). :meth:`snapshot` returns, per (side, method), the
+    rates over the last :data:`WINDOW` complete seconds. While active it hears call starts and
+    ends on both sides, never decision events; while not, nothing (:attr:`interest`).
     """
 
     def __init__(self, *, max_methods: int = DEFAULT_MAX_METHODS, clock: Clock = default_clock):
@@ -120,21 +122,25 @@ class CallStats:
             interest_changed(self)
 
     def deactivate(self) -> None:
-        """One reader is gone; with none left, stop recording and forget what was recorded
-        (a later reader starts from nothing rather than from stale calls in flight)."""
+        """One reader is gone; with none left, stop recording and forget what was recorded,
+        except the calls still in flight: each will be told of its end (it was of its start),
+        so a later reader's in-flight counts stay exact."""
         with self._lock:
             self._readers = max(0, self._readers - 1)
             stopping = self._active and self._readers == 0
             if stopping:
                 self._active = False
-                self._methods.clear()
+                self._methods = {
+                    key: _Method(record.in_flight)
+                    for key, record in self._methods.items()
+                    if record.in_flight > 0
+                }
         if stopping:
             interest_changed(self)
 
     def call_started(self, call: CallInfo) -> None:
-        """Count the call as in flight."""
-        if not self._active:
-            return
+        """Count the call as in flight (also while inactive: a holder that has not yet sorted
+        its observers again tells its end too)."""
         key = (call.side, self._bounds.method(call.method))
         with self._lock:
             record = self._methods.get(key)
@@ -143,11 +149,13 @@ class CallStats:
             record.in_flight += 1
 
     def call_ended(self, call: CallInfo, outcome: CallOutcome) -> None:
-        """Count the call, its error or rejection, its tier and its duration."""
+        """Count the call, its error or rejection, its tier and its duration (while inactive,
+        only that it is no longer in flight)."""
+        key = (call.side, self._bounds.method(call.method))
         if not self._active:
+            self._left(key)
             return
         now = self._clock()
-        key = (call.side, self._bounds.method(call.method))
         reason = outcome.reject_reason
         tier = self._bounds.tier(call.tier)
         with self._lock:
@@ -170,6 +178,16 @@ class CallStats:
                 reason = reason if reason in _REASONS else "other"
                 second.rejected[reason] = second.rejected.get(reason, 0) + 1
                 counts[1] += 1
+
+    def _left(self, key: tuple[str, str]) -> None:
+        """While inactive: a call that started while active (or just before the holders sorted
+        again) ended; its record is dropped once nothing of it is in flight."""
+        with self._lock:
+            record = self._methods.get(key)
+            if record is not None:
+                record.in_flight -= 1
+                if record.in_flight <= 0:
+                    del self._methods[key]
 
     def event(self, name: str, attributes: Mapping[str, str]) -> None:
         """Decision events are not shown per method (failovers come from the gauges)."""
