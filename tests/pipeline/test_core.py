@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import AsyncIterator, Iterator
 
 import grpc
 import pytest
@@ -214,6 +215,47 @@ def test_decorator_on_sync_and_async_functions(r: Rig) -> None:
     assert double.__name__ == "double"
     assert breaker.counts() == (2, 2)
     r.tracker.assert_all_ended()
+
+
+def test_decorator_on_methods_sees_self(r: Rig) -> None:
+    breaker = SreBreaker(clock=r.clock)
+    pipe = r.pipeline([Breaker(breaker)])
+
+    class Shop:
+        def __init__(self) -> None:
+            self.stock = 5
+
+        @pipe
+        def left(self, sold: int) -> int:
+            return self.stock - sold
+
+        @pipe
+        async def aleft(self, sold: int) -> int:
+            return self.stock - sold
+
+    assert Shop().left(1) == 4
+    assert asyncio.run(Shop().aleft(2)) == 3
+    assert breaker.counts() == (2, 2)
+    r.tracker.assert_all_ended()
+
+
+def test_decorator_refuses_generator_functions(r: Rig) -> None:
+    # Calling a generator function only creates the generator: the pipeline would record a
+    # success at once and the body (and its failures) would run outside it.
+    breaker = SreBreaker(clock=r.clock)
+    pipe = r.pipeline([Breaker(breaker)])
+
+    def rows() -> Iterator[int]:
+        yield 1
+
+    async def arows() -> AsyncIterator[int]:
+        yield 1
+
+    with pytest.raises(TypeError, match=r"'.*rows', a generator function.*pipe\.call"):
+        pipe(rows)
+    with pytest.raises(TypeError, match="arows', an async generator function"):
+        pipe(arows)
+    assert breaker.counts() == (0, 0)
 
 
 def test_time_left_inside_a_timed_call(r: Rig) -> None:

@@ -238,7 +238,18 @@ class Pipeline:
     def __call__(self, fn: Callable[P, T]) -> Callable[P, T]: ...
 
     def __call__(self, fn: Callable[P, Any]) -> Callable[P, Any]:
-        """Decorate ``fn`` (sync or async) so that every call runs through the pipeline."""
+        """Decorate ``fn`` (sync or async) so that every call runs through the pipeline.
+
+        A generator or async generator function raises TypeError: calling one only creates
+        the generator, so the pipeline would time and judge that, not the iteration."""
+        if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+            kind = "an async generator" if inspect.isasyncgenfunction(fn) else "a generator"
+            raise TypeError(
+                f"pipeline {self.name!r} cannot decorate {fn.__qualname__!r}, {kind} function: "
+                "calling it only creates the generator, and its body would run outside the "
+                "pipeline; decorate a function that returns the values (a list), or run each "
+                "step with pipe.call(fn) / pipe.acall(fn)"
+            )
         if inspect.iscoroutinefunction(fn):
 
             @functools.wraps(fn)
