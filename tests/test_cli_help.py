@@ -33,6 +33,7 @@ def test_the_walk_reaches_every_subcommand() -> None:
         "resilience loadtest",
         "resilience simulate failover",
         "resilience chaos run",
+        "resilience policy check",
     } <= set(PARSERS)
 
 

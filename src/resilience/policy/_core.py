@@ -241,7 +241,13 @@ class Policy:
 
     __hash__ = None  # type: ignore[assignment]
 
-    def __repr__(self) -> str:
+    @property
+    def patterns(self) -> tuple[str, ...]:
+        """The method patterns, ``*`` first (always: it holds the built-in defaults when the
+        policy does not declare it), then the services' and the methods' own."""
         services = [f"{service}/*" for service in self._table.services]
-        patterns = ["*", *services, *self._table.exact]
+        return ("*", *services, *self._table.exact)
+
+    def __repr__(self) -> str:
+        patterns = list(self.patterns)
         return f"Policy(patterns={patterns!r}, trusted_peers={list(self.trusted_peers)!r})"

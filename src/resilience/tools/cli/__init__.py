@@ -6,5 +6,5 @@ and sets ``func`` (taking the parsed namespace, returning an exit code) as a def
 
 from __future__ import annotations
 
-COMMANDS: tuple[str, ...] = ("demo", "loadtest", "simulate", "chaos", "profile")
+COMMANDS: tuple[str, ...] = ("demo", "loadtest", "simulate", "chaos", "profile", "policy")
 """Modules of resilience.tools.cli that provide a subcommand, in help order."""
