@@ -23,6 +23,7 @@ from resilience.interceptors._client_pipeline import ClientCall
 from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._fallbacks import respond
 from resilience.interceptors._pipeline import Rejection
+from resilience.interceptors._plain_stream import recorded
 from resilience.interceptors._sync_call import LocalRejection, begin, held
 from resilience.interceptors._sync_hedge import HedgedFuture
 from resilience.interceptors._sync_retry import RetriedFuture
@@ -209,8 +210,7 @@ class _MultiCallable:
         finally:
             if token is not None:
                 detach(token)
-        future.add_done_callback(call.future_done)
-        return future
+        return recorded(future, call)  # a plain iterator too (an instrumented stream)
 
 
 def _code(error: grpc.RpcError) -> grpc.StatusCode:

@@ -15,6 +15,7 @@ from resilience.interceptors._answered import Answered, AnsweredLater
 from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._fallbacks import NO_DESERIALIZER, FallbackFunction, respond
 from resilience.interceptors._pipeline import Rejection
+from resilience.interceptors._plain_stream import recorded
 from resilience.interceptors._protected_channel import ProtectedChannel
 from resilience.interceptors._sync_attempts import AttemptsFuture
 from resilience.interceptors._sync_call import LocalRejection, begin
@@ -144,9 +145,11 @@ class ClientInterceptor(
         finally:
             if token is not None:
                 detach(token)
+        if streaming:  # a stream may be a plain iterator (OpenTelemetry's instrumented one)
+            return recorded(future, call)
         future.add_done_callback(call.future_done)  # a unary call's runs at once: it is done
         state = call.state
-        if streaming or retrying:
+        if retrying:
             return future
         if state.retry is not None or state.hedge is not None:
             # Blocking or .future(), the call's attempts are driven by their done callbacks:
