@@ -239,6 +239,48 @@ def test_decorator_on_methods_sees_self(r: Rig) -> None:
     r.tracker.assert_all_ended()
 
 
+def test_decorator_on_static_class_methods_and_callable_objects_awaits_the_async_ones(
+    r: Rig,
+) -> None:
+    # A sync wrapper around an async callable would record a success when the coroutine is
+    # created and never see its failure.
+    breaker = SreBreaker(clock=r.clock)
+    pipe = r.pipeline([Breaker(breaker)])
+
+    class Down:
+        async def __call__(self) -> None:
+            raise ConnectionError("down")
+
+    class Shop:
+        @staticmethod
+        @pipe
+        async def inner_static() -> None:
+            raise ConnectionError("down")
+
+        @pipe
+        @staticmethod
+        async def outer_static() -> None:
+            raise ConnectionError("down")
+
+        @classmethod
+        @pipe
+        async def inner_class(cls) -> None:
+            raise ConnectionError("down")
+
+        @pipe
+        @classmethod
+        def outer_class(cls) -> str:
+            return cls.__name__
+
+    down = pipe(Down())
+    for failing in (Shop.inner_static, Shop().outer_static, Shop.inner_class, down):
+        with pytest.raises(ConnectionError):
+            asyncio.run(failing())
+    assert Shop().outer_class() == "Shop"
+    assert breaker.counts() == (5, 1)  # four failures seen, one success
+    r.tracker.assert_all_ended()
+
+
 def test_decorator_refuses_generator_functions(r: Rig) -> None:
     # Calling a generator function only creates the generator: the pipeline would record a
     # success at once and the body (and its failures) would run outside it.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import inspect
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, ParamSpec, TypeVar, overload
@@ -25,6 +24,7 @@ from resilience.pipeline._core import (
     Stage,
     Wrapper,
 )
+from resilience.pipeline._decorate import decorate
 from resilience.pipeline._engine import (
     compile_layers,
     run_async,
@@ -238,31 +238,13 @@ class Pipeline:
     def __call__(self, fn: Callable[P, T]) -> Callable[P, T]: ...
 
     def __call__(self, fn: Callable[P, Any]) -> Callable[P, Any]:
-        """Decorate ``fn`` (sync or async) so that every call runs through the pipeline.
+        """Decorate ``fn`` (a sync or async function, method, ``staticmethod``,
+        ``classmethod`` or callable object) so that every call runs through the pipeline.
 
         A generator or async generator function raises TypeError: calling one only creates
         the generator, so the pipeline would time and judge that, not the iteration."""
-        if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
-            kind = "an async generator" if inspect.isasyncgenfunction(fn) else "a generator"
-            raise TypeError(
-                f"pipeline {self.name!r} cannot decorate {fn.__qualname__!r}, {kind} function: "
-                "calling it only creates the generator, and its body would run outside the "
-                "pipeline; decorate a function that returns the values (a list), or run each "
-                "step with pipe.call(fn) / pipe.acall(fn)"
-            )
-        if inspect.iscoroutinefunction(fn):
-
-            @functools.wraps(fn)
-            async def protected_async(*args: P.args, **kwargs: P.kwargs) -> Any:
-                return await self.acall(fn, *args, **kwargs)
-
-            return protected_async
-
-        @functools.wraps(fn)
-        def protected(*args: P.args, **kwargs: P.kwargs) -> Any:
-            return self.call(fn, *args, **kwargs)
-
-        return protected
+        decorated: Callable[P, Any] = decorate(self, fn)
+        return decorated
 
     def guard(self) -> Guard:
         """A context manager (``with`` or ``async with``) that admits the block at every
