@@ -60,3 +60,15 @@ def test_chaos_describes_itself_not_its_run_action() -> None:
     chaos, run = PARSERS["resilience chaos"], PARSERS["resilience chaos run"]
     assert chaos.description != run.description
     assert "run EXPERIMENT.toml" in (chaos.description or "")
+
+
+@pytest.mark.parametrize("command", sorted(PARSERS))
+def test_every_option_with_a_default_says_it(command: str) -> None:
+    # A newcomer reads --help to learn what happens without the option.
+    for action in PARSERS[command]._actions:
+        if isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+            continue
+        if action.required or action.default in (None, False, [], argparse.SUPPRESS):
+            continue
+        name = "/".join(action.option_strings) or action.dest
+        assert "default" in (action.help or ""), f"{command} {name}: default {action.default!r}"

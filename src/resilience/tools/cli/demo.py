@@ -42,7 +42,9 @@ def register(subparsers: Any) -> None:
         help=f"seconds the script of events lasts, 10 to 120 (default {DEFAULT_DURATION:g}); "
         "with --serve: seconds to serve (default: until Ctrl-C)",
     )
-    parser.add_argument("--seed", type=int, default=7, help="seed of the injected failures")
+    parser.add_argument(
+        "--seed", type=int, default=7, help="seed of the injected failures (default 7)"
+    )
     parser.add_argument(
         "--plot",
         default=None,

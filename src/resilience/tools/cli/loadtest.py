@@ -49,12 +49,18 @@ def add_load_arguments(parser: argparse.ArgumentParser, *, require_source: bool)
     source.add_argument("--replay", nargs="+", metavar="FILE", help="recordings, oldest first")
     source.add_argument("--flow", metavar="FILE", help="a TOML flow of crafted calls")
     parser.add_argument("--rate", type=float, default=10.0, help="calls per second (default 10)")
-    parser.add_argument("--ramp", type=float, default=0.0, help="seconds to reach --rate")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds (default 10)")
-    parser.add_argument("--concurrency", type=int, default=16, help="calls in flight at most")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per call")
     parser.add_argument(
-        "--color", default="loadtest", help='traffic color sent as W3C baggage ("" for none)'
+        "--ramp", type=float, default=0.0, help="seconds to reach --rate (default 0: at once)"
+    )
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds (default 10)")
+    parser.add_argument(
+        "--concurrency", type=int, default=16, help="calls in flight at most (default 16)"
+    )
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per call (default 10)")
+    parser.add_argument(
+        "--color",
+        default="loadtest",
+        help='traffic color sent as W3C baggage (default loadtest; "" for none)',
     )
     parser.add_argument(
         "--engine",
