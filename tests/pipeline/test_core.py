@@ -6,6 +6,7 @@ import asyncio
 import logging
 import random
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import grpc
 import pytest
@@ -16,6 +17,8 @@ from resilience.errors import RejectReason
 from resilience.pipeline import (
     Attempt,
     Breaker,
+    Fallback,
+    Hedge,
     Kind,
     Outcome,
     Permit,
@@ -278,6 +281,30 @@ def test_decorator_on_static_class_methods_and_callable_objects_awaits_the_async
             asyncio.run(failing())
     assert Shop().outer_class() == "Shop"
     assert breaker.counts() == (5, 1)  # four failures seen, one success
+    r.tracker.assert_all_ended()
+
+
+@pytest.mark.parametrize("outer", ["retry", "fallback", "hedge"])
+def test_acall_of_a_sync_function_runs_it_once_and_says_to_use_call(r: Rig, outer: str) -> None:
+    # Before, the TypeError of awaiting its result was a failure: retried (the sync function
+    # ran again each time), counted by the breaker, or replaced by the fallback's answer.
+    breaker = SreBreaker(clock=r.clock)
+    wrapping: dict[str, Any] = {
+        "retry": Retry(3),
+        "fallback": Fallback("x"),
+        "hedge": Hedge(delay=0.1),
+    }
+    pipe = r.pipeline([wrapping[outer], Breaker(breaker), Timeout(1.0)], idempotent=True)
+    runs: list[str] = []
+
+    def charge() -> str:
+        runs.append("charged")
+        return "receipt"
+
+    with pytest.raises(TypeError, match=r"pipe\.acall\(.*charge\).*returned str.*pipe\.call"):
+        asyncio.run(pipe.acall(charge))  # type: ignore[arg-type]
+    assert runs == ["charged"]
+    assert breaker.counts() == (1, 1)  # it ran and answered
     r.tracker.assert_all_ended()
 
 

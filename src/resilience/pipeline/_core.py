@@ -19,6 +19,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar, cast, runtime_checkable
 from resilience._base.clock import Clock
 from resilience.errors import ResilienceError
 from resilience.events import Observer
+from resilience.pipeline._decorate import NotAwaitable
 
 T = TypeVar("T")
 _log = logging.getLogger("resilience.pipeline")
@@ -275,6 +276,8 @@ class Judge:
             return Kind.NOT_RUN
         if not isinstance(exc, Exception):
             return Kind.CANCELLED  # CancelledError, KeyboardInterrupt, SystemExit
+        if isinstance(exc, NotAwaitable):  # a sync function given to acall: it ran and answered
+            return Kind.SUCCESS
         return Kind.FAILURE if isinstance(exc, self.on) else Kind.SUCCESS
 
     def result_kind(self, result: object) -> Kind:

@@ -6,6 +6,12 @@ the body, its failures and its ``time_left()`` would run outside it. So the kind
 the function itself, from a ``staticmethod``'s or ``classmethod``'s function (the result is
 wrapped again, whichever order the decorators are written in), and from a callable object's
 ``__call__``; generator functions are refused.
+
+``pipe.acall(fn)`` cannot judge ``fn`` before calling it (a sync callable returning an
+awaitable, such as a grpc.aio multi-callable, is fine), so :func:`awaitable_of` judges what it
+returned: a value that cannot be awaited raises :class:`NotAwaitable`, which the pipeline
+counts as the success it was (``fn`` ran and answered), so it is neither retried nor failed
+over to a fallback, and the caller learns to use ``pipe.call``.
 """
 
 from __future__ import annotations
@@ -14,6 +20,27 @@ import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
+
+
+class NotAwaitable(TypeError):
+    """``pipe.acall(fn)`` where ``fn`` returned something that cannot be awaited: ``fn`` is
+    sync and ran once; use ``pipe.call(fn)`` (or decorate it) instead."""
+
+    def __init__(self, fn: Any, result: Any) -> None:
+        name = getattr(fn, "__qualname__", None) or repr(fn)
+        super().__init__(
+            f"pipe.acall({name}) needs an async function or one that returns an awaitable; "
+            f"it returned {type(result).__name__}, so it ran once as a sync call: use "
+            "pipe.call(fn) for a sync function"
+        )
+
+
+def awaitable_of(fn: Callable[..., Any], args: Any, kwargs: Any) -> Awaitable[Any]:
+    """``fn(*args, **kwargs)``, which must be awaitable; else :class:`NotAwaitable`."""
+    result = fn(*args, **kwargs)
+    if inspect.isawaitable(result):
+        return result
+    raise NotAwaitable(fn, result)
 
 
 class Caller(Protocol):

@@ -24,7 +24,7 @@ from resilience.pipeline._core import (
     Stage,
     Wrapper,
 )
-from resilience.pipeline._decorate import decorate
+from resilience.pipeline._decorate import awaitable_of, decorate
 from resilience.pipeline._engine import (
     compile_layers,
     run_async,
@@ -222,7 +222,9 @@ class Pipeline:
         cancels it."""
         env, attempt, info, started = self._begin()
         try:
-            result: T = await run_async(self._layers, 0, attempt, lambda: fn(*args, **kwargs), env)
+            result: T = await run_async(
+                self._layers, 0, attempt, lambda: awaitable_of(fn, args, kwargs), env
+            )
         except BaseException as exc:
             self._raised(env, info, exc, started)
             raise
