@@ -81,3 +81,10 @@ def test_fallback_of_a_call_timeout_type(r: Rig) -> None:
 
 def _raise(error: BaseException) -> None:
     raise error
+
+
+def test_a_function_given_as_the_value_is_refused_with_what_to_write() -> None:
+    # Fallback(lambda error: cached) read naturally, and answered with the lambda itself.
+    with pytest.raises(TypeError, match=r"Fallback\(function=fn\) to answer with fn\(error\)"):
+        Fallback(lambda error: "cached")
+    assert Fallback(function=lambda error: len).name == "fallback"  # the explicit way

@@ -19,7 +19,8 @@ class Fallback:
     ``error`` is None). ``function`` may be a coroutine function on asyncio calls. Cancellations
     and exceptions that are not failures pass through. Each fallback is an observer event
     ``pipeline.fallback`` with the ``cause`` (``rejected``, ``failure``, ``timeout``).
-    Give exactly one of ``value`` and ``function``."""
+    Give exactly one of ``value`` and ``function``; a function given as ``value`` raises
+    TypeError (it would be the answer itself, never called)."""
 
     __slots__ = ("_function", "_on_failure", "_on_rejection", "_value", "name")
 
@@ -36,6 +37,12 @@ class Fallback:
             raise ValueError("Fallback needs exactly one of value= and function=")
         if function is not None and not callable(function):
             raise TypeError(f"function must be callable, got {function!r}")
+        if inspect.isfunction(value) or inspect.ismethod(value):
+            raise TypeError(
+                f"Fallback({getattr(value, '__qualname__', value)}) would answer with the "
+                "function itself: pass Fallback(function=fn) to answer with fn(error), or "
+                "Fallback(function=lambda error: fn) to answer with the function"
+            )
         self._value = value
         self._function = function
         self._on_rejection = on_rejection
