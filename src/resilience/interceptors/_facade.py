@@ -41,6 +41,7 @@ class ClientFacade:
     ):
         self._fallbacks = Fallbacks(fallbacks)
         self._pipeline = ClientPipeline(policy, observers, clock)
+        self._fallbacks.warn_if_unused(self._pipeline.policy)
         register_gauge_source(self)  # polled (weakly held) when metrics are collected
 
     @property

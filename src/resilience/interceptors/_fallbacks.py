@@ -24,8 +24,9 @@ from resilience._base.keys import REJECT
 from resilience._base.patterns import PATTERN_HELP, is_pattern, service_pattern
 from resilience.errors import ConfigError
 from resilience.events import Observer
-from resilience.interceptors._guard import report
+from resilience.interceptors._guard import logger, report
 from resilience.interceptors._method_state import MethodState
+from resilience.policy import Policy
 
 FallbackFunction = Callable[[Any, grpc.RpcError], Any]
 """``function(request, error)`` -> the response to answer with (an awaitable on aio)."""
@@ -63,6 +64,20 @@ class Fallbacks:
                 )
         self._functions: dict[str, FallbackFunction] = dict(functions or {})
         self._found: dict[str, FallbackFunction | None] = {}
+
+    def warn_if_unused(self, policy: Policy) -> None:
+        """Log a warning when functions are registered but no pattern of ``policy`` has a
+        ``fallback`` section: the functions would answer nothing (until a reload adds one)."""
+        if not self._functions:
+            return
+        if any(settings.fallback is not None for settings in policy.declared_settings()):
+            return
+        logger.warning(
+            "fallbacks registered for %s, but the policy gives no method a fallback section, "
+            "so they answer nothing: add fallback = true (or a fallback table) to the settings "
+            "of the methods they are for",
+            ", ".join(sorted(self._functions)),
+        )
 
     def function_for(self, method: str) -> FallbackFunction | None:
         """The function registered for ``method``: its own pattern's, its service's, ``*``'s."""
