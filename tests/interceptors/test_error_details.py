@@ -15,7 +15,7 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from resilience._base.keys import PUSHBACK, REJECT
-from resilience.algorithms import ALLOWED, Decision
+from resilience.algorithms import ALLOWED, Decision, OverloadGuard
 from resilience.context import tier
 from resilience.interceptors import _method_state
 from resilience.policy import OverloadSettings, Policy
@@ -136,7 +136,7 @@ def test_a_shed_tier_gets_a_retry_delay_of_one_window_and_no_pushback(harness: H
     assert PUSHBACK not in trailers(error)
 
 
-class SheddingGuard:
+class SheddingGuard(OverloadGuard):
     """An OverloadGuard saturated above tier 2 (the CPU cannot be driven deterministically)."""
 
     def try_acquire(self, tier: int) -> Decision:

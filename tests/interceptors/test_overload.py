@@ -7,7 +7,7 @@ import grpc
 import pytest
 
 from resilience._base.keys import PUSHBACK, REJECT
-from resilience.algorithms import ALLOWED, Decision
+from resilience.algorithms import ALLOWED, Decision, OverloadGuard
 from resilience.context import tier
 from resilience.interceptors import _method_state
 from resilience.policy import OverloadSettings, Policy
@@ -16,10 +16,11 @@ from resilience.testing import EchoBehavior
 from .harness import SHAPES, Failure, Harness, masked_by_grpc_aio
 
 
-class Guard:
+class Guard(OverloadGuard):
     """Sheds tiers 3 and 4 as a saturated OverloadGuard would; counts releases."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.released: list[float] = []
 
     def try_acquire(self, tier: int) -> Decision:
@@ -75,3 +76,37 @@ def test_a_handler_that_fails_still_releases_its_permit(harness: Harness, guard:
         client.call()
 
     assert len(guard.released) == 1
+
+
+class Counting(Guard):
+    """A :class:`Guard` that also counts the calls it admitted that never ran."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.abandoned = 0
+
+    def abandon(self) -> None:
+        self.abandoned += 1
+
+
+def test_a_call_the_rate_limit_refuses_is_abandoned_not_released(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard admitted the call, then the rate limit refused it: the call never ran, so
+    its guard permit ends as not run (one call fewer in flight, no latency counted), as a
+    pipeline's Overload stage ends it, not released with the rejection's few microseconds."""
+    guard = Counting()
+    monkeypatch.setattr(_method_state, "build_overload", lambda settings, clock: guard)
+    policy = Policy.from_dict(
+        {"methods": {"*": {"overload": True, "rate_limit": {"limit": 1, "window": 60.0}}}}
+    )
+    server = harness.server(policy=policy)
+    client = harness.client(server.address)
+
+    admitted, limited = client.call(), client.call()
+
+    assert isinstance(admitted, list)
+    assert isinstance(limited, Failure)
+    assert limited.code is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert limited.trailing[REJECT] == "rate_limit"
+    assert (len(guard.released), guard.abandoned) == (1, 1)

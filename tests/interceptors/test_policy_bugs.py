@@ -38,15 +38,16 @@ EVERYTHING = Policy.from_dict(
 )
 
 BROKEN = [
-    (SreBreaker, "try_acquire"),
-    (SreBreaker, "record"),
+    # what the compiled admissions call (the public methods call them too)
+    (SreBreaker, "_admit_at"),
+    (SreBreaker, "_record_at"),
     (EmaTimeout, "observe"),
     (EmaTimeout, "timeout"),
     (Policy, "settings_for"),
     (Policy, "is_trusted_peer"),
-    (SlidingWindowLimiter, "try_acquire"),
-    (TieredLimiter, "try_acquire"),
-    (OverloadGuard, "try_acquire"),
+    (SlidingWindowLimiter, "_acquire_at"),
+    (TieredLimiter, "_acquire_at"),
+    (OverloadGuard, "_acquire_at"),
     (OverloadGuard, "release"),
     (_metadata, "outgoing"),
     (_metadata, "incoming"),

@@ -20,7 +20,7 @@ import grpc.aio
 import pytest
 
 from resilience import Policy
-from resilience.algorithms import ALLOWED, Decision
+from resilience.algorithms import ALLOWED, Decision, OverloadGuard
 from resilience.interceptors import _method_state
 from resilience.interceptors.aio_server import AioServerInterceptor
 from resilience.interceptors.server import ServerInterceptor
@@ -41,10 +41,11 @@ ENTER, EXIT = 0.3, 0.6
 MAX_CALLS = 500
 
 
-class SwitchGuard:
+class SwitchGuard(OverloadGuard):
     """Sheds every call while ``shedding`` is set, as a saturated OverloadGuard would."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.shedding = threading.Event()
 
     def try_acquire(self, tier: int) -> Decision:

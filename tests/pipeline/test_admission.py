@@ -118,7 +118,7 @@ def by_admission(w: World, admission: Admission, step: int, tier: int) -> str:
     if late:
         got.end(Outcome(Kind.TIMEOUT, duration))
         return "timeout"
-    got.end_ok(w.clock(), duration)
+    got.end_ok(duration)
     return "ok"
 
 
@@ -192,7 +192,7 @@ def test_a_stage_that_raises_is_skipped_and_the_call_holds_the_others(
     assert isinstance(first, Admitted)
     assert first is not second
     assert first.timeout() == ema.timeout()
-    first.end_ok(clock(), 0.02)
+    first.end_ok(0.02)
     assert isinstance(second, Admitted)
     second.end(Outcome(Kind.FAILURE, 0.03))
     assert breaker.counts() == (2, 1)
@@ -247,7 +247,7 @@ def test_an_awaited_limiter_is_admitted_by_aadmit() -> None:
         assert isinstance(refused, Rejection)
         assert refused.stage == "rate_limit"
         assert guard.inflight == 1  # the refused call's guard permit ended NOT_RUN
-        got.end_ok(clock(), 0.01)
+        got.end_ok(0.01)
         assert guard.inflight == 0
         with pytest.raises(TypeError, match="event loop"):
             admission.admit(1, clock())

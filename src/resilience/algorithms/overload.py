@@ -141,11 +141,15 @@ class OverloadGuard:
     def try_acquire(self, tier: int) -> Decision:
         """Admit a call of ``tier`` (1..4) or shed it; see the class docstring. An admitted call
         must be followed by exactly one :meth:`release`."""
+        return self._acquire_at(tier, self._clock())
+
+    def _acquire_at(self, tier: int, now: float) -> Decision:
+        """:meth:`try_acquire` at ``now``, seconds on this guard's clock, for a caller that has
+        just read it (a fused pipeline shares one reading among its stages)."""
         try:
             threshold = self._thresholds[tier]
         except KeyError:
             raise ValueError(f"tier must be in 1..4, got {tier!r}") from None
-        now = self._clock()
         if now >= self._next_sample:
             self._sample(now)
         lock = self._lock

@@ -130,8 +130,13 @@ class TieredLimiter(WindowLimiter):
         """Admit a request of ``tier`` (1..4) and weight ``n`` (>= 1) by the rule above."""
         if not 1 <= tier <= _TIERS or n < 1:
             raise ValueError(f"tier must be in 1..4 and n >= 1, got tier={tier!r}, n={n!r}")
+        return self._acquire_at(tier, n, self._clock())
+
+    def _acquire_at(self, tier: int, n: int, now: float) -> Decision:
+        """:meth:`try_acquire` at ``now``, seconds on this limiter's clock, for a caller that
+        has checked ``tier`` and ``n`` and just read the clock (a fused pipeline shares one
+        reading among its stages)."""
         k = tier - 1
-        now = self._clock()
         lock = self._lock
         lock.acquire()  # not `with`: 50 ns less per call (see resilience.algorithms._limiter)
         try:

@@ -52,6 +52,8 @@ from resilience.interceptors._pipeline import (
 from resilience.interceptors._plugins import Plugins
 from resilience.observability.tracing import CallTracer
 from resilience.pipeline import Kind, Outcome, Permit
+from resilience.pipeline import Rejection as Refused
+from resilience.pipeline._admission import Admitted
 from resilience.pipeline._core import NOT_RUN
 from resilience.policy import Policy
 
@@ -70,6 +72,7 @@ class ClientCall:
     else None: the call is its own report."""
 
     __slots__ = (
+        "admitted",
         "clock",
         "info",
         "inner_context",
@@ -109,25 +112,35 @@ class ClientCall:
         ours (see :func:`_metadata.inner_context`), or None for the caller's own."""
         self.slot: Permit | None = None
         """The call's place in the method's bulkhead, freed when the call ends."""
+        self.admitted: Admitted | None = None
+        """The call's admission by the method's stages (breaker, dynamic timeout), ended
+        once with the call's status."""
 
     def end(self, code: grpc.StatusCode) -> None:
-        """Record the call's status: breaker and dynamic timeout (failure codes from the policy;
-        a cancelled call says nothing about the callee's latency), the hedging latency estimate
-        (OK calls), then observers and span."""
+        """Record the call's status: its admission ends (breaker and dynamic timeout) with
+        SUCCESS, or FAILURE for a code in the policy's failure codes; a cancelled call is not
+        fed to the dynamic timeout (it says nothing of the callee's latency) and the breaker
+        counts it as its failure codes say (a success by default); then the hedging latency
+        estimate (OK calls), observers and span."""
         duration = self.clock() - self.started
         state = self.state
         slot = self.slot
         if slot is not None:
             self.slot = None
             slot.end(Outcome(Kind.SUCCESS if code is _OK else Kind.FAILURE, duration))
-        # OK is never a failure code (the policy refuses it); testing it first spares the
-        # usual call the StatusCode enum's Python-level __hash__.
-        ok = code is _OK or code not in state.failure_codes
+        admitted = self.admitted
         try:
-            if state.breaker is not None:
-                state.breaker.record(ok)
-            if state.timeout is not None and code is not _CANCELLED:
-                state.timeout.observe(duration, ok)
+            if admitted is not None:
+                self.admitted = None
+                if code is _OK:  # never a failure code (the policy refuses it): tested first,
+                    admitted.end_ok(duration)  # it spares the enum's Python-level __hash__
+                elif code is _CANCELLED:  # the stages record nothing of a cancelled call, but
+                    admitted.end(Outcome(Kind.CANCELLED, duration))  # the breaker counts it:
+                    if state.breaker is not None:  # each hedge attempt is (docs/policy.md)
+                        state.breaker.record(code not in state.failure_codes)
+                else:
+                    failed = code in state.failure_codes
+                    admitted.end(Outcome(Kind.FAILURE if failed else Kind.SUCCESS, duration))
             if state.hedge is not None and code is _OK:  # the latency its delay derives from
                 state.hedge.estimate.observe(duration)
         except Exception as exc:
@@ -141,11 +154,15 @@ class ClientCall:
     def end_unsent(self, code: grpc.StatusCode, reason: str | None = None) -> None:
         """End a call that was never sent (refused by its bulkhead, ``reason``; cancelled
         while it waited in the queue): observers and span hear of it; the breaker and the
-        dynamic timeout do not (the callee was never asked)."""
+        dynamic timeout do not (its admission ends NOT_RUN: the callee was never asked)."""
         slot = self.slot
         if slot is not None:
             self.slot = None
             slot.end(NOT_RUN)
+        admitted = self.admitted
+        if admitted is not None:
+            self.admitted = None
+            admitted.end(NOT_RUN)
         info = self.info
         if info is not None:
             outcome = CallOutcome(code, self.clock() - self.started, reason)
@@ -269,28 +286,29 @@ class ClientPipeline(Pipeline):
                 if info is not None:
                     _report_rejected(info, observers, tracer, span, rejection)
                 return rejection
-        inner = None
-        breaker = state.breaker
-        if breaker is not None:
+        inner = admitted = None
+        admission = state.admission
+        if admission is not None:  # breaker, then dynamic timeout: a stage that raises is skipped
+            at = now if admission.clock is _monotonic else admission.clock()
             try:
-                admitted = breaker.try_acquire().allowed
-            except Exception as exc:
-                report("client breaker admission", exc)
-                admitted = True
-            if not admitted:
-                rejection = breaker_rejection(state.method)
-                if info is not None:
-                    _report_rejected(info, observers, tracer, span, rejection)
-                return rejection
-        dynamic_timeout = state.timeout
-        if dynamic_timeout is not None and (not streaming or state.timeout_streams):
-            try:
-                dynamic = dynamic_timeout.timeout()
-            except Exception as exc:
-                report("client dynamic timeout", exc)
+                got = admission.by_tier[tier](at, None)
+            except Exception as exc:  # a misuse (TypeError) never fails the call
+                report("client admission", exc)
             else:
-                if timeout is None or dynamic < timeout:
-                    timeout = dynamic
+                if isinstance(got, Refused):  # only the breaker refuses
+                    rejection = breaker_rejection(state.method)
+                    if info is not None:
+                        _report_rejected(info, observers, tracer, span, rejection)
+                    return rejection
+                admitted = got
+                if not streaming or state.timeout_streams:
+                    try:
+                        dynamic = got.timeout()
+                    except Exception as exc:
+                        report("client dynamic timeout", exc)
+                    else:
+                        if dynamic is not None and (timeout is None or dynamic < timeout):
+                            timeout = dynamic
         if inherited is not None and (timeout is None or inherited < timeout):
             timeout = inherited
         if settings.propagate and (
@@ -323,6 +341,7 @@ class ClientPipeline(Pipeline):
             span,
         )
         call.inner_context = inner
+        call.admitted = admitted
         return call
 
 

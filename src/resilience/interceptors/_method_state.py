@@ -21,6 +21,7 @@ from resilience.events import GaugeReading
 from resilience.interceptors._callers import AioPerCaller, PerCaller
 from resilience.interceptors._client_hedge import ClientHedge, hedging_budget
 from resilience.interceptors._client_retry import ClientRetry, build_client_retry
+from resilience.interceptors._guard import report
 from resilience.interceptors._server_limits import (
     AwaitedLimiter,
     Limiter,
@@ -28,8 +29,10 @@ from resilience.interceptors._server_limits import (
     build_aio_limiter,
     build_limiter,
     build_overload,
+    server_admission,
 )
-from resilience.pipeline import Bulkhead
+from resilience.pipeline import Breaker, Bulkhead, Stage, Timeout
+from resilience.pipeline._admission import Admission
 from resilience.policy import BulkheadSettings, MethodSettings, RateLimitSettings
 
 _PASSTHROUGH = MethodSettings(breaker=None, propagate=False)
@@ -39,6 +42,7 @@ class MethodState:
     """The settings and algorithm instances of one method (each None when its section is off)."""
 
     __slots__ = (
+        "admission",
         "awaited_limiter",
         "breaker",
         "bulkhead",
@@ -77,6 +81,9 @@ class MethodState:
         """Hedged attempts of unary-unary calls: only for a ``read`` (idempotent) method."""
         self.bulkhead: Bulkhead | None = None
         """The method's bulkhead on this side (shared by the methods of its pattern)."""
+        self.admission: Admission | None = None
+        """The method's admission stages (client: breaker, then dynamic timeout; server:
+        overload guard, then rate limit; the sections that are on), or None when none is."""
         bulkhead = settings.bulkhead
         if bulkhead is not None and bulkhead.applies_to(side):
             self.bulkhead = shared.get(bulkhead, build_bulkhead)
@@ -104,6 +111,7 @@ class MethodState:
         if timeout is not None:
             self.timeout = EmaTimeout(*timeout.seconds(), timeout.n)
             self.timeout_streams = timeout.streams
+        self.admission = client_admission(self.breaker, self.timeout, shared.clock, self.method)
         if settings.retry is not None and settings.read:
             self.retry = shared.get(settings.retry, build_client_retry)
         if settings.hedging is not None and settings.read:
@@ -127,6 +135,8 @@ class MethodState:
             self.caller_source = limit.per
         if settings.overload is not None:
             self.overload = shared.get(settings.overload, build_overload)
+        limiter = self.limiter if self.awaited_limiter is None else self.awaited_limiter
+        self.admission = server_admission(self.overload, limiter, shared.clock, method)
 
     @classmethod
     def passthrough(cls, method: str) -> MethodState:
@@ -215,6 +225,27 @@ def build_bulkhead(settings: BulkheadSettings, clock: Clock) -> Bulkhead:
         queue_timeout=settings.max_wait,
         name=f"bulkhead {settings.key}" if settings.key else "bulkhead",
     )
+
+
+def client_admission(
+    breaker: SreBreaker | None, timeout: EmaTimeout | None, clock: Clock, method: str
+) -> Admission | None:
+    """The admission of a client method: its breaker, then its dynamic timeout (the sections
+    that are on, in that order) as stages named ``breaker`` and ``timeout``; None when both
+    are off. Both run compiled (:mod:`resilience.pipeline._admission`)."""
+    stages: list[Stage] = []
+    if breaker is not None:
+        stages.append(Breaker(breaker))
+    if timeout is not None:
+        stages.append(Timeout(timeout))
+    if not stages:
+        return None
+    return Admission(stages, clock, name=method, fault=_client_fault)
+
+
+def _client_fault(where: str, exc: BaseException) -> None:
+    """A client stage that raised: counted, and logged once per kind (``_guard.report``)."""
+    report(f"client {where}", exc)
 
 
 def limit_text(limit: RateLimitSettings, method: str) -> str:

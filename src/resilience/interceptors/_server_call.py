@@ -1,7 +1,7 @@
 """One server call in flight: :class:`ServerCall`, what the server pipeline read from the call
 (the :class:`CallContext` and OpenTelemetry context to run the handler under) or the rejection
-it ends with, the permits it holds (overload guard, bulkhead place), and its end, which frees
-them once and tells observers and tracing."""
+it ends with, what it holds (its admission by the method's stages, its bulkhead place), and
+its end, which frees them once and tells observers and tracing."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from opentelemetry.context import Context as OtelContext
 from opentelemetry.trace import Span
 
 from resilience._base.clock import Clock
-from resilience.algorithms import OverloadGuard
 from resilience.context import CallContext
 from resilience.events import CallInfo, CallOutcome, Observer
 from resilience.interceptors._guard import report
@@ -20,6 +19,7 @@ from resilience.interceptors._method_state import MethodState
 from resilience.interceptors._pipeline import Rejection, tell_ended
 from resilience.observability.tracing import CallTracer
 from resilience.pipeline import Kind, Outcome, Permit
+from resilience.pipeline._admission import Admitted
 from resilience.profiling import _calls as _profiled
 
 _OK = grpc.StatusCode.OK
@@ -33,13 +33,13 @@ class ServerCall:
     per call."""
 
     __slots__ = (
+        "admitted",
         "call_context",
         "caller",
         "clock",
         "info",
         "observers",
         "otel_context",
-        "overload",
         "profiled",
         "rejection",
         "slot",
@@ -65,7 +65,9 @@ class ServerCall:
         self.rejection: Rejection | None = None
         self.caller: str | None = None
         """The raw caller value of a per-caller limit (never logged or shown), else None."""
-        self.overload: OverloadGuard | None = None
+        self.admitted: Admitted | None = None
+        """The call's admission by the method's stages (overload guard, rate limit), ended
+        when the call ends."""
         self.info: CallInfo | None = None
         self.observers: tuple[Observer, ...] = ()
         self.tracer: CallTracer | None = None
@@ -75,8 +77,8 @@ class ServerCall:
         """The call's place in the method's bulkhead, freed when the call ends."""
 
     def end(self, code: grpc.StatusCode, exception: BaseException | None = None) -> None:
-        """Free the call's bulkhead place; release the overload permit with the call's latency;
-        tell observers and tracing.
+        """Free the call's bulkhead place; end its admission (the overload guard released with
+        the call's latency, whatever its code); tell observers and tracing.
         Only the first end counts (a cancellation can land in the abort that follows a
         rejection, after the call ended): later ones do nothing."""
         duration = self.clock() - self.started
@@ -87,13 +89,16 @@ class ServerCall:
         if slot is not None:
             self.slot = None
             slot.end(Outcome(Kind.SUCCESS if code is _OK else Kind.FAILURE, duration))
-        overload = self.overload
-        if overload is not None:
-            self.overload = None
+        admitted = self.admitted
+        if admitted is not None:
+            self.admitted = None
             try:
-                overload.release(duration)
+                if code is _OK:
+                    admitted.end_ok(duration)
+                else:
+                    admitted.end(Outcome(Kind.FAILURE, duration))
             except Exception as exc:
-                report("server overload release", exc)
+                report("server admission end", exc)
         info = self.info
         if info is None:
             return

@@ -1,6 +1,7 @@
 """The server-side limits a method state holds: the rate limiter (in-process, or shared
 through a store, awaited on grpc.aio in exact mode) and the overload guard, built from a
-policy's ``rate_limit`` and ``overload`` sections."""
+policy's ``rate_limit`` and ``overload`` sections, and the admission stages made of them
+(:func:`server_admission`)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,15 @@ from resilience._base.clock import Clock
 from resilience._base.loops import call_soon_threadsafe_if_open
 from resilience.algorithms import OverloadGuard, SlidingWindowLimiter, TieredLimiter
 from resilience.algorithms._decision import Decision
-from resilience.interceptors._callers import AioPerCaller, SyncPerCaller
+from resilience.interceptors._callers import AioPerCaller, PerCaller, SyncPerCaller
+from resilience.interceptors._guard import report
+from resilience.pipeline import Attempt, Overload, Permit, RateLimit, Rejection, Stage, SyncStage
+from resilience.pipeline._admission import Admission
+from resilience.pipeline._core import FREE
 from resilience.policy import OverloadSettings, RateLimitSettings
+
+OVERLOAD, RATE_LIMIT = "overload", "rate_limit"
+"""The names of a server method's admission stages: a rejection's stage says which refused."""
 
 
 class Limiter(Protocol):
@@ -104,3 +112,61 @@ def build_overload(settings: OverloadSettings, clock: Clock) -> OverloadGuard:
         buckets=settings.buckets,
         clock=clock,
     )
+
+
+class CallerLimit(SyncStage):
+    """A per-caller rate limit as an admission stage: the caller is the attempt's ``key``
+    (:class:`resilience.pipeline._admission.KeyedAttempt`, from :meth:`Admission.admit`); a
+    call without one is counted on the limiter of the empty key, as before stages. A
+    :class:`._callers.AioPerCaller` is awaited (:meth:`aadmit`); admitted synchronously, it
+    raises TypeError (it decides on the event loop)."""
+
+    __slots__ = ("_limiter", "name")
+
+    def __init__(self, limiter: PerCaller[Any], *, name: str = RATE_LIMIT) -> None:
+        self._limiter = limiter
+        self.name = name
+
+    def admit(self, attempt: Attempt) -> Permit | Rejection:
+        limiter = self._limiter
+        if isinstance(limiter, AioPerCaller):
+            raise TypeError("a per-caller limit on a shared store in exact mode is awaited")
+        key = getattr(attempt, "key", None)
+        decision = limiter.try_acquire(attempt.tier, key or "")  # type: ignore[attr-defined]
+        return FREE if decision.allowed else self._refused(decision)
+
+    async def aadmit(self, attempt: Attempt) -> Permit | Rejection:
+        limiter = self._limiter
+        if not isinstance(limiter, AioPerCaller):
+            return self.admit(attempt)
+        decision = await limiter.try_acquire(attempt.tier, getattr(attempt, "key", None) or "")
+        return FREE if decision.allowed else self._refused(decision)
+
+    def _refused(self, decision: Decision) -> Rejection:
+        return Rejection(decision.reason or "rate_limit", decision.retry_after, self.name)
+
+
+def server_admission(
+    overload: OverloadGuard | None, limiter: object | None, clock: Clock, method: str
+) -> Admission | None:
+    """The admission of a server method: its overload guard, then its rate limit (the
+    sections that are on, in that order), as stages named :data:`OVERLOAD` and
+    :data:`RATE_LIMIT`; None when both are off. An in-process limit and a guard on ``clock``
+    run compiled (:mod:`resilience.pipeline._admission`)."""
+    stages: list[Stage] = []
+    if overload is not None:
+        stages.append(Overload(overload, name=OVERLOAD))
+    if isinstance(limiter, PerCaller):
+        stages.append(CallerLimit(limiter))
+    elif isinstance(limiter, _Plain):
+        stages.append(RateLimit(limiter.limiter, name=RATE_LIMIT))
+    elif limiter is not None:
+        stages.append(RateLimit(limiter, name=RATE_LIMIT))
+    if not stages:
+        return None
+    return Admission(stages, clock, name=method, fault=_server_fault)
+
+
+def _server_fault(where: str, exc: BaseException) -> None:
+    """A server stage that raised: counted, and logged once per kind (``_guard.report``)."""
+    report(f"server {where}", exc)

@@ -9,27 +9,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import grpc
 from opentelemetry.context import Context as OtelContext
 from opentelemetry.trace import set_span_in_context
 
 from resilience._base.clock import Clock, finite_remaining
-from resilience.algorithms._decision import Decision
 from resilience.context import CallContext
 from resilience.errors import RejectReason
 from resilience.events import CallInfo, Observer
 from resilience.interceptors import _metadata
-from resilience.interceptors._callers import AioPerCaller, SyncPerCaller, caller_value
+from resilience.interceptors._callers import caller_value
 from resilience.interceptors._guard import release, report
 from resilience.interceptors._method_state import MethodState
 from resilience.interceptors._pipeline import Pipeline, Rejection, passthrough_state
 from resilience.interceptors._plugins import Plugins
 from resilience.interceptors._registry import Registry
 from resilience.interceptors._server_call import ServerCall
+from resilience.interceptors._server_limits import OVERLOAD
 from resilience.interceptors._stores import check_policy_stores
 from resilience.observability.tracing import CallTracer
+from resilience.pipeline import Rejection as _Refused
 from resilience.policy import Policy
 from resilience.profiling import _calls as _profiled
 
@@ -153,54 +154,45 @@ class ServerPipeline(Pipeline):
         return call
 
     def admit(self, call: ServerCall) -> Rejection | None:
-        """Overload guard, then rate limit: the call's :class:`Rejection`, or None to proceed.
-        An admitted call holds an overload permit that :meth:`ServerCall.end` releases. A
-        limit that raises is logged and admits the call."""
+        """The method's admission stages (overload guard, then rate limit; see
+        :func:`._server_limits.server_admission`): the call's :class:`Rejection`, or None to
+        proceed. An admitted call holds what :meth:`ServerCall.end` ends. A stage that raises
+        is logged and skipped. A method whose limit is awaited is admitted by
+        :meth:`admit_awaited` instead (this returns None for it)."""
         state = call.state
-        tier = call.call_context.tier or state.settings.tier
-        guard = state.overload
-        if guard is not None:
-            try:
-                decision = guard.try_acquire(tier)
-            except Exception as exc:
-                report("server overload admission", exc)
-            else:
-                if not decision.allowed:
-                    call.rejection = _overloaded(state, tier, decision)
-                    return call.rejection
-                call.overload = guard
-        limiter = state.limiter
-        if limiter is not None:
-            try:
-                if call.caller is None:
-                    decision = limiter.try_acquire(tier)
-                else:
-                    decision = cast(SyncPerCaller, limiter).try_acquire(tier, call.caller)
-            except Exception as exc:
-                report("server limiter admission", exc)
-            else:
-                if not decision.allowed:
-                    call.rejection = _limit_decided(state, tier, decision)
-        return call.rejection
-
-    async def admit_awaited(self, call: ServerCall) -> Rejection | None:
-        """The rate limit of an aio server's call whose limiter is awaited (exact mode on a
-        shared store; ``call.state.awaited_limiter`` is set): run after :meth:`admit` let the
-        call through. The store's round trip yields to the event loop instead of blocking it."""
-        state = call.state
-        limiter = state.awaited_limiter
-        assert limiter is not None
+        admission = state.admission
+        if admission is None or state.awaited_limiter is not None:
+            return None
         tier = call.call_context.tier or state.settings.tier
         try:
-            if call.caller is None:
-                decision = await limiter.try_acquire(tier)
-            else:
-                decision = await cast(AioPerCaller, limiter).try_acquire(tier, call.caller)
-        except Exception as exc:
-            report("server limiter admission", exc)
+            got = admission.by_tier[tier](admission.clock(), call.caller)
+        except Exception as exc:  # a misuse (TypeError) never fails the call
+            report("server admission", exc)
             return None
-        call.rejection = _limit_decided(state, tier, decision)
-        return call.rejection
+        if isinstance(got, _Refused):
+            call.rejection = _rejected(state, tier, got)
+            return call.rejection
+        call.admitted = got
+        return None
+
+    async def admit_awaited(self, call: ServerCall) -> Rejection | None:
+        """The admission of an aio server's call whose rate limit is awaited (exact mode on a
+        shared store; ``call.state.awaited_limiter`` is set): overload guard, then the limit,
+        whose store round trip yields to the event loop instead of blocking it."""
+        state = call.state
+        admission = state.admission
+        assert admission is not None
+        tier = call.call_context.tier or state.settings.tier
+        try:
+            got = await admission.aadmit(tier, call.caller)
+        except Exception as exc:
+            report("server admission", exc)
+            return None
+        if isinstance(got, _Refused):
+            call.rejection = _rejected(state, tier, got)
+            return call.rejection
+        call.admitted = got
+        return None
 
 
 def _trusted(registry: Registry, context: Any) -> bool:
@@ -225,7 +217,14 @@ def _start_span(call: ServerCall, tracer: CallTracer, info: CallInfo) -> None:
         call.otel_context = set_span_in_context(call.span, parent)
 
 
-def _overloaded(state: MethodState, tier: int, decision: Decision) -> Rejection:
+def _rejected(state: MethodState, tier: int, refused: _Refused) -> Rejection:
+    """The gRPC rejection of a call a stage refused, by the stage that refused it."""
+    if refused.stage == OVERLOAD:
+        return _overloaded(state, tier, refused.retry_after)
+    return _limit_decided(state, tier, refused.reason, refused.retry_after)
+
+
+def _overloaded(state: MethodState, tier: int, retry_after: float | None) -> Rejection:
     """RESOURCE_EXHAUSTED by the overload guard: ErrorInfo OVERLOADED with the method and tier,
     and a RetryInfo of the guard's window (the CPU estimate needs about that long to change)."""
     overload = state.settings.overload
@@ -234,22 +233,21 @@ def _overloaded(state: MethodState, tier: int, decision: Decision) -> Rejection:
         RejectReason.OVERLOAD.value,
         f"resilience: rejected by overload (tier {tier} shed while CPU is above its "
         f"threshold on {state.method})",
-        decision.retry_after,
+        retry_after,
         info={"method": state.method, "tier": str(tier)},
         retry_delay=overload.window if overload is not None else None,
     )
 
 
-def _limit_decided(state: MethodState, tier: int, decision: Decision) -> Rejection | None:
+def _limit_decided(
+    state: MethodState, tier: int, reason: str, retry_after: float | None
+) -> Rejection:
     """RESOURCE_EXHAUSTED by the rate limit: ErrorInfo RATE_LIMITED (or SHED, a tier shed by a
     tiered limit) with the method, the limit's key and the tier (and the caller key's source
     for a per-caller quota, never its value), a RetryInfo (the limiter's retry-after; for a
     shed tier, which gets no pushback, the limit's window: the demand that shed it is measured
     over one window) and a QuotaFailure naming the limit."""
-    if decision.allowed:
-        return None
     limit = state.settings.rate_limit
-    reason = decision.reason or RejectReason.RATE_LIMIT.value
     shed = reason == RejectReason.SHED.value
     detail = f"tier {tier}; {state.limit_text}" if shed else state.limit_text
     key = (limit.key if limit is not None else None) or state.method
@@ -264,7 +262,7 @@ def _limit_decided(state: MethodState, tier: int, decision: Decision) -> Rejecti
         _RESOURCE_EXHAUSTED,
         reason,
         f"resilience: rejected by {reason} ({detail})",
-        decision.retry_after,
+        retry_after,
         info=info,
         retry_delay=retry_delay,
         quota=(f"limit:{key}", state.limit_text),

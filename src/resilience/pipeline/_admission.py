@@ -5,8 +5,7 @@ algorithms read. :meth:`Admission.admit` admits a call of a tier (1..4) at a rea
 that clock, or returns the first :class:`Rejection`; the caller runs the call itself and, once
 it is over, ends the :class:`Admitted` it got exactly once:
 
-- :meth:`Admitted.end_ok` for a success (``now``: a reading of the clock after the call;
-  ``duration``: its seconds);
+- :meth:`Admitted.end_ok` for a success (``duration``: its seconds);
 - :meth:`Admitted.end` with any other :class:`Outcome` (a failure, a timeout, a cancellation);
 - :meth:`Admitted.timeout` is the bound the stages set (the smallest fixed or EMA timeout, read
   now), None when none does.
@@ -31,31 +30,30 @@ the caller ends each call once (the stages' permits enforce it on the general pa
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from resilience._base.clock import Clock
+from resilience.algorithms._decision import Decision
+from resilience.pipeline._admitted import Admitted, Call, Held, Planned, direct_call
 from resilience.pipeline._core import (
     NOT_RUN,
     Attempt,
     Env,
     Judge,
-    Kind,
-    Outcome,
-    Permit,
     Rejected,
     Rejection,
     Stage,
-    new_outcome,
 )
-from resilience.pipeline._engine import aadmit_all, admit_all, end_all, timeout_of
+from resilience.pipeline._engine import Fault, aadmit_all, admit_all, end_all, skip, timeout_of
 from resilience.pipeline._fused import Plan, fast_forms
 from resilience.pipeline._stages import _rejection
 
-_log = logging.getLogger("resilience.pipeline")
-_SUCCESS = Kind.SUCCESS
+__all__ = ["Admission", "Admitted", "KeyedAttempt"]
+
+Compiled = tuple[tuple[Call, ...], Planned, Plan]
+"""One tier's compiled admission: the deciders' direct calls, its :class:`Planned`, its plan."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,159 +64,172 @@ class KeyedAttempt(Attempt):
     key: str | None = None
 
 
-class Admitted:
-    """An admitted call's hold on the stages: end it exactly once, with :meth:`end_ok` or
-    :meth:`end`."""
-
-    __slots__ = ()
-
-    def timeout(self) -> float | None:
-        """Seconds the call may take by the stages' bounds (read now), or None."""
-        raise NotImplementedError
-
-    def end_ok(self, now: float, duration: float) -> None:
-        """End a call that succeeded, ``duration`` seconds long, at ``now`` (the clock's
-        reading after it)."""
-        raise NotImplementedError
-
-    def end(self, outcome: Outcome) -> None:
-        """End the call with ``outcome`` (any kind; a success as :meth:`end_ok` does)."""
-        raise NotImplementedError
-
-
-class _Planned(Admitted):
-    """The admitted call of one tier's compiled plan (one object for all its calls)."""
-
-    __slots__ = ("_clock", "_fixed", "_makes", "_oks", "_readers", "_timed")
-
-    def __init__(self, plan: Plan, clock: Clock) -> None:
-        self._clock = clock
-        self._fixed = plan.fixed
-        self._readers = plan.readers
-        self._oks = plan.oks
-        self._timed = plan.timed
-        self._makes = tuple(make for _, make in plan.permits)
-
-    def timeout(self) -> float | None:
-        timeout = self._fixed
-        for read in self._readers:
-            bound = read()
-            if timeout is None or bound < timeout:
-                timeout = bound
-        return timeout
-
-    def end_ok(self, now: float, duration: float) -> None:
-        for ok in self._oks:
-            try:
-                ok(now)
-            except Exception:
-                _log.warning("ending %r raised; ignored", ok, exc_info=True)
-        for ok_timed in self._timed:
-            try:
-                ok_timed(duration)
-            except Exception:
-                _log.warning("ending %r raised; ignored", ok_timed, exc_info=True)
-
-    def end(self, outcome: Outcome) -> None:
-        if outcome.kind is _SUCCESS:
-            self.end_ok(self._clock(), outcome.duration)
-            return
-        end_all([make() for make in self._makes], outcome)
-
-
-class _Held(Admitted):
-    """An admitted call holding its stages' permits (the general path, or a stage skipped)."""
-
-    __slots__ = ("_bound", "_permits", "_planned")
-
-    def __init__(
-        self, permits: list[Permit], planned: _Planned | None, bound: float | None
-    ) -> None:
-        self._permits = permits
-        self._planned = planned
-        self._bound = bound
-
-    def timeout(self) -> float | None:
-        planned = self._planned
-        return self._bound if planned is None else planned.timeout()
-
-    def end_ok(self, now: float, duration: float) -> None:
-        end_all(self._permits, new_outcome((_SUCCESS, duration, None)))
-
-    def end(self, outcome: Outcome) -> None:
-        end_all(self._permits, outcome)
+AdmitAt = Callable[[float, "str | None"], "Admitted | Rejection"]
+"""``admit(now, key)``: one tier's admission (see :attr:`Admission.by_tier`)."""
 
 
 class Admission:
     """Admission of calls of a tier by ``stages`` (outermost first; see the module doc) whose
-    algorithms read ``clock`` (seconds); ``name`` labels the stages' attempts and logs."""
+    algorithms read ``clock`` (seconds); ``name`` labels the stages' attempts and logs.
+    ``fault(where, exc)``, when given, is told of a stage that raised (``where``: ``"<stage
+    name> admission"`` or ``"end"``) instead of the warning logged on ``resilience.pipeline``
+    (the interceptors count and log their faults once per kind).
 
-    __slots__ = ("_env", "_planned", "_plans", "clock", "name", "stages")
+    ``by_tier[tier](now, key)`` is :meth:`admit` for ``tier`` (1..4) in one call: compiled, a
+    closure over that tier's plan that calls one or two algorithms' methods without a loop
+    (the interceptors' per-call path; a method of ours in between costs several hundred
+    machine instructions per call on CPython 3.11)."""
 
-    def __init__(self, stages: Sequence[Stage], clock: Clock, *, name: str = "") -> None:
+    __slots__ = ("_env", "_fault", "_tiers", "by_tier", "clock", "name", "stages")
+
+    def __init__(
+        self,
+        stages: Sequence[Stage],
+        clock: Clock,
+        *,
+        name: str = "",
+        fault: Fault | None = None,
+    ) -> None:
         self.stages = tuple(stages)
         self.clock = clock
         self.name = name
+        self._fault = fault
         self._env = Env(name, Judge(), clock, time.sleep, asyncio.sleep, ())
-        self._plans: dict[int, Plan] = {}
-        self._planned: dict[int, _Planned] = {}
+        self._tiers: dict[int, Compiled] = {}
         for tier in (1, 2, 3, 4):
             fasts = fast_forms(self.stages, tier, clock)
             if fasts is None:
-                self._plans.clear()
-                self._planned.clear()
+                self._tiers.clear()
                 break
-            plan = self._plans[tier] = Plan(fasts)
-            self._planned[tier] = _Planned(plan, clock)
+            plan = Plan(fasts)
+            pairs = zip(plan.deciders, plan.positions, strict=True)
+            calls = tuple(direct_call(decide, index) for decide, index in pairs)
+            self._tiers[tier] = (calls, Planned(plan, clock, fault), plan)
+        self.by_tier: tuple[AdmitAt, ...] = tuple(self._compile(tier) for tier in range(5))
 
     @property
     def compiled(self) -> bool:
         """Whether calls take the compiled plans (every stage a fusable library stage)."""
-        return bool(self._plans)
+        return bool(self._tiers)
 
     def admit(self, tier: int, now: float, key: str | None = None) -> Admitted | Rejection:
         """Admit a call of ``tier`` at ``now`` (a reading of the clock), or the first
         stage's refusal; ``key``: what per-key stages decide on (general path only)."""
-        plan = self._plans.get(tier)
-        if plan is None:
-            return self._admit_general(tier, key)
-        skipped: tuple[int, ...] = ()
-        for decide in plan.deciders:
-            try:
-                decision = decide(now)
-            except TypeError:  # a misuse: say so, as the general engine does
-                end_all(plan.held(plan.position(decide), skipped), NOT_RUN)
-                raise
-            except Exception:
-                index = plan.position(decide)
-                _log.warning(
-                    "stage %r raised on admission; skipped", self.stages[index], exc_info=True
-                )
-                skipped += (index,)
-                continue
+        if tier in self._tiers:
+            return self.by_tier[tier](now, key)
+        return self._admit_general(tier, key)
+
+    def _compile(self, tier: int) -> AdmitAt:
+        """The ``admit(now, key)`` of ``tier``: the general path, or a closure over its plan."""
+        compiled = self._tiers.get(tier)
+        if compiled is None:
+            return lambda now, key: self._admit_general(tier, key)
+        calls, planned, _ = compiled
+        refuse, failed = self._refuse, self._failed
+        if len(calls) == 1:  # a client: its breaker
+            ((decide, bound, first, second, _),) = calls
+
+            def admit_one(now: float, key: str | None) -> Admitted | Rejection:
+                try:
+                    if bound == 0:
+                        decision = decide(now)
+                    elif bound == 1:
+                        decision = decide(first, now)
+                    else:
+                        decision = decide(first, second, now)
+                except Exception as exc:
+                    return failed(compiled, 0, exc, (), now)
+                return planned if decision.allowed else refuse(compiled, 0, decision, ())
+
+            return admit_one
+        if len(calls) == 2:  # a server: its overload guard and rate limit
+            (decide0, bound0, first0, _, _), (decide1, bound1, first1, second1, _) = calls
+            if bound0 == 1 and bound1 == 2:
+
+                def admit_two(now: float, key: str | None) -> Admitted | Rejection:
+                    try:
+                        decision = decide0(first0, now)
+                    except Exception as exc:
+                        return failed(compiled, 0, exc, (), now)
+                    if not decision.allowed:
+                        return refuse(compiled, 0, decision, ())
+                    try:
+                        decision = decide1(first1, second1, now)
+                    except Exception as exc:
+                        return failed(compiled, 1, exc, (), now)
+                    return planned if decision.allowed else refuse(compiled, 1, decision, ())
+
+                return admit_two
+        return lambda now, key: self._loop(compiled, 0, (), now)
+
+    def _loop(
+        self, compiled: Compiled, start: int, skipped: tuple[int, ...], now: float
+    ) -> Admitted | Rejection:
+        """Admission by the deciders of ``compiled`` from ``start`` on, ``skipped`` those
+        that raised before."""
+        calls, planned, plan = compiled
+        for at in range(start, len(calls)):
+            decide, bound, first, second, _ = calls[at]
+            try:  # each algorithm's method called directly (see direct_call)
+                if bound == 0:
+                    decision = decide(now)
+                elif bound == 1:
+                    decision = decide(first, now)
+                else:
+                    decision = decide(first, second, now)
+            except Exception as exc:
+                return self._failed(compiled, at, exc, skipped, now)
             if not decision.allowed:
-                index = plan.position(decide)
-                end_all(plan.held(index, skipped), NOT_RUN)
-                return _rejection(decision, self.stages[index].name)
+                return self._refuse(compiled, at, decision, skipped)
         if skipped:
-            return _Held(plan.held(plan.everything, skipped), self._planned[tier], None)
-        return self._planned[tier]
+            return Held(plan.held(plan.everything, skipped), planned, None, self._fault)
+        return planned
+
+    def _refuse(
+        self, compiled: Compiled, at: int, decision: Decision, skipped: tuple[int, ...]
+    ) -> Rejection:
+        """The refusal of decider ``at``: the stages admitted before it end ``NOT_RUN``."""
+        calls, _, plan = compiled
+        index = calls[at][4]
+        end_all(plan.held(index, skipped), NOT_RUN, self._fault)
+        return _rejection(decision, self.stages[index].name)
+
+    def _failed(
+        self,
+        compiled: Compiled,
+        at: int,
+        exc: Exception,
+        skipped: tuple[int, ...],
+        now: float,
+    ) -> Admitted | Rejection:
+        """Decider ``at`` raised ``exc``: a TypeError (a misuse) ends the earlier stages
+        ``NOT_RUN`` and is raised; anything else skips the stage (told to the fault handler
+        or logged) and the admission goes on with the next."""
+        calls, _, plan = compiled
+        index = calls[at][4]
+        if isinstance(exc, TypeError):
+            end_all(plan.held(index, skipped), NOT_RUN, self._fault)
+            raise exc
+        skip(self.stages[index], exc, self._fault)
+        return self._loop(compiled, at + 1, (*skipped, index), now)
 
     async def aadmit(self, tier: int, key: str | None = None) -> Admitted | Rejection:
         """:meth:`admit` awaiting each stage's ``aadmit`` (an exact-mode shared limiter's
         store round trip, on the event loop): always the general path."""
         try:
-            permits = await aadmit_all(self.stages, self._attempt(tier, key), self._env)
+            permits = await aadmit_all(
+                self.stages, self._attempt(tier, key), self._env, self._fault
+            )
         except Rejected as refused:
             return refused.rejection
-        return _Held(permits, None, timeout_of(permits))
+        return Held(permits, None, timeout_of(permits), self._fault)
 
     def _admit_general(self, tier: int, key: str | None) -> Admitted | Rejection:
         try:
-            permits = admit_all(self.stages, self._attempt(tier, key), self._env)
+            permits = admit_all(self.stages, self._attempt(tier, key), self._env, self._fault)
         except Rejected as refused:
             return refused.rejection
-        return _Held(permits, None, timeout_of(permits))
+        return Held(permits, None, timeout_of(permits), self._fault)
 
     def _attempt(self, tier: int, key: str | None) -> Attempt:
         return Attempt(self.name, tier) if key is None else KeyedAttempt(self.name, tier, 1, key)

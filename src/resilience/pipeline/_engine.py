@@ -86,14 +86,21 @@ def _named(rejection: Rejection, stage: Stage) -> Rejection:
     return Rejection(rejection.reason, rejection.retry_after, stage.name)
 
 
-def _refuse(permits: list[Permit], rejection: Rejection, env: Env) -> Rejected:
-    end_all(permits, NOT_RUN)
+def _refuse(
+    permits: list[Permit], rejection: Rejection, env: Env, fault: Fault | None = None
+) -> Rejected:
+    end_all(permits, NOT_RUN, fault)
     return Rejected(rejection, env.name)
 
 
-def end_all(permits: Sequence[Permit], outcome: Outcome) -> None:
+Fault = Callable[[str, BaseException], None]
+"""``fault(where, exc)``: told that a stage raised ``exc`` (``where``: ``"<stage name>
+admission"``, or ``"end"`` for a permit's end) instead of the warning logged by default."""
+
+
+def end_all(permits: Sequence[Permit], outcome: Outcome, fault: Fault | None = None) -> None:
     """End ``permits`` innermost first (:meth:`Permit.end` inlined: this is the hot path); a
-    failing stage is logged, never raised."""
+    failing stage is logged (or told to ``fault``), never raised."""
     for permit in reversed(permits):
         if permit.ended:
             permit.end(outcome)  # logs the double end
@@ -101,31 +108,47 @@ def end_all(permits: Sequence[Permit], outcome: Outcome) -> None:
         permit.ended = True
         try:
             permit._end(outcome)
-        except Exception:
-            _log.warning("ending %r raised; ignored", permit, exc_info=True)
+        except Exception as exc:
+            if fault is not None:
+                fault("end", exc)
+            else:
+                _log.warning("ending %r raised; ignored", permit, exc_info=True)
 
 
-def admit_all(group: tuple[Stage, ...], attempt: Attempt, env: Env) -> list[Permit]:
+def skip(stage: Stage, exc: Exception, fault: Fault | None) -> None:
+    """Say that ``stage`` raised ``exc`` on admission and is skipped."""
+    if fault is not None:
+        fault(f"{stage.name} admission", exc)
+    else:
+        _log.warning("stage %r raised on admission; skipped", stage, exc_info=exc)
+
+
+def admit_all(
+    group: tuple[Stage, ...], attempt: Attempt, env: Env, fault: Fault | None = None
+) -> list[Permit]:
     """Admit ``attempt`` at every stage of ``group`` or raise :class:`Rejected` (permits
-    already held are ended ``NOT_RUN``). A stage whose ``admit`` raises is skipped (logged)."""
+    already held are ended ``NOT_RUN``). A stage whose ``admit`` raises is skipped (logged,
+    or told to ``fault``)."""
     permits: list[Permit] = []
     for stage in group:
         try:
             got = stage.admit(attempt)
         except TypeError:  # a misuse (an asyncio-only stage on a sync call): say so
-            end_all(permits, NOT_RUN)
+            end_all(permits, NOT_RUN, fault)
             raise
-        except Exception:
-            _log.warning("stage %r raised on admission; skipped", stage, exc_info=True)
+        except Exception as exc:
+            skip(stage, exc, fault)
             continue
         if isinstance(got, Rejection):
-            raise _refuse(permits, _named(got, stage), env)
+            raise _refuse(permits, _named(got, stage), env, fault)
         if got is not FREE:  # nothing to end
             permits.append(got)
     return permits
 
 
-async def aadmit_all(group: tuple[Stage, ...], attempt: Attempt, env: Env) -> list[Permit]:
+async def aadmit_all(
+    group: tuple[Stage, ...], attempt: Attempt, env: Env, fault: Fault | None = None
+) -> list[Permit]:
     """:func:`admit_all` awaiting each stage's ``aadmit``."""
     permits: list[Permit] = []
     try:
@@ -133,16 +156,16 @@ async def aadmit_all(group: tuple[Stage, ...], attempt: Attempt, env: Env) -> li
             try:
                 got = await stage.aadmit(attempt)
             except TypeError:
-                end_all(permits, NOT_RUN)
+                end_all(permits, NOT_RUN, fault)
                 raise
-            except Exception:
-                _log.warning("stage %r raised on admission; skipped", stage, exc_info=True)
+            except Exception as exc:
+                skip(stage, exc, fault)
                 continue
             if isinstance(got, Rejection):
-                raise _refuse(permits, _named(got, stage), env)
+                raise _refuse(permits, _named(got, stage), env, fault)
             permits.append(got)
     except asyncio.CancelledError:  # cancelled while a stage waited (a bulkhead queue)
-        end_all(permits, NOT_RUN)
+        end_all(permits, NOT_RUN, fault)
         raise
     return permits
 

@@ -104,6 +104,9 @@ class RateLimit(SyncStage):
         limiter, weight = self._limiter, self._weight
         if type(limiter) is SlidingWindowLimiter and limiter._clock is clock:
             return Fast(functools.partial(limiter._acquire_at, weight), None, None, None, None)
+        if type(limiter) is TieredLimiter and limiter._clock is clock:
+            decide = functools.partial(limiter._acquire_at, tier, weight)
+            return Fast(decide, None, None, None, None)
         acquire, direct = self._acquire, self._direct
         if direct is None:
             return Fast(lambda _: acquire(tier), None, None, None, None)
@@ -176,10 +179,14 @@ class Overload(SyncStage):
         return _rejection(decision, self.name)
 
     def _fast(self, tier: int, clock: Clock) -> Fast:
-        """:class:`Fast` for calls of ``tier`` (the guard reads its own clock)."""
+        """:class:`Fast` for calls of ``tier`` on a pipeline reading ``clock``."""
         guard = self._guard
+        if type(guard) is OverloadGuard and guard._clock is clock:
+            decide: Callable[[float], Decision] = functools.partial(guard._acquire_at, tier)
+        else:
+            decide = lambda _: guard.try_acquire(tier)  # noqa: E731
         return Fast(
-            lambda _: guard.try_acquire(tier),
+            decide,
             None,
             None,
             guard.release,
