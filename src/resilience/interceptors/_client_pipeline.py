@@ -97,6 +97,7 @@ class ClientCall:
         observers: tuple[Observer, ...],
         tracer: CallTracer | None,
         span: Span | None,
+        admitted: Admitted | None = None,
     ) -> None:
         self.state = state
         self.clock = clock
@@ -112,7 +113,7 @@ class ClientCall:
         ours (see :func:`_metadata.inner_context`), or None for the caller's own."""
         self.slot: Permit | None = None
         """The call's place in the method's bulkhead, freed when the call ends."""
-        self.admitted: Admitted | None = None
+        self.admitted = admitted
         """The call's admission by the method's stages (breaker, dynamic timeout), ended
         once with the call's status."""
 
@@ -278,6 +279,7 @@ class ClientPipeline(Pipeline):
                     span = tracer.start(info)
                 except Exception as exc:
                     report("span start", exc)
+        started = now if self._monotonic_clock else self.clock()
         inherited = None
         if context.deadline is not None:
             inherited = remaining_until(context.deadline, now)  # None: absurdly far, no deadline
@@ -289,9 +291,8 @@ class ClientPipeline(Pipeline):
         inner = admitted = None
         admission = state.admission
         if admission is not None:  # breaker, then dynamic timeout: a stage that raises is skipped
-            at = now if admission.clock is _monotonic else admission.clock()
-            try:
-                got = admission.by_tier[tier](at, None)
+            try:  # started: a reading of the registry's clock, the admission's
+                got = admission.by_tier[tier](started, None)
             except Exception as exc:  # a misuse (TypeError) never fails the call
                 report("client admission", exc)
             else:
@@ -332,16 +333,16 @@ class ClientPipeline(Pipeline):
         call = ClientCall(
             state,
             self.clock,
-            now if self._monotonic_clock else self.clock(),
+            started,
             timeout,
             metadata,
             info,
             observers,
             tracer,
             span,
+            admitted,
         )
         call.inner_context = inner
-        call.admitted = admitted
         return call
 
 
