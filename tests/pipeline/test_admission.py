@@ -255,3 +255,37 @@ def test_an_awaited_limiter_is_admitted_by_aadmit() -> None:
         await limiter.aclose()
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("broken", ["guard", "limiter", "misuse"])
+def test_the_compiled_guard_and_tiered_limit_skip_a_stage_that_raises(
+    broken: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server's shape (an overload guard, then a tiered limit, both on the admission's clock:
+    one closure without a loop): a stage that raises is skipped and the call holds the other;
+    a TypeError ends the guard's permit not run and is raised."""
+
+    def boom(*args: Any) -> Any:
+        raise (TypeError if broken == "misuse" else RuntimeError)("a bug")
+
+    owner = OverloadGuard if broken == "guard" else TieredLimiter
+    monkeypatch.setattr(owner, "_acquire_at", boom)
+    clock = ManualClock()
+    guard = OverloadGuard(cpu_sampler=lambda: 0.0, clock=clock)
+    limiter = TieredLimiter(10, clock=clock)
+    admission = Admission([Overload(guard), RateLimit(limiter)], clock)
+    assert admission.compiled
+    if broken == "misuse":
+        with pytest.raises(TypeError, match="a bug"):
+            admission.admit(2, clock())
+        assert guard.inflight == 0  # abandoned
+        return
+    with caplog.at_level(logging.WARNING, "resilience.pipeline"):
+        got = admission.admit(2, clock())
+    assert "raised on admission; skipped" in caplog.text
+    assert isinstance(got, Admitted)
+    assert guard.inflight == (0 if broken == "guard" else 1)
+    got.end_ok(0.01)
+    assert guard.inflight == 0
+    if broken == "guard":
+        assert [s.admitted for s in limiter.snapshot()][1] == 1
