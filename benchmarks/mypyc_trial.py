@@ -51,7 +51,10 @@ MODULES = (
     *(f"resilience/observability/{name}.py" for name in ("metrics", "_stats", "sentry")),
     *(f"resilience/interceptors/{name}.py" for name in ("server", "client", "_sync_call")),
     *(f"resilience/interceptors/{name}.py" for name in ("_server_pipeline", "_client_pipeline")),
-    *(f"resilience/interceptors/{name}.py" for name in ("_server_call", "_pipeline")),
+    *(
+        f"resilience/interceptors/{name}.py"
+        for name in ("_server_call", "_client_call", "_pipeline")
+    ),
     *(f"resilience/interceptors/{name}.py" for name in ("_protected_channel", "_protected_calls")),
     *(f"resilience/interceptors/{name}.py" for name in ("_aio_call_end", "_registry")),
     "resilience/interceptors/_method_state.py",

@@ -9,7 +9,8 @@ from typing import Any
 import grpc
 import pytest
 
-from resilience.interceptors._client_pipeline import ClientCall, ClientPipeline
+from resilience.interceptors._client_call import ClientCall
+from resilience.interceptors._client_pipeline import ClientPipeline
 from resilience.interceptors._pipeline import Rejection
 from resilience.pipeline import Breaker, Timeout
 from resilience.policy import Policy

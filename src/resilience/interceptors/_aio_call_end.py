@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 import grpc.aio
 
-from resilience.interceptors._client_pipeline import ClientCall
+from resilience.interceptors._client_call import ClientCall
 from resilience.interceptors._guard import report
 from resilience.interceptors._pipeline import Rejection
 

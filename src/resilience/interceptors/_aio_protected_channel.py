@@ -28,8 +28,8 @@ from resilience.interceptors._aio_call_end import _local_error, _record
 from resilience.interceptors._aio_deferred import DeferredCall
 from resilience.interceptors._answered import AioAnswered
 from resilience.interceptors._bulkheads import client_ahold
+from resilience.interceptors._client_call import ClientCall
 from resilience.interceptors._client_hedge import aio_hedged
-from resilience.interceptors._client_pipeline import ClientCall
 from resilience.interceptors._client_retry import aio_retried
 from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._fallbacks import arespond

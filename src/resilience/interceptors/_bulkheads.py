@@ -20,7 +20,7 @@ from collections.abc import Callable
 import grpc
 
 from resilience.errors import RejectReason
-from resilience.interceptors._client_pipeline import ClientCall
+from resilience.interceptors._client_call import ClientCall
 from resilience.interceptors._guard import report
 from resilience.interceptors._method_state import MethodState
 from resilience.interceptors._pipeline import MAX_CALL_INFOS, Rejection

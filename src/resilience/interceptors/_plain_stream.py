@@ -16,7 +16,7 @@ from typing import Any
 
 import grpc
 
-from resilience.interceptors._client_pipeline import ClientCall
+from resilience.interceptors._client_call import ClientCall
 
 _OK = grpc.StatusCode.OK
 _CANCELLED = grpc.StatusCode.CANCELLED

@@ -19,7 +19,7 @@ from opentelemetry.context import attach, detach
 
 from resilience._base.channels import Deserializer
 from resilience.interceptors._answered import Answered
-from resilience.interceptors._client_pipeline import ClientCall
+from resilience.interceptors._client_call import ClientCall
 from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._fallbacks import respond
 from resilience.interceptors._pipeline import Rejection

@@ -10,7 +10,8 @@ import grpc
 
 from resilience.chaos._apply import delay_within
 from resilience.interceptors._bulkheads import client_hold
-from resilience.interceptors._client_pipeline import ClientCall, ClientPipeline
+from resilience.interceptors._client_call import ClientCall
+from resilience.interceptors._client_pipeline import ClientPipeline
 from resilience.interceptors._ended_call import EndedCall
 from resilience.interceptors._pipeline import Rejection
 
