@@ -27,8 +27,8 @@ class RejectReason(str, Enum):
     BULKHEAD = "bulkhead"
     """A pipeline's bulkhead was full: as many calls as allowed ran and its queue was full."""
     DEADLINE = "deadline"
-    """The deadline the call inherited from the call being served had already passed: the
-    call was not sent (DEADLINE_EXCEEDED)."""
+    """The deadline the call inherited from the call being served had already passed, or its
+    ``timeout=`` was negative or NaN: the call was not sent (DEADLINE_EXCEEDED)."""
 
     def __str__(self) -> str:
         return self.value

@@ -1,6 +1,7 @@
 """The client side of the core: per call, policy lookup -> a call made after the deadline it
-inherited from the call being served has passed is refused (DEADLINE_EXCEEDED, reason
-``deadline``, never sent) -> breaker admission -> deadline =
+inherited from the call being served has passed, or with a negative or NaN timeout, is refused
+(DEADLINE_EXCEEDED, reason ``deadline``, never sent, not counted by the breaker) -> breaker
+admission -> deadline =
 min(dynamic timeout, caller's timeout, remaining deadline of the call being handled) ->
 outgoing metadata (trace, baggage color, tier, failover mark); when the call ends, its status
 feeds the breaker and the dynamic timeout, and observers and tracing hear of it.
@@ -45,6 +46,7 @@ from resilience.interceptors._pipeline import (
     breaker_rejection,
     deadline_rejection,
     passthrough_state,
+    spent_timeout_rejection,
     state_of,
     tell_ended,
 )
@@ -175,6 +177,11 @@ class ClientPipeline(Pipeline):
                 if info is not None:
                     _report_rejected(info, observers, tracer, span, rejection)
                 return rejection
+        if timeout is not None and not timeout >= 0.0:  # negative or NaN: already over
+            rejection = spent_timeout_rejection(state.method)
+            if info is not None:
+                _report_rejected(info, observers, tracer, span, rejection)
+            return rejection
         inner = admitted = None
         admission = state.admission
         if admission is not None:  # breaker, then dynamic timeout: a stage that raises is skipped

@@ -93,6 +93,19 @@ def breaker_rejection(method: str) -> Rejection:
     )
 
 
+@functools.lru_cache(maxsize=MAX_CALL_INFOS)
+def spent_timeout_rejection(method: str) -> Rejection:
+    """The rejection of a call to ``method`` made with a negative or NaN ``timeout=`` (its
+    caller's deadline had passed: DEADLINE_EXCEEDED, never sent, as gRPC fails it unsent). Not
+    counted by the breaker: the server never saw it. Built once per method."""
+    return Rejection(
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        RejectReason.DEADLINE.value,
+        "resilience: the call's timeout was negative or NaN: its deadline has passed",
+        info={"method": method, "side": "client"},
+    )
+
+
 def deadline_rejection(method: str) -> Rejection:
     """The rejection of a call to ``method`` made after the deadline it inherited from the
     call being served had passed (DEADLINE_EXCEEDED; never sent: gRPC would send it with a
