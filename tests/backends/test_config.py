@@ -153,6 +153,13 @@ BAD_URLS = [
     ("redis://cache?ssl_ca_certs=/ca.pem", "ssl_ca_certs needs rediss:// (TLS)"),
     ("rediss://cache?ssl_cert_reqs=maybe", "ssl_cert_reqs must be one of none, optional, required"),
     ("redis://cache?protocol=4", "protocol must be one of 2, 3"),
+    # redis-py reads a scheme only as written, lowercase at the very start, and refuses the
+    # rest when the store is made: the policy must refuse them when it is built.
+    ("REDIS://cache/0", "scheme must be written in lowercase, got 'REDIS://'"),
+    ("Rediss://cache/0", "scheme must be written in lowercase, got 'Rediss://'"),
+    ("  redis://cache/0", "a store URL has no spaces"),
+    ("redis://cache /0", "a store URL has no spaces"),
+    ("redis://cache/0\n", "a store URL has no spaces"),
 ]
 
 

@@ -95,6 +95,10 @@ def _positive_seconds(value: str) -> bool:
 def url_problem(url: str) -> str | None:
     """What is wrong with a store URL (scheme, host, port, database, every query option), or
     None when redis-py would accept it and every option is one the stores support."""
+    if any(character.isspace() for character in url):
+        # urlsplit drops leading spaces, tabs and newlines; redis-py would not, or would look
+        # up a host named with a space
+        return "a store URL has no spaces: remove them (percent-encode one in a password: %20)"
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -103,6 +107,9 @@ def url_problem(url: str) -> str | None:
     if parts.scheme not in _SCHEMES:
         got = parts.scheme + "://" if parts.scheme else "none"
         return f"scheme must be redis://, rediss:// (TLS) or unix://, got {got}"
+    if not url.startswith(parts.scheme):  # urlsplit lowercases it; redis-py reads it as written
+        written = shown(url[: len(parts.scheme)] + "://")
+        return f"scheme must be written in lowercase, got {written}"
     if parts.scheme == "unix":
         if not parts.path:
             return "unix:// needs a socket path"
