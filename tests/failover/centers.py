@@ -33,6 +33,8 @@ class Received:
     request: bytes
     marked: bool
     time_remaining: float | None
+    user: str | None = None
+    """The call's ``x-user`` header, if it had one (what a caller's own metadata looks like)."""
 
 
 @dataclass
@@ -57,11 +59,15 @@ class Behavior:
 
     def enter(self, method: str, request: bytes, context: grpc.ServicerContext) -> bool:
         """Record the call; return whether it must fail (after the configured delay)."""
-        marked = any(key == FAILOVER_MARK for key, _ in context.invocation_metadata())
+        metadata = dict(context.invocation_metadata())
+        marked = FAILOVER_MARK in metadata
+        user = metadata.get("x-user")
+        assert user is None or isinstance(user, str)
         with self._lock:
             self.calls += 1
             number = self.calls
-            self.received.append(Received(method, request, marked, context.time_remaining()))
+            received = Received(method, request, marked, context.time_remaining(), user)
+            self.received.append(received)
         if self.delay:
             end = time.monotonic() + self.delay
             while context.is_active() and time.monotonic() < end:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import grpc.aio
 
+from resilience._base.keys import replayable
 from resilience.failover._aio_calls import (
     StreamStreamCall,
     StreamUnaryCall,
@@ -49,6 +50,7 @@ class _AioShape(Shape):
         *,
         streaming_requests: bool,
     ) -> Any:
+        metadata = replayable(metadata)  # read by the plan, sent by each attempt
         plan = self._core.start(self._method, timeout, metadata)
         if plan is None:
             return self._local(request, timeout=timeout, metadata=metadata, **options)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
+from resilience._base.keys import replayable
 from resilience.failover._calls import ResponseStream
 from resilience.failover._future import FailoverFuture
 from resilience.failover._requests import Attempts, RequestLog, Shape, call_options
@@ -48,6 +49,7 @@ class _Shape(Shape):
         self, how: str, request: Any, timeout: float | None, metadata: Any, options: dict[str, Any]
     ) -> Any:
         """``__call__`` or ``with_call`` (``how``) on the local attempt, then maybe the remote."""
+        metadata = replayable(metadata)  # read by the plan, sent by each attempt
         attempts = self._start(request, timeout, metadata, options)
         if attempts is None:
             return getattr(self._local, how)(request, timeout=timeout, metadata=metadata, **options)
@@ -71,6 +73,7 @@ class _Shape(Shape):
     def _future(
         self, request: Any, timeout: float | None, metadata: Any, options: dict[str, Any]
     ) -> Any:
+        metadata = replayable(metadata)  # read by the plan, sent by each attempt
         attempts = self._start(request, timeout, metadata, options)
         if attempts is None:
             return self._local.future(request, timeout=timeout, metadata=metadata, **options)
@@ -84,6 +87,7 @@ class _Shape(Shape):
     def _stream(
         self, request: Any, timeout: float | None, metadata: Any, options: dict[str, Any]
     ) -> Any:
+        metadata = replayable(metadata)  # read by the plan, sent by each attempt
         attempts = self._start(request, timeout, metadata, options)
         if attempts is None:
             return self._local(request, timeout=timeout, metadata=metadata, **options)

@@ -22,6 +22,7 @@ import grpc.aio
 from opentelemetry.context import attach, detach
 
 from resilience._base.channels import Deserializer, Serializer, ShapeFactories
+from resilience._base.keys import replayable
 from resilience.chaos import Fault
 from resilience.chaos._apply import aio_delay_within
 from resilience.interceptors._aio_call_end import _local_error, _record
@@ -65,6 +66,8 @@ class _MultiCallable:
         compression: grpc.Compression | None = None,
     ) -> Any:
         options = (credentials, wait_for_ready, compression)
+        if metadata is not None and metadata.__class__ is not tuple:  # see replayable
+            metadata = replayable(metadata)
         pipeline = self._pipeline
         if pipeline.injector is not None:  # chaos configured: a client-side fault first
             fault = pipeline.client_fault(self._method)

@@ -18,6 +18,7 @@ import grpc
 from opentelemetry.context import attach, detach
 
 from resilience._base.channels import Deserializer
+from resilience._base.keys import replayable
 from resilience.interceptors._answered import Answered
 from resilience.interceptors._client_call import ClientCall
 from resilience.interceptors._facade import ClientFacade
@@ -75,6 +76,8 @@ class _MultiCallable:
         waited in the caller's thread; one with a ``hedging`` section is sent as futures, the
         caller's thread sending the hedges as they fall due. A unary-unary call that failed
         in the end (a local refusal included) may be answered by the policy's ``fallback``."""
+        if metadata is not None and metadata.__class__ is not tuple:  # see replayable
+            metadata = replayable(metadata)
         try:
             call = self._begin(timeout, metadata)
             retry = call.state.retry
@@ -144,6 +147,8 @@ class _MultiCallable:
         """A call that returns while in flight (``future()``, a response stream): its status
         is recorded by its done callback. A read method's unary ``future()`` with a ``retry``
         section returns a :class:`RetriedFuture`, retried from its attempts' callbacks."""
+        if metadata is not None and metadata.__class__ is not tuple:  # see replayable
+            metadata = replayable(metadata)
         try:
             call = self._begin(timeout, metadata)
         except LocalRejection as rejection:

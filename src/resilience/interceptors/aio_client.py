@@ -12,6 +12,7 @@ import grpc.aio
 from opentelemetry.context import attach, detach
 
 from resilience._base.clock import Clock, default_clock
+from resilience._base.keys import replayable
 from resilience.chaos._apply import aio_delay_within
 from resilience.events import Observer
 from resilience.interceptors._aio_call_end import _local_error, _record
@@ -52,6 +53,11 @@ class _Interceptor:
         stream; ``retrying``: a retry's attempt, not retried itself); the unary shape, the
         usual one, is this coroutine function itself (one frame fewer per call)."""
         details = client_call_details
+        metadata = details.metadata
+        if metadata is not None and metadata.__class__ is not tuple:  # see replayable
+            replayed = replayable(metadata)
+            if replayed is not metadata:
+                details = details._replace(metadata=replayed)
         pipeline = self._pipeline
         timeout = details.timeout
         if pipeline.injector is not None:  # chaos configured: a client-side fault first

@@ -10,6 +10,7 @@ import grpc
 from opentelemetry.context import attach, detach
 
 from resilience._base.clock import Clock, default_clock
+from resilience._base.keys import replayable
 from resilience.events import Observer
 from resilience.interceptors._answered import Answered, AnsweredLater
 from resilience.interceptors._facade import ClientFacade
@@ -44,12 +45,13 @@ _CANCELLED = grpc.StatusCode.CANCELLED
 _OK = grpc.StatusCode.OK
 
 
-def _with_timeout(details: Any, timeout: float) -> _CallDetails:
-    """The caller's ``details`` with ``timeout`` seconds (what is left for a retry)."""
+def _with(details: Any, timeout: float | None, metadata: Any) -> _CallDetails:
+    """The caller's ``details`` with ``timeout`` seconds (what is left for a retry) and
+    ``metadata``."""
     return _CallDetails(
         details.method,
         timeout,
-        details.metadata,
+        metadata,
         details.credentials,
         details.wait_for_ready,
         getattr(details, "compression", None),
@@ -119,6 +121,11 @@ class ClientInterceptor(
         ``retrying``: a retry's attempt, not retried itself); the unary shape, the usual one,
         calls it directly (one frame fewer per call)."""
         details = client_call_details
+        metadata = details.metadata
+        if metadata is not None and metadata.__class__ is not tuple:  # see replayable
+            replayed = replayable(metadata)
+            if replayed is not metadata:
+                details = _with(details, details.timeout, replayed)
         call = begin(self._pipeline, details.method, details.timeout, details.metadata, streaming)
         if isinstance(call, Rejection):
             if streaming or retrying:
@@ -200,7 +207,7 @@ class ClientInterceptor(
     ) -> Any:
         """A retry's or hedge's attempt through this interceptor, with ``left`` seconds of the
         caller's timeout (None: none)."""
-        again = details if left is None else _with_timeout(details, left)
+        again = details if left is None else _with(details, left, details.metadata)
         return self.intercept_unary_unary(continuation, again, request, False, True)
 
     def intercept_unary_stream(
