@@ -77,6 +77,7 @@ TIMING_MODULES = frozenset(
         "backends/test_processes.py",
         "backends/test_redis_cluster.py",
         "backends/test_server_exact_limit.py",
+        "backends/test_server_store_faults.py",
         "chaos/test_fault_over_grpc.py",
         "conformance/test_cancellation.py",
         "conformance/test_deadlines.py",
