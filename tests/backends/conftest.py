@@ -7,7 +7,9 @@ outage tests stop it (SIGKILL) and start it again on the same port through :clas
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -139,3 +141,30 @@ def redis_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisTlsServ
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def silent_redis() -> Iterator[str]:
+    """The URL of a TCP server on 127.0.0.1 that accepts connections and never answers."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.05)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:  # timed out (or closed): look at stop again
+                continue
+
+    thread = threading.Thread(target=accept, name="silent-redis", daemon=True)
+    thread.start()
+    try:
+        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+        for connection in held:
+            connection.close()

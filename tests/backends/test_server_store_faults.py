@@ -6,11 +6,8 @@ and ends once Redis answers again."""
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -42,33 +39,6 @@ def fallback(key: str) -> float | None:
         if reading.name == "limiter.fallback" and reading.attributes.get("limit") == key:
             return float(reading.value)
     return None
-
-
-@pytest.fixture
-def silent_redis() -> Iterator[str]:
-    """The URL of a TCP server on 127.0.0.1 that accepts connections and never answers."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.05)
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except OSError:  # timed out (or closed): look at stop again
-                continue
-
-    thread = threading.Thread(target=accept, name="silent-redis", daemon=True)
-    thread.start()
-    try:
-        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
-    finally:
-        stop.set()
-        thread.join(5)
-        listener.close()
-        for connection in held:
-            connection.close()
 
 
 def timed_call(client: Client) -> tuple[Any, Stopwatch]:

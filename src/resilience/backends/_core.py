@@ -36,6 +36,33 @@ StoreT = TypeVar("StoreT", Store, AioStore)
 RunnerT = TypeVar("RunnerT", SyncThread, SyncTask)
 
 
+def store_breaker(
+    name: str,
+    store: str,
+    local_limit: int,
+    window: float,
+    fail_open: bool,
+    max_backoff: float = DEFAULT_MAX_BACKOFF,
+    clock: Clock = default_clock,
+) -> StoreBreaker:
+    """The breaker around the store ``store`` (its description) for the limit ``name``, whose
+    warnings say what happens while it is open: a local limit of ``local_limit`` per
+    ``window`` seconds (``fail_open``), or every call rejected."""
+    behaviour = (
+        f"deciding locally with a limit of {local_limit} per {window:g} s"
+        if fail_open
+        else "rejecting every call (fail_open=False)"
+    )
+    return StoreBreaker(
+        limit_name=name,
+        store=store,
+        local_behaviour=behaviour,
+        initial_backoff=min(DEFAULT_INITIAL_BACKOFF, max_backoff),
+        max_backoff=max_backoff,
+        clock=clock,
+    )
+
+
 class SharedCore:
     """The I/O-free state of one shared limiter. Parameters are documented on the public
     limiter classes; each raises ValueError naming the parameter and its allowed range."""
@@ -57,6 +84,7 @@ class SharedCore:
         fallback_limit: int | None,
         max_backoff: float,
         clock: Clock,
+        breaker: StoreBreaker | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be 'periodic' or 'exact', got {mode!r}")
@@ -73,19 +101,11 @@ class SharedCore:
         """This instance's share while the store is skipped (periodic mode's fallback)."""
         self.local = LocalShare(self.share, clock=clock, store_now=store_now)
         """Exact mode's fallback: the share, counting the store's decisions too."""
-        behaviour = (
-            f"deciding locally with a limit of {local_limit} per {self.spec.window:g} s"
-            if self.fail_open
-            else "rejecting every call (fail_open=False)"
-        )
-        self.breaker = StoreBreaker(
-            limit_name=name,
-            store=store,
-            local_behaviour=behaviour,
-            initial_backoff=min(DEFAULT_INITIAL_BACKOFF, max_backoff),
-            max_backoff=max_backoff,
-            clock=clock,
-        )
+        if breaker is None:
+            breaker = store_breaker(
+                name, store, local_limit, self.spec.window, self.fail_open, max_backoff, clock
+            )
+        self.breaker = breaker
         self.view = (
             None
             if self.exact
@@ -168,6 +188,7 @@ class SharedShell(Generic[StoreT, RunnerT]):
         fallback_limit: int | None = None,
         max_backoff: float = DEFAULT_MAX_BACKOFF,
         clock: Clock = default_clock,
+        breaker: StoreBreaker | None = None,
     ) -> None:
         self._store: StoreT = store
         self._core = SharedCore(
@@ -185,6 +206,7 @@ class SharedShell(Generic[StoreT, RunnerT]):
             fallback_limit=fallback_limit,
             max_backoff=max_backoff,
             clock=clock,
+            breaker=breaker,
         )
         self._sync: RunnerT | None = None if self._core.exact else self._runner()
         self._closed = False

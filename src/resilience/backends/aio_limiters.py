@@ -21,7 +21,7 @@ from resilience.algorithms._params import Duration
 from resilience.backends._contract import AioStore
 from resilience.backends._core import Mode, SharedShell
 from resilience.backends._spec import TIERS
-from resilience.backends.fallback import DEFAULT_MAX_BACKOFF
+from resilience.backends.fallback import DEFAULT_MAX_BACKOFF, StoreBreaker
 from resilience.backends.periodic import SyncTask
 from resilience.events import unregister_gauge_source
 
@@ -47,6 +47,7 @@ class _AioSharedLimiter(SharedShell[AioStore, SyncTask]):
         max_backoff: float = DEFAULT_MAX_BACKOFF,
         clock: Clock = default_clock,
         close_store: bool = False,
+        breaker: StoreBreaker | None = None,
     ) -> None:
         self._close_store = close_store
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -64,6 +65,7 @@ class _AioSharedLimiter(SharedShell[AioStore, SyncTask]):
             fallback_limit=fallback_limit,
             max_backoff=max_backoff,
             clock=clock,
+            breaker=breaker,
         )
 
     def _runner(self) -> SyncTask:

@@ -17,9 +17,10 @@ from resilience._base.clock import Clock, default_clock
 from resilience.algorithms import SlidingWindowLimiter, TieredLimiter
 from resilience.algorithms._decision import Decision
 from resilience.backends._contract import Store
-from resilience.backends._core import Mode
+from resilience.backends._core import Mode, store_breaker
 from resilience.backends._url import parse_store_url, redact
 from resilience.backends.aio_limiters import AioSharedSlidingWindowLimiter, AioSharedTieredLimiter
+from resilience.backends.fallback import StoreBreaker
 from resilience.backends.limiters import SharedSlidingWindowLimiter, SharedTieredLimiter
 from resilience.backends.redis_store import AioRedisStore, RedisStore
 from resilience.errors import ConfigError
@@ -65,6 +66,7 @@ class _Options(TypedDict):
     expected_instances: int
     fail_open: bool
     clock: Clock
+    breaker: StoreBreaker | None
 
 
 @runtime_checkable
@@ -183,6 +185,7 @@ def build_limiter(
     name: str | None = None,
     check: bool = True,
     aio_store: AioRedisStore | None = None,
+    breaker: StoreBreaker | None = None,
 ) -> TierLimiter | AioTierLimiter:
     """The limiter for one ``rate_limit`` section.
 
@@ -197,7 +200,8 @@ def build_limiter(
     idempotent): its sync stops and, for ``aio``, the store made for it is closed. An
     ``aio`` limiter is bound to the event loop of its first decision. ``aio_store``: an
     asyncio store to use instead of one of its own (many limits on one connection pool, as
-    per-caller quotas need; it is then the caller's to close).
+    per-caller quotas need; it is then the caller's to close). ``breaker``: one shared with
+    other limits on the store (see :func:`shared_breaker`); default: one of its own.
     """
     if settings.store == "memory":
         if settings.tiered:
@@ -222,6 +226,7 @@ def build_limiter(
         "expected_instances": settings.expected_instances,
         "fail_open": settings.fail_open,
         "clock": clock,
+        "breaker": breaker,
     }
     if aio:
         own = aio_store is None
@@ -233,3 +238,18 @@ def build_limiter(
         return SharedTieredLimiter(_sync_store(settings.store), **options)
     limiter = SharedSlidingWindowLimiter(_sync_store(settings.store), **options)
     return _Untiered(limiter)
+
+
+def shared_breaker(
+    settings: RateLimitConfig, name: str, *, clock: Clock = default_clock
+) -> StoreBreaker:
+    """One breaker for many limiters of ``settings`` on its store, named ``name`` in its log
+    lines: every caller's limiter of a per-caller quota takes it (``breaker=`` of
+    :func:`build_limiter`). While the store fails, one probe per back-off asks it for all of
+    them and the failure is logged once; with a breaker each, every new caller's first call
+    waited out the store's timeout (50 ms by default) and logged its own warning."""
+    local_limit = settings.limit // settings.expected_instances
+    window = settings.window
+    return store_breaker(
+        name, redact(settings.store), local_limit, window, settings.fail_open, clock=clock
+    )

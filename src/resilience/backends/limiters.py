@@ -106,7 +106,10 @@ class SharedSlidingWindowLimiter(_SharedLimiter):
     between periodic syncs (default 0.1). ``expected_instances``: instances assumed before the
     first sync and the divisor of the default ``fallback_limit``. ``fail_open``: decide locally
     (True, default) or reject while the store is down. ``max_backoff``: seconds at most between
-    probes of a failed store. ``clock``: local seconds.
+    probes of a failed store. ``clock``: local seconds. ``breaker``: a
+    :class:`~resilience.backends.fallback.StoreBreaker` shared with other limits on the same
+    store, so that one probe at a time asks a failed store for all of them and the failure is
+    logged once (every caller's limit of a per-caller quota shares one); default: its own.
     """
 
     __slots__ = ()

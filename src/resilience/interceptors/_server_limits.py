@@ -47,18 +47,20 @@ class AwaitedLimiter(Protocol):
     async def try_acquire(self, tier: int) -> Decision: ...
 
 
-def build_limiter(settings: RateLimitSettings, clock: Clock) -> Limiter:
+def build_limiter(settings: RateLimitSettings, clock: Clock, breaker: Any = None) -> Limiter:
     """The limiter for one ``rate_limit`` section: in-process, or shared through the section's
     store (``resilience.backends``; no start-up PING here, as this runs on a method's first
     call; its decisions never wait on the store in periodic mode). With ``per``, a
-    :class:`._callers.SyncPerCaller` of such limiters, one per caller."""
+    :class:`._callers.SyncPerCaller` of such limiters, one per caller, all behind one store
+    breaker (``breaker``: see ``resilience.backends.factory.shared_breaker``)."""
     if settings.per is not None:
-        return SyncPerCaller(settings, lambda one: build_limiter(one, clock))
+        shared_by_callers = _callers_breaker(settings, clock)
+        return SyncPerCaller(settings, lambda one: build_limiter(one, clock, shared_by_callers))
     if settings.store != "memory":
         from resilience.backends import TierLimiter
         from resilience.backends import build_limiter as build_shared
 
-        shared = build_shared(settings, aio=False, clock=clock, check=False)
+        shared = build_shared(settings, aio=False, clock=clock, check=False, breaker=breaker)
         assert isinstance(shared, TierLimiter)
         return shared
     if settings.tiered:
@@ -66,6 +68,16 @@ def build_limiter(settings: RateLimitSettings, clock: Clock) -> Limiter:
     return _Plain(
         SlidingWindowLimiter(settings.limit, settings.window, settings.buckets, clock=clock)
     )
+
+
+def _callers_breaker(settings: RateLimitSettings, clock: Clock) -> Any:
+    """The store breaker every caller's limiter of a per-caller quota shares (None in memory),
+    named ``<key>#<per>`` in logs and gauges."""
+    if settings.store == "memory":
+        return None
+    from resilience.backends.factory import shared_breaker
+
+    return shared_breaker(settings, f"{settings.key}#{settings.per}", clock=clock)
 
 
 def build_aio_limiter(settings: RateLimitSettings, clock: Clock) -> Limiter | AwaitedLimiter:
@@ -89,14 +101,19 @@ def _aio_per_caller(settings: RateLimitSettings, clock: Clock) -> AioPerCaller:
     from resilience.backends import build_limiter as build_shared
     from resilience.backends.redis_store import AioRedisStore
 
+    breaker = _callers_breaker(settings, clock)
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:  # not on a loop: each caller's limiter gets a store of its own
-        return AioPerCaller(settings, lambda one: build_shared(one, aio=True, clock=clock))
+        return AioPerCaller(
+            settings, lambda one: build_shared(one, aio=True, clock=clock, breaker=breaker)
+        )
     store = AioRedisStore.from_url(settings.store)
 
     def build(one: RateLimitSettings) -> Any:
-        return build_shared(one, aio=True, clock=clock, check=False, aio_store=store)
+        return build_shared(
+            one, aio=True, clock=clock, check=False, aio_store=store, breaker=breaker
+        )
 
     def close_store() -> None:
         call_soon_threadsafe_if_open(loop, lambda: loop.create_task(store.aclose()))
