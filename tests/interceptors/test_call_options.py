@@ -16,7 +16,7 @@ from resilience._base.keys import REJECT
 from resilience.policy import Policy
 from resilience.testing import ECHO_METHODS, EchoBehavior
 
-from .harness import Client, Failure, Harness
+from .harness import Client, Failure, Harness, Recorder
 
 pytestmark = pytest.mark.e2e
 
@@ -119,3 +119,29 @@ def test_every_attempt_carries_metadata_given_as_a_one_shot_iterator(
 
     assert raw_call(harness, client, ONE_SHOT[form]()) == b"ping"
     assert seen == [("ada", b"\x00\x01")] * 3
+
+
+@pytest.mark.parametrize("timeout", ["5", [1]], ids=["str", "list"])
+def test_a_timeout_of_the_wrong_type_raises_gRPCs_error_and_the_call_ends(
+    harness: Harness, timeout: Any
+) -> None:
+    """``timeout="5"``: gRPC raises TypeError, and the observers that heard the call start
+    hear it end (an in-flight gauge must not keep it), as before the spent-timeout check."""
+    recorder = Recorder()
+    server = harness.server()
+    client = harness.client(server.address, observers=[recorder])
+    say: Any = client.channel.unary_unary(UNARY)
+
+    async def aio_call() -> Any:
+        return await say(b"ping", timeout=timeout)
+
+    def call() -> Any:
+        if harness.aio:
+            return harness.run(aio_call())  # type: ignore[attr-defined]
+        return say(b"ping", timeout=timeout)
+
+    with pytest.raises(TypeError):
+        call()
+
+    assert len(recorder.started) == len(recorder.wait_ended(len(recorder.started)))
+    assert server.behavior.calls == 0

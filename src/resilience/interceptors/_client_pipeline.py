@@ -177,11 +177,16 @@ class ClientPipeline(Pipeline):
                 if info is not None:
                     _report_rejected(info, observers, tracer, span, rejection)
                 return rejection
-        if timeout is not None and not timeout >= 0.0:  # negative or NaN: already over
-            rejection = spent_timeout_rejection(state.method)
-            if info is not None:
-                _report_rejected(info, observers, tracer, span, rejection)
-            return rejection
+        if timeout is not None:
+            try:
+                spent = not timeout >= 0.0  # negative or NaN: already over
+            except TypeError:  # not a number: gRPC raises its own error when it is sent
+                spent = False
+            if spent:
+                rejection = spent_timeout_rejection(state.method)
+                if info is not None:
+                    _report_rejected(info, observers, tracer, span, rejection)
+                return rejection
         inner = admitted = None
         admission = state.admission
         if admission is not None:  # breaker, then dynamic timeout: a stage that raises is skipped
