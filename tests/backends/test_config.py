@@ -55,6 +55,8 @@ def test_errors_never_show_the_password() -> None:
         ),
         ("redis://cache:7000?cluster=true", ("redis://cache:7000", True)),
         ("unix:///run/redis.sock?db=1", ("unix:///run/redis.sock?db=1", False)),
+        # a line break at the end (a URL read from a file): urlsplit and redis-py both drop it
+        ("redis://cache:6379/2\n", ("redis://cache:6379/2\n", False)),
     ],
 )
 def test_good_store_urls_pass_with_the_cluster_flag_split_off(
@@ -159,7 +161,7 @@ BAD_URLS = [
     ("Rediss://cache/0", "scheme must be written in lowercase, got 'Rediss://'"),
     ("  redis://cache/0", "a store URL has no spaces"),
     ("redis://cache /0", "a store URL has no spaces"),
-    ("redis://cache/0\n", "a store URL has no spaces"),
+    ("\tredis://cache/0", "a store URL has no spaces"),
 ]
 
 

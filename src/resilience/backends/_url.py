@@ -95,9 +95,9 @@ def _positive_seconds(value: str) -> bool:
 def url_problem(url: str) -> str | None:
     """What is wrong with a store URL (scheme, host, port, database, every query option), or
     None when redis-py would accept it and every option is one the stores support."""
-    if any(character.isspace() for character in url):
-        # urlsplit drops leading spaces, tabs and newlines; redis-py would not, or would look
-        # up a host named with a space
+    if url[:1].isspace() or " " in url:
+        # urlsplit drops leading whitespace, where redis-py refuses the scheme; a space in the
+        # host would be looked up as it is (tabs and line breaks elsewhere both drop)
         return "a store URL has no spaces: remove them (percent-encode one in a password: %20)"
     try:
         parts = urlsplit(url)
