@@ -1,17 +1,21 @@
 """Call options as callers pass them through the client interceptor (both forms, sync and aio):
 a timeout that is already spent (negative, NaN) fails the call unsent, as on a bare channel,
-and never counts against the method's breaker; metadata given as a one-shot iterator reaches
-every attempt of a retried or hedged call."""
+and never counts against the method's breaker; one of the wrong type raises gRPC's TypeError;
+metadata given as a one-shot iterator reaches every attempt of a retried or hedged call;
+``wait_for_ready=True`` waits for a server that starts later."""
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
 import pytest
 
+from ports import free_port
 from resilience._base.keys import REJECT
 from resilience.policy import Policy
 from resilience.testing import ECHO_METHODS, EchoBehavior
@@ -145,3 +149,39 @@ def test_a_timeout_of_the_wrong_type_raises_gRPCs_error_and_the_call_ends(
 
     assert len(recorder.started) == len(recorder.wait_ended(len(recorder.started)))
     assert server.behavior.calls == 0
+
+
+def test_wait_for_ready_waits_for_a_server_that_starts_later(harness: Harness) -> None:
+    """``wait_for_ready=True`` through the client interceptor: a call made while nothing
+    listens on its port waits (instead of failing UNAVAILABLE at once) for the server started
+    there 0.5 s later, and is answered within its timeout; the call ends OK for observers."""
+    recorder = Recorder()
+    port = free_port()
+    client = harness.client(f"127.0.0.1:{port}", policy=GUARDED, observers=[recorder])
+    say: Any = client.channel.unary_unary(UNARY)
+    assert isinstance(client.call(timeout=10), Failure)  # nothing listens: UNAVAILABLE
+    # (one failure: the breaker drops nothing below its min_requests of 20)
+    server = grpc.server(ThreadPoolExecutor(2))
+    service, method = UNARY.strip("/").split("/")
+    echo: Any = grpc.unary_unary_rpc_method_handler(lambda request, context: request)
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(service, {method: echo}),)
+    )
+    assert server.add_insecure_port(f"127.0.0.1:{port}") == port
+    later = threading.Timer(0.5, server.start)
+    later.start()
+    try:
+        if harness.aio:
+
+            async def call() -> Any:
+                return await say(b"ping", timeout=10, wait_for_ready=True)
+
+            answer = harness.run(call())  # type: ignore[attr-defined]
+        else:
+            answer = say(b"ping", timeout=10, wait_for_ready=True)
+    finally:
+        later.join()
+        server.stop(None)
+    assert answer == b"ping"
+    codes = [outcome.code for _, outcome in recorder.wait_ended(2)]
+    assert codes == [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.OK]
