@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import random
 from collections.abc import AsyncIterator, Iterator
@@ -305,6 +306,30 @@ def test_acall_of_a_sync_function_runs_it_once_and_says_to_use_call(r: Rig, oute
         asyncio.run(pipe.acall(charge))  # type: ignore[arg-type]
     assert runs == ["charged"]
     assert breaker.counts() == (1, 1)  # it ran and answered
+    r.tracker.assert_all_ended()
+
+
+@pytest.mark.parametrize("outer", ["none", "retry", "fallback"])
+def test_call_of_an_async_function_says_to_use_acall(
+    r: Rig, outer: str, recwarn: pytest.WarningsRecorder
+) -> None:
+    # Before, the coroutine was returned as the call's result: a success recorded at once, the
+    # body never run through the pipeline (and run unguarded if the caller awaited it).
+    breaker = SreBreaker(clock=r.clock)
+    wrapping: dict[str, list[Any]] = {"none": [], "retry": [Retry(3)], "fallback": [Fallback("x")]}
+    pipe = r.pipeline([*wrapping[outer], Breaker(breaker), Timeout(1.0)], idempotent=True)
+    runs: list[str] = []
+
+    async def charge() -> str:
+        runs.append("charged")
+        return "receipt"
+
+    with pytest.raises(TypeError, match=r"pipe\.call\(.*charge\) returned a coroutine.*acall"):
+        pipe.call(charge)
+    gc.collect()
+    assert runs == []
+    assert not [w for w in recwarn if "never awaited" in str(w.message)]  # it was closed
+    assert breaker.counts() == (1, 1)  # the stages saw a call that returned
     r.tracker.assert_all_ended()
 
 

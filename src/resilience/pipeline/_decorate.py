@@ -11,14 +11,17 @@ wrapped again, whichever order the decorators are written in), and from a callab
 awaitable, such as a grpc.aio multi-callable, is fine), so :func:`awaitable_of` judges what it
 returned: a value that cannot be awaited raises :class:`NotAwaitable`, which the pipeline
 counts as the success it was (``fn`` ran and answered), so it is neither retried nor failed
-over to a fallback, and the caller learns to use ``pipe.call``.
+over to a fallback, and the caller learns to use ``pipe.call``. The other way round,
+``pipe.call(fn)`` with an async ``fn`` gets a coroutine back without running the body:
+:func:`not_run` closes it and gives the :class:`NotRun` error that ``pipe.call`` raises (the
+stages saw a call that returned, so it counts as a success too).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 
@@ -33,6 +36,22 @@ class NotAwaitable(TypeError):
             f"it returned {type(result).__name__}, so it ran once as a sync call: use "
             "pipe.call(fn) for a sync function"
         )
+
+
+class NotRun(TypeError):
+    """``pipe.call(fn)`` where ``fn`` returned a coroutine: ``fn`` is async and its body did not
+    run; await ``pipe.acall(fn)`` (or decorate it) instead."""
+
+
+def not_run(fn: Any, coroutine: Coroutine[Any, Any, Any]) -> NotRun:
+    """The error for ``pipe.call(fn)`` that got ``coroutine`` back, which is closed (it never
+    ran, and an unawaited coroutine would only warn when collected)."""
+    coroutine.close()
+    name = getattr(fn, "__qualname__", None) or repr(fn)
+    return NotRun(
+        f"pipe.call({name}) returned a coroutine, so its body did not run: {name} is async; "
+        "use `await pipe.acall(fn)` or decorate it with the pipeline"
+    )
 
 
 def awaitable_of(fn: Callable[..., Any], args: Any, kwargs: Any) -> Awaitable[Any]:

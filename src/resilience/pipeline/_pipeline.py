@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import functools
 import time
+from types import CoroutineType
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, ParamSpec, TypeVar, overload
 
@@ -24,7 +25,7 @@ from resilience.pipeline._core import (
     Stage,
     Wrapper,
 )
-from resilience.pipeline._decorate import awaitable_of, decorate
+from resilience.pipeline._decorate import awaitable_of, decorate, not_run
 from resilience.pipeline._engine import (
     compile_layers,
     run_async,
@@ -215,6 +216,8 @@ class Pipeline:
             raise
         if info is not None:
             self._returned(env, info, result, started)
+        if result.__class__ is CoroutineType:  # fn is async: what ran was only its call
+            raise not_run(fn, result)  # type: ignore[arg-type]
         return result
 
     async def acall(self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
