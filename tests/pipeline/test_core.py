@@ -325,7 +325,7 @@ def test_call_of_an_async_function_says_to_use_acall(
         return "receipt"
 
     with pytest.raises(TypeError, match=r"pipe\.call\(.*charge\) returned a coroutine.*acall"):
-        pipe.call(charge)
+        pipe.call(charge)  # type: ignore[unused-coroutine]
     gc.collect()
     assert runs == []
     assert not [w for w in recwarn if "never awaited" in str(w.message)]  # it was closed

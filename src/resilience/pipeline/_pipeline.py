@@ -6,8 +6,8 @@ import asyncio
 import dataclasses
 import functools
 import time
-from types import CoroutineType
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from types import CoroutineType
 from typing import Any, ParamSpec, TypeVar, overload
 
 from resilience._base.clock import Clock, default_clock
