@@ -49,6 +49,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -529,6 +530,7 @@ def profile(
     aio: bool = False,
     protected: bool = False,
     loop: int = 0,
+    call_path: bool = False,
 ) -> None:
     """Per-call cost of the sync shells without the network: the client interceptor around a
     continuation that returns a done future, the wrapped server handler around a no-op
@@ -540,13 +542,17 @@ def profile(
     coroutine driven to its end without an event loop (:func:`_drive`). ``protected`` (sync):
     the client side through the protected channel (``protect``) instead of the interceptor;
     the server side is the same handler either way. ``loop``: instead of timing, make 200
-    warm-up call pairs then ``loop`` more, unmeasured (what :func:`instructions` counts).
+    warm-up call pairs then ``loop`` more, unmeasured (what :func:`instructions` counts), then
+    record the call durations still queued for the metrics SDK, so that the count holds all the
+    recording work wherever it ran; with ``call_path``, hold them all queued instead and
+    record none, so that it holds the call path's work alone (:func:`_queue_durations`).
 
     ``bare`` and ``otel_grpc`` are references around the same continuation and handler:
     ``bare`` calls them directly (the continuation, or with ``protected`` the done channel);
     ``otel_grpc`` puts opentelemetry-instrumentation-grpc's interceptors around them (see
     :func:`_sync_reference`). With a tracer SDK set up, one call pair's exported spans are
     checked and described first (:func:`check_spans`)."""
+    drain = _queue_durations(hold=call_path)
     observers = configure(variant)
     if kind(variant) == "spans_sdk":
         sides = _spans_sides(aio)
@@ -559,8 +565,24 @@ def profile(
     check_spans(variant, *sides)
     if loop:
         _pairs(*sides, loop)
+        if not call_path:
+            drain()
     else:
         _report(*sides, calls, top, cold)
+
+
+def _queue_durations(hold: bool) -> Callable[[], object]:
+    """The function that records the durations the metrics observers queued (a no-op for a
+    library that records them on the call path). ``hold``: first replace the process-wide queue
+    with one that never records (no flusher wakes, no call records its own), for counting the
+    call path alone; the observers ``configure`` builds next take it."""
+    try:
+        from resilience.observability import _durations
+    except ImportError:  # a library from before the queue: durations are recorded per call
+        return lambda: None
+    if hold:
+        _durations._default_queue = _durations.DurationQueue(flush_at=10**9, max_waiting=10**9)
+    return _durations.default_duration_queue().drain
 
 
 def _sync_sides(
@@ -938,8 +960,19 @@ def _ready(handler: Any) -> Any:
 
 
 def _pairs(client_side: Any, server_side: Any, count: int) -> None:
-    """200 warm-up call pairs (caches filled, first-call paths taken), then ``count`` more."""
-    for _ in range(200 + count):
+    """200 warm-up call pairs (caches filled, first-call paths taken), then ``count`` more.
+    Between the two, the objects of start-up are collected and frozen out of the garbage
+    collector's view: a full collection walks all of them (tens of milliseconds), and one
+    falling in one of :func:`instructions`' two runs and not the other would add its whole cost
+    to the per-pair difference."""
+    import gc
+
+    for _ in range(200):
+        client_side()
+        server_side()
+    gc.collect()
+    gc.freeze()
+    for _ in range(count):
         client_side()
         server_side()
 
@@ -1201,7 +1234,7 @@ def main(argv: list[str] | None = None) -> int:
         instructions(argv[1:])
         return 0
     if argv and argv[0] == "profile":
-        flags = ("--cold", "--aio", "--protected")
+        flags = ("--cold", "--aio", "--protected", "--call-path")
         loop = int(argv[argv.index("--loop") + 1]) if "--loop" in argv else 0
         names = [arg for arg in argv[1:] if arg not in flags and arg not in ("--loop", str(loop))]
         profile(
@@ -1210,6 +1243,7 @@ def main(argv: list[str] | None = None) -> int:
             aio="--aio" in argv,
             protected="--protected" in argv,
             loop=loop,
+            call_path="--call-path" in argv,
         )
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

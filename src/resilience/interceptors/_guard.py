@@ -6,49 +6,20 @@ warning with its traceback on the ``resilience`` logger; repeats are logged at d
 bug hit on every call does not flood the log. Every failure is counted by where it happened:
 :func:`fault_counts`, exported as the counter ``resilience.internal_errors`` (attribute
 ``resilience.where``; for example ``method state`` when a method's breaker, timeout or limiter
-could not be built, say on MemoryError, and the call ran without them).
+could not be built, say on MemoryError, and the call ran without them). The counting lives in
+:mod:`resilience._base.faults`, so that lower layers (the metrics observer's flusher) count
+their faults in the same place; this module publishes the counts and releases resources.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable, Iterator
 
+from resilience._base.faults import _seen as _seen
+from resilience._base.faults import fault_counts as fault_counts
+from resilience._base.faults import logger as logger
+from resilience._base.faults import report as report
 from resilience.events import GaugeReading, register_gauge_source
-
-logger = logging.getLogger("resilience")
-
-_seen: set[tuple[str, type[BaseException]]] = set()
-_counts: dict[str, int] = {}
-_lock = threading.Lock()
-
-
-def report(where: str, exc: BaseException) -> None:
-    """Log that ``where`` (e.g. ``"client breaker admission"``) raised ``exc`` and count it;
-    never raises."""
-    key = (where, type(exc))
-    with _lock:
-        _counts[where] = _counts.get(where, 0) + 1
-        first = key not in _seen
-        if first:
-            _seen.add(key)
-    if first:
-        logger.warning(
-            "resilience: %s raised %s; the call proceeds without it (logged once per kind)",
-            where,
-            type(exc).__name__,
-            exc_info=exc,
-        )
-    else:
-        logger.debug("resilience: %s raised %r again", where, exc)
-
-
-def fault_counts() -> dict[str, int]:
-    """How many times each part of the library failed and was skipped since start, by where
-    (a copy)."""
-    with _lock:
-        return dict(_counts)
 
 
 class _FaultCounts:

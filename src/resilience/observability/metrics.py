@@ -52,6 +52,7 @@ from resilience.observability._bounds import (
     RPC_SYSTEM_NAME,
     AttributeBounds,
 )
+from resilience.observability._durations import DurationQueue, default_duration_queue
 from resilience.observability._gauges import create_gauge_instruments
 
 METER_NAME = "resilience"
@@ -150,9 +151,12 @@ class MetricsObserver:
     ``"other"``, no color is ``"none"``); ``max_methods``, the bound on distinct ``rpc.method``
     values (later ones become ``"_OTHER"``), on the call metrics and the gauges alike;
     ``gauges``, the registry whose sources the observable gauges poll (default: the
-    process-wide one). Instruments are created here, once; attribute dictionaries are built
-    once per bounded (side, method, color) and status code and reused, so a call costs a
-    dictionary lookup at each end and one SDK recording (the duration histogram). Calls in
+    process-wide one); ``defer_durations`` (default on): durations go through the SDK off the
+    call path, in batches and before every collection (:mod:`._durations`: an export sees every
+    call that ended before it; exemplar times are the recording's), instead of one SDK
+    ``record`` per call on it. Instruments are created here, once; attribute dictionaries are
+    built once per bounded (side, method, color) and status code and reused, so a call costs a
+    dictionary lookup at each end and a queued (or direct) duration recording. Calls in
     flight are counted here, without a lock (a start and an end each take one step of a
     counter), and read when the exporter collects. While the provider does not record (the
     global one before an SDK provider is set; looked up again every :data:`LIVE_RECHECK`
@@ -167,8 +171,10 @@ class MetricsObserver:
         colors: Iterable[str] = DEFAULT_COLORS,
         max_methods: int = DEFAULT_MAX_METHODS,
         gauges: GaugeRegistry | None = None,
+        defer_durations: bool = True,
     ) -> None:
         self._bounds = AttributeBounds(colors=colors, max_methods=max_methods)
+        self._queue: DurationQueue | None = default_duration_queue() if defer_durations else None
         meter = metrics.get_meter(METER_NAME, __version__, meter_provider=meter_provider)
         self._duration = {
             side: meter.create_histogram(
@@ -243,7 +249,10 @@ class MetricsObserver:
         attributes = series.by_code.get(code)
         if attributes is None:
             attributes = series.ended_attributes(side, code)
-        self._duration[side].record(outcome.duration, attributes)
+        if self._queue is not None:
+            self._queue.add(self._duration[side], outcome.duration, attributes)
+        else:
+            self._duration[side].record(outcome.duration, attributes)
         if outcome.reject_reason is not None:
             self._rejections.add(1, self._rejection_attributes(call, series, outcome.reject_reason))
 
@@ -269,6 +278,10 @@ class MetricsObserver:
 
     def _observe_in_flight(self, side: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
         def callback(options: CallbackOptions) -> Iterable[Observation]:
+            # The SDK runs every callback before it reads any instrument: durations queued
+            # before this collection are recorded in time for it.
+            if self._queue is not None:
+                self._queue.drain()
             with self._lock:  # the table of series, not their counts
                 series = [s for key, s in self._bounded.items() if key[0] == side]
             return [Observation(s.in_flight(), s.base) for s in series]
