@@ -4,8 +4,11 @@ every call that ended before it."""
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import pytest
@@ -179,3 +182,16 @@ def test_threads_adding_while_collections_drain_lose_nothing() -> None:
 def test_bad_bounds_say_what_to_change(flush_at: int, max_waiting: int) -> None:
     with pytest.raises(ValueError, match="flush_at must be between 1 and max_waiting"):
         DurationQueue(flush_at=flush_at, max_waiting=max_waiting)
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(60)
+def test_the_export_at_exit_holds_every_call() -> None:
+    """The SDK collects once more at shutdown (at exit): the durations still queued then, and
+    those the flusher was recording, are all in that export."""
+    script = Path(__file__).with_name("exit_export_run.py")
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, timeout=50, check=False, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines() == ["calls ended 1000", "rpc.server.call.duration 1000"]
