@@ -4,6 +4,7 @@ every call that ended before it."""
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -195,3 +196,41 @@ def test_the_export_at_exit_holds_every_call() -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.splitlines() == ["calls ended 1000", "rpc.server.call.duration 1000"]
+
+
+FORK_CHILD = """
+import os, signal
+from opentelemetry.metrics import NoOpHistogram
+from resilience.observability._durations import DurationQueue
+
+class Counting(NoOpHistogram):
+    values = []
+    def record(self, amount, attributes=None, context=None):
+        self.values.append(amount)
+
+queue, histogram = DurationQueue(flush_at=4, max_waiting=100), Counting("test")
+queue.add(histogram, 1.0, {})
+queue._drain_lock.acquire()  # as if the flusher were recording when the process forks
+pid = os.fork()
+if pid == 0:
+    signal.alarm(20)  # should the drain block, the child ends rather than linger
+    queue.add(histogram, 2.0, {})
+    recorded = queue.drain()  # the child's own lock: not the one held in the parent
+    print("child", recorded, sorted(histogram.values), flush=True)
+    os._exit(0)
+os.waitpid(pid, 0)
+print("parent", queue.waiting(), flush=True)
+"""
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
+def test_a_forked_child_records_although_the_parent_was_recording() -> None:
+    """The child gets fresh locks and no flusher: a drain lock held at the fork (the parent's
+    flusher mid-record) would otherwise block every collection in the child for ever."""
+    done = subprocess.run(
+        [sys.executable, "-c", FORK_CHILD], capture_output=True, timeout=50, check=False, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines() == ["child 2 [1.0, 2.0]", "parent 1"]

@@ -153,7 +153,8 @@ def _after_fork_in_child() -> None:
         queue._reset_thread_state()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+if hasattr(os, "register_at_fork"):  # POSIX only; elsewhere a process cannot fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 _default_queue = DurationQueue()
 
