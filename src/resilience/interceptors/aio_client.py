@@ -54,7 +54,9 @@ class _Interceptor:
         usual one, is this coroutine function itself (one frame fewer per call)."""
         details = client_call_details
         metadata = details.metadata
-        if metadata is not None and metadata.__class__ is not tuple:  # see replayable
+        # grpc.aio hands the interceptor a Metadata, used as it is; other metadata (an outer
+        # interceptor's) goes through replayable: a one-shot iterator is read once
+        if metadata.__class__ is not _Metadata and metadata is not None:
             replayed = replayable(metadata)
             if replayed is not metadata:
                 details = details._replace(metadata=replayed)

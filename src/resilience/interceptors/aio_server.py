@@ -37,6 +37,13 @@ if TYPE_CHECKING:
 
 Context = Any  # grpc.aio.ServicerContext
 
+WRONG_SERVER = (
+    "AioServerInterceptor is for grpc.aio servers, and this is a sync grpc.server: use "
+    "ServerInterceptor(policy) there (grpc.server(executor, interceptors=[ServerInterceptor("
+    "policy)]), or ServerInterceptor(policy).protect(server))"
+)
+"""The error of an AioServerInterceptor called by a sync server."""
+
 _OK = grpc.StatusCode.OK
 
 
@@ -74,15 +81,25 @@ class AioServerInterceptor(ServerFacade, grpc.aio.ServerInterceptor):
         """
         return AioProtectedServer(server, self)
 
-    async def intercept_service(
+    def intercept_service(  # type: ignore[override]
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler | None:
-        handler = await continuation(handler_call_details)
+    ) -> Awaitable[Handler | None]:
+        """The call's handler with the stack around it (awaited by the grpc.aio server).
+        Raises TypeError saying what to use on a sync ``grpc.server``, which accepts this
+        interceptor but whose continuation returns the handler itself, not an awaitable: the
+        server logs the error and fails the call at once, where it would get no answer."""
+        found = continuation(handler_call_details)
+        if not hasattr(found, "__await__"):
+            raise TypeError(WRONG_SERVER)
+        return self._intercepted(found, handler_call_details.method)
+
+    async def _intercepted(self, found: Awaitable[Handler | None], method: str) -> Handler | None:
+        handler = await found
         if handler is None:
             return None
-        return self._handlers.get(handler_call_details.method, handler)
+        return self._handlers.get(method, handler)
 
     def _wrap(self, method: str, shape: Shape, behavior: Callable[..., Any]) -> Callable[..., Any]:
         pipeline = self._pipeline
