@@ -167,13 +167,13 @@ class _MultiCallable:
         return await self._placed(call, request, options)
 
     def _send(self, call: ClientCall, request: Any, options: tuple[Any, Any, Any]) -> Any:
-        metadata = call.metadata
-        if metadata is not None and not isinstance(metadata, _Metadata):
-            metadata = _Metadata(*metadata)
         credentials, wait_for_ready, compression = options
         inner = call.inner_context  # interceptors inside ours see the call's baggage
         token = None if inner is None else attach(inner)
         try:
+            metadata = call.metadata
+            if metadata is not None and not isinstance(metadata, _Metadata):
+                metadata = _Metadata(*metadata)  # not pairs (a dict): raises, the call ends
             grpc_call = self._inner(
                 request,
                 timeout=call.timeout,
@@ -182,7 +182,7 @@ class _MultiCallable:
                 wait_for_ready=wait_for_ready,
                 compression=compression,
             )
-        except BaseException:  # never sent (a closed channel): it ends here
+        except BaseException:  # never sent (a closed channel, bad metadata): it ends here
             call.end(_CANCELLED)
             raise
         finally:

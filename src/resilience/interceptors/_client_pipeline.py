@@ -227,6 +227,8 @@ class ClientPipeline(Pipeline):
                     span=span,
                 )
                 inner = _metadata.inner_context(metadata, color)
+            except _metadata.NotPairs:
+                pass  # sent as the caller gave it: gRPC refuses it with its own error
             except Exception as exc:
                 report("client metadata injection", exc)
         call = ClientCall(

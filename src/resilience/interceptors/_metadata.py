@@ -52,6 +52,11 @@ _TIERS = {"1": 1, "2": 2, "3": 3, "4": 4}
 Metadata = list[tuple[str, Any]]
 
 
+class NotPairs(TypeError):
+    """The caller's ``metadata=`` is not (key, value) pairs (a dict, say): the caller's mistake,
+    which gRPC refuses with its own error when the call is made; nothing is added to it."""
+
+
 def outgoing(
     existing: Iterable[tuple[str, Any]] | None,
     *,
@@ -61,9 +66,11 @@ def outgoing(
     span: Span | None = None,
 ) -> Metadata:
     """The metadata of an outgoing call: ``existing`` plus trace, baggage color, tier, failover.
+    A ``tier`` replaces a tier header ``existing`` holds; ``existing`` that is not pairs raises
+    :class:`NotPairs`.
 
-    ``span``: the call's own client span, injected as the parent of the remote side (default:
-    the current span)."""
+        ``span``: the call's own client span, injected as the parent of the remote side (default:
+        the current span)."""
     if not existing:
         metadata: Metadata = []
         carrier = _carrier(color, span)
@@ -71,7 +78,12 @@ def outgoing(
             metadata.extend(carrier.items())
     else:
         metadata = list(existing)
-        written = {key for key, _ in metadata}
+        try:
+            written = {key for key, _ in metadata}
+        except (TypeError, ValueError):
+            raise NotPairs from None
+        if tier is not None and TIER in written:  # the tier chosen with tier(n) wins
+            metadata = [item for item in metadata if item[0] != TIER]
         if FAILOVER in written:
             failover = False  # already marked (by the failover channel)
         for key, value in _carrier(color, span).items():

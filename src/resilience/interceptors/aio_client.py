@@ -76,21 +76,27 @@ class _Interceptor:
             rejection = await client_ahold(call)
             if rejection is not None:
                 return await self._refused(rejection, details, request, streaming or retrying)
-        metadata = call.metadata
-        if metadata is not None and not isinstance(metadata, _Metadata):
-            metadata = _Metadata(*metadata)
-        outgoing = _new_details(  # tuple.__new__: no generated __new__ frame per call
-            _CallDetails,
-            (details.method, call.timeout, metadata, details.credentials, details.wait_for_ready),
-        )
         inner = call.inner_context  # interceptors inside ours see the call's baggage
         token = None if inner is None else attach(inner)
         try:
+            metadata = call.metadata
+            if metadata is not None and not isinstance(metadata, _Metadata):
+                metadata = _Metadata(*metadata)  # not pairs (a dict): raises, the call ends
+            outgoing = _new_details(  # tuple.__new__: no generated __new__ frame per call
+                _CallDetails,
+                (
+                    details.method,
+                    call.timeout,
+                    metadata,
+                    details.credentials,
+                    details.wait_for_ready,
+                ),
+            )
             grpc_call = await continuation(outgoing, request)
         except grpc.aio.AioRpcError as error:
             call.end(error.code())
             raise
-        except BaseException:  # cancelled, or never sent (a closed channel): it ends here
+        except BaseException:  # cancelled, or never sent (a closed channel, bad metadata)
             call.end(_CANCELLED)
             raise
         finally:
