@@ -101,8 +101,12 @@ def _active(context: Any) -> bool:
     return True if is_active is None else bool(is_active())
 
 
-LEFT_QUEUE = "resilience: the call ended while it waited for a place in its bulkhead"
-"""The details of a call that ended (cancelled, deadline passed) while it was queued."""
+LEFT_QUEUE = (
+    "resilience: the call ended (cancelled, or past its deadline) before it held a place in its "
+    "bulkhead"
+)
+"""The details of a call that ended (cancelled, deadline passed) before it held a place, having
+waited for one or not (it arrived with its deadline passed)."""
 
 
 def ended_while_waiting(context: Any) -> bool:
