@@ -119,6 +119,10 @@ def test_callers_meet_a_silent_store_together(
         results = [client.call(timeout=30, metadata=[("x-key", f"k{i}")]) for i in range(30)]
 
     assert results == [[b"ping"]] * 30  # each caller decided locally: fail-open
-    failed = [r.getMessage() for r in caplog.records if " failed (" in r.getMessage()]
+    failed = [  # this limit's: an earlier test's limiter may log meanwhile on a loaded host
+        message
+        for message in (r.getMessage() for r in caplog.records)
+        if " failed (" in message and prefix in message
+    ]
     assert len(failed) == 1, failed
     assert f"limit '{prefix}#metadata:x-key': store" in failed[0]
