@@ -24,3 +24,16 @@ def call_soon_threadsafe_if_open(
             return False
         raise
     return True
+
+
+def outside_any_loop() -> bool:
+    """Whether the caller runs outside a running event loop. Inside a coroutine that means it
+    is being closed by the garbage collector after its loop closed with it pending (asyncio
+    reports that as "Task was destroyed but it is pending!"): an error it meets then, such as a
+    client library's ``RuntimeError: no running event loop`` while it cleans up, says nothing
+    about the service it was talking to."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return True
+    return False

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 
 from resilience._base.clock import Clock, default_clock
-from resilience._base.loops import call_soon_threadsafe_if_open
+from resilience._base.loops import call_soon_threadsafe_if_open, outside_any_loop
 from resilience.algorithms._decision import Decision
 from resilience.algorithms._params import Duration
 from resilience.backends._contract import AioStore
@@ -81,6 +81,8 @@ class _AioSharedLimiter(SharedShell[AioStore, SyncTask]):
             try:
                 decision = await self._store.decide(core.spec, tier, n)
             except Exception as error:  # any store fault: decide locally, never fail the call
+                if outside_any_loop():  # closed after its loop closed: no store fault
+                    raise
                 return core.store_failed(error, tier, n)
             return core.store_decided(tier, n, decision)
         return core.decide_locally(tier, n)
@@ -95,7 +97,7 @@ class _AioSharedLimiter(SharedShell[AioStore, SyncTask]):
             await self._store.exchange(core.spec, core.instance, deltas)
         except BaseException as error:
             core.local.restore(deltas)  # cancelled too: the counts must not be lost
-            if not isinstance(error, Exception):
+            if not isinstance(error, Exception) or outside_any_loop():
                 raise
             core.breaker.failed(error)
             return False
@@ -135,6 +137,8 @@ class _AioSharedLimiter(SharedShell[AioStore, SyncTask]):
         try:
             snapshot = await self._store.exchange(core.spec, core.instance, deltas)
         except Exception as error:  # the next sync retries these deltas
+            if outside_any_loop():  # closed after its loop closed: no store fault to count
+                return False  # (returning lets the close end quietly; raising would print)
             core.breaker.failed(error)
             return False
         core.end_sync(snapshot, started)

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Awaitable, Callable
 
 from resilience._base.clock import default_clock
+from resilience._base.loops import outside_any_loop
 
 logger = logging.getLogger("resilience.backends")
 
@@ -90,7 +91,10 @@ class SyncTask:
             try:
                 await self._step()
             except Exception:  # a step must not raise; if one does, keep syncing
-                logger.exception("periodic sync step failed")
+                if not outside_any_loop():
+                    logger.exception("periodic sync step failed")
+            if outside_any_loop():  # being closed after its loop closed: end, quietly
+                return
             delay = max(0.0, self._interval - (loop.time() - began))
 
     async def stop(self, timeout: float = 1.0) -> None:
