@@ -32,13 +32,11 @@ else as ``resilience.side``; every other library attribute under ``resilience.``
 
 from __future__ import annotations
 
-import itertools
 import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 
-import grpc
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, MeterProvider, NoOpMeterProvider, Observation
 
@@ -48,12 +46,13 @@ from resilience.events import CallInfo, CallOutcome, GaugeRegistry, default_gaug
 from resilience.observability._bounds import (
     DEFAULT_COLORS,
     DEFAULT_MAX_METHODS,
-    RPC_SYSTEM,
-    RPC_SYSTEM_NAME,
     AttributeBounds,
 )
 from resilience.observability._durations import DurationQueue, default_duration_queue
 from resilience.observability._gauges import create_gauge_instruments
+from resilience.observability._series import SERVER_ERROR_CODES as SERVER_ERROR_CODES
+from resilience.observability._series import Attributes, Series
+from resilience.observability._series import is_error as is_error
 
 METER_NAME = "resilience"
 
@@ -61,25 +60,6 @@ DURATION_BUCKETS: tuple[float, ...] = (
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 )  # fmt: skip
 """Histogram boundaries in seconds recommended by the RPC conventions for call durations."""
-
-SERVER_ERROR_CODES: frozenset[grpc.StatusCode] = frozenset(
-    {
-        grpc.StatusCode.UNKNOWN,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-        grpc.StatusCode.UNIMPLEMENTED,
-        grpc.StatusCode.INTERNAL,
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.DATA_LOSS,
-    }
-)
-"""Codes that are the server's errors per the gRPC conventions; on the client every non-OK code
-is an error (a RESOURCE_EXHAUSTED rejection is the caller's problem, not the server's fault)."""
-
-
-def is_error(side: str, code: grpc.StatusCode) -> bool:
-    """Whether ``code`` ends a call in error on ``side`` (the ``error.type`` rule)."""
-    return code in SERVER_ERROR_CODES if side == "server" else code != grpc.StatusCode.OK
-
 
 _monotonic = time.monotonic
 _REASONS = frozenset(reason.value for reason in RejectReason)
@@ -103,44 +83,6 @@ except ImportError:  # pragma: no cover - should the proxy move, it is treated a
 def _records(provider: MeterProvider) -> bool:
     """Whether instruments of ``provider`` record anything (it is not a no-op or proxy)."""
     return not isinstance(provider, _NOT_RECORDING)
-
-
-Attributes = dict[str, str]
-
-
-class _Series:
-    """The calls of one bounded (side, method, color): how many started and ended, and the
-    attribute dicts its metrics carry, built once and reused.
-
-    The counts are ``itertools.count`` objects: taking the next value is one atomic step under
-    the GIL, so a call start or end needs no lock. The collector reads both the same way, which
-    advances each by one, so their difference (the calls in flight) is unchanged by reading."""
-
-    __slots__ = ("base", "by_code", "ended", "started")
-
-    def __init__(self, method: str, color: str) -> None:
-        self.base: Attributes = {
-            RPC_SYSTEM_NAME: RPC_SYSTEM,
-            "rpc.method": method,
-            "resilience.color": color,
-        }
-        self.by_code: dict[grpc.StatusCode, Attributes] = {}
-        self.started = itertools.count()
-        self.ended = itertools.count()
-
-    def in_flight(self) -> int:
-        """Calls started and not ended. The end count is read first: a call that ends while
-        this reads was started before it, so the result is never below zero."""
-        ended = next(self.ended)
-        return next(self.started) - ended
-
-    def ended_attributes(self, side: str, code: grpc.StatusCode) -> Attributes:
-        """The attributes of a call on ``side`` that ended with ``code`` (kept per code)."""
-        attributes = {**self.base, "rpc.response.status_code": code.name}
-        if is_error(side, code):
-            attributes["error.type"] = code.name
-        self.by_code[code] = attributes
-        return attributes
 
 
 class MetricsObserver:
@@ -210,8 +152,8 @@ class MetricsObserver:
         self._gauges = gauges if gauges is not None else default_gauge_registry()
         create_gauge_instruments(meter, self._gauges, self._bounds)
         self._lock = threading.Lock()
-        self._series: dict[tuple[str, str, str | None], _Series] = {}  # raw key -> its series
-        self._bounded: dict[tuple[str, str, str], _Series] = {}
+        self._series: dict[tuple[str, str, str | None], Series] = {}  # raw key -> its series
+        self._bounded: dict[tuple[str, str, str], Series] = {}
         self._rejected: dict[tuple[str, str, str, str, str], Attributes] = {}
         self._events: dict[tuple[str, frozenset[tuple[str, str]]], Attributes] = {}
 
@@ -288,7 +230,7 @@ class MetricsObserver:
 
         return callback
 
-    def _series_of(self, side: str, method: str, color: str | None) -> _Series:
+    def _series_of(self, side: str, method: str, color: str | None) -> Series:
         """The series of a call's raw (side, method, color): its bounded method and color's,
         shared by every raw key that bounds to them, remembered by raw key up to a bound
         (raw colors come from the network; past the bound it is found again per call)."""
@@ -300,12 +242,12 @@ class MetricsObserver:
             with self._lock:
                 series = self._bounded.get(key)
                 if series is None:
-                    series = self._bounded[key] = _Series(bounded_method, bounded_color)
+                    series = self._bounded[key] = Series(bounded_method, bounded_color)
         if len(self._series) < _MAX_CACHED_SERIES:
             self._series[(side, method, color)] = series
         return series
 
-    def _rejection_attributes(self, call: CallInfo, series: _Series, reason: str) -> Attributes:
+    def _rejection_attributes(self, call: CallInfo, series: Series, reason: str) -> Attributes:
         reason = str(reason) if reason in _REASONS else "other"
         tier = self._bounds.tier(call.tier)
         base = series.base
