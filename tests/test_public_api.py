@@ -43,9 +43,10 @@ SURFACE: dict[str, set[str]] = {
     },
     "resilience.errors": {"ConfigError", "MissingExtraError", "RejectReason", "ResilienceError"},
     "resilience.events": {
-        "EVERYTHING", "CallInfo", "CallOutcome", "GaugeReading", "GaugeRegistry", "GaugeSource",
-        "Interest", "Observer", "ServerHook", "Side", "default_gauge_registry", "hearing",
-        "interest_changed", "interest_of", "register_gauge_source", "unregister_gauge_source",
+        "EVERYTHING", "NOTHING", "CallInfo", "CallOutcome", "GaugeReading", "GaugeRegistry",
+        "GaugeSource", "Interest", "Observer", "ServerHook", "Side", "default_gauge_registry",
+        "hearing", "interest_changed", "interest_of", "register_gauge_source",
+        "unregister_gauge_source",
     },
     "resilience.failover": {
         "DEFAULT_FAILOVER_CODES", "AioDualCenterChannel", "DualCenterChannel", "FailoverStats",

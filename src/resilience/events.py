@@ -27,6 +27,7 @@ from resilience._base import interest_watch as _interest_watch
 
 __all__ = [
     "EVERYTHING",
+    "NOTHING",
     "CallInfo",
     "CallOutcome",
     "GaugeReading",
@@ -177,6 +178,11 @@ class Interest:
 
 EVERYTHING = Interest()
 """The interest of an observer that declares none: both sides, starts, ends and events."""
+
+NOTHING = Interest((), starts=False, ends=False, events=False)
+"""No side, no start, no end, no event: the interest of an observer with nothing to do yet
+(the default metrics observer before an SDK meter provider is installed, the crash reporter
+before sentry-sdk is initialised). Nothing calls it until its interest changes."""
 
 
 def interest_of(observer: object) -> Interest:

@@ -12,9 +12,15 @@ SCRIPT = Path(__file__).with_name("default_wiring_run.py")
 
 
 @pytest.mark.timeout(60)
-def test_default_interceptors_feed_the_global_meter_provider() -> None:
+@pytest.mark.parametrize("built", ["after serve_metrics", "before serve_metrics"])
+def test_default_interceptors_feed_the_global_meter_provider(built: str) -> None:
+    late = ["late"] if built.startswith("before") else []
     done = subprocess.run(
-        [sys.executable, str(SCRIPT)], capture_output=True, timeout=50, check=False, text=True
+        [sys.executable, str(SCRIPT), *late],
+        capture_output=True,
+        timeout=50,
+        check=False,
+        text=True,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     scrape = done.stdout

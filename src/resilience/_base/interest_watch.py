@@ -10,6 +10,7 @@ weakly: one that is garbage collected leaves by itself. Stdlib only.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import weakref
 from typing import Protocol
@@ -51,3 +52,15 @@ def changed(observer: object) -> None:
                 _log.warning(
                     "re-reading %r's interest failed in %r", observer, holder, exc_info=True
                 )
+
+
+def _after_fork_in_child() -> None:
+    """A lock held by another of the parent's threads at the fork would never be released in
+    the child: fresh ones."""
+    global _lock, _changing
+    _lock = threading.Lock()
+    _changing = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -11,9 +11,8 @@ _sentry_reporter = SentryReporter()
 
 
 def default_observers() -> tuple[Observer, ...]:
-    """The process-wide metrics observer (until an OpenTelemetry SDK meter provider is
-    installed it only counts calls in flight), a crash reporter (a no-op until sentry-sdk is
-    initialised; told of server calls' ends only) and the status page's call statistics (not
-    called at all until a status page is served). With no backend, a call pair costs the
-    metrics observer's start and end on each side and the crash reporter's one end."""
+    """The process-wide metrics observer, a crash reporter (told of server calls' ends only)
+    and the status page's call statistics. None of them is called until its backend exists
+    (an OpenTelemetry SDK meter provider installed globally, sentry-sdk initialised, a status
+    page served): with no backend, they cost a call nothing."""
     return (default_metrics_observer(), _sentry_reporter, default_call_stats())

@@ -32,17 +32,24 @@ else as ``resilience.side``; every other library attribute under ``resilience.``
 
 from __future__ import annotations
 
-import math
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, MeterProvider, NoOpMeterProvider, Observation
 
+from resilience._base.backend_watch import wait_for_backend
 from resilience._version import __version__
 from resilience.errors import RejectReason
-from resilience.events import CallInfo, CallOutcome, GaugeRegistry, default_gauge_registry
+from resilience.events import (
+    EVERYTHING,
+    NOTHING,
+    CallInfo,
+    CallOutcome,
+    GaugeRegistry,
+    Interest,
+    default_gauge_registry,
+)
 from resilience.observability._bounds import (
     DEFAULT_COLORS,
     DEFAULT_MAX_METHODS,
@@ -61,13 +68,9 @@ DURATION_BUCKETS: tuple[float, ...] = (
 )  # fmt: skip
 """Histogram boundaries in seconds recommended by the RPC conventions for call durations."""
 
-_monotonic = time.monotonic
 _REASONS = frozenset(reason.value for reason in RejectReason)
 _MAX_EVENT_SETS = 1000
 _MAX_CACHED_SERIES = 4096
-
-LIVE_RECHECK = 1.0
-"""Seconds between looks at whether the global meter provider records (an SDK is set)."""
 
 # Providers whose instruments do nothing: the no-op one, and the global proxy before an SDK
 # provider is set (the API exports no public name for it).
@@ -100,10 +103,15 @@ class MetricsObserver:
     built once per bounded (side, method, color) and status code and reused, so a call costs a
     dictionary lookup at each end and a queued (or direct) duration recording. Calls in
     flight are counted here, without a lock (a start and an end each take one step of a
-    counter), and read when the exporter collects. While the provider does not record (the
-    global one before an SDK provider is set; looked up again every :data:`LIVE_RECHECK`
-    seconds, so a provider set later records within a second) a call only counts as in flight,
-    so the count is exact whenever the provider starts recording.
+    counter), and read when the exporter collects.
+
+    While the provider does not record (the global one before an SDK provider is installed, or
+    a no-op provider given) the observer's :attr:`interest` is
+    :data:`~resilience.events.NOTHING`: no call tells it anything, so it costs a call nothing.
+    Following the global provider, it looks again every second (a daemon thread,
+    :mod:`resilience._base.backend_watch`; ``serve_metrics`` tells it at once) and hears every
+    call that starts once it records; calls already in flight then are neither counted in
+    flight nor recorded.
     """
 
     def __init__(
@@ -146,9 +154,11 @@ class MetricsObserver:
             unit="{event}",
             description="Decisions taken by the library (failovers, limiter fallbacks...).",
         )
-        # A fixed provider is judged once; the global one is looked up again now and then.
-        self._live = meter_provider is not None and _records(meter_provider)
-        self._recheck_at = -math.inf if meter_provider is None else math.inf
+        # A fixed provider is judged once; the global one is looked at until it records.
+        self._follows_global = meter_provider is None
+        self._live = _records(
+            metrics.get_meter_provider() if meter_provider is None else meter_provider
+        )
         self._gauges = gauges if gauges is not None else default_gauge_registry()
         create_gauge_instruments(meter, self._gauges, self._bounds)
         self._lock = threading.Lock()
@@ -156,6 +166,24 @@ class MetricsObserver:
         self._bounded: dict[tuple[str, str, str], Series] = {}
         self._rejected: dict[tuple[str, str, str, str, str], Attributes] = {}
         self._events: dict[tuple[str, frozenset[tuple[str, str]]], Attributes] = {}
+
+    @property
+    def interest(self) -> Interest:
+        """Everything while the provider records, else nothing (see the class docstring).
+        Read while it does not, following the global provider, it looks at it now and, still
+        not recording, has the backend watch look again every second."""
+        if self.backend_ready():
+            return EVERYTHING
+        if self._follows_global:
+            wait_for_backend(self)
+        return NOTHING
+
+    def backend_ready(self) -> bool:
+        """Whether the provider records now (looked up again when it follows the global one):
+        from the moment it does, the observer hears every call that starts."""
+        if not self._live and self._follows_global:
+            self._live = _records(metrics.get_meter_provider())
+        return self._live
 
     @property
     def bounds(self) -> AttributeBounds:
@@ -175,17 +203,14 @@ class MetricsObserver:
         next(series.started)
 
     def call_ended(self, call: CallInfo, outcome: CallOutcome) -> None:
-        """Count the call's end (it is no longer in flight); when a meter provider records,
+        """Count the call's end (it is no longer in flight); when the meter provider records,
         record duration and status and count a rejection."""
         side = call.side
         series = self._series.get((side, call.method, call.color))
         if series is None:
             series = self._series_of(side, call.method, call.color)
         next(series.ended)
-        now = _monotonic()
-        if now >= self._recheck_at:  # inline: this runs on every call's end
-            self._recheck(now)
-        if not self._live:
+        if not self._live:  # called directly: the interceptors do not call it then
             return
         code = outcome.code
         attributes = series.by_code.get(code)
@@ -209,14 +234,6 @@ class MetricsObserver:
             else:
                 cached = {"resilience.decision": name}
         self._decisions.add(1, cached)
-
-    def _recheck(self, now: float) -> None:
-        """Look again whether the global meter provider records (a fixed provider is judged
-        once, in __init__). Done every LIVE_RECHECK seconds, not per call: looking it up costs
-        more than the rest of a call's metrics; a provider installed later records within a
-        second."""
-        self._live = _records(metrics.get_meter_provider())
-        self._recheck_at = now + LIVE_RECHECK
 
     def _observe_in_flight(self, side: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
         def callback(options: CallbackOptions) -> Iterable[Observation]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from opentelemetry import metrics
 
+from resilience._base.backend_watch import check_now as check_backends_now
 from resilience._base.env import METRICS_PORT_VAR, env_port
 from resilience._base.optional import require
 from resilience.errors import ConfigError
@@ -152,4 +153,5 @@ def serve_metrics(
         stats.activate()
     if set_global:
         metrics.set_meter_provider(provider)
+        check_backends_now()  # the metrics observers hear the very next call
     return MetricsServer(host=host, httpd=httpd, thread=thread, provider=provider, stats=stats)

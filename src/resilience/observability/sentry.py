@@ -12,8 +12,12 @@ hold the request payload and the servicer context with its metadata), any ``requ
 and ``extra`` data; the reporter never attaches payloads or metadata values itself.
 
 Cost and safety:
-- no-op when sentry-sdk is not imported or not initialised (checked per crash, not per call:
-  a successful call costs one attribute test), and it never imports sentry-sdk itself;
+- until sentry-sdk is imported and initialised (an active client) the reporter hears nothing
+  (its :attr:`~SentryReporter.interest` is :data:`~resilience.events.NOTHING`), so a call costs
+  it nothing; it looks again every second (:mod:`resilience._base.backend_watch`) and from
+  then on hears every server call that starts; with an active client a call that ended without
+  an exception costs one attribute test. It never imports sentry-sdk itself, and checks that the
+  client is still active before each report;
 - sentry-sdk queues the event for its background transport (a bounded queue, ``put_nowait``),
   so an unreachable Sentry never blocks or slows the call;
 - no double report when sentry-sdk's own gRPC or logging integrations see the same exception:
@@ -30,7 +34,8 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from resilience.events import CallInfo, CallOutcome, Interest
+from resilience._base.backend_watch import wait_for_backend
+from resilience.events import NOTHING, CallInfo, CallOutcome, Interest
 from resilience.observability import _context
 from resilience.observability._bounds import DEFAULT_COLORS, DEFAULT_MAX_METHODS, AttributeBounds
 
@@ -45,6 +50,18 @@ _TAG_MAX = 200  # Sentry truncates longer tag values
 _log = logging.getLogger("resilience.observability")
 
 
+_SERVER_ENDS = Interest(sides=("server",), starts=False, events=False)
+
+
+def _sentry_active() -> bool:
+    """Whether sentry-sdk is imported and its client active (initialised with a DSN)."""
+    sdk = sys.modules.get("sentry_sdk")
+    try:
+        return sdk is not None and bool(sdk.get_client().is_active())
+    except AttributeError:  # a sentry-sdk before 2.0 (no get_client): not supported
+        return False
+
+
 def generic_internal_message() -> str:
     """The message the server interceptor sends with UNKNOWN instead of the exception text."""
     return GENERIC_INTERNAL_MESSAGE
@@ -54,14 +71,12 @@ class SentryReporter:
     """Reports exceptions that escape server handlers to Sentry (see the module docstring).
 
     ``colors`` and ``max_methods`` bound the color and method tags as for metrics. It hears
-    only server calls' ends (:attr:`interest`): the interceptors never call it on the client
-    side nor at a call's start, nor with decision events.
+    only server calls' ends (:attr:`interest`), and only once sentry-sdk is initialised: the
+    interceptors never call it on the client side nor at a call's start, nor with decision
+    events, nor before then.
     """
 
-    __slots__ = ("_bounds",)
-
-    interest = Interest(sides=("server",), starts=False, events=False)
-    """Server calls' ends only: the one report where a handler's exception arrives."""
+    __slots__ = ("__weakref__", "_bounds", "_ready")
 
     def __init__(
         self,
@@ -70,6 +85,25 @@ class SentryReporter:
         max_methods: int = DEFAULT_MAX_METHODS,
     ) -> None:
         self._bounds = AttributeBounds(colors=colors, max_methods=max_methods)
+        self._ready = False
+
+    @property
+    def interest(self) -> Interest:
+        """Server calls' ends (the one report where a handler's exception arrives) once
+        sentry-sdk has been initialised; nothing before. Read while it is not, it looks at
+        sentry-sdk now and, still not initialised, has the backend watch look again every
+        second."""
+        if self._ready or self.backend_ready():
+            return _SERVER_ENDS
+        wait_for_backend(self)
+        return NOTHING
+
+    def backend_ready(self) -> bool:
+        """Whether sentry-sdk has been initialised (looked at again until it has): from then on
+        the reporter hears every server call that starts."""
+        if not self._ready:
+            self._ready = _sentry_active()
+        return self._ready
 
     def call_started(self, call: CallInfo) -> None:
         """Nothing to do when a call starts."""
