@@ -310,3 +310,24 @@ def test_an_aio_client_call_cancelled_while_queued_leaves_the_queue(
     assert wait_until(lambda: gauge(client.interceptor, "active") == 0)
     assert client.call() == [b"ping"]
     assert gate.entered == 2
+
+
+def test_a_reload_that_changes_the_bulkhead_keeps_the_calls_it_holds(
+    harness: Harness, pool: ThreadPoolExecutor
+) -> None:
+    gate, recorder = Gate(), Recorder()
+    server, client, first = held_server(harness, gate, pool, recorder, max_concurrent=1)
+    server.interceptor.update_policy(bulkhead(side="server", max_concurrent=2))
+    second = in_background(pool, client)
+    assert wait_until(lambda: gate.entered == 2)
+    assert gauge(server.interceptor, "active") == 2  # the call held before still counts
+    third = client.call()  # two calls run: the new limit holds across the reload
+    assert isinstance(third, Failure)
+    assert third.code is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert gate.entered == 2
+    gate.open()
+    assert first.result(30) == [b"ping"]
+    assert second.result(30) == [b"ping"]
+    assert wait_until(lambda: gauge(server.interceptor, "active") == 0)  # each freed once
+    assert harness.concurrently(client, ["unary_unary"] * 2) == [[b"ping"], [b"ping"]]
+    assert gauge(server.interceptor, "active") == 0

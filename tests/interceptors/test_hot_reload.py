@@ -1,5 +1,6 @@
 """update_policy under load drops no call; a method whose settings did not change keeps its
-algorithm state, and one whose settings changed starts afresh."""
+algorithm state, a limit whose number alone changed keeps its window's count, and a method
+whose settings changed otherwise starts afresh."""
 
 from __future__ import annotations
 
@@ -16,12 +17,12 @@ UNARY = "/resilience.testing.Echo/Unary"
 OTHER = "/resilience.testing.Echo/ServerStream"
 
 
-def policy(limit: int, other_tier: int = 2) -> Policy:
+def policy(limit: int, other_tier: int = 2, window: float = 1.0) -> Policy:
     return Policy.from_dict(
         {
             "methods": {
                 "*": {"breaker": {"min_requests": 1000}},
-                UNARY: {"rate_limit": {"limit": limit, "window": 1.0}},
+                UNARY: {"rate_limit": {"limit": limit, "window": window}},
                 OTHER: {"tier": other_tier},
             }
         }
@@ -64,7 +65,7 @@ def test_unchanged_method_keeps_its_limiter_across_a_reload(harness: Harness) ->
     assert isinstance(client.call(), Failure)
 
 
-def test_changed_method_starts_with_fresh_state(harness: Harness) -> None:
+def test_a_changed_limit_counts_the_calls_of_its_window(harness: Harness) -> None:
     server = harness.server(policy=policy(2), clock=ManualClock(100.0))
     client = harness.client(server.address)
     client.call()
@@ -73,4 +74,17 @@ def test_changed_method_starts_with_fresh_state(harness: Harness) -> None:
     server.interceptor.update_policy(policy(3))
 
     assert client.call() == [b"ping"]
+    assert isinstance(client.call(), Failure)  # 3 in this window, not 2 + 3
     assert server.interceptor.policy == policy(3)
+
+
+def test_changed_method_starts_with_fresh_state(harness: Harness) -> None:
+    server = harness.server(policy=policy(2), clock=ManualClock(100.0))
+    client = harness.client(server.address)
+    client.call()
+    client.call()
+
+    server.interceptor.update_policy(policy(3, window=2.0))
+
+    assert client.call() == [b"ping"]
+    assert server.interceptor.policy == policy(3, window=2.0)

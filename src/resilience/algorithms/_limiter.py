@@ -71,6 +71,14 @@ class WindowLimiter:
         """Admissions allowed per window (all tiers together, for a tiered limiter)."""
         return self._limit
 
+    def set_limit(self, limit: int) -> None:
+        """Admit ``limit`` (int >= 0) per window from now on, keeping what the window has
+        counted: the admissions of the last ``window`` seconds count against the new limit
+        (a policy reload that changes only the limit does not open a fresh window)."""
+        value = integer("limit", limit, minimum=0, maximum=MAX_COUNT)
+        with self._lock:
+            self._limit = value
+
     @property
     def window(self) -> float:
         """The window length in seconds."""

@@ -10,13 +10,20 @@ method. The instances a :class:`~._registry.Registry` shares live in its :class:
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 from collections.abc import Hashable, Iterator
 from typing import Any
 
 from resilience._base.clock import Clock, default_clock
-from resilience.algorithms import EmaTimeout, OverloadGuard, SreBreaker, TieredLimiter
+from resilience.algorithms import (
+    EmaTimeout,
+    OverloadGuard,
+    SlidingWindowLimiter,
+    SreBreaker,
+    TieredLimiter,
+)
 from resilience.events import GaugeReading
 from resilience.interceptors._callers import AioPerCaller, PerCaller
 from resilience.interceptors._client_hedge import ClientHedge, hedging_budget
@@ -225,6 +232,43 @@ def build_bulkhead(settings: BulkheadSettings, clock: Clock) -> Bulkhead:
         queue_timeout=settings.max_wait,
         name=f"bulkhead {settings.key}" if settings.key else "bulkhead",
     )
+
+
+def carry_over(instance: object, before: Hashable, after: Hashable) -> bool:
+    """Change a shared ``instance``, built for settings ``before``, in place to serve
+    ``after`` when a policy reload changed only its numbers; whether it did (False: the
+    reload builds a new one for ``after``, which starts empty).
+
+    - A bulkhead whose ``key`` is unchanged takes the new ``max_concurrent``, ``max_queue``
+      and ``max_wait`` (:meth:`Bulkhead.resize`): the calls holding a place keep it, count
+      against the new ``max_concurrent`` and free it once when they end; queued calls keep
+      their place.
+    - An in-process rate limit (``store = "memory"``, no ``per``) whose other settings are
+      unchanged takes the new ``limit``
+      (:meth:`~resilience.algorithms.SlidingWindowLimiter.set_limit`): the admissions of the
+      last window count against it. A store-backed limit keeps its count in the store, and a
+      per-caller one or one whose window changed starts afresh.
+    """
+    if isinstance(instance, Bulkhead):
+        if not isinstance(before, BulkheadSettings) or not isinstance(after, BulkheadSettings):
+            return False
+        if before.key != after.key:
+            return False
+        instance.resize(
+            after.max_concurrent, max_queue=after.max_queue, queue_timeout=after.max_wait
+        )
+        return True
+    if not isinstance(before, RateLimitSettings) or not isinstance(after, RateLimitSettings):
+        return False
+    if dataclasses.replace(before, limit=after.limit) != after:
+        return False  # more than the limit changed
+    if after.store != "memory" or after.per is not None:
+        return False
+    limiter = instance.limiter if isinstance(instance, _Plain) else instance
+    if not isinstance(limiter, (SlidingWindowLimiter, TieredLimiter)):
+        return False
+    limiter.set_limit(after.limit)
+    return True
 
 
 def client_admission(

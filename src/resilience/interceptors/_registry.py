@@ -19,7 +19,7 @@ from typing import Any
 from resilience._base.clock import Clock
 from resilience.events import GaugeReading
 from resilience.interceptors._guard import release
-from resilience.interceptors._method_state import MethodState, _Shared
+from resilience.interceptors._method_state import MethodState, _Shared, carry_over
 from resilience.policy import Policy
 
 DEFAULT_MAX_METHODS = 2048
@@ -73,9 +73,12 @@ class Registry:
 
     def reloaded(self, policy: Policy) -> Registry:
         """A registry for ``policy`` that keeps the state of every method whose settings are
-        unchanged, and every shared limiter or guard whose settings are still in use. Store-
-        backed limiters it drops are closed (their sync stops; they still decide, locally, for
-        calls in flight)."""
+        unchanged, and every shared limiter or guard whose settings are still in use. A
+        bulkhead or in-process limit whose settings changed but whose name did not (and that
+        the new policy uses nowhere under its old settings) is carried over, changed in place
+        (see :func:`._method_state.carry_over`): the calls holding its places, and the
+        admissions its window counted, still count. Store-backed limiters it drops are closed
+        (their sync stops; they still decide, locally, for calls in flight)."""
         new = Registry(
             policy,
             side=self.side,
@@ -87,10 +90,18 @@ class Registry:
         with self._lock:
             old_states = list(self._states.items())
         kept_shared: set[Hashable] = set()
+        changes: dict[Hashable, Hashable] = {}
+        """Old settings -> new settings of a bulkhead or limit that one method changed."""
         for method, state in old_states:
             settings = policy.settings_for(state.method)
             if settings == state.settings:
                 new._states[method] = state
+            for before, after in (
+                (state.settings.bulkhead, settings.bulkhead),
+                (state.settings.rate_limit, settings.rate_limit),
+            ):
+                if before is not None and after is not None and before != after:
+                    changes.setdefault(before, after)
             kept_shared.update(
                 s
                 for s in (settings.rate_limit, settings.overload, settings.bulkhead, settings.retry)
@@ -101,6 +112,15 @@ class Registry:
         with self._shared.lock:
             instances = self._shared.instances
             new._shared.instances = {k: v for k, v in instances.items() if k in kept_shared}
+            for old, changed in changes.items():
+                carried = instances.get(old)
+                if (
+                    old not in kept_shared
+                    and changed not in new._shared.instances
+                    and carry_over(carried, old, changed)
+                ):
+                    new._shared.instances[changed] = carried
+                    kept_shared.add(old)
             dropped = [v for k, v in instances.items() if k not in kept_shared]
         _close_all(dropped)
         return new

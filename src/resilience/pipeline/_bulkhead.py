@@ -114,7 +114,7 @@ class Bulkhead:
 
     def _release(self) -> None:
         with self._lock:
-            while self._queue:
+            while self._queue and self._active <= self._max:
                 waiter = self._queue.popleft()
                 future = waiter.future
                 if future is not None and future.done():
@@ -123,6 +123,29 @@ class Bulkhead:
                 waiter.wake()
                 return  # the slot passes on: _active unchanged
             self._active -= 1
+
+    def resize(
+        self, max_concurrent: int, *, max_queue: int = 0, queue_timeout: Duration | None = None
+    ) -> None:
+        """Change the bounds in place, keeping the calls that hold a slot and those queued
+        (a policy reload that changes the bulkhead: the limit holds across it). A raised
+        ``max_concurrent`` grants the queue's first waiters the new slots at once; a lowered
+        one admits nobody until enough holders end to bring ``active`` under it. A lowered
+        ``max_queue`` refuses new waiters until the queue is shorter; the queued calls keep
+        their place and the wait they started with."""
+        maximum = integer("max_concurrent", max_concurrent, minimum=1)
+        queue = integer("max_queue", max_queue, minimum=0)
+        timeout = None if queue_timeout is None else seconds("queue_timeout", queue_timeout)
+        with self._lock:
+            self._max, self._max_queue, self._queue_timeout = maximum, queue, timeout
+            while self._queue and self._active < self._max:
+                waiter = self._queue.popleft()
+                future = waiter.future
+                if future is not None and future.done():
+                    continue  # a cancelled task: it gives up by itself
+                self._active += 1
+                waiter.granted = True
+                waiter.wake()
 
     def admit(self, attempt: Attempt) -> Permit | Rejection:
         """Take a slot, wait in the queue for one (blocking this thread), or refuse."""
