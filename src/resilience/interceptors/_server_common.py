@@ -15,6 +15,7 @@ from resilience.events import ServerHook
 from resilience.interceptors._guard import logger, report
 from resilience.interceptors._server_call import ServerCall
 from resilience.interceptors._shapes import Handler, Shape, shape_of
+from resilience.observability.sentry import generic_internal_message
 
 _OK = grpc.StatusCode.OK
 _UNKNOWN = grpc.StatusCode.UNKNOWN
@@ -83,6 +84,30 @@ def ended_by_exception(
         return _UNKNOWN, exc, True
     aborted = type(exc) is Exception and not exc.args  # what grpc's sync abort raises
     return code, None if aborted or isinstance(exc, grpc.aio.AbortError) else exc, False
+
+
+def details_set(context: Any) -> str:
+    """The details a handler set on ``context`` (``set_details``), else the generic message:
+    what a call answers when its handler set a code and then raised, so that gRPC does not
+    send the exception text instead (grpc.aio always does, sync gRPC when no details were
+    set)."""
+    details: object = context.details()
+    if isinstance(details, bytes):
+        details = details.decode("utf-8", "replace")
+    return details if isinstance(details, str) and details else generic_internal_message()
+
+
+def log_raised_after_code(method: str, code: grpc.StatusCode, exc: BaseException) -> None:
+    """Log, with its traceback, an exception a handler raised after setting ``code`` (the
+    client gets that code and the details the handler set, never the exception text)."""
+    logger.error(
+        "resilience: the handler of %s set %s, then raised %s; answering %s",
+        method,
+        code.name,
+        type(exc).__name__,
+        code.name,
+        exc_info=exc,
+    )
 
 
 def log_crash(method: str, exc: BaseException) -> None:

@@ -22,11 +22,13 @@ from resilience.interceptors._server_common import (
     LEFT_QUEUE,
     code_after_cancel,
     code_after_return,
+    details_set,
     ended_by_exception,
     ended_while_waiting,
     enter,
     hook_failed,
     log_crash,
+    log_raised_after_code,
 )
 from resilience.interceptors._shapes import Handler, Shape
 from resilience.observability.sentry import generic_internal_message
@@ -187,6 +189,9 @@ async def _ended_by(call: ServerCall, method: str, context: Context, exc: Except
     if crashed:
         log_crash(method, exc)
         await context.abort(code, generic_internal_message())
+    elif exception is not None:  # raised after set_code: that code, the details it set
+        log_raised_after_code(method, code, exc)
+        await context.abort(code, details_set(context))
 
 
 async def _reject(call: ServerCall, context: Context) -> None:

@@ -21,10 +21,12 @@ from resilience.interceptors._server_common import (
     LEFT_QUEUE,
     code_after_cancel,
     code_after_return,
+    details_set,
     ended_by_exception,
     ended_while_waiting,
     enter,
     log_crash,
+    log_raised_after_code,
     run_hooks,
 )
 from resilience.interceptors._shapes import Handler, Shape
@@ -153,6 +155,9 @@ def _ended_by(call: ServerCall, method: str, context: grpc.ServicerContext, exc:
     if crashed:
         log_crash(method, exc)
         context.abort(code, generic_internal_message())
+    elif exception is not None:  # raised after set_code: that code, the details it set
+        log_raised_after_code(method, code, exc)
+        context.abort(code, details_set(context))
 
 
 def _reject(call: ServerCall, context: grpc.ServicerContext) -> None:
