@@ -24,6 +24,11 @@ from resilience.pipeline._core import NOT_RUN
 _CANCELLED = grpc.StatusCode.CANCELLED
 _OK = grpc.StatusCode.OK
 
+CALLER_FAULTS = frozenset({"Exception iterating requests!", "Exception serializing request!"})
+"""The details of the statuses (UNKNOWN, INTERNAL) sync gRPC gives a call it ends itself for
+the caller's fault, before the callee answered: the request iterator raised, a request did
+not serialize. The callee only saw the call cancelled."""
+
 
 class ClientCall:
     """One admitted client call in flight: what to send (``timeout``, ``metadata``) and what
@@ -77,14 +82,16 @@ class ClientCall:
         """The call's admission by the method's stages (breaker, dynamic timeout), ended
         once with the call's status."""
 
-    def end(self, code: grpc.StatusCode) -> None:
+    def end(self, code: grpc.StatusCode, judged: grpc.StatusCode | None = None) -> None:
         """Record the call's status: its admission ends (breaker and dynamic timeout) with
         SUCCESS, or FAILURE for a code in the policy's failure codes; a cancelled call is not
         fed to the dynamic timeout (it says nothing of the callee's latency) and the breaker
         counts it as its failure codes say (a success by default); then the hedging latency
-        estimate (OK calls), observers and span."""
+        estimate (OK calls), observers and span. ``judged``: the code the breaker, dynamic
+        timeout and bulkhead record instead of ``code`` (observers still hear ``code``)."""
         duration = self.clock() - self.started
         state = self.state
+        seen, code = code, code if judged is None else judged
         slot = self.slot
         if slot is not None:
             self.slot = None
@@ -109,7 +116,7 @@ class ClientCall:
         info = self.info
         if info is None:
             return
-        outcome = CallOutcome(code, duration)
+        outcome = CallOutcome(seen, duration)
         tell_ended(info, outcome, self.observers, self.tracer, self.span)
 
     def end_unsent(self, code: grpc.StatusCode, reason: str | None = None) -> None:
@@ -130,5 +137,26 @@ class ClientCall:
             tell_ended(info, outcome, self.observers, self.tracer, self.span)
 
     def future_done(self, future: Any) -> None:
-        """The done callback of a sync call's future: record its status."""
-        self.end(future.code())
+        """The done callback of a sync call's future: record its status (see
+        :meth:`failed` for one that did not end OK or CANCELLED)."""
+        code = future.code()
+        if code is _OK or code is _CANCELLED:
+            self.end(code)
+        else:
+            self.failed(future, code)
+
+    def failed(self, error: Any, code: grpc.StatusCode | None = None) -> None:
+        """Record the end of a sync call that failed with ``error`` (a ``grpc.RpcError`` or
+        an ended ``grpc.Future``; ``code``: its code when read already). A call gRPC ended
+        itself for the caller's own fault (its request iterator raised, a request did not
+        serialize: see :data:`CALLER_FAULTS`) is recorded with the code the caller got and
+        judged as the caller's cancel: the callee was not at fault."""
+        if code is None:
+            read = getattr(error, "code", None)
+            code = read() if callable(read) else grpc.StatusCode.UNKNOWN
+        details = getattr(error, "details", None)
+        try:
+            fault = callable(details) and details() in CALLER_FAULTS
+        except Exception:  # a details() that raises: judged by its code
+            fault = False
+        self.end(code, _CANCELLED if fault else None)

@@ -11,6 +11,7 @@ sent).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -75,9 +76,35 @@ class EndedWhenRead(Iterator[Any]):
 
 def recorded(sent: Any, call: ClientCall) -> Any:
     """``sent`` (what the wrapped channel returned for ``call``) with the call's end recorded:
-    by its done callback when it has one (gRPC's calls), else by :class:`EndedWhenRead`."""
-    add_done_callback = getattr(sent, "add_done_callback", None)
-    if add_done_callback is None:
-        return EndedWhenRead(sent, call)
-    add_done_callback(call.future_done)
+    by a termination callback when it has one (gRPC's calls), else by :class:`EndedWhenRead`.
+
+    The callback holds the stream weakly (``add_callback``, and a weak reference to read
+    the status): gRPC keeps a call's callbacks alive until the call ends, and a done callback
+    (``add_done_callback``) holds the stream itself, so a stream the caller stopped reading
+    and dropped (``break`` out of the loop) would never be collected, hence never cancelled:
+    it would hold its server handler, its bulkhead place and its in-flight count until its
+    deadline, for ever without one. Dropped, gRPC cancels it as it does without the library,
+    and the call ends ``CANCELLED``."""
+    add_callback = getattr(sent, "add_callback", None)
+    if add_callback is None:
+        add_done_callback = getattr(sent, "add_done_callback", None)
+        if add_done_callback is None:
+            return EndedWhenRead(sent, call)
+        add_done_callback(call.future_done)
+        return sent
+    stream = weakref.ref(sent)
+
+    def ended() -> None:
+        alive = stream()
+        if alive is None:
+            call.end(_CANCELLED)
+        else:
+            call.future_done(alive)
+
+    try:
+        added = add_callback(ended)
+    except NotImplementedError:  # gRPC's error of a call that has ended (_InactiveRpcError)
+        added = False
+    if not added:  # it has ended already
+        ended()
     return sent

@@ -109,7 +109,7 @@ class _MultiCallable:
         try:
             result = invoke(request, call.timeout, call.metadata, *options)
         except grpc.RpcError as error:
-            call.end(_code(error))
+            call.failed(error)
             raise
         except BaseException:  # never sent (a closed channel, a request it cannot serialize)
             call.end(_CANCELLED)
