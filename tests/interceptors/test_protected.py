@@ -166,3 +166,39 @@ def test_a_policy_reload_reaches_a_protected_server(harness: Harness) -> None:
     refused = client.call()
     assert isinstance(refused, Failure)
     assert refused.code is grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_handlers_registered_before_protect_are_protected_sync() -> None:
+    """Generic and registered-method handlers put on the server before ``protect`` (as a
+    service written ``add_*_to_server(servicer, server)`` then ``protect(server)`` does) run
+    the stack too; grpc.aio keeps its handlers out of reach (docs: register after protect)."""
+    one = {"rate_limit": {"limit": 1, "window": 60.0}}
+    protection = ServerInterceptor(
+        Policy.from_dict({"methods": {"/t.Echo/*": one, "/t.Registered/*": one}})
+    )
+    pool = ThreadPoolExecutor(4)
+    raw = grpc.server(pool)
+    raw.add_generic_rpc_handlers(
+        (
+            grpc.method_handlers_generic_handler(
+                "t.Echo", {"Say": grpc.unary_unary_rpc_method_handler(_echo)}
+            ),
+        )
+    )
+    raw.add_registered_method_handlers(
+        "t.Registered", {"Say": grpc.unary_unary_rpc_method_handler(_echo)}
+    )
+    server = protection.protect(raw)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            for method, registered in (("/t.Echo/Say", False), ("/t.Registered/Say", True)):
+                say: Any = channel.unary_unary(method, _registered_method=registered)  # type: ignore[call-arg]
+                assert say(b"a", timeout=5) == b"a"
+                with pytest.raises(grpc.RpcError) as refused:
+                    say(b"b", timeout=5)
+                assert refused.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    finally:
+        server.stop(None).wait()
+        pool.shutdown(wait=False)

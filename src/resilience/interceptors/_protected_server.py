@@ -18,7 +18,7 @@ import grpc
 import grpc.aio
 
 from resilience.interceptors._server_common import HandlerCache
-from resilience.interceptors._shapes import Handler
+from resilience.interceptors._shapes import Handler, shape_of
 
 
 class _Owner(Protocol):
@@ -63,6 +63,42 @@ def protect_handlers(
             "server.add_generic_rpc_handlers does: pass (handler,), not handler"
         )
     return tuple(ProtectedHandler(handler, owner) for handler in handlers)
+
+
+def protect_registered(server: grpc.Server, owner: _Owner) -> None:
+    """Protect, in place, the handlers registered on the sync ``server`` before it was given
+    to ``protect`` (``grpc.server(handlers=...)``, ``add_generic_rpc_handlers``,
+    ``add_registered_method_handlers``, generated ``add_*_to_server``): each generic handler
+    is wrapped in a :class:`ProtectedHandler`, each registered method's handler runs the
+    stack of ``owner`` (the handler the interceptor would give, looked up per call). Reads
+    the server's private state: on a gRPC whose server keeps it elsewhere, nothing changes
+    (register after ``protect`` there, as grpc.aio requires: its server keeps its handlers
+    where Python cannot reach them)."""
+    state = getattr(server, "_state", None)
+    lock = getattr(state, "lock", None)
+    generic = getattr(state, "generic_handlers", None)
+    registered = getattr(state, "registered_method_handlers", None)
+    if lock is None or not isinstance(generic, list):
+        return
+    with lock:
+        generic[:] = [
+            handler if isinstance(handler, ProtectedHandler) else ProtectedHandler(handler, owner)
+            for handler in generic
+        ]
+        if isinstance(registered, dict):
+            for method, handler in list(registered.items()):
+                registered[method] = _looked_up(method, handler, owner)
+
+
+def _looked_up(method: str, handler: Handler, owner: _Owner) -> Handler:
+    """``handler`` of ``method`` running, per call, the handler ``owner`` gives for it (so a
+    reload that changes the server hooks reaches it, as it reaches generic handlers)."""
+    shape = shape_of(handler)
+
+    def behavior(request: Any, context: Any) -> Any:
+        return shape.behavior(owner._handlers.get(method, handler))(request, context)
+
+    return shape.rebuild(handler, behavior)
 
 
 def _as_generic(service_name: str, method_handlers: Mapping[str, Handler]) -> Any:
@@ -117,6 +153,7 @@ class ProtectedServer(_Delegating, grpc.Server):
             raise TypeError(f"expected a grpc.server(...), got {server!r}")
         self._server = server
         self._owner = owner
+        protect_registered(server, owner)
 
     def start(self) -> None:
         self._server.start()

@@ -77,7 +77,9 @@ class AioServerInterceptor(ServerFacade, grpc.aio.ServerInterceptor):
         """``server`` (a ``grpc.aio.server()`` built without this interceptor) with every
         handler registered on it from now on running this stack, wrapped once at registration
         instead of intercepted per call (gRPC's interception machinery skipped: the faster
-        way, same behaviour); see :meth:`ServerInterceptor.protect`. Usage::
+        way, same behaviour); see :meth:`ServerInterceptor.protect`. Handlers registered on
+        ``server`` before stay unprotected (grpc.aio keeps them out of Python's reach):
+        register every service on the server returned. Usage::
 
             server = AioServerInterceptor(policy).protect(grpc.aio.server())
         """

@@ -71,11 +71,11 @@ class ServerInterceptor(ServerFacade, grpc.ServerInterceptor):
 
     def protect(self, server: grpc.Server) -> grpc.Server:
         """``server`` (a ``grpc.server(...)`` built without this interceptor) with every
-        handler registered on it from now on running this stack, wrapped once at registration
-        instead of intercepted per call (gRPC's interception machinery skipped: the faster
-        way, same behaviour). Register the services on the returned server (generated
-        ``add_*Servicer_to_server`` functions included); everything else is the wrapped
-        server's. Usage::
+        handler registered on it, before (protected in place) and from now on, running this
+        stack, wrapped once at registration instead of intercepted per call (gRPC's
+        interception machinery skipped: the faster way, same behaviour). Register the
+        services on the returned server (generated ``add_*Servicer_to_server`` functions
+        included); everything else is the wrapped server's. Usage::
 
             server = ServerInterceptor(policy).protect(grpc.server(executor))
             add_GreeterServicer_to_server(Greeter(), server)
