@@ -48,7 +48,8 @@ def assert_ended_once(client: Client, seen: Recorder, method: str, code: grpc.St
     time.sleep(0.05)  # a second end would arrive about now
     assert seen.codes() == [code]
     assert len(seen.started) == 1
-    state = client.interceptor._pipeline.registry.state(method)
+    states = client.interceptor._pipeline.registry._states  # grpc.aio's interceptors: bytes
+    state = states.get(method) or states[method.encode()]
     assert state.bulkhead.active == 0
     requests, accepts = state.breaker.counts()
     assert requests == accepts

@@ -9,11 +9,12 @@ from typing import Any
 import grpc
 import grpc.aio
 
-from resilience.interceptors._client_call import ClientCall
+from resilience.interceptors._client_call import ClientCall, not_the_callees
 from resilience.interceptors._guard import report
 from resilience.interceptors._pipeline import Rejection
 
 _CANCELLED = grpc.StatusCode.CANCELLED
+_OK = grpc.StatusCode.OK
 
 
 _pending: set[asyncio.Future[None]] = set()
@@ -25,7 +26,32 @@ async def _status_later(call: Any, client_call: ClientCall) -> None:
         code = await call.code()
     except asyncio.CancelledError:
         code = _CANCELLED
-    client_call.end(code)
+    _end(client_call, call, code)
+
+
+def _end(client_call: ClientCall, call: Any, code: grpc.StatusCode) -> None:
+    """End ``client_call`` with ``code``, the status of the done aio ``call``; a failure gRPC
+    gave for the caller's side (see :func:`._client_call.not_the_callees`) is judged as the
+    caller's cancel."""
+    if code is _OK or code is _CANCELLED:
+        client_call.end(code)
+        return
+    try:
+        fault = not_the_callees(_now(call.details()))
+    except Exception:  # details not there: judged by its code
+        fault = False
+    client_call.end(code, _CANCELLED if fault else None)
+
+
+def _now(coroutine: Any) -> Any:
+    """The value of a coroutine that completes on its first step (a done call's status
+    reads); LookupError if it would wait."""
+    try:
+        coroutine.send(None)
+    except StopIteration as stop:
+        return stop.value
+    coroutine.close()
+    raise LookupError("the call's status is not there yet")
 
 
 def _record(client_call: ClientCall, call: Any) -> None:
@@ -52,7 +78,7 @@ def _record(client_call: ClientCall, call: Any) -> None:
         report("aio client status reading", exc)
         return
     if code is not None:
-        client_call.end(code)
+        _end(client_call, call, code)
         return
     task = asyncio.ensure_future(_status_later(call, client_call))
     _pending.add(task)

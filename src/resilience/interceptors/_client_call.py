@@ -29,6 +29,19 @@ CALLER_FAULTS = frozenset({"Exception iterating requests!", "Exception serializi
 the caller's fault, before the callee answered: the request iterator raised, a request did
 not serialize. The callee only saw the call cancelled."""
 
+OVERSIZED = "message larger than max"
+"""In the details of the RESOURCE_EXHAUSTED gRPC gives a message over a size limit (``Sent
+message larger than max``, ``Received message larger than max``, by the client or by the
+server before its handler runs): a property of the message and the limits, not of the
+callee's health."""
+
+
+def not_the_callees(details: object) -> bool:
+    """Whether a failed call's ``details`` say gRPC ended it for the caller's fault or for a
+    message's size (:data:`CALLER_FAULTS`, :data:`OVERSIZED`): the breaker and the dynamic
+    timeout judge it as the caller's cancel."""
+    return isinstance(details, str) and (details in CALLER_FAULTS or OVERSIZED in details)
+
 
 class ClientCall:
     """One admitted client call in flight: what to send (``timeout``, ``metadata``) and what
@@ -149,14 +162,15 @@ class ClientCall:
         """Record the end of a sync call that failed with ``error`` (a ``grpc.RpcError`` or
         an ended ``grpc.Future``; ``code``: its code when read already). A call gRPC ended
         itself for the caller's own fault (its request iterator raised, a request did not
-        serialize: see :data:`CALLER_FAULTS`) is recorded with the code the caller got and
-        judged as the caller's cancel: the callee was not at fault."""
+        serialize) or for a message over a size limit (see :func:`not_the_callees`) is
+        recorded with the code the caller got and judged as the caller's cancel: the callee
+        was not at fault."""
         if code is None:
             read = getattr(error, "code", None)
             code = read() if callable(read) else grpc.StatusCode.UNKNOWN
         details = getattr(error, "details", None)
         try:
-            fault = callable(details) and details() in CALLER_FAULTS
+            fault = callable(details) and not_the_callees(details())
         except Exception:  # a details() that raises: judged by its code
             fault = False
         self.end(code, _CANCELLED if fault else None)
