@@ -77,6 +77,9 @@ def _record(client_call: ClientCall, call: Any) -> None:
     except Exception as exc:
         report("aio client status reading", exc)
         return
+    if code is _OK:  # the usual end: no details to read
+        client_call.end(code)
+        return
     if code is not None:
         _end(client_call, call, code)
         return
