@@ -6,8 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sentry_sdk
 
-from resilience.events import EVERYTHING, CallInfo, CallOutcome, Interest, hearing, interest_of
+from observability.conftest import close_sentry
+from resilience.events import (
+    EVERYTHING,
+    NOTHING,
+    CallInfo,
+    CallOutcome,
+    Interest,
+    hearing,
+    interest_of,
+)
 from resilience.observability import OverloadHealth, SentryReporter, default_observers
 from resilience.observability._stats import CallStats
 
@@ -66,12 +76,21 @@ def test_an_interest_attribute_of_the_wrong_type_is_named() -> None:
 
 
 def test_the_crash_reporter_is_never_told_of_client_calls_or_starts() -> None:
-    observers = default_observers()
-    [reporter] = [o for o in observers if isinstance(o, SentryReporter)]
-    assert reporter in hearing(observers, "server", "ends")
-    assert reporter not in hearing(observers, "client", "ends")
-    assert reporter not in hearing(observers, "server", "starts")
-    assert reporter not in hearing(observers, None, "events")
+    """Nothing at all before sentry-sdk is initialised; then server calls' ends only."""
+    [default] = [o for o in default_observers() if isinstance(o, SentryReporter)]
+    assert default.interest.hears("server", "ends") is default.backend_ready()
+    close_sentry()
+    reporter = SentryReporter()
+    assert interest_of(reporter) is NOTHING
+    sentry_sdk.init(dsn="http://public@127.0.0.1:9/1", default_integrations=False)
+    try:
+        observers = (reporter,)
+        assert reporter in hearing(observers, "server", "ends")
+        assert reporter not in hearing(observers, "client", "ends")
+        assert reporter not in hearing(observers, "server", "starts")
+        assert reporter not in hearing(observers, None, "events")
+    finally:
+        close_sentry()
 
 
 def test_the_status_statistics_and_health_declare_what_they_use() -> None:
