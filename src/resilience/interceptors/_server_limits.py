@@ -72,7 +72,8 @@ def build_limiter(settings: RateLimitSettings, clock: Clock, breaker: Any = None
 
 def _callers_breaker(settings: RateLimitSettings, clock: Clock) -> Any:
     """The store breaker every caller's limiter of a per-caller quota shares (None in memory),
-    named ``<key>#<per>`` in logs and gauges."""
+    named ``<key>#<per>`` in its log lines; the ``limiter.fallback`` gauge names the limit
+    ``<key>`` (see :class:`._callers.PerCaller`)."""
     if settings.store == "memory":
         return None
     from resilience.backends.factory import shared_breaker
