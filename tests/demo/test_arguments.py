@@ -26,7 +26,9 @@ def test_bad_arguments_are_refused(
     args: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["demo", *args]) == 2
-    assert message in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert error.startswith("resilience demo: "), error
+    assert message in error
 
 
 def test_simulated_with_plot_writes_nothing_and_says_so(

@@ -103,7 +103,7 @@ def run_demo_command(args: argparse.Namespace) -> int:
     (Ctrl-C, a closed terminal or SIGTERM: everything it started is stopped first)."""
     refusal = _refusal(args)
     if refusal is not None:
-        print(refusal, file=sys.stderr)
+        print(f"resilience demo: {refusal}", file=sys.stderr)
         return 2
     if args.simulated:
         from resilience.tools.cli.demo_simulated import run_simulated_demo
@@ -118,7 +118,7 @@ def run_demo_command(args: argparse.Namespace) -> int:
         try:  # before the interceptors are built, so their default observers export here
             metrics = serve_metrics(args.metrics_port)
         except (ConfigError, MissingExtraError, OSError) as error:
-            print(f"--metrics-port {args.metrics_port}: {error}", file=sys.stderr)
+            print(f"resilience demo: --metrics-port {args.metrics_port}: {error}", file=sys.stderr)
             return 2
         print(f"metrics for Prometheus: {metrics.url}", flush=True)
     try:
