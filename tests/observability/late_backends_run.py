@@ -14,6 +14,8 @@ import asyncio
 import contextlib
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 import grpc
 import sentry_sdk
@@ -46,27 +48,28 @@ def set_up_backends() -> None:
     )
 
 
-def server_durations() -> int:
-    """Server call durations recorded so far (every method), read by a collection."""
+def collected(name_is: Callable[[str], bool], value_of: Callable[[Any], float]) -> float:
+    """The sum of ``value_of(point)`` over the points of every metric whose name passes
+    ``name_is``, read by a collection."""
     data = reader.get_metrics_data()
-    total = 0
-    for resource in data.resource_metrics if data else ():
-        for scope in resource.scope_metrics:
-            for metric in scope.metrics:
-                if metric.name == "rpc.server.call.duration":
-                    total += sum(point.count for point in metric.data.data_points)
-    return total
+    metrics_found = [
+        metric
+        for resource in (data.resource_metrics if data else ())
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if name_is(metric.name)
+    ]
+    return sum(value_of(point) for metric in metrics_found for point in metric.data.data_points)
+
+
+def server_durations() -> int:
+    """Server call durations recorded so far (every method)."""
+    return int(collected(lambda name: name == "rpc.server.call.duration", lambda p: p.count))
 
 
 def in_flight() -> float:
-    data = reader.get_metrics_data()
-    total = 0.0
-    for resource in data.resource_metrics if data else ():
-        for scope in resource.scope_metrics:
-            for metric in scope.metrics:
-                if metric.name.endswith(".active_calls"):
-                    total += sum(point.value for point in metric.data.data_points)
-    return total
+    """Calls in flight, both sides."""
+    return collected(lambda name: name.endswith(".active_calls"), lambda p: p.value)
 
 
 def waited_out(give_up: float) -> bool:
