@@ -37,9 +37,9 @@ SURFACE: dict[str, set[str]] = {
         "fault_hook", "injectors", "rules_from_dicts",
     },
     "resilience.context": {
-        "current_color", "current_deadline", "current_method", "current_tier", "is_failover",
-        "is_shadow", "set_shadow_colors", "shadow_colors", "tier", "time_remaining",
-        "traffic_color",
+        "carry_context", "current_color", "current_deadline", "current_method", "current_tier",
+        "is_failover", "is_shadow", "set_shadow_colors", "shadow_colors", "tier",
+        "time_remaining", "traffic_color",
     },
     "resilience.errors": {"ConfigError", "MissingExtraError", "RejectReason", "ResilienceError"},
     "resilience.events": {

@@ -9,7 +9,9 @@ OpenTelemetry's context.
 
 Application code uses :func:`traffic_color` and :func:`tier` to choose the color or tier of the
 calls it makes, and :func:`current_color`, :func:`current_tier`, :func:`is_shadow`,
-:func:`current_deadline` and :func:`current_method` to read them.
+:func:`current_deadline` and :func:`current_method` to read them, and :func:`carry_context`
+to take them into work a handler hands to a thread pool (a pool thread has a context of its
+own).
 
 Traffic colors mark synthetic traffic (full-link load tests, shadow traffic) so that services
 can route it to shadow storage and keep it apart in metrics. By default every color counts as
@@ -20,12 +22,15 @@ tenant) names its shadow colors with :func:`set_shadow_colors`.
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from types import TracebackType
+from typing import ParamSpec, TypeVar
 
 from opentelemetry import baggage
 from opentelemetry import context as otel_context
@@ -33,6 +38,7 @@ from opentelemetry import context as otel_context
 from resilience._base.keys import COLOR_BAGGAGE
 
 __all__ = [
+    "carry_context",
     "current_color",
     "current_deadline",
     "current_method",
@@ -88,6 +94,9 @@ EMPTY_CALL_CONTEXT = CallContext()
 """The context outside any call: no color, tier or deadline."""
 
 _CALL: ContextVar[CallContext] = ContextVar("resilience.call", default=EMPTY_CALL_CONTEXT)
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 _COLOR = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _shadow_colors: frozenset[str] | None = None
@@ -290,3 +299,22 @@ def set_shadow_colors(colors: Iterable[str] | None) -> None:
 def shadow_colors() -> frozenset[str] | None:
     """The colors :func:`is_shadow` treats as shadow traffic; None means every color."""
     return _shadow_colors
+
+
+def carry_context(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``fn`` made to run, wherever it is called, in the context current *now*.
+
+    A thread pool (``executor.submit``, ``loop.run_in_executor``) runs its work in the pool
+    thread's own context, so the calls that work makes carry none of the handled call's trace,
+    color, tier or deadline: ``executor.submit(carry_context(work), ...)`` takes them along
+    (``asyncio.to_thread`` copies the context itself). The snapshot is taken when
+    ``carry_context`` is called; each call of the result runs in a fresh copy of it, so the
+    wrapped function may run in several threads at once and its own changes stay its own.
+    """
+    snapshot = contextvars.copy_context()
+
+    @functools.wraps(fn)
+    def in_snapshot(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        return snapshot.copy().run(fn, *args, **kwargs)
+
+    return in_snapshot
