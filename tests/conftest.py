@@ -92,6 +92,7 @@ TIMING_MODULES = frozenset(
         "interceptors/test_concurrency.py",
         "interceptors/test_dynamic_timeout.py",
         "interceptors/test_early_stop.py",
+        "interceptors/test_grpc_retry_policy.py",
         "interceptors/test_hot_reload.py",
         "interceptors/test_observers.py",
         "interceptors/test_policy_chaos.py",
