@@ -17,7 +17,7 @@ from resilience.policy import Policy
 from resilience.recording import read_recording
 from resilience.testing import ECHO_METHODS, EchoBehavior
 
-from .harness import Failure, Harness, Recorder
+from .harness import Client, Failure, Harness, Recorder
 
 UNARY = ECHO_METHODS["unary_unary"]
 
@@ -25,6 +25,14 @@ UNARY = ECHO_METHODS["unary_unary"]
 def chaos_policy(*faults: dict[str, Any], enabled: bool = True, **top: Any) -> Policy:
     chaos = {"enabled": enabled, "allowed_colors": ["loadtest"], "seed": 7}
     return Policy.from_dict({"faults": list(faults), "chaos": chaos, **top})
+
+
+def breaker_counts(harness: Harness, client: Client) -> tuple[int, int]:
+    """``(requests, accepts)`` of the client's breaker for UNARY (grpc.aio's interceptors name
+    the method in bytes)."""
+    key = UNARY.encode() if harness.aio and not harness.protected else UNARY
+    counts: tuple[int, int] = client.interceptor._pipeline.registry.state(key).breaker.counts()
+    return counts
 
 
 def assert_fault(result: object, code: grpc.StatusCode, message: str) -> None:
@@ -197,3 +205,51 @@ def test_recording_and_a_server_fault_combine_with_user_hooks(
 
     assert [call.method for call in read_recording(path)] == [UNARY]  # recorded first
     assert ran == []  # the fault ended the call before the user's hook
+
+
+def test_a_server_fault_is_retried_by_the_client_and_counted_as_a_fault_on_the_server(
+    harness: Harness,
+) -> None:
+    """A server-side injected UNAVAILABLE is, for the client, the callee's failure: the
+    policy's ``retry`` retries it and its breaker counts it. The server's observers (and so
+    its metrics, ``resilience_rejections_total{reason="fault"}``) hear it with reason
+    ``fault``, as for the policy's own fault hook as for one the user installs."""
+    fault = {"method": UNARY, "abort": "UNAVAILABLE", "message": "server chaos"}
+    heard = Recorder()
+    server = harness.server(policy=chaos_policy(fault), observers=[heard])
+    retry = {"max_attempts": 3, "base_delay": 0.001, "max_delay": 0.002}
+    client_policy = Policy.from_dict({"methods": {UNARY: {"read": True, "retry": retry}}})
+    attempts = Recorder()
+    client = harness.client(server.address, policy=client_policy, observers=[attempts])
+
+    assert_fault(client.call(), grpc.StatusCode.UNAVAILABLE, "server chaos")
+
+    assert attempts.codes() == [grpc.StatusCode.UNAVAILABLE] * 3
+    assert [name for name, _ in attempts.events] == ["retry.attempted"] * 2
+    assert breaker_counts(harness, client) == (3, 0)  # 3 requests, none accepted
+    ended = heard.wait_ended(3)
+    assert [(o.code, o.reject_reason) for _, o in ended] == [
+        (grpc.StatusCode.UNAVAILABLE, "fault")
+    ] * 3
+
+
+def test_a_client_fault_is_a_local_refusal_neither_retried_nor_counted(harness: Harness) -> None:
+    """A client-side injected abort is refused before sending, like a breaker drop: the
+    policy's ``retry`` does not retry it and the breaker does not count it (docs/chaos.md)."""
+    behavior = EchoBehavior()
+    server = harness.server(behavior=behavior)
+    fault = {"side": "client", "method": UNARY, "abort": "UNAVAILABLE", "message": "client chaos"}
+    retry = {"max_attempts": 3, "base_delay": 0.001, "max_delay": 0.002}
+    policy = chaos_policy(fault, methods={UNARY: {"read": True, "retry": retry}})
+    seen = Recorder()
+    client = harness.client(server.address, policy=policy, observers=[seen])
+
+    for _ in range(30):
+        assert_fault(client.call(), grpc.StatusCode.UNAVAILABLE, "client chaos")
+
+    assert behavior.calls == 0
+    assert [(o.code, o.reject_reason) for _, o in seen.ended] == [
+        (grpc.StatusCode.UNAVAILABLE, "fault")
+    ] * 30
+    assert seen.events == []  # no retry.attempted
+    assert breaker_counts(harness, client) == (0, 0)

@@ -76,9 +76,15 @@ class ServerCall:
         self.slot: Permit | None = None
         """The call's place in the method's bulkhead, freed when the call ends."""
 
-    def end(self, code: grpc.StatusCode, exception: BaseException | None = None) -> None:
+    def end(
+        self,
+        code: grpc.StatusCode,
+        exception: BaseException | None = None,
+        reason: str | None = None,
+    ) -> None:
         """Free the call's bulkhead place; end its admission (the overload guard released with
-        the call's latency, whatever its code); tell observers and tracing.
+        the call's latency, whatever its code); tell observers and tracing, with the reason of
+        the call's :attr:`rejection` or else ``reason`` (a hook's refusal, say a fault's).
         Only the first end counts (a cancellation can land in the abort that follows a
         rejection, after the call ended): later ones do nothing."""
         duration = self.clock() - self.started
@@ -103,6 +109,7 @@ class ServerCall:
         if info is None:
             return
         self.info = None
-        reason = None if self.rejection is None else self.rejection.reason
+        if self.rejection is not None:
+            reason = self.rejection.reason
         outcome = CallOutcome(code, duration, reason, exception)
         tell_ended(info, outcome, self.observers, self.tracer, self.span)

@@ -10,7 +10,9 @@ import grpc
 import grpc.aio
 from opentelemetry import context as otel_context
 
+from resilience._base.keys import REJECT
 from resilience.context import set_call_context
+from resilience.errors import RejectReason
 from resilience.events import ServerHook
 from resilience.interceptors._guard import logger, report
 from resilience.interceptors._server_call import ServerCall
@@ -148,13 +150,31 @@ def code_after_cancel(context: Any) -> grpc.StatusCode:
 
 def hook_failed(call: ServerCall, context: Any, exc: BaseException) -> bool:
     """After a hook raised: True (and the call ended) when it aborted the call on purpose;
-    False (and the bug logged) when the call should proceed without it."""
+    False (and the bug logged) when the call should proceed without it. An abort whose
+    trailing metadata says ``x-resilience-reject: <reason>`` (an injected fault's: ``fault``)
+    is a refusal: observers and metrics hear it with that reason."""
     code = context.code()
     if code is not None:
-        call.end(code)
+        call.end(code, reason=_refusal_reason(context))
         return True
     report("server hook", exc)
     return False
+
+
+_REASONS = frozenset(reason.value for reason in RejectReason)
+
+
+def _refusal_reason(context: Any) -> str | None:
+    """The ``x-resilience-reject`` value (a RejectReason's) a hook set before aborting, or
+    None (a plain abort, or a value that is no RejectReason: metric labels stay bounded)."""
+    try:
+        trailing = context.trailing_metadata()
+    except Exception:  # a context without it: the abort still ends the call
+        return None
+    for key, value in trailing or ():
+        if key == REJECT and value in _REASONS:
+            return str(value)
+    return None
 
 
 def run_hooks(
