@@ -112,6 +112,25 @@ def log_raised_after_code(method: str, code: grpc.StatusCode, exc: BaseException
     )
 
 
+_MAX_WARNED = 1000
+_warned: set[str] = set()
+
+
+def warn_unprotected(method: str) -> None:
+    """Log once per method (up to :data:`_MAX_WARNED` methods) that the handler of ``method``
+    on a grpc.aio server is a plain function, which the server runs in its thread pool and
+    the library passes through unprotected."""
+    if method in _warned or len(_warned) >= _MAX_WARNED:
+        return
+    _warned.add(method)
+    logger.warning(
+        "resilience: the handler of %s on a grpc.aio server is a plain function, which gRPC "
+        "runs in its thread pool: it runs without the policy (no limits, no metrics); make "
+        "it an async def (or an async generator) to protect it",
+        method,
+    )
+
+
 def log_crash(method: str, exc: BaseException) -> None:
     """Log a handler's crash with its traceback (the client only learns UNKNOWN and a
     generic message)."""

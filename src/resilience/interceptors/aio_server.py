@@ -29,6 +29,7 @@ from resilience.interceptors._server_common import (
     hook_failed,
     log_crash,
     log_raised_after_code,
+    warn_unprotected,
 )
 from resilience.interceptors._shapes import Handler, Shape
 from resilience.observability.sentry import generic_internal_message
@@ -155,6 +156,7 @@ class AioServerInterceptor(ServerFacade, grpc.aio.ServerInterceptor):
 
             return stream_behavior
         if not inspect.iscoroutinefunction(behavior):
+            warn_unprotected(method)
             return behavior
 
         async def unary_behavior(request: Any, context: Context) -> Any:
