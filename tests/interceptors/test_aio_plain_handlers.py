@@ -30,7 +30,7 @@ async def serve_twice(protected: bool) -> list[bytes]:
         server = interceptor.protect(grpc.aio.server(migration_thread_pool=pool))
     else:
         server = grpc.aio.server(interceptors=[interceptor], migration_thread_pool=pool)
-    handler = grpc.unary_unary_rpc_method_handler(echo)
+    handler: Any = grpc.unary_unary_rpc_method_handler(echo)
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler("plain.Plain", {"Echo": handler}),)
     )
@@ -38,7 +38,7 @@ async def serve_twice(protected: bool) -> list[bytes]:
     await server.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            say = channel.unary_unary(METHOD)
+            say: Any = channel.unary_unary(METHOD)
             return [await say(b"one", timeout=5), await say(b"two", timeout=5)]
     finally:
         await server.stop(None)

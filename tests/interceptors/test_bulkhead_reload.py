@@ -27,7 +27,8 @@ def test_a_reload_keeps_an_unchanged_bulkhead_and_resizes_a_changed_one() -> Non
         assert first is not None
         assert registry.state(LIST).bulkhead is first  # one bulkhead for the pattern
         held = [first.admit_within(0), first.admit_within(0)]
-        assert all(isinstance(permit, Permit) for permit in held)
+        assert isinstance(held[0], Permit)
+        assert isinstance(held[1], Permit)
         interceptor.update_policy(policy(2))
         assert interceptor._pipeline.registry.state(GET).bulkhead is first
         interceptor.update_policy(policy(1))

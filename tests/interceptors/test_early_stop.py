@@ -125,14 +125,14 @@ def test_a_request_iterator_that_raises_is_not_the_callees_failure(
 
     if isinstance(harness, AioHarness):
 
-        async def read(stream: Any) -> Any:
+        async def read_aio(stream: Any) -> Any:
             if shape == "stream_stream":
                 return [response async for response in stream]
             return await stream
 
         async def call() -> None:
             with pytest.raises(asyncio.CancelledError):
-                await read(multicallable(aio_requests(), timeout=10))
+                await read_aio(multicallable(aio_requests(), timeout=10))
 
         harness.run(call())
         code = grpc.StatusCode.CANCELLED
@@ -143,7 +143,7 @@ def test_a_request_iterator_that_raises_is_not_the_callees_failure(
 
         with pytest.raises(grpc.RpcError) as raised:
             read(multicallable(requests(), timeout=10))
-        assert raised.value.details() == "Exception iterating requests!"  # type: ignore[attr-defined]
+        assert raised.value.details() == "Exception iterating requests!"
         code = grpc.StatusCode.UNKNOWN
     assert_ended_once(client, client_seen, method, code)
     assert client.call(shape) == ([b"ping", b"ping"] if shape == "stream_stream" else [b"pingping"])
