@@ -30,4 +30,7 @@ def test_forked_workers_serve_protected_and_record_their_calls(mode: str) -> Non
     assert done.returncode == 0, done.stderr[-3000:]
     calls, served, workers, recorded = map(int, done.stdout.split())
     assert (served, recorded) == (calls, calls)
-    assert workers == 2  # 40 connections all to one worker: odds of 2 ** -39
+    # Which worker gets a connection is the kernel's choice: under stress-ng one aio run
+    # sent all 40 to one worker. What the library owes is above: each call served once and
+    # recorded by the worker that served it (the script fails on a worker that missed one).
+    assert 1 <= workers <= 2
