@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import weakref
 from typing import Protocol
 
@@ -44,12 +45,17 @@ _thread: threading.Thread | None = None
 def wait_for_backend(observer: Waiter) -> None:
     """Look at ``observer``'s backend every :data:`RECHECK` seconds until it is ready, then
     have every holder re-read its interest (held weakly: an observer collected leaves)."""
-    global _thread
     with _lock:
         _waiting.add(observer)
-        if _thread is None:
-            _thread = threading.Thread(target=_watch, name="resilience-backend-watch", daemon=True)
-            _thread.start()
+        _start_watch()
+
+
+def _start_watch() -> None:
+    """Start the watch thread unless it runs; call it holding ``_lock``."""
+    global _thread
+    if _thread is None:
+        _thread = threading.Thread(target=_watch, name="resilience-backend-watch", daemon=True)
+        _thread.start()
 
 
 def check_now() -> None:
@@ -72,9 +78,8 @@ def check_now() -> None:
 
 def _watch() -> None:
     global _thread
-    stop = threading.Event()
     while True:
-        stop.wait(RECHECK)
+        time.sleep(RECHECK)
         check_now()
         with _lock:
             if not _waiting:
@@ -89,7 +94,8 @@ def _after_fork_in_child() -> None:
     _lock = threading.Lock()
     _thread = None
     if _waiting:
-        wait_for_backend(next(iter(_waiting)))
+        with _lock:
+            _start_watch()
 
 
 if hasattr(os, "register_at_fork"):  # not on Windows

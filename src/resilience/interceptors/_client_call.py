@@ -104,7 +104,9 @@ class ClientCall:
         timeout and bulkhead record instead of ``code`` (observers still hear ``code``)."""
         duration = self.clock() - self.started
         state = self.state
-        seen, code = code, code if judged is None else judged
+        seen = code  # what observers hear; ``code`` is what the stages record
+        if judged is not None:
+            code = judged
         slot = self.slot
         if slot is not None:
             self.slot = None
