@@ -34,6 +34,11 @@ class RejectReason(str, Enum):
         return self.value
 
 
+REASON_VALUES = frozenset(reason.value for reason in RejectReason)
+"""The value of every :class:`RejectReason`: what a known rejection's reason text can be (a
+text outside it, read from a peer or a hook, is counted as ``other``)."""
+
+
 class ResilienceError(Exception):
     """Base class of every exception the library raises."""
 

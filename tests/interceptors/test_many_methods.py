@@ -1,4 +1,4 @@
-"""More methods than a registry keeps (2,048: the oldest entry is evicted): a call in flight on
+"""More methods than a registry keeps (2,048: one not called lately is evicted): a call in flight on
 an evicted method ends cleanly, its bulkhead place freed once, and the shared bulkhead's limit
 still holds. Client side (the refused calls never leave the client, so 2,100 distinct methods
 cost little), sync and aio, interceptor and ``protect()`` forms."""

@@ -18,9 +18,12 @@ from resilience.algorithms import (
 from resilience.context import tier
 from resilience.events import default_gauge_registry
 from resilience.interceptors import _guard, _metadata
+from resilience.pipeline import _bulkhead
 from resilience.policy import Policy
+from resilience.profiling import _calls
 
 from .harness import SHAPES, Harness
+from .test_bulkhead import wait_until
 
 EVERYTHING = Policy.from_dict(
     {
@@ -137,3 +140,50 @@ def test_a_method_state_that_cannot_be_built_is_logged_and_counted(
         if reading.name.startswith("internal_errors.")
     }
     assert exported["internal_errors.method state"] >= before + len(SHAPES)
+
+
+BULKHEAD_BOTH_SIDES = Policy.from_dict(
+    {"methods": {"*": {"breaker": False, "bulkhead": {"max_concurrent": 10, "side": "both"}}}}
+)
+
+
+def test_a_bulkhead_that_fails_to_free_a_place_does_not_fail_the_call(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Freeing a bulkhead place raises (a bug; or waking a waiter whose event loop is closed):
+    every call of every shape still gets its answer, and the fault is logged once per side."""
+    monkeypatch.setattr(_bulkhead._Slot, "_end", broken)
+    server = harness.server(policy=BULKHEAD_BOTH_SIDES)
+    client = harness.client(server.address, policy=BULKHEAD_BOTH_SIDES)
+    before = _guard.fault_counts()
+
+    with caplog.at_level(logging.WARNING, logger="resilience"):
+        results = [client.call(shape) for shape in SHAPES for _ in range(2)]
+
+    assert all(isinstance(result, list) for result in results)
+    for where in ("client bulkhead end", "server bulkhead end"):  # a server ends after its
+        expected = before.get(where, 0) + 2 * len(SHAPES)  # answer: it may lag the client
+        assert wait_until(lambda: _guard.fault_counts().get(where, 0) >= expected)  # noqa: B023
+    warnings = [r for r in caplog.records if r.name == "resilience"]
+    assert len(warnings) <= 2  # once per side at most (an earlier test may have logged it)
+    assert all(r.exc_info is not None for r in warnings)
+
+
+def test_a_failing_profiler_end_does_not_fail_the_call(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a profiler armed, unregistering a server call raises (a bug, or a latency
+    trigger's sink that raises): the calls still get their answers, the fault is counted."""
+    monkeypatch.setattr(_calls, "end", broken)
+    _calls.arm()
+    try:
+        server = harness.server(policy=EVERYTHING)
+        client = harness.client(server.address, policy=EVERYTHING)
+        before = _guard.fault_counts().get("server profiler end", 0)
+        results = [client.call(shape) for shape in SHAPES]
+    finally:
+        _calls.disarm()
+
+    assert all(isinstance(result, list) for result in results)
+    expected = before + len(SHAPES)  # a server call ends after its answer: it may lag
+    assert wait_until(lambda: _guard.fault_counts().get("server profiler end", 0) >= expected)

@@ -110,7 +110,10 @@ class ClientCall:
         slot = self.slot
         if slot is not None:
             self.slot = None
-            slot.end(Outcome(Kind.SUCCESS if code is _OK else Kind.FAILURE, duration))
+            try:
+                slot.end(Outcome(Kind.SUCCESS if code is _OK else Kind.FAILURE, duration))
+            except Exception as exc:
+                report("client bulkhead end", exc)
         admitted = self.admitted
         try:
             if admitted is not None:
@@ -139,13 +142,18 @@ class ClientCall:
         while it waited in the queue): observers and span hear of it; the breaker and the
         dynamic timeout do not (its admission ends NOT_RUN: the callee was never asked)."""
         slot = self.slot
-        if slot is not None:
-            self.slot = None
-            slot.end(NOT_RUN)
         admitted = self.admitted
-        if admitted is not None:
-            self.admitted = None
-            admitted.end(NOT_RUN)
+        self.slot = self.admitted = None
+        try:
+            if slot is not None:
+                slot.end(NOT_RUN)
+        except Exception as exc:
+            report("client bulkhead end", exc)
+        try:
+            if admitted is not None:
+                admitted.end(NOT_RUN)
+        except Exception as exc:
+            report("client outcome recording", exc)
         info = self.info
         if info is not None:
             outcome = CallOutcome(code, self.clock() - self.started, reason)

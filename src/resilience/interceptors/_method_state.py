@@ -64,6 +64,7 @@ class MethodState:
         "settings",
         "timeout",
         "timeout_streams",
+        "used",
         "waits",
     )
 
@@ -72,6 +73,9 @@ class MethodState:
     ) -> None:
         self.method = method
         self.settings = settings
+        self.used = False
+        """Set by each lookup after the first; the registry's eviction sweep clears it (see
+        :class:`._registry.Registry`): a method called once is the first to go."""
         self.failure_codes = settings.failure_codes
         self.breaker: SreBreaker | None = None
         self.timeout: EmaTimeout | None = None

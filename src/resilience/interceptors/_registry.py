@@ -23,11 +23,19 @@ from resilience.interceptors._method_state import MethodState, _Shared, carry_ov
 from resilience.policy import Policy
 
 DEFAULT_MAX_METHODS = 2048
-"""Methods whose state a registry keeps; the oldest entry is evicted when it is full."""
+"""Methods whose state a registry keeps; when it is full, a new method evicts one that was not
+called since the eviction sweep last passed it (see :class:`Registry`)."""
 
 
 class Registry:
     """Method name -> :class:`MethodState` under one policy; bounded to ``max_methods``.
+
+    Eviction gives each method a second chance (the CLOCK approximation of least recently
+    used): every lookup of a known method marks its state used; a full registry sweeps from
+    its oldest entry, moving each used one to the back with its mark cleared, and evicts the
+    first unmarked one. So a method called between two sweeps keeps its breaker and timeout
+    history however many one-off method names pass through (a proxy, a scan), at the cost of
+    one attribute store per lookup.
 
     ``aio``: the registry of a grpc.aio server: shared limits are built for its event loop,
     and an exact-mode limit on Redis becomes the state's ``awaited_limiter``."""
@@ -55,7 +63,9 @@ class Registry:
         """The state of ``method`` (a str, or bytes as grpc.aio passes it), built on first use."""
         found = self._states.get(method)
         if found is None:
-            found = self._build(method)
+            return self._build(method)
+        if not found.used:  # a read, not a store, on the hot path
+            found.used = True
         return found
 
     def _build(self, method: str | bytes) -> MethodState:
@@ -67,7 +77,7 @@ class Registry:
             if existing is not None:
                 return existing
             if len(states) >= self._max:
-                del states[next(iter(states))]
+                _evict_one(states)
             states[method] = state
         return state
 
@@ -147,3 +157,15 @@ def _close_all(instances: list[Any]) -> None:
         close = getattr(instance, "close", None)
         if close is not None:
             release(f"a shared limiter ({type(instance).__name__})", close)
+
+
+def _evict_one(states: dict[str | bytes, MethodState]) -> None:
+    """Evict the first state, oldest first, not marked used; each marked one passes to the back,
+    unmarked. Ends within ``len(states) + 1`` steps (a full pass unmarks them all)."""
+    while True:
+        method = next(iter(states))
+        state = states.pop(method)
+        if not state.used:
+            return
+        state.used = False
+        states[method] = state

@@ -88,13 +88,20 @@ class ServerCall:
         Only the first end counts (a cancellation can land in the abort that follows a
         rejection, after the call ended): later ones do nothing."""
         duration = self.clock() - self.started
-        if self.profiled is not None:  # registered for the profiler's labels
-            _profiled.end(self.profiled, self, duration)
+        profiled = self.profiled
+        if profiled is not None:  # registered for the profiler's labels
             self.profiled = None
+            try:
+                _profiled.end(profiled, self, duration)
+            except Exception as exc:
+                report("server profiler end", exc)
         slot = self.slot
         if slot is not None:
             self.slot = None
-            slot.end(Outcome(Kind.SUCCESS if code is _OK else Kind.FAILURE, duration))
+            try:
+                slot.end(Outcome(Kind.SUCCESS if code is _OK else Kind.FAILURE, duration))
+            except Exception as exc:
+                report("server bulkhead end", exc)
         admitted = self.admitted
         if admitted is not None:
             self.admitted = None

@@ -12,7 +12,7 @@ from opentelemetry import context as otel_context
 
 from resilience._base.keys import REJECT
 from resilience.context import set_call_context
-from resilience.errors import RejectReason
+from resilience.errors import REASON_VALUES
 from resilience.events import ServerHook
 from resilience.interceptors._guard import logger, report
 from resilience.interceptors._server_call import ServerCall
@@ -180,9 +180,6 @@ def hook_failed(call: ServerCall, context: Any, exc: BaseException) -> bool:
     return False
 
 
-_REASONS = frozenset(reason.value for reason in RejectReason)
-
-
 def _refusal_reason(context: Any) -> str | None:
     """The ``x-resilience-reject`` value (a RejectReason's) a hook set before aborting, or
     None (a plain abort, or a value that is no RejectReason: metric labels stay bounded)."""
@@ -191,7 +188,7 @@ def _refusal_reason(context: Any) -> str | None:
     except Exception:  # a context without it: the abort still ends the call
         return None
     for key, value in trailing or ():
-        if key == REJECT and value in _REASONS:
+        if key == REJECT and value in REASON_VALUES:
             return str(value)
     return None
 

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from resilience._base.clock import Clock, default_clock
-from resilience.errors import RejectReason
+from resilience.errors import REASON_VALUES
 from resilience.events import CallInfo, CallOutcome, Interest, interest_changed
 from resilience.observability._bounds import DEFAULT_MAX_METHODS, AttributeBounds
 from resilience.observability.metrics import is_error
@@ -34,7 +34,6 @@ WINDOW = 5
 MAX_DURATIONS = 2048
 """Most recent call durations kept per (side, method) for the percentiles."""
 
-_REASONS = frozenset(reason.value for reason in RejectReason)
 
 HEARING = Interest(events=False)
 """The statistics' interest while active: both sides' starts and ends; no decision events."""
@@ -175,7 +174,7 @@ class CallStats:
                 counts[0] += 1
                 record.durations.append((now, outcome.duration))
             else:
-                reason = reason if reason in _REASONS else "other"
+                reason = reason if reason in REASON_VALUES else "other"
                 second.rejected[reason] = second.rejected.get(reason, 0) + 1
                 counts[1] += 1
 

@@ -40,7 +40,7 @@ from opentelemetry.metrics import CallbackOptions, MeterProvider, NoOpMeterProvi
 
 from resilience._base.backend_watch import wait_for_backend
 from resilience._version import __version__
-from resilience.errors import RejectReason
+from resilience.errors import REASON_VALUES
 from resilience.events import (
     EVERYTHING,
     NOTHING,
@@ -68,7 +68,6 @@ DURATION_BUCKETS: tuple[float, ...] = (
 )  # fmt: skip
 """Histogram boundaries in seconds recommended by the RPC conventions for call durations."""
 
-_REASONS = frozenset(reason.value for reason in RejectReason)
 _MAX_EVENT_SETS = 1000
 _MAX_CACHED_SERIES = 4096
 
@@ -265,7 +264,7 @@ class MetricsObserver:
         return series
 
     def _rejection_attributes(self, call: CallInfo, series: Series, reason: str) -> Attributes:
-        reason = str(reason) if reason in _REASONS else "other"
+        reason = str(reason) if reason in REASON_VALUES else "other"
         tier = self._bounds.tier(call.tier)
         base = series.base
         key = (call.side, base["rpc.method"], base["resilience.color"], reason, tier)
