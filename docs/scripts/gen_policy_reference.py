@@ -37,6 +37,12 @@ _KIND = {
 _SENTINEL = object()
 
 
+def type_text(annotation: object) -> str:
+    """A field's type for a code span in a table cell: ``float | None`` as ``float or None``
+    (a table cell cannot hold a bare pipe, and an escaped one shows its backslash in code)."""
+    return str(annotation).replace(" | ", " or ")
+
+
 def _cells(converter: Callable[..., Any]) -> dict[str, Any]:
     """The variables a converter closes over (its bounds or choices), by name."""
     cells = converter.__closure__ or ()
@@ -120,7 +126,7 @@ def key_table(cls: type[Any], converters: Mapping[str, Callable[..., Any]] | Non
             continue  # set elsewhere in the tree (chaos's rules come from `faults`)
         converter = converters.get(field.name) if converters is not None else None
         accepted = allowed(converter) if converter is not None else "see above"
-        kind = str(field.type).replace("|", "\\|")
+        kind = type_text(field.type)
         shown = field.metadata.get("shown")  # a default computed when built, in words
         default = f"`{shown}`" if shown is not None else literal(default_of(field))
         rows.append(f"| `{field.name}` | `{kind}` | {default} | {accepted} |")
@@ -172,7 +178,7 @@ def render() -> str:
     }
     for key, converter in _policy_schema.SCALARS.items():
         field = method_fields[key]
-        kind = str(field.type).replace("|", "\\|")
+        kind = type_text(field.type)
         out.append(f"| `{key}` | `{kind}` | {literal(default_of(field))} | {allowed(converter)} |")
     out += [
         "",
