@@ -97,6 +97,7 @@ TIMING_MODULES = frozenset(
         "interceptors/test_hot_reload.py",
         "interceptors/test_observers.py",
         "interceptors/test_policy_chaos.py",
+        "interceptors/test_shutdown.py",
         "loadtest/test_engines.py",
         "observability/test_backend_watch_thread.py",
         "observability/test_fork_workers.py",

@@ -120,6 +120,8 @@ class Server:
     address: str
     behavior: EchoBehavior
     interceptor: Any
+    stop: Callable[[float | None], None] = lambda grace: None
+    """Stop the server, letting calls in flight finish for ``grace`` seconds (None: none)."""
 
 
 @dataclass
@@ -232,7 +234,7 @@ class Harness:
             protection=protection,
         ).start()
         self._closers.append(lambda: server.stop(None))
-        return Server(server.address, behavior, interceptor)
+        return Server(server.address, behavior, interceptor, server.stop)
 
     def _open_client(self, address: str, interceptor: Any) -> Client:
         channel = grpc.insecure_channel(address)
@@ -324,7 +326,9 @@ class AioHarness(Harness):
 
         server = self.run(start())
         self._closers.append(lambda: self.run(server.stop(None)))
-        return Server(server.address, behavior, interceptor)
+        return Server(
+            server.address, behavior, interceptor, lambda grace: self.run(server.stop(grace))
+        )
 
     def _close(self, interceptor: Any) -> None:
         async def close() -> None:
