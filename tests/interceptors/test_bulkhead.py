@@ -276,14 +276,37 @@ def test_a_client_wait_never_outlives_the_call_timeout(
     _, client, first = held_client(
         harness, gate, pool, recorder, max_concurrent=1, max_queue=1, max_wait=60
     )
+    began = time.monotonic()
     late = client.call(timeout=0.5)
+    waited = time.monotonic() - began
     assert isinstance(late, Failure)
-    assert late.code is grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert late.trailing[REJECT] == "bulkhead"
+    assert late.code is grpc.StatusCode.DEADLINE_EXCEEDED  # at its timeout, as gRPC ends it
+    assert late.trailing[REJECT] == "bulkhead"  # never sent: the bulkhead held it
+    assert 0.5 <= waited < 30  # not max_wait's 60 s
     assert gauge(client.interceptor, "queued") == 0
     gate.open()
     assert first.result(30) == [b"ping"]
-    assert gate.entered == 1
+    assert wait_until(lambda: gauge(client.interceptor, "active") == 0)
+    assert gate.entered == 1  # it never took a place afterwards
+    ended = [(o.code, o.reject_reason) for _, o in recorder.wait_ended(2)]
+    assert sorted(ended, key=str) == sorted(
+        [(grpc.StatusCode.OK, None), (grpc.StatusCode.DEADLINE_EXCEEDED, "bulkhead")], key=str
+    )
+
+
+def test_a_client_call_refused_by_a_full_queue_is_resource_exhausted_whatever_its_timeout(
+    harness: Harness, pool: ThreadPoolExecutor
+) -> None:
+    gate, recorder = Gate(), Recorder()
+    _, client, first = held_client(harness, gate, pool, recorder, max_concurrent=1, max_wait=60)
+    refused = client.call(timeout=0.5)  # no queue: refused at once, not at its timeout
+    assert isinstance(refused, Failure)
+    assert (refused.code, refused.trailing[REJECT]) == (
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "bulkhead",
+    )
+    gate.open()
+    assert first.result(30) == [b"ping"]
 
 
 AIO_KINDS = [kind for kind in KINDS if kind.startswith("aio")]

@@ -7,8 +7,10 @@ refuse never takes a queue place); a client call after the breaker admitted it. 
 freed when the call ends (:meth:`ServerCall.end`, :meth:`ClientCall.end`): a stream holds its
 place until it ends. The wait is at most the section's ``max_wait`` seconds and never past the
 call's deadline (server) or timeout (client); the time a client call waited is taken off the
-timeout it is sent with. A sync wait blocks its thread (a sync server's gRPC worker, the
-caller of a sync channel); an aio wait awaits and a cancelled task leaves the queue.
+timeout it is sent with, and a client call whose timeout runs out in the queue ends
+DEADLINE_EXCEEDED at its timeout, as gRPC ends a call at its deadline. A sync wait blocks its
+thread (a sync server's gRPC worker, the caller of a sync channel); an aio wait awaits and a
+cancelled task leaves the queue.
 """
 
 from __future__ import annotations
@@ -58,6 +60,28 @@ def bulkhead_rejection(method: str, settings: BulkheadSettings, side: str) -> Re
             "maxQueue": str(settings.max_queue),
         },
         retry_delay=settings.max_wait,
+    )
+
+
+@functools.lru_cache(maxsize=MAX_CALL_INFOS)
+def bulkhead_timeout_rejection(method: str, settings: BulkheadSettings) -> Rejection:
+    """The rejection of a client call to ``method`` whose timeout ran out while it waited in
+    its bulkhead's queue (the timeout was shorter than ``max_wait``): DEADLINE_EXCEEDED, as
+    gRPC ends a call at its deadline, with the bulkhead's mark and ErrorInfo (the call was
+    never sent) and no RetryInfo (the caller's time is spent). Built once per method."""
+    key = settings.key or method
+    return Rejection(
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        RejectReason.BULKHEAD.value,
+        f"resilience: the call's timeout passed while it waited for a place in the bulkhead "
+        f"(at most {settings.max_concurrent} calls at once on {key}, client side)",
+        info={
+            "method": method,
+            "side": "client",
+            "bulkheadKey": key,
+            "maxConcurrent": str(settings.max_concurrent),
+            "maxQueue": str(settings.max_queue),
+        },
     )
 
 
@@ -120,7 +144,11 @@ def _client_held(call: ClientCall, got: Permit | Refusal, started: float) -> Rej
     settings = call.state.settings.bulkhead
     assert settings is not None
     if not isinstance(got, Permit):
-        rejection = bulkhead_rejection(call.state.method, settings, "client")
+        timeout = call.timeout
+        if timeout is not None and timeout <= settings.max_wait and _spent(started, timeout):
+            rejection = bulkhead_timeout_rejection(call.state.method, settings)
+        else:  # the queue was full, or max_wait passed first
+            rejection = bulkhead_rejection(call.state.method, settings, "client")
         call.end_unsent(rejection.code, rejection.reason)
         return rejection
     call.slot = got
@@ -129,11 +157,19 @@ def _client_held(call: ClientCall, got: Permit | Refusal, started: float) -> Rej
     return None
 
 
+def _spent(started: float, timeout: float) -> bool:
+    """Whether a wait that began at ``started`` lasted the call's whole ``timeout`` (a full
+    queue refuses at once; a wait bounded by the timeout ends when it has passed)."""
+    return _monotonic() - started >= timeout
+
+
 def client_hold(call: ClientCall) -> Rejection | None:
     """A sync client call's place (``call.state.bulkhead`` is set), waited for in the caller's
     thread at most ``max_wait`` seconds and never past the call's timeout. The
-    :class:`Rejection` to raise (the call already ended for observers), or None once it
-    holds a place (``call.timeout`` shortened by the wait)."""
+    :class:`Rejection` to raise (the call already ended for observers): RESOURCE_EXHAUSTED
+    for a full queue or a wait past ``max_wait``, DEADLINE_EXCEEDED for a wait that reached
+    the call's timeout first; or None once it holds a place (``call.timeout`` shortened by
+    the wait)."""
     bulkhead, settings = _of(call.state)
     started = _monotonic()
     try:

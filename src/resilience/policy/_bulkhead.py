@@ -28,13 +28,14 @@ class BulkheadSettings:
     its place until it ends. ``side``: where it applies, ``"server"`` (the server
     interceptors, before the handler runs), ``"client"`` (the client interceptors and
     ``protect()``-ed channels, before the call is sent; the wait is taken off the call's
-    timeout) or ``"both"`` (each side its own). ``key``: the name of the bulkhead; a Policy
-    fills it with the pattern that declared the section, so all methods that pattern matches
-    share one bulkhead (declare it on each method for one per method). A sync server's
-    queued call waits in its gRPC worker thread (size the pool for ``max_concurrent +
-    max_queue``), a sync client's in the caller's thread; grpc.aio calls await. A queued
-    server call whose caller cancels it or whose deadline passes leaves the queue at once, as
-    does a cancelled aio client call.
+    timeout, and a call whose timeout runs out in the queue ends DEADLINE_EXCEEDED then, with
+    the same trailing mark and ErrorInfo and no RetryInfo) or ``"both"`` (each side its own).
+    ``key``: the name of the bulkhead; a Policy fills it with the pattern that declared the
+    section, so all methods that pattern matches share one bulkhead (declare it on each method
+    for one per method). A sync server's queued call waits in its gRPC worker thread (size
+    the pool for ``max_concurrent + max_queue``), a sync client's in the caller's thread;
+    grpc.aio calls await. A queued server call whose caller cancels it or whose deadline
+    passes leaves the queue at once, as does a cancelled aio client call.
     """
 
     max_concurrent: int
