@@ -198,6 +198,15 @@ async def _aio_three_of_each(channel: Any) -> dict[str, list[str]]:
 
 GRPC_LIMIT = "Concurrent RPC limit exceeded!"
 """gRPC Python's details for a call past ``maximum_concurrent_rpcs``."""
+EAGER_BREAKER = Policy.from_dict({"methods": {OWN: {"breaker": {"min_requests": 5}}}})
+"""A client breaker that drops nothing of the test's 5 calls, and drops once 3 of them failed
+(``k=2``: 5 requests for 2 accepted)."""
+
+
+def _drop(client: Any) -> float:
+    """The client breaker's drop probability for ``/my.Own/Say``."""
+    readings = client.gauge_readings()
+    return max(float(r.value) for r in readings if r.name == "breaker.drop_probability")
 
 
 @pytest.mark.parametrize("form", FORMS)
@@ -205,7 +214,8 @@ def test_grpcs_own_concurrency_refusal_passes_through_as_it_is_sync(form: str) -
     """A sync server built with ``maximum_concurrent_rpcs=2`` and 5 calls at once: gRPC refuses
     3 with RESOURCE_EXHAUSTED before any interceptor runs. The client sees gRPC's status and
     details, no rejection mark of ours; its observers record RESOURCE_EXHAUSTED, not a
-    rejection of ours; the server's observers hear only of the 2 calls that ran."""
+    rejection of ours, and its breaker counts them as the callee's failures (a saturated
+    server); the server's observers hear only of the 2 calls that ran."""
     entered, release = threading.Semaphore(0), threading.Event()
 
     def held(request: bytes, context: Any) -> bytes:
@@ -228,7 +238,7 @@ def test_grpcs_own_concurrency_refusal_passes_through_as_it_is_sync(form: str) -
     calls = ThreadPoolExecutor(5)
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as raw:
-            client = ClientInterceptor(observers=[client_seen])
+            client = ClientInterceptor(EAGER_BREAKER, observers=[client_seen])
             channel = (
                 client.protect(raw) if form == "protect" else grpc.intercept_channel(raw, client)
             )
@@ -250,6 +260,7 @@ def test_grpcs_own_concurrency_refusal_passes_through_as_it_is_sync(form: str) -
         sorted(o.code.name for _, o in ended if o.code) == ["OK"] * 2 + ["RESOURCE_EXHAUSTED"] * 3
     )
     assert [o.reject_reason for _, o in ended] == [None] * 5
+    assert _drop(client) > 0
     assert [o.code for _, o in server_seen.wait_ended(2)] == [grpc.StatusCode.OK] * 2
 
 
@@ -281,7 +292,7 @@ def test_grpcs_own_concurrency_refusal_passes_through_as_it_is_aio(form: str) ->
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()
         try:
-            address, client = f"127.0.0.1:{port}", AioClientInterceptor()
+            address, client = f"127.0.0.1:{port}", AioClientInterceptor(EAGER_BREAKER)
             if form == "protect":
                 channel: Any = client.protect(grpc.aio.insecure_channel(address))
             else:
@@ -300,6 +311,7 @@ def test_grpcs_own_concurrency_refusal_passes_through_as_it_is_aio(form: str) ->
                         refused.append((error.code(), error.details() or "", mark))
                 release.set()
                 assert await asyncio.gather(*running) == [b"a", b"a"]
+                assert _drop(client) > 0
                 return refused
         finally:
             release.set()
