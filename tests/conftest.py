@@ -88,6 +88,7 @@ TIMING_MODULES = frozenset(
         "failover/test_channel_contract.py",
         "failover/test_deadlines.py",
         "failover/test_local_center_killed.py",
+        "interceptors/test_aio_cancel_storm.py",
         "interceptors/test_call_options.py",
         "interceptors/test_cancel.py",
         "interceptors/test_concurrency.py",
