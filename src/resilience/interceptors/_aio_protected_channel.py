@@ -14,6 +14,7 @@ grpc.aio call: awaiting or iterating it raises the refusal as :class:`grpc.aio.A
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ from resilience.chaos._apply import aio_delay_within
 from resilience.interceptors._aio_call_end import _local_error, _record
 from resilience.interceptors._aio_deferred import DeferredCall
 from resilience.interceptors._answered import AioAnswered
-from resilience.interceptors._bulkheads import client_ahold
+from resilience.interceptors._bulkheads import client_ahold, waited_through_close
 from resilience.interceptors._client_call import ClientCall
 from resilience.interceptors._client_hedge import aio_hedged
 from resilience.interceptors._client_retry import aio_retried
@@ -182,8 +183,11 @@ class _MultiCallable:
                 wait_for_ready=wait_for_ready,
                 compression=compression,
             )
-        except BaseException:  # never sent (a closed channel, bad metadata): it ends here
+        except BaseException as error:  # never sent (a closed channel, bad metadata)
+            closed = waited_through_close(call, error)
             call.end(_CANCELLED)
+            if closed:  # the close cancels the calls in flight: this one was
+                raise asyncio.CancelledError from None
             raise
         finally:
             if token is not None:

@@ -180,6 +180,21 @@ def client_hold(call: ClientCall) -> Rejection | None:
     return _client_held(call, got, started)
 
 
+def waited_through_close(call: ClientCall, error: BaseException) -> bool:
+    """Whether ``error``, raised by the channel when asked to send ``call``, refuses a call
+    that waited in its bulkhead's queue while the channel was closed: gRPC's ValueError
+    (sync) or UsageError (grpc.aio) of a call made on a closed channel. That call was in
+    flight for its caller, so it ends as the close ends the calls in flight (sync: CANCELLED
+    ``Channel closed!``; grpc.aio: cancelled). Asked before the call ends (which frees its
+    place)."""
+    if not getattr(call.slot, "queued", False):
+        return False
+    text = str(error)
+    if isinstance(error, ValueError):
+        return text.startswith("Cannot invoke RPC")
+    return type(error).__name__ == "UsageError" and "closed" in text
+
+
 async def client_ahold(call: ClientCall) -> Rejection | None:
     """:func:`client_hold` for a grpc.aio call: the wait is awaited; a call cancelled while
     it waits leaves the queue, ends CANCELLED for observers, and the cancellation

@@ -25,7 +25,7 @@ from resilience.interceptors._facade import ClientFacade
 from resilience.interceptors._fallbacks import respond
 from resilience.interceptors._pipeline import Rejection
 from resilience.interceptors._plain_stream import recorded
-from resilience.interceptors._sync_call import LocalRejection, begin, held
+from resilience.interceptors._sync_call import LocalRejection, begin, closed_while_queued, held
 from resilience.interceptors._sync_hedge import HedgedFuture
 from resilience.interceptors._sync_retry import RetriedFuture
 
@@ -111,9 +111,12 @@ class _MultiCallable:
         except grpc.RpcError as error:
             call.failed(error)
             raise
-        except BaseException:  # never sent (a closed channel, a request it cannot serialize)
+        except BaseException as error:  # never sent (a closed channel, a bad request)
+            closed = closed_while_queued(call, error)
             call.end(_CANCELLED)
-            raise
+            if closed is None:
+                raise
+            raise closed from None
         finally:
             if token is not None:
                 detach(token)
@@ -209,9 +212,12 @@ class _MultiCallable:
         token = None if inner is None else attach(inner)
         try:
             future = invoke(request, call.timeout, call.metadata, *options)
-        except BaseException:
+        except BaseException as error:
+            closed = closed_while_queued(call, error)
             call.end(_CANCELLED)
-            raise
+            if closed is None:
+                raise
+            return closed
         finally:
             if token is not None:
                 detach(token)

@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 
 from resilience.chaos._apply import delay_within
-from resilience.interceptors._bulkheads import client_hold
+from resilience.interceptors._bulkheads import client_hold, waited_through_close
 from resilience.interceptors._client_call import ClientCall
 from resilience.interceptors._client_pipeline import ClientPipeline
 from resilience.interceptors._ended_call import EndedCall
@@ -55,6 +55,49 @@ class LocalRejection(grpc.RpcError, EndedCall):
 
     def __repr__(self) -> str:
         return f"<LocalRejection {self._rejection.code.name}: {self._rejection.details!r}>"
+
+
+class ClosedWhileQueued(grpc.RpcError, EndedCall):
+    """The error of a sync call that waited in its bulkhead's queue while its channel was
+    closed: CANCELLED ``Channel closed!``, what gRPC gives the calls in flight at the close
+    (this one was, for its caller), not the ValueError of a call made on a closed channel.
+    Like :class:`LocalRejection`, it is the call and its future too."""
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.CANCELLED
+
+    def details(self) -> str:
+        return CHANNEL_CLOSED
+
+    def trailing_metadata(self) -> Any:
+        return ()
+
+    def debug_error_string(self) -> str:
+        return CHANNEL_CLOSED
+
+    def result(self, timeout: float | None = None) -> Any:
+        raise self
+
+    def exception(self, timeout: float | None = None) -> Exception:
+        return self
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        raise self
+
+
+CHANNEL_CLOSED = "Channel closed!"
+"""gRPC's details for the calls a sync channel's ``close()`` cancels."""
+
+
+def closed_while_queued(call: ClientCall, error: BaseException) -> ClosedWhileQueued | None:
+    """The error for a call gRPC refused to send (``error``, raised by the channel; asked
+    before the call ends): :class:`ClosedWhileQueued` when the call waited in its bulkhead's
+    queue while the channel was closed (see :func:`._bulkheads.waited_through_close`); else
+    None (the caller raises ``error``, as gRPC does for a call made on a closed channel)."""
+    return ClosedWhileQueued() if waited_through_close(call, error) else None
 
 
 def begin(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
@@ -17,7 +18,7 @@ from resilience.chaos._apply import aio_delay_within
 from resilience.events import Observer
 from resilience.interceptors._aio_call_end import _local_error, _record
 from resilience.interceptors._aio_protected_channel import AioProtectedChannel
-from resilience.interceptors._bulkheads import client_ahold
+from resilience.interceptors._bulkheads import client_ahold, waited_through_close
 from resilience.interceptors._client_hedge import aio_hedged
 from resilience.interceptors._client_retry import aio_retried
 from resilience.interceptors._facade import ClientFacade
@@ -96,8 +97,11 @@ class _Interceptor:
         except grpc.aio.AioRpcError as error:
             call.end(error.code())
             raise
-        except BaseException:  # cancelled, or never sent (a closed channel, bad metadata)
+        except BaseException as error:  # cancelled, or never sent (a closed channel...)
+            closed = waited_through_close(call, error)
             call.end(_CANCELLED)
+            if closed:  # the close cancels the calls in flight: this one was
+                raise asyncio.CancelledError from None
             raise
         finally:
             if token is not None:

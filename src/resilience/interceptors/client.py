@@ -19,7 +19,7 @@ from resilience.interceptors._pipeline import Rejection
 from resilience.interceptors._plain_stream import recorded
 from resilience.interceptors._protected_channel import ProtectedChannel
 from resilience.interceptors._sync_attempts import AttemptsFuture
-from resilience.interceptors._sync_call import LocalRejection, begin
+from resilience.interceptors._sync_call import LocalRejection, begin, closed_while_queued
 from resilience.interceptors._sync_hedge import HedgedFuture
 from resilience.interceptors._sync_retry import RetriedFuture
 from resilience.policy import Policy
@@ -146,9 +146,12 @@ class ClientInterceptor(
         token = None if inner is None else attach(inner)  # see _metadata.inner_context
         try:
             future = continuation(outgoing, request)
-        except BaseException:  # never sent (a closed channel): the call ends here
+        except BaseException as error:  # never sent (a closed channel): the call ends here
+            closed = closed_while_queued(call, error)
             call.end(_CANCELLED)
-            raise
+            if closed is None:
+                raise
+            return closed
         finally:
             if token is not None:
                 detach(token)

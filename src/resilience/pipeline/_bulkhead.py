@@ -39,11 +39,14 @@ def _resolve(future: asyncio.Future[None]) -> None:
 
 
 class _Slot(Permit):
-    __slots__ = ("_bulkhead",)
+    """A place in a bulkhead; ``queued``: the call waited in the queue for it."""
 
-    def __init__(self, bulkhead: Bulkhead) -> None:
+    __slots__ = ("_bulkhead", "queued")
+
+    def __init__(self, bulkhead: Bulkhead, queued: bool = False) -> None:
         super().__init__()
         self._bulkhead = bulkhead
+        self.queued = queued
 
     def _end(self, outcome: Outcome) -> None:
         self._bulkhead._release()
@@ -167,7 +170,7 @@ class Bulkhead:
             stop_on(got.event.set)
         got.event.wait(wait)  # ends on a grant, a stop or the time out
         if self._give_up(got):  # granted meanwhile: the slot is this call's
-            return _Slot(self)
+            return _Slot(self, queued=True)
         return Rejection(_FULL, None, self.name)
 
     async def aadmit(self, attempt: Attempt) -> Permit | Rejection:
@@ -189,13 +192,13 @@ class Bulkhead:
                 await asyncio.wait_for(got.future, wait)
         except asyncio.TimeoutError:
             if self._give_up(got):
-                return _Slot(self)
+                return _Slot(self, queued=True)
             return Rejection(_FULL, None, self.name)
         except asyncio.CancelledError:
             if self._give_up(got):
                 self._release()
             raise
-        return _Slot(self)
+        return _Slot(self, queued=True)
 
     def __repr__(self) -> str:
         return (
