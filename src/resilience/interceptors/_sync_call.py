@@ -1,5 +1,5 @@
 """What the sync client interceptor and the protected channel share: starting a call through
-the pipeline (a client-side fault first) and the error of a call refused locally."""
+the pipeline (a client-side fault first) and the errors of a call that ended in the library.
 
 from __future__ import annotations
 
@@ -16,14 +16,27 @@ from resilience.interceptors._ended_call import EndedCall
 from resilience.interceptors._pipeline import Rejection
 
 
-class LocalRejection(grpc.RpcError, EndedCall):
-    """The error of a call the library refused locally (it never reached the network).
+class _EndedHere(grpc.RpcError, EndedCall):  # type: ignore[misc]  # subclasses define details()
+    """A sync call that ended in the library, never on the network: like the errors grpc
+    raises, it is at once the :class:`grpc.RpcError`, the call and its :class:`grpc.Future`;
+    ``result()`` and iterating it (a response stream) raise it."""
 
-    Like the errors grpc raises, it is at once the :class:`grpc.RpcError`, the
-    :class:`grpc.Call` (``code()``, ``details()``, ``trailing_metadata()`` with
-    ``x-resilience-reject``) and the :class:`grpc.Future` of the call; iterating it (a
-    response stream) raises it.
-    """
+    def result(self, timeout: float | None = None) -> Any:
+        raise self
+
+    def exception(self, timeout: float | None = None) -> Exception:
+        return self
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        raise self
+
+
+class LocalRejection(_EndedHere):
+    """The error of a call the library refused locally (it never reached the network):
+    ``code()``, ``details()`` and ``trailing_metadata()`` with ``x-resilience-reject``."""
 
     def __init__(self, rejection: Rejection) -> None:
         super().__init__(rejection.details)
@@ -41,27 +54,14 @@ class LocalRejection(grpc.RpcError, EndedCall):
     def debug_error_string(self) -> str:
         return self._rejection.details
 
-    def result(self, timeout: float | None = None) -> Any:
-        raise self
-
-    def exception(self, timeout: float | None = None) -> Exception:
-        return self
-
-    def __iter__(self) -> Iterator[Any]:
-        return self
-
-    def __next__(self) -> Any:
-        raise self
-
     def __repr__(self) -> str:
         return f"<LocalRejection {self._rejection.code.name}: {self._rejection.details!r}>"
 
 
-class ClosedWhileQueued(grpc.RpcError, EndedCall):
+class ClosedWhileQueued(_EndedHere):
     """The error of a sync call that waited in its bulkhead's queue while its channel was
     closed: CANCELLED ``Channel closed!``, what gRPC gives the calls in flight at the close
-    (this one was, for its caller), not the ValueError of a call made on a closed channel.
-    Like :class:`LocalRejection`, it is the call and its future too."""
+    (this one was, for its caller), not the ValueError of a call made on a closed channel."""
 
     def code(self) -> grpc.StatusCode:
         return grpc.StatusCode.CANCELLED
@@ -74,18 +74,6 @@ class ClosedWhileQueued(grpc.RpcError, EndedCall):
 
     def debug_error_string(self) -> str:
         return CHANNEL_CLOSED
-
-    def result(self, timeout: float | None = None) -> Any:
-        raise self
-
-    def exception(self, timeout: float | None = None) -> Exception:
-        return self
-
-    def __iter__(self) -> Iterator[Any]:
-        return self
-
-    def __next__(self) -> Any:
-        raise self
 
 
 CHANNEL_CLOSED = "Channel closed!"
