@@ -1,5 +1,5 @@
 """What the sync client interceptor and the protected channel share: starting a call through
-the pipeline (a client-side fault first) and the errors of a call that ended in the library.
+the pipeline (a client-side fault first) and the errors of a call that ended in the library."""
 
 from __future__ import annotations
 
