@@ -77,5 +77,5 @@ def test_explicit_values_in_conflict_are_not_called_defaults() -> None:
 def test_the_policy_reference_shows_the_derived_defaults() -> None:
     page = Path(__file__).resolve().parents[2] / "docs" / "policy-reference.md"
     text = page.read_text(encoding="utf-8")
-    assert "| `t_avg` | `float \\| None` | `0.12 * t_max (0.06)` |" in text
-    assert "| `t_hwm` | `float \\| None` | `0.5 * t_max (0.25)` |" in text
+    assert "| `t_avg` | `float or None` | `0.12 * t_max (0.06)` |" in text
+    assert "| `t_hwm` | `float or None` | `0.5 * t_max (0.25)` |" in text
