@@ -35,7 +35,7 @@ class Registry:
     its oldest entry, moving each used one to the back with its mark cleared, and evicts the
     first unmarked one. So a method called between two sweeps keeps its breaker and timeout
     history however many one-off method names pass through (a proxy, a scan), at the cost of
-    one attribute store per lookup.
+    one attribute read per lookup (and a store when the mark was cleared).
 
     ``aio``: the registry of a grpc.aio server: shared limits are built for its event loop,
     and an exact-mode limit on Redis becomes the state's ``awaited_limiter``."""
