@@ -72,10 +72,30 @@ def in_flight() -> float:
     return collected(lambda name: name.endswith(".active_calls"), lambda p: p.value)
 
 
+def settled() -> bool:
+    """Whether no call is in flight: every call so far has ended on both sides, its duration
+    recorded (a server call ends just after its client got the last response)."""
+    return in_flight() == 0
+
+
 def waited_out(give_up: float) -> bool:
     if time.monotonic() > give_up:
         raise SystemExit(f"no call recorded within {WAKE_WITHIN} s of the set-up")
     return True
+
+
+def until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    """Poll ``condition`` until it holds or ``seconds`` pass (the counts printed then tell)."""
+    give_up = time.monotonic() + seconds
+    while not condition() and time.monotonic() < give_up:
+        time.sleep(0.01)
+
+
+async def until_async(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    """:func:`until` on the event loop, which the aio server shares."""
+    give_up = time.monotonic() + seconds
+    while not condition() and time.monotonic() < give_up:
+        await asyncio.sleep(0.01)
 
 
 def sync_mode() -> str:
@@ -88,9 +108,11 @@ def sync_mode() -> str:
         while server_durations() == 0 and waited_out(give_up):
             echo_call(channel, "unary_unary", timeout=5)
             time.sleep(0.05)
+        until(settled)
         before = server_durations()
         for _ in range(CALLS):
             echo_call(channel, "unary_stream", timeout=5)
+        until(settled)
         recorded = server_durations() - before
         server.behavior.raise_error = True
         with contextlib.suppress(grpc.RpcError):
@@ -109,9 +131,11 @@ async def aio_mode() -> str:
         while server_durations() == 0 and waited_out(give_up):
             await aio_echo_call(channel, "unary_unary", timeout=5)
             await asyncio.sleep(0.05)
+        await until_async(settled)
         before = server_durations()
         for _ in range(CALLS):
             await aio_echo_call(channel, "unary_stream", timeout=5)
+        await until_async(settled)
         recorded = server_durations() - before
         server.behavior.raise_error = True
         with contextlib.suppress(grpc.RpcError):
