@@ -37,6 +37,17 @@ StopOn = Callable[[Callable[[], None]], None]
 _monotonic = time.monotonic
 
 
+def _error_info(method: str, settings: BulkheadSettings, side: str) -> dict[str, str]:
+    """The ErrorInfo metadata of a bulkhead's refusal: method, side, key and bounds."""
+    return {
+        "method": method,
+        "side": side,
+        "bulkheadKey": settings.key or method,
+        "maxConcurrent": str(settings.max_concurrent),
+        "maxQueue": str(settings.max_queue),
+    }
+
+
 @functools.lru_cache(maxsize=MAX_CALL_INFOS)
 def bulkhead_rejection(method: str, settings: BulkheadSettings, side: str) -> Rejection:
     """The rejection of a call to ``method`` that ``side``'s bulkhead refused (every place
@@ -52,13 +63,7 @@ def bulkhead_rejection(method: str, settings: BulkheadSettings, side: str) -> Re
         f"resilience: rejected by bulkhead (at most {settings.max_concurrent} calls at once "
         f"and {settings.max_queue} waiting up to {settings.max_wait:g} s on {key}, {side} "
         f"side)",
-        info={
-            "method": method,
-            "side": side,
-            "bulkheadKey": key,
-            "maxConcurrent": str(settings.max_concurrent),
-            "maxQueue": str(settings.max_queue),
-        },
+        info=_error_info(method, settings, side),
         retry_delay=settings.max_wait,
     )
 
@@ -75,13 +80,7 @@ def bulkhead_timeout_rejection(method: str, settings: BulkheadSettings) -> Rejec
         RejectReason.BULKHEAD.value,
         f"resilience: the call's timeout passed while it waited for a place in the bulkhead "
         f"(at most {settings.max_concurrent} calls at once on {key}, client side)",
-        info={
-            "method": method,
-            "side": "client",
-            "bulkheadKey": key,
-            "maxConcurrent": str(settings.max_concurrent),
-            "maxQueue": str(settings.max_queue),
-        },
+        info=_error_info(method, settings, "client"),
     )
 
 
